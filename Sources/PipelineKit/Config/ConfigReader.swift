@@ -1,0 +1,222 @@
+import PipelineYAML
+
+/// Typed, located access to a ``YAMLDocument``: every accessor checks the node's shape and
+/// records a diagnostic (expected vs found) instead of failing, so all problems are reported together.
+struct ConfigReader {
+    let document: YAMLDocument
+    let path: String
+    var diagnostics: [Diagnostic] = []
+
+    init(document: YAMLDocument, path: String) {
+        self.document = document
+        self.path = path
+    }
+
+    subscript(id: NodeID) -> YAMLNode { document[id] }
+
+    mutating func error(_ mark: Mark, _ message: String) {
+        diagnostics.append(Diagnostic(.error, path: path, mark: mark, message: message))
+    }
+
+    mutating func warning(_ mark: Mark, _ message: String, code: String) {
+        diagnostics.append(Diagnostic(.warning, path: path, mark: mark, message: message, code: code))
+    }
+
+    /// "a string", "a mapping", "a list", "null", "a number", "a boolean".
+    func describe(_ id: NodeID) -> String {
+        let node = document[id]
+        switch node.kind {
+        case .mapping: return "a mapping"
+        case .sequence: return "a list"
+        case .scalar:
+            if node.isNull { return "nothing (null)" }
+            guard node.style == .plain else { return "a string" }
+            if node.value == "true" || node.value == "false" { return "a boolean" }
+            if Double(node.value) != nil { return "a number" }
+            return "a string"
+        }
+    }
+
+    mutating func mismatch(_ id: NodeID, _ what: String, expected: String) {
+        error(document[id].mark, "\(what): expected \(expected), found \(describe(id))")
+    }
+
+    /// The fields of a mapping whose keys come from `K`. Unknown keys get "did you mean";
+    /// keys in `K` but not in `allowed` are passed to `misplaced` for a kind-specific message.
+    mutating func fields<K: RawRepresentable & CaseIterable & Hashable>(
+        _ id: NodeID, _ what: String, _ keys: K.Type, allowed: [K]? = nil,
+        misplaced: ((K) -> String)? = nil
+    ) -> Fields<K>? where K.RawValue == String {
+        guard document[id].kind == .mapping else {
+            mismatch(id, what, expected: "a mapping")
+            return nil
+        }
+        var fields = Fields<K>(mark: document[id].mark)
+        let names = (allowed ?? Array(K.allCases)).map(\.rawValue)
+        for (keyID, valueID) in document.entries(of: id) {
+            let key = document[keyID]
+            if let known = K(rawValue: key.value) {
+                if let allowed, !allowed.contains(known) {
+                    error(key.mark, misplaced?(known) ?? "'\(key.value)' is not allowed in \(what)")
+                    continue
+                }
+                fields.values[known] = valueID
+                fields.marks[known] = key.mark
+            } else {
+                error(key.mark, "unknown key '\(key.value)' in \(what)" + Suggestion.didYouMean(key.value, among: names))
+            }
+        }
+        return fields
+    }
+
+    /// Reports each required key that is missing, at the mapping.
+    mutating func require<K: RawRepresentable & Hashable>(_ fields: Fields<K>, _ keys: [K], in what: String) where K.RawValue == String {
+        for key in keys where fields.values[key] == nil {
+            error(fields.mark, "\(what) is missing required key '\(key.rawValue)'")
+        }
+    }
+
+    /// A scalar as text. Any style is accepted: `NO` where a string is expected stays `NO`.
+    mutating func string(_ id: NodeID, _ what: String) -> String? {
+        let node = document[id]
+        guard node.kind == .scalar, !node.isNull else {
+            mismatch(id, what, expected: "a string")
+            return nil
+        }
+        return node.value
+    }
+
+    /// A boolean: only plain `true` / `false`; YAML 1.1 spellings get an error with the fix.
+    mutating func bool(_ id: NodeID, _ what: String) -> Bool? {
+        let node = document[id]
+        if node.kind == .scalar, node.style == .plain {
+            switch node.value {
+            case "true": return true
+            case "false": return false
+            case "yes", "Yes", "YES", "on", "On", "ON", "y", "Y", "True", "TRUE":
+                error(node.mark, "\(what): '\(node.value)' is not a boolean here; write 'true'")
+                return nil
+            case "no", "No", "NO", "off", "Off", "OFF", "n", "N", "False", "FALSE":
+                error(node.mark, "\(what): '\(node.value)' is not a boolean here; write 'false'")
+                return nil
+            default: break
+            }
+        }
+        mismatch(id, what, expected: "'true' or 'false'")
+        return nil
+    }
+
+    /// A plain integer within a range.
+    mutating func int(_ id: NodeID, _ what: String, in range: ClosedRange<Int>) -> Int? {
+        let node = document[id]
+        guard node.kind == .scalar, node.style == .plain, let value = Int(node.value) else {
+            mismatch(id, what, expected: "an integer")
+            return nil
+        }
+        guard range.contains(value) else {
+            let upper = range.upperBound == Int.max ? "" : " and \(range.upperBound)"
+            error(node.mark, range.upperBound == Int.max
+                ? "\(what) must be at least \(range.lowerBound), found \(value)"
+                : "\(what) must be between \(range.lowerBound)\(upper), found \(value)")
+            return nil
+        }
+        return value
+    }
+
+    /// A plain number.
+    mutating func number(_ id: NodeID, _ what: String) -> Double? {
+        let node = document[id]
+        guard node.kind == .scalar, node.style == .plain, let value = Double(node.value), value.isFinite else {
+            mismatch(id, what, expected: "a number")
+            return nil
+        }
+        return value
+    }
+
+    /// A duration (`500ms`, `90s`, `10m`, `1h30m`).
+    mutating func duration(_ id: NodeID, _ what: String, positive: Bool = false) -> TimeSpan? {
+        let node = document[id]
+        guard node.kind == .scalar, !node.isNull else {
+            mismatch(id, what, expected: "a duration like '90s'")
+            return nil
+        }
+        guard let span = TimeSpan(parsing: node.value) else {
+            let hint = Int(node.value) != nil ? "; add a unit: '\(node.value)s'" : "; use h, m, s, ms in that order, e.g. '1h30m', '90s', '500ms'"
+            error(node.mark, "\(what): '\(node.value)' is not a duration\(hint)")
+            return nil
+        }
+        if positive, span.milliseconds == 0 {
+            error(node.mark, "\(what) must be longer than 0s")
+            return nil
+        }
+        return span
+    }
+
+    /// The items of a list.
+    mutating func list(_ id: NodeID, _ what: String) -> ArraySlice<NodeID>? {
+        guard document[id].kind == .sequence else {
+            mismatch(id, what, expected: "a list")
+            return nil
+        }
+        return document.items(of: id)
+    }
+
+    /// A list of strings, with the mark of each.
+    mutating func strings(_ id: NodeID, _ what: String) -> [(String, Mark)]? {
+        guard let items = list(id, what) else { return nil }
+        var result: [(String, Mark)] = []
+        for item in items {
+            if let s = string(item, "each item of \(what)") { result.append((s, document[item].mark)) }
+        }
+        return result
+    }
+}
+
+/// The values of a mapping, by key, with where each key is written.
+struct Fields<K: Hashable> {
+    var mark: Mark
+    var values: [K: NodeID] = [:]
+    var marks: [K: Mark] = [:]
+
+    subscript(key: K) -> NodeID? { values[key] }
+}
+
+/// "Did you mean" for misspelled words, by edit distance with a cutoff.
+enum Suggestion {
+    /// `; did you mean 'retry'?` when a candidate is close enough, else "".
+    static func didYouMean(_ word: String, among candidates: [String]) -> String {
+        guard let best = closest(word, among: candidates) else { return "" }
+        return "; did you mean '\(best)'?"
+    }
+
+    /// The closest candidate within a distance of about a third of the word's length.
+    static func closest(_ word: String, among candidates: [String]) -> String? {
+        let cutoff = max(1, min(3, word.count / 3 + 1))
+        var best: (String, Int)?
+        for candidate in candidates {
+            let d = distance(word.lowercased(), candidate.lowercased())
+            if d <= cutoff, d < (best?.1 ?? Int.max) { best = (candidate, d) }
+        }
+        return best?.0
+    }
+
+    /// Damerau–Levenshtein (optimal string alignment) distance, so `retires` → `retry` is close.
+    static func distance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        if a.isEmpty { return b.count }
+        if b.isEmpty { return a.count }
+        var d = [[Int]](repeating: [Int](repeating: 0, count: b.count + 1), count: a.count + 1)
+        for i in 0...a.count { d[i][0] = i }
+        for j in 0...b.count { d[0][j] = j }
+        for i in 1...a.count {
+            for j in 1...b.count {
+                let cost = a[i - 1] == b[j - 1] ? 0 : 1
+                d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+                if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] {
+                    d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+                }
+            }
+        }
+        return d[a.count][b.count]
+    }
+}

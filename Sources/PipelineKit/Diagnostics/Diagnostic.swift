@@ -1,0 +1,46 @@
+import PipelineYAML
+
+/// One problem found in a pipeline file, located and explained in one line.
+public struct Diagnostic: Sendable, Equatable {
+    /// How serious a problem is.
+    public enum Severity: String, Sendable, Comparable {
+        case warning, error
+
+        public static func < (lhs: Severity, rhs: Severity) -> Bool { lhs == .warning && rhs == .error }
+    }
+
+    /// Error or warning.
+    public var severity: Severity
+    /// The file as the user named it.
+    public var path: String
+    /// Where in the file.
+    public var mark: Mark
+    /// A lowercase, one-line message.
+    public var message: String
+    /// A stable id for lint warnings (`missing-rollback`), nil for plain errors.
+    public var code: String?
+
+    /// Creates a diagnostic.
+    public init(_ severity: Severity, path: String, mark: Mark, message: String, code: String? = nil) {
+        self.severity = severity
+        self.path = path
+        self.mark = mark
+        self.message = message
+        self.code = code
+    }
+
+    /// `path:line:column: error: message`, the line compilers and CI annotators parse.
+    public var headline: String {
+        let suffix = code.map { " [\($0)]" } ?? ""
+        return "\(path):\(mark.line):\(mark.column): \(severity.rawValue): \(message)\(suffix)"
+    }
+}
+
+/// Thrown when reading or validation finds errors; carries every diagnostic found.
+public struct DiagnosticError: Error, Sendable {
+    /// All diagnostics, errors and warnings, in file order.
+    public var diagnostics: [Diagnostic]
+
+    /// Creates the error.
+    public init(_ diagnostics: [Diagnostic]) { self.diagnostics = diagnostics }
+}

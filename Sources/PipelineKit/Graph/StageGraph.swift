@@ -1,0 +1,113 @@
+/// The stages as a directed acyclic graph: an edge from each need to the stage that needs it.
+public struct StageGraph: Sendable {
+    /// Stage ids in file order; index = node number.
+    public let ids: [String]
+    /// For each node, the nodes it needs.
+    public let needs: [[Int]]
+    /// For each node, the nodes that need it.
+    public let dependents: [[Int]]
+    /// Node numbers in an order where every stage follows everything it needs (file order breaks ties).
+    public let order: [Int]
+    /// Node numbers grouped in waves: everything in a wave can run in parallel once earlier waves are done.
+    public let waves: [[Int]]
+
+    /// The node number of each id.
+    public let index: [String: Int]
+
+    /// A cycle found while building: the ids along it, first repeated at the end.
+    public struct Cycle: Error, Sendable, Equatable {
+        public var path: [String]
+    }
+
+    /// Builds the graph from ids and their (already known to exist) needs.
+    /// - Throws: ``Cycle`` with the whole path when the needs loop.
+    /// - Complexity: O(V + E).
+    public init(ids: [String], needs: [[String]]) throws(Cycle) {
+        var index: [String: Int] = [:]
+        index.reserveCapacity(ids.count)
+        for (i, id) in ids.enumerated() { index[id] = i }
+        let needIndices = needs.map { $0.compactMap { index[$0] } }
+        var dependents = [[Int]](repeating: [], count: ids.count)
+        var indegree = [Int](repeating: 0, count: ids.count)
+        for (node, list) in needIndices.enumerated() {
+            indegree[node] = list.count
+            for need in list { dependents[need].append(node) }
+        }
+        // Kahn's algorithm, level by level; a min-heap is unnecessary because levels keep file order.
+        var waves: [[Int]] = []
+        var order: [Int] = []
+        order.reserveCapacity(ids.count)
+        var current = (0..<ids.count).filter { indegree[$0] == 0 }
+        while !current.isEmpty {
+            waves.append(current)
+            order.append(contentsOf: current)
+            var next: [Int] = []
+            for node in current {
+                for dependent in dependents[node] {
+                    indegree[dependent] -= 1
+                    if indegree[dependent] == 0 { next.append(dependent) }
+                }
+            }
+            next.sort()
+            current = next
+        }
+        if order.count < ids.count {
+            throw Self.findCycle(ids: ids, needs: needIndices, remaining: Set((0..<ids.count).filter { indegree[$0] > 0 }))
+        }
+        self.ids = ids
+        self.needs = needIndices
+        self.dependents = dependents
+        self.order = order
+        self.waves = waves
+        self.index = index
+    }
+
+    /// Walks needs inside the unresolved part until a node repeats; returns that loop in need order reversed
+    /// so it reads as "a needs b needs … needs a".
+    private static func findCycle(ids: [String], needs: [[Int]], remaining: Set<Int>) -> Cycle {
+        let start = remaining.min()!
+        var path: [Int] = [start]
+        var position: [Int: Int] = [start: 0]
+        var node = start
+        while true {
+            // Every remaining node has at least one need that is also remaining.
+            let next = needs[node].first { remaining.contains($0) }!
+            if let at = position[next] {
+                let loop = Array(path[at...]) + [next]
+                return Cycle(path: loop.map { ids[$0] })
+            }
+            position[next] = path.count
+            path.append(next)
+            node = next
+        }
+    }
+
+    /// Every node that `node` needs, directly or not.
+    /// - Complexity: O(V + E) per call.
+    public func ancestors(of node: Int) -> Set<Int> {
+        var seen = Set<Int>()
+        var stack = needs[node]
+        while let next = stack.popLast() {
+            if seen.insert(next).inserted { stack.append(contentsOf: needs[next]) }
+        }
+        return seen
+    }
+
+    /// Every node that needs `node`, directly or not.
+    /// - Complexity: O(V + E) per call.
+    public func descendants(of node: Int) -> Set<Int> {
+        var seen = Set<Int>()
+        var stack = dependents[node]
+        while let next = stack.popLast() {
+            if seen.insert(next).inserted { stack.append(contentsOf: dependents[next]) }
+        }
+        return seen
+    }
+
+    /// The wave number of each node.
+    public var waveOf: [Int] {
+        var result = [Int](repeating: 0, count: ids.count)
+        for (w, wave) in waves.enumerated() { for node in wave { result[node] = w } }
+        return result
+    }
+}

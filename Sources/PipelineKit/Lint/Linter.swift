@@ -1,0 +1,103 @@
+import PipelineYAML
+
+/// The domain's rules (DOMAIN.md) checked on a valid pipeline: each finding is a warning with a
+/// stable id and a one-line reason; `--strict` makes them errors.
+public enum Linter {
+    /// The rule ids, with the reason each exists.
+    public enum Rule: String, CaseIterable, Sendable {
+        case frontendBeforeBackend = "frontend-before-backend"
+        case deployBeforePrepare = "deploy-before-prepare"
+        case missingRollback = "missing-rollback"
+        case canaryWithoutAnalysis = "canary-without-analysis"
+        case canaryNotTo100 = "canary-not-to-100"
+        case noVerify = "no-verify"
+        case irreversibleCrossing = "irreversible-crossing"
+        case migrateWithoutBackup = "migrate-without-backup"
+        case windowInPeak = "window-in-peak"
+    }
+
+    /// Lints a pipeline whose graph is known.
+    /// - Returns: warnings, in stage order.
+    /// - Complexity: O(S · (V + E)) for S stages of the kinds the ordering rules look at.
+    public static func lint(_ pipeline: Pipeline, graph: StageGraph) -> [Diagnostic] {
+        var out: [Diagnostic] = []
+        func warn(_ rule: Rule, _ mark: Mark, _ message: String) {
+            out.append(Diagnostic(.warning, path: pipeline.path, mark: mark, message: message, code: rule.rawValue))
+        }
+        let stages = pipeline.stages
+        func nodes(_ kinds: Set<StageKind>) -> [Int] { stages.indices.filter { kinds.contains(stages[$0].kind) } }
+        let backends = nodes([.backend])
+        let preparations = nodes([.envPresync, .infraPrecheck, .migrate])
+        let deploys = nodes([.backend, .frontend, .canary])
+        var ancestorsCache: [Int: Set<Int>] = [:]
+        func ancestors(_ node: Int) -> Set<Int> {
+            if let cached = ancestorsCache[node] { return cached }
+            let result = graph.ancestors(of: node)
+            ancestorsCache[node] = result
+            return result
+        }
+
+        for (i, stage) in stages.enumerated() {
+            let name = "'\(stage.id)'"
+            switch stage.kind {
+            case .frontend:
+                for b in backends where !ancestors(i).contains(b) {
+                    warn(.frontendBeforeBackend, stage.mark(of: "needs"),
+                         "frontend \(name) does not need backend '\(stages[b].id)': the new UI could call an API that is not deployed yet")
+                }
+            case .canary:
+                if case .canary(let spec) = stage.spec {
+                    if spec.analysis.isEmpty {
+                        warn(.canaryWithoutAnalysis, stage.mark(of: "kind"),
+                             "canary \(name) has no 'analysis': traffic would shift without any metric able to stop it")
+                    }
+                    if let last = spec.steps.last, last != 100 {
+                        warn(.canaryNotTo100, stage.mark(of: "steps"),
+                             "canary \(name) ends at \(last)%: the new version never takes all traffic; end the steps at 100")
+                    }
+                }
+            case .migrate:
+                if case .migrate(let spec) = stage.spec, spec.backup == nil {
+                    warn(.migrateWithoutBackup, stage.mark(of: "kind"),
+                         "migrate \(name) has no 'backup': take one right before migrating so a failed migration can be restored")
+                }
+            default: break
+            }
+            if stage.kind.isDeploy {
+                for p in preparations where !ancestors(i).contains(p) && p != i {
+                    warn(.deployBeforePrepare, stage.mark(of: "needs"),
+                         "\(stage.kind.rawValue) \(name) does not need \(stages[p].kind.rawValue) '\(stages[p].id)': code could ship before its config, infrastructure or schema is ready")
+                }
+            }
+            if [.backend, .frontend, .migrate].contains(stage.kind), stage.rollback == nil {
+                warn(.missingRollback, stage.mark(of: "kind"),
+                     "\(stage.kind.rawValue) \(name) has no 'rollback': a later failure could not undo it")
+            }
+            if let window = stage.gate?.window, window.start < 9 * 60, window.end > 8 * 60 || window.end < window.start {
+                warn(.windowInPeak, stage.mark(of: "gate"),
+                     "the deploy window of \(name) includes the 08:00-09:00 morning peak; prefer 10:00-17:00")
+            }
+            if !stage.reversible {
+                let later = graph.descendants(of: i)
+                let earlierWithRollback = ancestors(i).filter { stages[$0].rollback != nil }.sorted()
+                if !later.isEmpty, !earlierWithRollback.isEmpty {
+                    let names = earlierWithRollback.map { "'\(stages[$0].id)'" }.joined(separator: ", ")
+                    warn(.irreversibleCrossing, stage.mark(of: "reversible"),
+                         "\(name) is not reversible: if a later stage fails, rollback stops here and \(names) stay applied; plan that deploy separately")
+                }
+            }
+        }
+        if !deploys.isEmpty {
+            let verifies = nodes([.verify])
+            let covered = verifies.contains { v in deploys.allSatisfy { ancestors(v).contains($0) } }
+            if !covered {
+                let last = stages[deploys.last!]
+                warn(.noVerify, last.mark(of: "kind"),
+                     verifies.isEmpty
+                        ? "no 'verify' stage: nothing checks the service works after the deploy"
+                        : "no 'verify' stage needs every deploy stage: the last deploy is never checked")
+            }
+        }
+        return out
+    }
+}

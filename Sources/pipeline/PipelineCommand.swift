@@ -1,0 +1,11 @@
+import ArgumentParser
+import PipelineKit
+
+struct PipelineCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pipeline",
+        abstract: "Declarative deployment pipelines: validate, plan and run ordered deploy stages with rollback.",
+        version: PipelineVersion.current,
+        subcommands: [Validate.self]
+    )
+}

@@ -1,0 +1,53 @@
+import ArgumentParser
+import PipelineKit
+
+extension DiagnosticRenderer.Format: ExpressibleByArgument {}
+
+struct Validate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check pipeline files: syntax, keys, types, the stage graph and the deploy rules.",
+        discussion: "Exit status: 0 valid (warnings allowed), 2 invalid.")
+
+    @Argument(help: "Pipeline files to check.")
+    var files: [String]
+
+    @Flag(help: "Treat lint warnings as errors.")
+    var strict = false
+
+    @Option(help: "Output format: text, json or github (workflow annotations).")
+    var format: DiagnosticRenderer.Format = .text
+
+    func run() throws {
+        var all: [Diagnostic] = []
+        var sources: [String: [UInt8]] = [:]
+        var invalid = false
+        for file in files {
+            do {
+                let loaded = try PipelineLoader.load(path: file, options: .init(strict: strict))
+                all += loaded.warnings
+                sources[file] = loaded.source
+            } catch {
+                invalid = true
+                all += error.diagnostics
+                sources[file] = PipelineLoader.source(of: file)
+            }
+        }
+        let renderer = DiagnosticRenderer(sources: sources)
+        let text = renderer.render(all, format: format)
+        switch format {
+        case .json:
+            Terminal.out(text)
+        case .text, .github:
+            Terminal.err(text)
+            if format == .text {
+                let errors = all.filter { $0.severity == .error }.count
+                let warnings = all.count - errors
+                let summary = invalid
+                    ? "\(errors) error\(errors == 1 ? "" : "s"), \(warnings) warning\(warnings == 1 ? "" : "s")"
+                    : "\(files.count == 1 ? files[0] : "\(files.count) files"): valid" + (warnings > 0 ? ", \(warnings) warning\(warnings == 1 ? "" : "s")" : "")
+                Terminal.err(summary + "\n")
+            }
+        }
+        if invalid { throw ExitCode(2) }
+    }
+}
