@@ -31,7 +31,7 @@ let package = Package(
         .testTarget(
             name: "PipelineKitTests",
             dependencies: ["PipelineKit", "PipelineYAML"],
-            resources: [.copy("Fixtures")]
+            exclude: ["Fixtures"]
         ),
     ]
 )

@@ -6,6 +6,6 @@ struct PipelineCommand: ParsableCommand {
         commandName: "pipeline",
         abstract: "Declarative deployment pipelines: validate, plan and run ordered deploy stages with rollback.",
         version: PipelineVersion.current,
-        subcommands: [Validate.self]
+        subcommands: [Validate.self, Plan.self, Schema.self]
     )
 }

@@ -1,1 +1,14 @@
-PipelineCommand.main()
+import ArgumentParser
+
+// Usage errors exit 2 like every other invalid input (argument-parser's default is 64).
+do {
+    var command = try PipelineCommand.parseAsRoot()
+    try command.run()
+} catch {
+    let code = PipelineCommand.exitCode(for: error)
+    if code == .validationFailure {
+        Terminal.err(PipelineCommand.fullMessage(for: error) + "\n")
+        PipelineCommand.exit(withError: ExitCode(2))
+    }
+    PipelineCommand.exit(withError: error)
+}

@@ -49,16 +49,18 @@ struct PipelineDecoder {
             name = value
         }
         let description = top[.description].flatMap { reader.string($0, "'description'") }
+        var secrets: [String] = []
         if let id = top[.secrets], let items = reader.strings(id, "'secrets'") {
             for (secret, mark) in items {
                 if !Self.isEnvName(secret) {
                     reader.error(mark, "secret '\(secret)' is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)")
                 } else if !secretsDeclared.insert(secret).inserted {
                     reader.error(mark, "secret '\(secret)' is declared twice")
+                } else {
+                    secrets.append(secret)
                 }
             }
         }
-        let secrets = top[.secrets].flatMap { reader.strings($0, "'secrets'") }?.map(\.0).filter(Self.isEnvName) ?? []
         let env = top[.env].map { decodeEnv($0, what: "'env'", stage: nil) } ?? []
 
         var shell = Self.defaultShell
@@ -455,11 +457,11 @@ struct PipelineDecoder {
                 reader.error(key.mark, "'\(key.value)' in \(what): names starting with PIPELINE_ are set by the engine")
                 continue
             }
-            if secretsDeclared.contains(key.value) {
-                reader.error(key.mark, "'\(key.value)' in \(what) is a declared secret; its value comes from the environment, never from the file")
+            let value = reader[valueID]
+            if secretsDeclared.contains(key.value), value.kind == .scalar, !value.value.contains("${{") {
+                reader.error(key.mark, "'\(key.value)' in \(what) is a declared secret; its value must come from the environment, never from the file")
                 continue
             }
-            let value = reader[valueID]
             guard value.kind == .scalar else {
                 reader.mismatch(valueID, "'\(key.value)' in \(what)", expected: "a scalar value")
                 continue

@@ -91,13 +91,9 @@ public enum PipelineLoader {
         }
         let ids = pipeline.stages.map(\.id)
         for stage in pipeline.stages where stage.needsWritten {
-            for (i, need) in stage.needs.enumerated() where firstMark[need] == nil || need == stage.id {
+            for (i, need) in stage.needs.enumerated() where firstMark[need] == nil {
                 let mark = i < stage.needMarks.count ? stage.needMarks[i] : stage.mark
-                if need == stage.id {
-                    decoder.reader.error(mark, "stage '\(stage.id)' needs itself")
-                } else {
-                    decoder.reader.error(mark, "stage '\(stage.id)' needs unknown stage '\(need)'" + Suggestion.didYouMean(need, among: ids))
-                }
+                decoder.reader.error(mark, "stage '\(stage.id)' needs unknown stage '\(need)'" + Suggestion.didYouMean(need, among: ids))
                 ok = false
             }
         }
@@ -105,9 +101,11 @@ public enum PipelineLoader {
         do {
             return try StageGraph(ids: ids, needs: pipeline.stages.map(\.needs))
         } catch {
-            let first = pipeline.stage(error.path[0])
-            let mark = first.map { $0.mark(of: "needs") } ?? Mark(line: 1, column: 1)
-            decoder.reader.error(mark, "cycle in 'needs': \(error.path.joined(separator: " -> "))")
+            for path in error.paths {
+                let mark = pipeline.stage(path[0]).map { $0.mark(of: "needs") } ?? Mark(line: 1, column: 1)
+                let message = path.count == 2 ? "stage '\(path[0])' needs itself" : "cycle in 'needs': \(path.joined(separator: " -> "))"
+                decoder.reader.error(mark, message)
+            }
             return nil
         }
     }

@@ -14,9 +14,9 @@ public struct StageGraph: Sendable {
     /// The node number of each id.
     public let index: [String: Int]
 
-    /// A cycle found while building: the ids along it, first repeated at the end.
+    /// The cycles found while building: each the ids along it, the first repeated at the end.
     public struct Cycle: Error, Sendable, Equatable {
-        public var path: [String]
+        public var paths: [[String]]
     }
 
     /// Builds the graph from ids and their (already known to exist) needs.
@@ -52,7 +52,7 @@ public struct StageGraph: Sendable {
             current = next
         }
         if order.count < ids.count {
-            throw Self.findCycle(ids: ids, needs: needIndices, remaining: Set((0..<ids.count).filter { indegree[$0] > 0 }))
+            throw Self.findCycles(ids: ids, needs: needIndices, remaining: Set((0..<ids.count).filter { indegree[$0] > 0 }))
         }
         self.ids = ids
         self.needs = needIndices
@@ -62,24 +62,38 @@ public struct StageGraph: Sendable {
         self.index = index
     }
 
-    /// Walks needs inside the unresolved part until a node repeats; returns that loop in need order reversed
-    /// so it reads as "a needs b needs … needs a".
-    private static func findCycle(ids: [String], needs: [[Int]], remaining: Set<Int>) -> Cycle {
-        let start = remaining.min()!
-        var path: [Int] = [start]
-        var position: [Int: Int] = [start: 0]
-        var node = start
-        while true {
-            // Every remaining node has at least one need that is also remaining.
-            let next = needs[node].first { remaining.contains($0) }!
-            if let at = position[next] {
-                let loop = Array(path[at...]) + [next]
-                return Cycle(path: loop.map { ids[$0] })
+    /// Finds every disjoint cycle among the nodes Kahn's algorithm could not order.
+    private static func findCycles(ids: [String], needs: [[Int]], remaining: Set<Int>) -> Cycle {
+        var remaining = remaining
+        var paths: [[String]] = []
+        while let start = remaining.min() {
+            // Walk needs inside the unresolved part until a node repeats: that loop is a cycle,
+            // read as "a needs b needs … needs a".
+            var path: [Int] = [start]
+            var position: [Int: Int] = [start: 0]
+            var node = start
+            while let next = needs[node].first(where: { remaining.contains($0) }) {
+                if let at = position[next] {
+                    let loop = Array(path[at...])
+                    paths.append((loop + [next]).map { ids[$0] })
+                    remaining.subtract(loop)
+                    break
+                }
+                position[next] = path.count
+                path.append(next)
+                node = next
             }
-            position[next] = path.count
-            path.append(next)
-            node = next
+            // Drop nodes that were only waiting on the cycles found so far.
+            var changed = true
+            while changed {
+                changed = false
+                for n in remaining where !needs[n].contains(where: remaining.contains) {
+                    remaining.remove(n)
+                    changed = true
+                }
+            }
         }
+        return Cycle(paths: paths)
     }
 
     /// Every node that `node` needs, directly or not.

@@ -1,0 +1,160 @@
+/// Renders the plan of a validated pipeline: the stages in execution waves with their gates,
+/// retries, timeouts and rollback hooks, for terminals, pull requests, diagrams and tools.
+public struct PlanRenderer: Sendable {
+    /// Output formats of `pipeline plan`.
+    public enum Format: String, CaseIterable, Sendable {
+        case text, markdown, mermaid, dot, json
+    }
+
+    /// What to render.
+    public let loaded: LoadedPipeline
+
+    /// Creates a renderer for a validated pipeline.
+    public init(_ loaded: LoadedPipeline) { self.loaded = loaded }
+
+    var pipeline: Pipeline { loaded.pipeline }
+    var graph: StageGraph { loaded.graph }
+
+    /// Renders in a format.
+    public func render(_ format: Format) -> String {
+        switch format {
+        case .text: return text()
+        case .markdown: return markdown()
+        case .mermaid: return mermaid()
+        case .dot: return dot()
+        case .json: return json()
+        }
+    }
+
+    // MARK: text
+
+    func text() -> String {
+        let stages = pipeline.stages
+        var out = "pipeline '\(pipeline.name)' (\(pipeline.path)): \(count(stages.count, "stage")) in \(count(graph.waves.count, "wave"))\n"
+        if let description = pipeline.description { out += description + "\n" }
+        if !pipeline.secrets.isEmpty { out += "secrets (masked in all output): \(pipeline.secrets.joined(separator: ", "))\n" }
+        let width = stages.map(\.id.count).max() ?? 0
+        for (w, wave) in graph.waves.enumerated() {
+            out += "\nwave \(w + 1)" + (wave.count > 1 ? " (\(wave.count) stages in parallel)" : "") + "\n"
+            for node in wave {
+                let stage = stages[node]
+                let summary = StageSummary(stage: stage)
+                let pad = String(repeating: " ", count: width - stage.id.count)
+                let needs = stage.needs.isEmpty ? "nothing" : stage.needs.joined(separator: ", ")
+                out += "  \(stage.id)\(pad)  \(stage.kind.rawValue)  needs \(needs)\n"
+                let indent = "  " + String(repeating: " ", count: width) + "    "
+                if let name = stage.name { out += indent + "name:     \(name)\n" }
+                if let gates = summary.gates { out += indent + "gate:     \(gates)\n" }
+                if let action = summary.action { out += indent + "run:      \(action)\n" }
+                if let details = summary.details { out += indent + "does:     \(details)\n" }
+                out += indent + "timeout:  \(stage.timeout) per attempt; retry: \(summary.retry)\n"
+                out += indent + "rollback: \(summary.rollback ?? "none")\n"
+                if !stage.outputs.isEmpty { out += indent + "outputs:  \(stage.outputs.joined(separator: ", "))\n" }
+            }
+        }
+        out += "\non failure: completed stages are rolled back in reverse order of completion"
+        if let stop = stages.last(where: { !$0.reversible }) {
+            out += ", never past '\(stop.id)' (not reversible)"
+        }
+        out += "\n"
+        if !loaded.warnings.isEmpty {
+            out += "\n\(count(loaded.warnings.count, "warning")):\n"
+            for warning in loaded.warnings { out += "  \(warning.headline)\n" }
+        }
+        return out
+    }
+
+    // MARK: markdown
+
+    func markdown() -> String {
+        let stages = pipeline.stages
+        var out = "### Deploy plan: `\(pipeline.name)`\n\n"
+        if let description = pipeline.description { out += description + "\n\n" }
+        out += "\(count(stages.count, "stage")) in \(count(graph.waves.count, "wave")), from `\(pipeline.path)`."
+        if !pipeline.secrets.isEmpty { out += " Secrets (masked): " + pipeline.secrets.map { "`\($0)`" }.joined(separator: ", ") + "." }
+        out += "\n\n```mermaid\n" + mermaid() + "```\n\n"
+        out += "| wave | stage | kind | needs | gate | timeout | retry | rollback |\n"
+        out += "|---:|---|---|---|---|---|---|---|\n"
+        let waveOf = graph.waveOf
+        for node in graph.order {
+            let stage = stages[node]
+            let summary = StageSummary(stage: stage)
+            let needs = stage.needs.isEmpty ? "—" : stage.needs.map { "`\($0)`" }.joined(separator: ", ")
+            let undoable: Set<StageKind> = [.backend, .frontend, .migrate]
+            let rollback = summary.rollback.map { "`\(cell($0))`" }
+                ?? (!stage.reversible ? "**irreversible**" : undoable.contains(stage.kind) ? "**none**" : "—")
+            out += "| \(waveOf[node] + 1) | `\(stage.id)` | \(stage.kind.rawValue) | \(needs) | \(summary.gates.map(cell) ?? "—") | \(stage.timeout) | \(summary.retry) | \(rollback) |\n"
+        }
+        let detailed = graph.order.filter { StageSummary(stage: stages[$0]).details != nil || StageSummary(stage: stages[$0]).action != nil }
+        if !detailed.isEmpty {
+            out += "\n<details><summary>What each stage runs</summary>\n\n"
+            for node in detailed {
+                let summary = StageSummary(stage: stages[node])
+                var line = "- `\(stages[node].id)`:"
+                if let action = summary.action { line += " runs `\(cell(action))`" }
+                if let details = summary.details { line += (summary.action == nil ? " " : "; ") + cell(details) }
+                out += line + "\n"
+            }
+            out += "\n</details>\n"
+        }
+        out += "\nOn failure, completed stages are rolled back in reverse order of completion"
+        if let stop = stages.last(where: { !$0.reversible }) { out += ", never past `\(stop.id)` (not reversible)" }
+        out += ".\n"
+        if !loaded.warnings.isEmpty {
+            out += "\n**\(count(loaded.warnings.count, "warning")):**\n\n"
+            for warning in loaded.warnings {
+                out += "- ⚠️ line \(warning.mark.line): \(cell(warning.message))" + (warning.code.map { " (`\($0)`)" } ?? "") + "\n"
+            }
+        }
+        return out
+    }
+
+    private func cell(_ s: String) -> String {
+        s.replacingAll("|", with: "\\|").replacingAll("\n", with: " ")
+    }
+
+    // MARK: mermaid
+
+    func mermaid() -> String {
+        var out = "flowchart TD\n"
+        for (i, stage) in pipeline.stages.enumerated() {
+            var label = "\(stage.id)<br/><small>\(stage.kind.rawValue)</small>"
+            if stage.gate?.approval != nil { label += "<br/>🔒 approval" }
+            if stage.gate?.window != nil { label += "<br/>🕑 window" }
+            let quoted = label.replacingAll("\"", with: "#quot;")
+            out += stage.reversible ? "  n\(i)[\"\(quoted)\"]\n" : "  n\(i)[[\"\(quoted)\"]]\n"
+        }
+        for (i, needs) in graph.needs.enumerated() {
+            for need in needs { out += "  n\(need) --> n\(i)\n" }
+        }
+        return out
+    }
+
+    // MARK: dot
+
+    func dot() -> String {
+        var out = "digraph \(dotQuote(pipeline.name)) {\n  rankdir=TB;\n  node [shape=box, style=rounded, fontname=\"Helvetica\"];\n"
+        for (w, wave) in graph.waves.enumerated() {
+            out += "  subgraph wave_\(w + 1) { rank=same;"
+            for node in wave { out += " \(dotQuote(pipeline.stages[node].id));" }
+            out += " }\n"
+        }
+        for stage in pipeline.stages {
+            var label = "\(stage.id)\\n\(stage.kind.rawValue)"
+            if stage.gate?.approval != nil { label += "\\napproval" }
+            if stage.gate?.window != nil { label += "\\nwindow" }
+            let shape = stage.reversible ? "" : ", peripheries=2"
+            out += "  \(dotQuote(stage.id)) [label=\"\(label.replacingAll("\"", with: "\\\""))\"\(shape)];\n"
+        }
+        for (i, needs) in graph.needs.enumerated() {
+            for need in needs { out += "  \(dotQuote(pipeline.stages[need].id)) -> \(dotQuote(pipeline.stages[i].id));\n" }
+        }
+        return out + "}\n"
+    }
+
+    private func dotQuote(_ s: String) -> String {
+        "\"" + s.replacingAll("\\", with: "\\\\").replacingAll("\"", with: "\\\"") + "\""
+    }
+
+    private func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
+}

@@ -1,0 +1,46 @@
+import ArgumentParser
+import PipelineKit
+
+extension PlanRenderer.Format: ExpressibleByArgument {}
+
+struct Plan: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show what a pipeline will run: stages in parallel waves with gates, retries, timeouts and rollbacks.",
+        discussion: "Formats: text (terminal), markdown (paste into a pull request), mermaid, dot (Graphviz), json (stable shape, see docs/format.md). Exit status: 0, or 2 when the file is invalid.")
+
+    @Argument(help: "The pipeline file.")
+    var file: String
+
+    @Option(help: "Output format: text, markdown, mermaid, dot or json.")
+    var format: PlanRenderer.Format = .text
+
+    @Flag(help: "Treat lint warnings as errors.")
+    var strict = false
+
+    func run() throws {
+        let loaded = try Load.pipeline(file, strict: strict)
+        Terminal.out(PlanRenderer(loaded).render(format))
+    }
+}
+
+struct Schema: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the JSON Schema (2020-12) of the pipeline format, for editors and CI validators.")
+
+    func run() throws {
+        Terminal.out(PipelineSchema.json)
+    }
+}
+
+/// Loading shared by the commands: invalid input is printed as diagnostics and exits 2.
+enum Load {
+    static func pipeline(_ file: String, strict: Bool = false) throws -> LoadedPipeline {
+        do {
+            return try PipelineLoader.load(path: file, options: .init(strict: strict))
+        } catch {
+            let renderer = DiagnosticRenderer(sources: [file: PipelineLoader.source(of: file) ?? []])
+            Terminal.err(renderer.render(error.diagnostics, format: .text))
+            throw ExitCode(2)
+        }
+    }
+}

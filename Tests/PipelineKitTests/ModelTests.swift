@@ -1,0 +1,104 @@
+@testable import PipelineKit
+import PipelineYAML
+import Testing
+
+@Suite struct TimeSpanTests {
+    @Test(arguments: [("500ms", 500), ("90s", 90_000), ("10m", 600_000), ("1h30m", 5_400_000), ("1h", 3_600_000),
+                      ("0s", 0), ("2m5s250ms", 125_250), ("1h0m", 3_600_000)])
+    func parses(_ text: String, _ ms: Int) {
+        #expect(TimeSpan(parsing: text)?.milliseconds == ms)
+    }
+
+    @Test(arguments: ["", "10", "5mins", "1m30", "30m1h", "1h1h", "-5s", "1.5s", "10 m", "ms", "9999999999s"])
+    func rejects(_ text: String) {
+        #expect(TimeSpan(parsing: text) == nil)
+    }
+
+    @Test func printsShortestSpelling() {
+        #expect(TimeSpan(milliseconds: 5_400_000).description == "1h30m")
+        #expect(TimeSpan(milliseconds: 90_000).description == "1m30s")
+        #expect(TimeSpan(milliseconds: 500).description == "500ms")
+    }
+
+    @Test func retryDelaysGrowAndCap() {
+        let policy = RetryPolicy(attempts: 5, delay: .seconds(2), backoff: 2, maxDelay: .seconds(10), jitter: false)
+        #expect((1...4).map { policy.delay(afterAttempt: $0).milliseconds } == [2000, 4000, 8000, 10_000])
+    }
+}
+
+@Suite struct StageGraphTests {
+    @Test func wavesGroupWhatCanRunInParallel() throws {
+        let graph = try StageGraph(ids: ["a", "b", "c", "d"], needs: [[], ["a"], ["a"], ["b", "c"]])
+        #expect(graph.waves == [[0], [1, 2], [3]])
+        #expect(graph.ancestors(of: 3) == [0, 1, 2])
+        #expect(graph.descendants(of: 0) == [1, 2, 3])
+    }
+
+    @Test func everyCycleIsReportedWithItsWholePath() {
+        #expect(throws: StageGraph.Cycle(paths: [["a", "b", "a"], ["x", "y", "z", "x"]])) {
+            try StageGraph(ids: ["a", "b", "c", "x", "y", "z"], needs: [["b"], ["a"], ["a"], ["y"], ["z"], ["x"]])
+        }
+    }
+
+    @Test func largeChainIsLinear() throws {
+        let n = 20_000
+        let ids = (0..<n).map { "s\($0)" }
+        let graph = try StageGraph(ids: ids, needs: (0..<n).map { $0 == 0 ? [] : ["s\($0 - 1)"] })
+        #expect(graph.waves.count == n)
+    }
+}
+
+@Suite struct SuggestionTests {
+    @Test(arguments: [("retires", "retry"), ("timout", "timeout"), ("aproval", "approval"), ("backnd", "backend"), ("rolback", "rollback")])
+    func suggestsTheClosestWord(_ typo: String, _ expected: String) {
+        #expect(Suggestion.closest(typo, among: StageKey.allCases.map(\.rawValue) + ["backend", "approval"]) == expected)
+    }
+
+    @Test func suggestsNothingForUnrelatedWords() {
+        #expect(Suggestion.closest("database", among: ["backend", "frontend"]) == nil)
+    }
+}
+
+@Suite struct TemplateTests {
+    @Test func splitsLiteralsAndReferences() {
+        let (template, problems) = Template.parse("v=${{ stages.api.outputs.rev }}/${{env.REGION}}")
+        #expect(problems.isEmpty)
+        #expect(template.parts == [.literal("v="), .reference(.output(stage: "api", name: "rev")), .literal("/"), .reference(.env("REGION"))])
+    }
+
+    @Test func reportsBadExpressions() {
+        #expect(Template.parse("${{ github.sha }}").1.count == 1)
+        #expect(Template.parse("${{ run.id").1.first?.message.contains("unterminated") == true)
+    }
+}
+
+@Suite struct YAMLReaderTests {
+    @Test func marksAreOneBased() throws {
+        let result = try YAMLReader.read(Array("a: 1\nb:\n  - x\n".utf8))
+        let doc = result.document
+        let entries = doc.entries(of: doc.root)
+        #expect(doc[entries[0].key].mark == Mark(line: 1, column: 1))
+        #expect(doc[entries[0].value].mark == Mark(line: 1, column: 4))
+        let items = doc.items(of: entries[1].value)
+        #expect(doc[items.first!].mark == Mark(line: 3, column: 5))
+    }
+
+    @Test func duplicateKeysAreCollectedAndTheFirstKept() throws {
+        var text = "big:\n"
+        for i in 0..<100 { text += "  k\(i): \(i)\n" }
+        text += "  k7: again\nsmall: {a: 1, a: 2}\n"
+        let result = try YAMLReader.read(Array(text.utf8))
+        #expect(result.duplicates.map(\.message) == ["duplicate key 'k7' (first defined at line 9)", "duplicate key 'a' (first defined at line 103)"])
+        let doc = result.document
+        let big = doc.entries(of: doc.entries(of: doc.root)[0].value)
+        #expect(big.count == 100)
+        #expect(doc[big[7].value].value == "7")
+    }
+
+    @Test func quotedScalarsKeepTheirStyle() throws {
+        let doc = try YAMLReader.read(Array("a: 'no'\nb: no\n".utf8)).document
+        let entries = doc.entries(of: doc.root)
+        #expect(doc[entries[0].value].style == .singleQuoted)
+        #expect(doc[entries[1].value].style == .plain)
+    }
+}

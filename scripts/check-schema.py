@@ -1,0 +1,41 @@
+#!/usr/bin/env python3
+"""Validates pipeline files against schemas/pipeline.schema.json with a third-party validator.
+
+usage: check-schema.py FILE...                  every file must be valid
+       check-schema.py --expect-invalid FILE... every file must be rejected
+"""
+import json
+import pathlib
+import sys
+
+import jsonschema
+import yaml
+
+
+def main(argv):
+    expect_invalid = argv[:1] == ["--expect-invalid"]
+    files = argv[1:] if expect_invalid else argv
+    root = pathlib.Path(__file__).resolve().parent.parent
+    schema = json.loads((root / "schemas" / "pipeline.schema.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    failures = 0
+    for name in files:
+        # BaseLoader keeps every scalar a string, like pipeline's strict reader does not;
+        # SafeLoader gives ints and booleans the schema expects.
+        document = yaml.safe_load(pathlib.Path(name).read_text())
+        errors = sorted(validator.iter_errors(document), key=lambda e: list(e.path))
+        if expect_invalid and not errors:
+            print(f"{name}: accepted by the schema but should be rejected")
+            failures += 1
+        elif not expect_invalid and errors:
+            for error in errors:
+                print(f"{name}: {'/'.join(map(str, error.path))}: {error.message}")
+            failures += 1
+        else:
+            print(f"{name}: {'rejected' if expect_invalid else 'valid'}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
