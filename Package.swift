@@ -10,6 +10,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
     ],
     targets: [
         // The system libyaml (Debian: libyaml-dev). No vendored copy.
@@ -20,7 +21,12 @@ let package = Package(
         ),
         // The only target that touches C: turns libyaml events into located Swift nodes.
         .target(name: "PipelineYAML", dependencies: ["CYAML"]),
-        .target(name: "PipelineKit", dependencies: ["PipelineYAML"]),
+        // System calls Swift cannot reach directly: signalfd, wait-status macros, posix_spawn attributes.
+        .target(name: "CSystem"),
+        .target(
+            name: "PipelineKit",
+            dependencies: ["PipelineYAML", "CSystem", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .executableTarget(
             name: "pipeline",
             dependencies: [

@@ -1,0 +1,31 @@
+#ifndef PIPELINE_CSYSTEM_H
+#define PIPELINE_CSYSTEM_H
+// System calls and macros Swift cannot reach directly on Linux (signalfd, wait-status macros,
+// posix_spawn with a new process group and a reset signal mask). Nothing else lives here.
+#include <signal.h>
+#include <sys/types.h>
+
+/// Blocks SIGCHLD, SIGINT, SIGTERM, SIGHUP in the calling thread and returns a non-blocking,
+/// close-on-exec signalfd that reports them; -1 on error (errno set).
+int ps_signalfd_open(void);
+
+/// Reads one pending signal from a signalfd: its number, 0 if none, -1 on error.
+int ps_signalfd_read(int fd);
+
+/// Starts argv[0] (an absolute path) in its own process group with stdin from /dev/null, stdout and
+/// stderr to out_fd, the default disposition of every signal and an empty signal mask, in cwd
+/// (NULL: inherit). Returns 0 and sets *pid, or an errno value.
+int ps_spawn(pid_t *pid, char *const argv[], char *const envp[], int out_fd, const char *cwd);
+
+/// pipe2(fds, O_CLOEXEC): 0 or -1 (errno set).
+int ps_pipe_cloexec(int fds[2]);
+
+/// Decodes a wait status: exit code when the process exited, else -1.
+int ps_exit_code(int status);
+/// Decodes a wait status: the signal that ended the process, else 0.
+int ps_term_signal(int status);
+
+/// The name of a signal, e.g. "SIGKILL" (static storage).
+const char *ps_signal_name(int sig);
+
+#endif

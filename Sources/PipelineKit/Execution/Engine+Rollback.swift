@@ -1,0 +1,112 @@
+import CSystem
+import Foundation
+
+extension Engine {
+    /// Starts undoing: the failed stage first (it may have half-applied), then completed stages in
+    /// reverse order of completion, never past a stage that is not reversible.
+    func beginRollback(failed: String?) {
+        var queue: [String] = []
+        if let failed, run.definition.stage(failed)?.rollback != nil, !(run.stage(failed)?.attempts.isEmpty ?? true) {
+            queue.append(failed)
+        }
+        for id in run.completionOrder.reversed() where run.stage(id)?.status == .succeeded || run.stage(id)?.status == .rollbackFailed {
+            if !queue.contains(id) { queue.append(id) }
+        }
+        rollbackQueue = queue
+        rollbackAttempt = 0
+        state = .rollingBack
+        if queue.isEmpty {
+            finishRollback(status: .rolledBack, note: nil)
+        } else {
+            output.note("rolling back: \(queue.map { "'\($0)'" }.joined(separator: " then "))")
+        }
+    }
+
+    func advanceRollback(now: Int) throws(EngineError) -> Bool {
+        guard jobs.isEmpty else { return false }
+        if let wake = rollbackWake {
+            guard now >= wake else { return false }
+            rollbackWake = nil
+        }
+        guard let id = rollbackQueue.first else {
+            finishRollback(status: .rolledBack, note: nil)
+            return true
+        }
+        guard let definition = run.definition.stage(id) else {
+            rollbackQueue.removeFirst()
+            return true
+        }
+        let isFailedStage = run.stage(id)?.status == .failed
+        if !definition.reversible {
+            // Never cross it: the stage and everything before it stay applied.
+            finishRollback(status: .rollbackFailed,
+                           note: "rollback stopped at '\(id)': it is marked 'reversible: false'; it and the stages before it remain applied")
+            return true
+        }
+        guard let script = definition.rollback else {
+            record("rollback_finished", [("stage", .string(id)), ("status", .string("nothing_to_undo"))])
+            rollbackQueue.removeFirst()
+            return true
+        }
+        if rollbackAttempt == 0 { record("rollback_started", [("stage", .string(id))]) }
+        rollbackAttempt += 1
+        if rollbackLogFD >= 0 { close(rollbackLogFD) }
+        let (fd, path) = openLog("logs/\(id).rollback.\(rollbackAttempt).log")
+        rollbackLogFD = fd
+        record("attempt_started", [("stage", .string(id)), ("phase", .string("rollback")), ("attempt", .int(rollbackAttempt)), ("log", .string(path))])
+        output.note("[\(id)] rollback attempt \(rollbackAttempt)/\(definition.retry.attempts)" + (isFailedStage ? " (the failed stage, which may have half-applied)" : ""))
+        var extra = run.stage(id)?.outputs.map { ("PIPELINE_OUTPUT_" + $0.0.uppercased(), $0.1) } ?? []
+        extra.append(("PIPELINE_PHASE", "rollback"))
+        let env = environment(stageID: id, stageEnv: definition.env, attempt: rollbackAttempt, outputsPath: "/dev/null", extra: extra)
+        _ = try spawn(script, shell: definition.shell, environment: env, timeoutMs: definition.timeoutMs, purpose: .rollback(stage: id))
+        return true
+    }
+
+    func rollbackScriptFinished(_ id: String, _ child: ChildProcess) throws(EngineError) {
+        record("attempt_finished", attemptFields(id, phase: "rollback", attempt: rollbackAttempt, child))
+        if rollbackLogFD >= 0 { close(rollbackLogFD); rollbackLogFD = -1 }
+        output.attemptEnded(stage: id, attempt: rollbackAttempt, phase: "rollback", status: child.succeeded ? "succeeded" : "failed",
+                            logPath: run.stage(id)?.rollback?.attempts.last?.log ?? "")
+        if state == .interrupting { return }
+        let definition = run.definition.stage(id)!
+        if child.succeeded {
+            record("rollback_finished", [("stage", .string(id)), ("status", .string("rolled_back"))])
+            output.note("[\(id)] rolled back")
+            rollbackQueue.removeFirst()
+            rollbackAttempt = 0
+            return
+        }
+        output.note("[\(id)] rollback attempt \(rollbackAttempt) failed (\(child.statusText))")
+        if rollbackAttempt < definition.retry.attempts {
+            rollbackWake = clock.now() + retryDelay(definition.retry, after: rollbackAttempt)
+            return
+        }
+        record("rollback_finished", [("stage", .string(id)), ("status", .string("rollback_failed"))])
+        finishRollback(status: .rollbackFailed, note: "the rollback of '\(id)' failed after \(rollbackAttempt) attempt\(rollbackAttempt == 1 ? "" : "s")")
+    }
+
+    /// Records the end of a rollback and what a person must still undo.
+    func finishRollback(status: RunState.Status, note: String?) {
+        // Still applied: stages whose effects were not undone by a rollback script.
+        let remaining = run.completionOrder.filter { id in
+            let record = run.stage(id)
+            return record?.status == .succeeded && run.definition.stage(id)?.rollback != nil
+                || record?.status == .rollbackFailed
+        }
+        let failedRun = run.stages.contains { $0.status == .failed }
+        let final: RunState.Status = status == .rolledBack ? (failedRun ? .failed : .rolledBack) : .rollbackFailed
+        var fields: [(String, JSONValue)] = [("status", .string(final == .failed ? "rolled_back" : final.rawValue)),
+                                              ("remaining", .array(status == .rolledBack ? [] : remaining.map(JSONValue.string)))]
+        if let note { fields.append(("note", .string(note))) }
+        if failedRun && status == .rolledBack { fields.append(("failed", .bool(true))) }
+        record("run_finished", fields)
+        if status == .rolledBack {
+            output.note(failedRun ? "run \(run.run) failed; completed stages were rolled back" : "run \(run.run) rolled back")
+            state = .finished(failedRun ? ExitStatus.failedRolledBack : ExitStatus.succeeded)
+        } else {
+            output.note("ROLLBACK INCOMPLETE: \(note ?? "")")
+            output.note("still applied, for a human to undo: \(remaining.isEmpty ? "nothing recorded" : remaining.map { "'\($0)'" }.joined(separator: ", "))")
+            state = .finished(ExitStatus.rollbackFailed)
+        }
+    }
+}

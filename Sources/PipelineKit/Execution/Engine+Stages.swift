@@ -1,0 +1,318 @@
+import CSystem
+import Foundation
+
+extension Engine {
+    /// Starts what can start: gates of stages whose needs succeeded, then attempts up to `--max-parallel`.
+    func advanceStages(now: Int) throws(EngineError) -> Bool {
+        guard let pipeline, let graph else { return false }
+        var progressed = false
+        let accepting: Bool = { if case .running = state { return true } else { return false } }()
+        var active = stages.filter { exec in
+            switch exec.phase { case .running, .gateCheck: return true; default: return false }
+        }.count
+        for node in graph.order {
+            let stage = pipeline.stages[node]
+            switch stages[node].phase {
+            case .pending:
+                guard accepting, graph.needs[node].allSatisfy({ stages[$0].phase == .succeeded }) else { continue }
+                if try passGates(node, now: now, active: &active) { progressed = true }
+            case .gateTimer(let until) where now >= until:
+                stages[node].phase = .pending
+                progressed = true
+            case .retryDelay(let until, let gateCheck) where now >= until:
+                guard accepting else { continue }
+                stages[node].phase = gateCheck ? .pending : .ready
+                progressed = true
+            case .ready:
+                guard accepting, active < options.maxParallel else { continue }
+                try startAttempt(node, stage)
+                active += 1
+                progressed = true
+            default:
+                continue
+            }
+        }
+        return progressed
+    }
+
+    /// Works through a stage's gates in order: approval, window, wait, check.
+    /// Returns true when the stage's phase changed.
+    func passGates(_ node: Int, now: Int, active: inout Int) throws(EngineError) -> Bool {
+        let stage = pipeline!.stages[node]
+        let gate = stage.gate
+        if let approval = gate?.approval, !stages[node].approvalDone {
+            let message = approval.message.map { resolve($0, stage: stage) } ?? "deploy stage '\(stage.id)'?"
+            if options.approveAll || options.approved.contains(stage.id) {
+                record("stage_approved", [("stage", .string(stage.id)), ("by", .string(options.approveAll ? "--yes" : "--approve"))])
+            } else {
+                try flush()
+                switch output.approve(stage: stage.id, message: masker.mask(message)) {
+                case true?:
+                    record("stage_approved", [("stage", .string(stage.id)), ("by", .string("prompt"))])
+                case false?:
+                    stop(stage.id, reason: "approval", message: "approval of stage '\(stage.id)' was refused")
+                    return true
+                case nil:
+                    stop(stage.id, reason: "approval",
+                         message: "stage '\(stage.id)' needs approval (\(masker.mask(message))); continue with 'pipeline resume \(run.run) --approve \(stage.id)'")
+                    return true
+                }
+            }
+            stages[node].approvalDone = true
+        }
+        if let window = gate?.window, !stages[node].windowDone {
+            let wall = clock.wallMs()
+            if let opens = DeployWindowClock.nextOpening(window, afterMs: wall) {
+                if options.window == .fail {
+                    stop(stage.id, reason: "window",
+                         message: "stage '\(stage.id)' may only start within \(window.summary); it opens at \(EngineClock.iso(opens)) (pass --window wait to wait for it)")
+                } else {
+                    output.note("[\(stage.id)] outside the deploy window \(window.summary); waiting until \(EngineClock.iso(opens))")
+                    stages[node].phase = .gateTimer(until: now + (opens - wall))
+                }
+                return true
+            }
+            stages[node].windowDone = true
+            record("gate_passed", [("stage", .string(stage.id)), ("gate", .string("window"))])
+        }
+        if let wait = gate?.wait, !stages[node].waitDone {
+            stages[node].waitDone = true
+            record("gate_passed", [("stage", .string(stage.id)), ("gate", .string("wait")), ("ms", .int(wait.milliseconds))])
+            output.note("[\(stage.id)] waiting \(wait) before it starts")
+            stages[node].phase = .gateTimer(until: now + wait.milliseconds)
+            return true
+        }
+        if let check = gate?.check, !stages[node].checkDone {
+            guard active < options.maxParallel else { return false }
+            stages[node].checkTries += 1
+            prepareLog(node, "logs/\(stage.id).gate-check.\(stages[node].checkTries).log")
+            record("attempt_started", [("stage", .string(stage.id)), ("phase", .string("gate-check")), ("attempt", .int(stages[node].checkTries)), ("log", .string(stages[node].logPath))], apply: false)
+            let child = try spawn(check.source, shell: stage.shell, environment: environment(for: stage, attempt: stages[node].checkTries, outputsPath: "/dev/null"),
+                                  timeoutMs: stage.timeout.milliseconds, purpose: .gateCheck(stage: node))
+            _ = child
+            stages[node].phase = .gateCheck
+            active += 1
+            return true
+        }
+        stages[node].phase = .ready
+        return true
+    }
+
+    func gateCheckFinished(_ node: Int, _ child: ChildProcess) throws(EngineError) {
+        let stage = pipeline!.stages[node]
+        closeLog(node)
+        record("attempt_finished", attemptFields(stage.id, phase: "gate-check", attempt: stages[node].checkTries, child), apply: false)
+        if child.succeeded {
+            stages[node].checkDone = true
+            record("gate_passed", [("stage", .string(stage.id)), ("gate", .string("check"))])
+            stages[node].phase = .pending
+            return
+        }
+        output.note("[\(stage.id)] gate check failed (\(child.statusText))")
+        guard case .running = state else { stages[node].phase = .pending; return }
+        if stages[node].checkTries < stage.retry.attempts {
+            stages[node].phase = .retryDelay(until: clock.now() + retryDelay(stage.retry, after: stages[node].checkTries), gateCheck: true)
+        } else {
+            stop(stage.id, reason: "check", message: "the gate check of stage '\(stage.id)' failed \(stages[node].checkTries) time(s); the stage did not start")
+            stages[node].phase = .pending
+        }
+    }
+
+    /// Stops the run at a gate: nothing new starts; exit 4 once running stages end.
+    func stop(_ stage: String, reason: String, message: String) {
+        if case .running = state { state = .stopping(stage: stage, reason: reason, message: message) }
+    }
+
+    func startAttempt(_ node: Int, _ stage: Stage) throws(EngineError) {
+        stages[node].attempt += 1
+        let attempt = stages[node].attempt
+        prepareLog(node, "logs/\(stage.id).\(attempt).log")
+        stages[node].outputsPath = runDirectory + "/outputs/\(stage.id).\(attempt).env"
+        close(open(stages[node].outputsPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600))
+        stages[node].actions = Action.plan(for: stage)
+        record("attempt_started", [("stage", .string(stage.id)), ("phase", .string("run")), ("attempt", .int(attempt)), ("log", .string(stages[node].logPath))])
+        output.note("[\(stage.id)] attempt \(attempt)/\(stage.retry.attempts) started")
+        try runAction(node, index: 0, startedAt: clock.now())
+    }
+
+    /// Runs action `index` of the current attempt; finishes the attempt after the last one.
+    func runAction(_ node: Int, index: Int, startedAt: Int) throws(EngineError) {
+        let stage = pipeline!.stages[node]
+        var index = index
+        while index < stages[node].actions.count {
+            switch stages[node].actions[index] {
+            case .requireEnv(let names):
+                let missing = names.filter { (options.environment[$0] ?? "").isEmpty }
+                if !missing.isEmpty {
+                    emit(.action(stage: node), "required variables are not set: \(missing.joined(separator: ", "))")
+                    try attemptFinished(node, ok: false, exitCode: nil, signal: nil, outcome: "failed")
+                    return
+                }
+                index += 1
+            case .script(let source, let label, let extra):
+                if stages[node].actions.count > 1 { emit(.action(stage: node), "\(label)") }
+                let elapsed = clock.now() - startedAt
+                let remaining = max(1, stage.timeout.milliseconds - elapsed)
+                _ = try spawn(source, shell: stage.shell,
+                              environment: environment(for: stage, attempt: stages[node].attempt, outputsPath: stages[node].outputsPath, extra: extra),
+                              timeoutMs: remaining, purpose: .action(stage: node))
+                stages[node].phase = .running(action: index)
+                return
+            }
+        }
+        try attemptFinished(node, ok: true, exitCode: 0, signal: nil, outcome: "succeeded")
+    }
+
+    func actionFinished(_ node: Int, _ child: ChildProcess) throws(EngineError) {
+        guard case .running(let index) = stages[node].phase else { return }
+        if child.succeeded, case .running = state, index + 1 < stages[node].actions.count {
+            try runAction(node, index: index + 1, startedAt: child.startedAt)
+            return
+        }
+        if child.succeeded, case .stopping = state, index + 1 < stages[node].actions.count {
+            try runAction(node, index: index + 1, startedAt: child.startedAt)
+            return
+        }
+        let outcome: String
+        if child.succeeded { outcome = "succeeded" }
+        else if child.timedOut { outcome = "timed_out" }
+        else if state == .interrupting { outcome = "interrupted" }
+        else if state == .failing && child.terminatedAt != nil { outcome = "stopped" }
+        else { outcome = "failed" }
+        if !child.succeeded { emit(.action(stage: node), "attempt \(stages[node].attempt) \(outcome == "timed_out" ? "timed out" : outcome) (\(child.statusText))") }
+        try attemptFinished(node, ok: child.succeeded && index + 1 >= stages[node].actions.count, exitCode: child.exitCode, signal: child.signalName, outcome: outcome,
+                            startedAt: nil)
+    }
+
+    func attemptFinished(_ node: Int, ok: Bool, exitCode: Int?, signal: String?, outcome: String, startedAt: Int? = nil) throws(EngineError) {
+        let stage = pipeline!.stages[node]
+        let attempt = stages[node].attempt
+        let started = run.stages[node].attempts.last?.startedClock ?? clock.now()
+        var fields: [(String, JSONValue)] = [("stage", .string(stage.id)), ("phase", .string("run")), ("attempt", .int(attempt)),
+                                              ("exit_code", exitCode.map(JSONValue.int) ?? .null), ("signal", signal.map(JSONValue.string) ?? .null),
+                                              ("duration_ms", .int(clock.now() - started)), ("outcome", .string(outcome))]
+        _ = fields
+        record("attempt_finished", fields)
+        closeLog(node)
+        output.attemptEnded(stage: stage.id, attempt: attempt, phase: "run", status: outcome, logPath: stages[node].logPath)
+        if outcome == "interrupted" {
+            stages[node].phase = .pending
+            return
+        }
+        if ok {
+            let outputs = readOutputs(stages[node].outputsPath, declared: stage.outputs)
+            record("stage_finished", [("stage", .string(stage.id)), ("status", .string("succeeded")),
+                                      ("outputs", .object(outputs.map { ($0.0, .string(masker.mask($0.1))) }))])
+            stages[node].phase = .succeeded
+            output.note("[\(stage.id)] succeeded")
+            return
+        }
+        let canRetry: Bool = { if case .running = state { return true }; if case .stopping = state { return true }; return false }()
+        if canRetry, attempt < stage.retry.attempts {
+            let delay = retryDelay(stage.retry, after: attempt)
+            output.note("[\(stage.id)] retrying in \(TimeSpan(milliseconds: delay)) (attempt \(attempt + 1)/\(stage.retry.attempts))")
+            fields = []
+            stages[node].phase = .retryDelay(until: clock.now() + delay, gateCheck: false)
+            return
+        }
+        record("stage_finished", [("stage", .string(stage.id)), ("status", .string("failed")), ("outputs", .object([]))])
+        stages[node].phase = .failed
+        output.note("[\(stage.id)] failed after \(attempt) attempt\(attempt == 1 ? "" : "s")")
+        if state != .failing && state != .interrupting {
+            state = .failing
+            if options.onFailure == .stop {
+                for (_, job) in jobs { terminate(job.child) }
+            }
+        }
+    }
+
+    /// Ends the run once nothing is left to do: every stage succeeded, or a gate stopped it.
+    func checkRunEnd() throws(EngineError) {
+        guard jobs.isEmpty else { return }
+        switch state {
+        case .running:
+            if stages.allSatisfy({ $0.phase == .succeeded }) {
+                record("run_finished", [("status", .string("succeeded"))])
+                output.note("run \(run.run) succeeded")
+                state = .finished(ExitStatus.succeeded)
+            } else if !stages.contains(where: { exec in
+                switch exec.phase { case .pending, .succeeded, .failed: return false; default: return true }
+            }), !stages.indices.contains(where: { i in
+                stages[i].phase == .pending && graph!.needs[i].allSatisfy { stages[$0].phase == .succeeded }
+            }) {
+                // Nothing running, nothing startable: cannot happen with a valid graph, but never spin.
+                record("run_finished", [("status", .string("failed")), ("note", .string("no stage could start"))])
+                state = .finished(ExitStatus.failedRolledBack)
+            }
+        case .stopping(let stage, let reason, let message):
+            if stages.contains(where: { if case .retryDelay(_, false) = $0.phase { return true }; return false }) { return }
+            record("run_waiting", [("stage", .string(stage)), ("reason", .string(reason)), ("message", .string(message))])
+            output.note("stopped: \(message)")
+            state = .finished(ExitStatus.stoppedAtGate)
+        default:
+            break
+        }
+    }
+
+    func attemptFields(_ stage: String, phase: String, attempt: Int, _ child: ChildProcess) -> [(String, JSONValue)] {
+        [("stage", .string(stage)), ("phase", .string(phase)), ("attempt", .int(attempt)),
+         ("exit_code", child.exitCode.map(JSONValue.int) ?? .null), ("signal", child.signalName.map(JSONValue.string) ?? .null),
+         ("duration_ms", .int(clock.now() - child.startedAt)),
+         ("outcome", .string(child.succeeded ? "succeeded" : child.timedOut ? "timed_out" : "failed"))]
+    }
+
+    func prepareLog(_ node: Int, _ relative: String) {
+        closeLog(node)
+        let (fd, path) = openLog(relative)
+        stages[node].logFD = fd
+        stages[node].logPath = path
+    }
+
+    func closeLog(_ node: Int) {
+        if stages[node].logFD >= 0 { close(stages[node].logFD) }
+        stages[node].logFD = -1
+    }
+
+    /// `key=value` lines the stage appended to `$PIPELINE_OUTPUTS`, declared names only.
+    func readOutputs(_ path: String, declared: [String]) -> [(String, String)] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
+        var values: [String: String] = [:]
+        for line in text.split(separator: "\n") {
+            guard let eq = line.firstIndex(of: "=") else { continue }
+            values[String(line[..<eq])] = String(line[line.index(after: eq)...])
+        }
+        return declared.compactMap { name in values[name].map { (name, $0) } }
+    }
+}
+
+/// When a deploy window is open.
+enum DeployWindowClock {
+    /// nil when `wallMs` is inside the window, else when it next opens (ms since 1970).
+    static func nextOpening(_ window: DeployWindow, afterMs wallMs: Int) -> Int? {
+        guard let zone = TimeZone(identifier: window.timezone) else { return nil }
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = zone
+        let now = Date(timeIntervalSince1970: Double(wallMs) / 1000)
+        func isoWeekday(_ date: Date) -> Int { (calendar.component(.weekday, from: date) + 5) % 7 + 1 }
+        let parts = calendar.dateComponents([.hour, .minute], from: now)
+        let minute = (parts.hour ?? 0) * 60 + (parts.minute ?? 0)
+        let today = isoWeekday(now)
+        let overnight = window.end < window.start
+        if window.days.contains(today) {
+            if overnight ? minute >= window.start : (minute >= window.start && minute < window.end) { return nil }
+        }
+        if overnight, minute < window.end {
+            let yesterday = (today + 5) % 7 + 1
+            if window.days.contains(yesterday) { return nil }
+        }
+        let startOfToday = calendar.startOfDay(for: now)
+        for offset in 0...7 {
+            guard let day = calendar.date(byAdding: .day, value: offset, to: startOfToday),
+                  let opening = calendar.date(byAdding: .minute, value: window.start, to: day) else { continue }
+            if opening > now, window.days.contains(isoWeekday(day)) {
+                return Int(opening.timeIntervalSince1970 * 1000)
+            }
+        }
+        return nil
+    }
+}

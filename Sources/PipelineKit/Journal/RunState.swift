@@ -1,0 +1,107 @@
+/// The state of one run, rebuilt by replaying its journal; what `status`, `resume` and
+/// `rollback` read, and what `state.json` holds.
+public struct RunState: Sendable {
+    /// The run's overall status.
+    public enum Status: String, Sendable, CaseIterable {
+        case running, waiting, succeeded, failed
+        case rolledBack = "rolled_back"
+        case rollbackFailed = "rollback_failed"
+        case interrupted
+    }
+
+    /// One stage's status.
+    public enum StageStatus: String, Sendable, CaseIterable {
+        case pending, running, succeeded, failed, skipped
+        case rolledBack = "rolled_back"
+        case rollbackFailed = "rollback_failed"
+    }
+
+    /// One execution of a script: a try of the stage, or of its rollback.
+    public struct Attempt: Sendable {
+        public var number: Int
+        public var started: String
+        public var ended: String?
+        public var exitCode: Int?
+        public var signal: String?
+        public var durationMs: Int?
+        public var outcome: String?
+        public var log: String
+        /// Milliseconds on the engine's clock (monotonic; virtual under the test clock).
+        public var startedClock: Int
+        public var endedClock: Int?
+    }
+
+    /// What became of a stage's rollback.
+    public struct Rollback: Sendable {
+        /// `running`, `rolled_back`, `rollback_failed`, `nothing_to_undo`.
+        public var status: String
+        public var attempts: [Attempt]
+    }
+
+    /// One stage's record.
+    public struct StageRecord: Sendable {
+        public var id: String
+        public var status: StageStatus
+        public var attempts: [Attempt]
+        public var outputs: [(String, String)]
+        public var rollback: Rollback?
+        public var approved: Bool
+    }
+
+    /// Why a run stopped to wait.
+    public struct Waiting: Sendable {
+        public var stage: String
+        /// `approval`, `window` or `decision`.
+        public var reason: String
+        public var message: String
+    }
+
+    public var run: String
+    public var pipeline: String
+    public var file: String
+    public var workdir: String
+    public var fileHash: String
+    public var started: String
+    public var ended: String?
+    public var status: Status
+    public var pid: Int
+    public var waiting: Waiting?
+    public var stages: [StageRecord]
+    /// Stage ids in the order they succeeded: rollback walks it backwards.
+    public var completionOrder: [String]
+    /// What rollback needs, recorded when the run started.
+    public var definition: RunDefinition
+    /// Stage ids that rollback could not undo (for a human), after a failed or stopped rollback.
+    public var remaining: [String]
+    /// Why the last rollback stopped early, if it did.
+    public var rollbackNote: String?
+
+    /// The record of a stage.
+    public func stage(_ id: String) -> StageRecord? { stages.first { $0.id == id } }
+
+    mutating func update(_ id: String, _ change: (inout StageRecord) -> Void) {
+        if let i = stages.firstIndex(where: { $0.id == id }) { change(&stages[i]) }
+    }
+}
+
+/// What `pipeline rollback` needs to undo stages from the journal alone, without the pipeline file.
+/// Secret values are never stored: only names and unresolved `${{ }}` templates.
+public struct RunDefinition: Sendable {
+    public struct StageDefinition: Sendable {
+        public var id: String
+        public var kind: String
+        public var rollback: String?
+        public var shell: [String]
+        public var timeoutMs: Int
+        public var retry: RetryPolicy
+        public var env: [(String, String)]
+        public var reversible: Bool
+        public var outputs: [String]
+    }
+
+    public var env: [(String, String)]
+    public var secrets: [String]
+    public var stages: [StageDefinition]
+
+    public func stage(_ id: String) -> StageDefinition? { stages.first { $0.id == id } }
+}

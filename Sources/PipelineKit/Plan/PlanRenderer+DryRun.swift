@@ -1,0 +1,47 @@
+extension PlanRenderer {
+    /// What `run --dry-run` prints: every script that would run, in order, with gates, retries,
+    /// timeouts and the rollback that would undo it. Nothing is run.
+    public func dryRun() -> String {
+        let stages = pipeline.stages
+        var out = "dry run of '\(pipeline.name)' (\(pipeline.path)): nothing is executed\n"
+        for (step, node) in graph.order.enumerated() {
+            let stage = stages[node]
+            out += "\n\(step + 1). \(stage.id) (\(stage.kind.rawValue))"
+            out += stage.needs.isEmpty ? ", needs nothing\n" : ", after \(stage.needs.joined(separator: ", "))\n"
+            if let gates = StageSummary(stage: stage).gates { out += "   gate: \(gates)\n" }
+            out += "   timeout \(stage.timeout) per attempt; retry: \(stage.retry.summary)\n"
+            if !stage.env.isEmpty { out += "   env: " + stage.env.map { "\($0.name)=\($0.value.raw)" }.joined(separator: " ") + "\n" }
+            for action in Action.plan(for: stage) {
+                switch action {
+                case .requireEnv(let names): out += "   check: \(names.joined(separator: ", ")) set and non-empty\n"
+                case .script(let source, let label, let env):
+                    let extra = env.map { " with \($0.0)=\($0.1)" }.joined()
+                    out += "   \(label)\(extra):\n" + indent(source)
+                }
+            }
+            if case .infraPrecheck(let checks) = stage.spec {
+                for check in checks {
+                    switch check.probe {
+                    case .http(let probe): out += "   check '\(check.name)': GET \(probe.url.raw) expects \(probe.expect) within \(probe.timeout)\n"
+                    case .tcp(let host, let port): out += "   check '\(check.name)': TCP connect \(host):\(port) within \(check.timeout)\n"
+                    case .command: break
+                    }
+                }
+            }
+            if let rollback = stage.rollback {
+                out += "   rollback:\n" + indent(rollback.source)
+            } else {
+                out += stage.reversible ? "   rollback: none\n" : "   rollback: none (not reversible: rollback stops here)\n"
+            }
+        }
+        out += "\non failure: the failed stage's rollback runs first, then completed stages are undone in reverse order of completion"
+        if let stop = stages.last(where: { !$0.reversible }) { out += ", never past '\(stop.id)'" }
+        return out + ".\n"
+    }
+
+    private func indent(_ script: String) -> String {
+        script.split(separator: "\n", omittingEmptySubsequences: false)
+            .reversed().drop { $0.isEmpty }.reversed()
+            .map { "     | \($0)" }.joined(separator: "\n") + "\n"
+    }
+}

@@ -1,0 +1,56 @@
+import Foundation
+import PipelineKit
+
+/// Prints the engine's words: stage lines prefixed with the stage id, live; status lines;
+/// in GitHub Actions, each attempt as a `::group::` and a step summary at the end.
+final class TerminalOutput: EngineOutput {
+    let color: Bool
+    let github: Bool
+    let summaryPath: String?
+    let interactive: Bool
+
+    init(environment: [String: String]) {
+        github = environment["GITHUB_ACTIONS"] == "true"
+        summaryPath = github ? environment["GITHUB_STEP_SUMMARY"] : nil
+        color = isatty(1) == 1 && environment["NO_COLOR"] == nil && !github
+        interactive = isatty(0) == 1 && environment["CI"] == nil
+    }
+
+    func stageLine(stage: String, line: String) {
+        guard !github else { return }  // printed as a group when the attempt ends
+        Terminal.out(color ? "\u{1B}[36m[\(stage)]\u{1B}[0m \(line)\n" : "[\(stage)] \(line)\n")
+    }
+
+    func note(_ text: String) {
+        Terminal.err(color ? "\u{1B}[1m\(text)\u{1B}[0m\n" : "\(text)\n")
+    }
+
+    func approve(stage: String, message: String) -> Bool? {
+        guard interactive else { return nil }
+        Terminal.err("approve stage '\(stage)': \(message) [y/N] ")
+        guard let answer = readLine() else { return nil }
+        return ["y", "yes"].contains(answer.lowercased().trimmingCharacters(in: .whitespaces))
+    }
+
+    func attemptEnded(stage: String, attempt: Int, phase: String, status: String, logPath: String) {
+        guard github else { return }
+        let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+        Terminal.out("::group::\(stage) \(phase == "run" ? "" : phase + " ")attempt \(attempt): \(status)\n\(log)::endgroup::\n")
+    }
+
+    func runEnded(_ state: RunState) {
+        guard let summaryPath else { return }
+        var text = "### pipeline `\(state.pipeline)`: \(state.status.rawValue)\n\nRun `\(state.run)`\n\n"
+        text += "| stage | status | attempts | duration | rollback |\n|---|---|---:|---:|---|\n"
+        for stage in state.stages {
+            let ms = stage.attempts.compactMap(\.durationMs).reduce(0, +)
+            text += "| `\(stage.id)` | \(stage.status.rawValue) | \(stage.attempts.count) | \(Double(ms) / 1000)s | \(stage.rollback?.status ?? "—") |\n"
+        }
+        if !state.remaining.isEmpty { text += "\n**Still applied, for a human to undo:** \(state.remaining.joined(separator: ", "))\n" }
+        if let handle = FileHandle(forWritingAtPath: summaryPath) {
+            handle.seekToEndOfFile()
+            handle.write(Data(text.utf8))
+            try? handle.close()
+        }
+    }
+}
