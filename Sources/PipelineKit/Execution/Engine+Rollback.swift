@@ -6,6 +6,7 @@ extension Engine {
     /// reverse order of completion, never past a stage that is not reversible.
     func beginRollback(failed: String?) {
         var queue: [String] = []
+        failedStage = failed
         if let failed, run.definition.stage(failed)?.rollback != nil, !(run.stage(failed)?.attempts.isEmpty ?? true) {
             queue.append(failed)
         }
@@ -93,12 +94,13 @@ extension Engine {
             return record?.status == .succeeded && run.definition.stage(id)?.rollback != nil
                 || record?.status == .rollbackFailed
         }
-        let failedRun = run.stages.contains { $0.status == .failed }
-        let final: RunState.Status = status == .rolledBack ? (failedRun ? .failed : .rolledBack) : .rollbackFailed
-        var fields: [(String, JSONValue)] = [("status", .string(final == .failed ? "rolled_back" : final.rawValue)),
+        let failedRun = failedStage != nil
+        let undone = run.stages.contains { $0.status == .rolledBack }
+        let final: RunState.Status = status == .rollbackFailed ? .rollbackFailed : (failedRun && !undone ? .failed : .rolledBack)
+        var fields: [(String, JSONValue)] = [("status", .string(final.rawValue)),
                                               ("remaining", .array(status == .rolledBack ? [] : remaining.map(JSONValue.string)))]
         if let note { fields.append(("note", .string(note))) }
-        if failedRun && status == .rolledBack { fields.append(("failed", .bool(true))) }
+        if let failedStage { fields.append(("failed_stage", .string(failedStage))) }
         record("run_finished", fields)
         if status == .rolledBack {
             output.note(failedRun ? "run \(run.run) failed; completed stages were rolled back" : "run \(run.run) rolled back")

@@ -77,6 +77,8 @@ public final class Engine {
     var jobs: [pid_t: (child: ChildProcess, purpose: Purpose)] = [:]
     var signalFD: Int32 = -1
     var rollbackQueue: [String] = []
+    /// The stage whose failure started the rollback (nil for `pipeline rollback`).
+    var failedStage: String?
     var rollbackAttempt = 0
     var rollbackWake: Int?
     var rollbackLogFD: Int32 = -1
