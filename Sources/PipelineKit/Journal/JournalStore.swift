@@ -60,7 +60,7 @@ public struct JournalStore: Sendable {
             events.append(event)
         }
         guard let state = RunState.replay(events) else {
-            throw EngineError("\(path): the journal does not start with 'run_started'")
+            throw EngineError("run '\(run)' has no recorded start (the engine stopped while creating it); there is nothing to resume or undo")
         }
         return state
     }
@@ -103,9 +103,20 @@ final class JournalWriter {
     private let crashAt: (count: Int, half: Bool)?
 
     init(path: String, clock: EngineClock) throws(EngineError) {
-        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw EngineError("cannot open the journal '\(path)': \(String(cString: strerror(errno)))") }
         self.clock = clock
+        // A crash mid-write leaves a torn last line; cut it off so new events start on a line of their own.
+        let size = lseek(fd, 0, SEEK_END)
+        if size > 0 {
+            var keep = Int(size)
+            var byte: UInt8 = 0
+            while keep > 0, pread(fd, &byte, 1, off_t(keep - 1)) == 1, byte != UInt8(ascii: "\n") { keep -= 1 }
+            if keep < Int(size) {
+                ftruncate(fd, off_t(keep))
+                fdatasync(fd)
+            }
+        }
         if let spec = ProcessInfo.processInfo.environment["PIPELINE_TEST_CRASH_AT"] {
             let half = spec.hasSuffix("-half")
             crashAt = Int(half ? String(spec.dropLast(5)) : spec).map { ($0, half) }

@@ -30,13 +30,13 @@ extension RunState {
             waiting = nil
             ended = nil
             pid = event["pid"]?.int ?? pid
+            // A stage still 'running' was running when the engine died: its attempt's end is unknown.
+            // It stays 'running' until a new attempt starts or a person says it is done.
             for i in stages.indices where stages[i].status == .running {
-                // The engine died while it ran: the attempt's end is unknown.
                 if var last = stages[i].attempts.last, last.ended == nil {
                     last.outcome = "unknown"
                     stages[i].attempts[stages[i].attempts.count - 1] = last
                 }
-                stages[i].status = .pending
             }
         case "stage_approved":
             update(stageID) { $0.approved = true }
@@ -64,6 +64,7 @@ extension RunState {
                 attempt.outcome = event["outcome"]?.string
             }
             update(stageID) { record in
+                if event["outcome"]?.string == "interrupted" { record.status = .pending }
                 if event["phase"]?.string == "rollback" {
                     if let n = record.rollback?.attempts.indices.last { finish(&record.rollback!.attempts[n]) }
                 } else if let n = record.attempts.indices.last {

@@ -1,0 +1,262 @@
+import Foundation
+import Testing
+
+/// Crashes, signals, locks, gates and secrets: what makes the engine trustworthy in production.
+@Suite struct ResilienceTests {
+    static let sixStages: String = {
+        var text = "version: 1\nname: crashy\nstages:\n"
+        for i in 1...6 {
+            text += "  - { id: s\(i), outputs: [n], run: 'echo s\(i) >> ran.log; echo n=\(i) >> \"$PIPELINE_OUTPUTS\"', rollback: 'echo undo-s\(i) >> ran.log' }\n"
+        }
+        return text
+    }()
+
+    /// SIGKILL the engine at every journal append (after it is durable, and halfway through writing it):
+    /// the journal always loads and `resume` finishes without re-running a stage that had succeeded.
+    @Test("kill -9 at journal append N, then resume", arguments: Array(1...8).flatMap { ["\($0)", "\($0)-half"] })
+    func crashAtEveryJournalWrite(_ point: String) throws {
+        let box = try Sandbox(Self.sixStages)
+        defer { box.remove() }
+        let crashed = try box.pipeline(["run", "p.yml"], env: ["PIPELINE_TEST_CRASH_AT": point])
+        #expect(crashed.status == 137, "engine was killed at \(point): \(crashed.stderr)")
+        let run = try #require(box.runs.first)
+        guard box.read(".pipeline/runs/\(run)/events.jsonl").contains("\n") else {
+            // Killed while writing the very first event: the run never started, and says so.
+            let status = try box.pipeline(["resume"])
+            #expect(status.status == 2)
+            #expect(status.stderr.contains("has no recorded start"))
+            #expect(box.read("ran.log").isEmpty)
+            return
+        }
+        let before = try box.state()
+        let succeededBefore = Sandbox.stages(before).filter { $0.value["status"] as? String == "succeeded" }.map(\.key)
+        if before["status"] as? String != "succeeded" {
+            let resumed = try box.pipeline(["resume"])
+            #expect(resumed.status == 0, "resume after crash at \(point): \(resumed.stderr)")
+        }
+        let after = try box.state()
+        #expect(after["status"] as? String == "succeeded")
+        let ran = box.read("ran.log").split(separator: "\n").map(String.init)
+        for i in 1...6 {
+            let count = ran.filter { $0 == "s\(i)" }.count
+            #expect(count >= 1 && count <= 2, "s\(i) ran \(count) times")
+            if succeededBefore.contains("s\(i)") { #expect(count == 1, "s\(i) had succeeded before the crash but ran again") }
+        }
+        #expect(Sandbox.stages(after)["s6"]?["outputs"] as? [String: String] == ["n": "6"])
+        // Appending after the torn line left the journal whole.
+        #expect(try box.pipeline(["status"]).status == 0)
+    }
+
+    @Test func theJournalHasExactlyEightDurableAppendsForSixChainedStages() throws {
+        // Group commit: "s(k) finished" and "s(k+1) started" share one write and one fdatasync.
+        let box = try Sandbox(Self.sixStages)
+        defer { box.remove() }
+        #expect(try box.pipeline(["run", "p.yml"], env: ["PIPELINE_TEST_CRASH_AT": "9"]).status == 0)
+    }
+
+    @Test func externalKillAtRandomMomentsThenResume() throws {
+        var slow = "version: 1\nname: slow\nstages:\n"
+        for i in 1...8 { slow += "  - { id: s\(i), run: 'sleep 0.05; echo s\(i) >> ran.log' }\n" }
+        for delay in ["0.05", "0.13", "0.21", "0.32"] {
+            let box = try Sandbox(slow)
+            defer { box.remove() }
+            _ = try box.shell("\"$PIPELINE\" run p.yml >/dev/null 2>&1 & pid=$!; sleep \(delay); kill -9 $pid; wait $pid")
+            guard !box.runs.isEmpty else { continue }
+            let succeededBefore = Sandbox.stages(try box.state()).filter { $0.value["status"] as? String == "succeeded" }.map(\.key)
+            let resumed = try box.pipeline(["resume"])
+            #expect(resumed.status == 0, "\(resumed.stderr)")
+            let ran = box.read("ran.log").split(separator: "\n").map(String.init)
+            for id in succeededBefore { #expect(ran.filter { $0 == id }.count == 1, "\(id) re-ran") }
+            #expect(Set(ran) == Set((1...8).map { "s\($0)" }))
+        }
+    }
+
+    @Test func aTornFinalLineIsIgnoredButCorruptionInTheMiddleIsReported() throws {
+        let box = try Sandbox(Self.sixStages)
+        defer { box.remove() }
+        #expect(try box.pipeline(["run", "p.yml"]).status == 0)
+        let path = box.dir.appendingPathComponent(".pipeline/runs/\(box.runs[0])/events.jsonl")
+        var text = try String(contentsOf: path, encoding: .utf8)
+        try (text + "{\"type\":\"attempt_sta").write(to: path, atomically: true, encoding: .utf8)
+        #expect(try box.pipeline(["status"]).status == 0)
+        var lines = text.split(separator: "\n").map(String.init)
+        lines[3] = "{not json"
+        text = lines.joined(separator: "\n") + "\n"
+        try text.write(to: path, atomically: true, encoding: .utf8)
+        let status = try box.pipeline(["status"])
+        #expect(status.status == 2)
+        #expect(status.stderr.contains("events.jsonl:4: the journal is corrupt"))
+    }
+
+    @Test func aSecondRunOnTheSameTargetIsRefusedWhileTheFirstHoldsTheLock() throws {
+        let box = try Sandbox("""
+        version: 1
+        name: locked
+        stages:
+          - { id: long, run: "sleep 1; echo done >> ran.log" }
+        """)
+        defer { box.remove() }
+        let result = try box.shell("""
+        "$PIPELINE" run p.yml > first.out 2>&1 & first=$!
+        while [ ! -s .pipeline/locks/locked.lock ]; do sleep 0.02; done
+        "$PIPELINE" run p.yml > second.out 2>&1; echo "second=$?"
+        wait $first; echo "first=$?"
+        """)
+        #expect(result.stdout == "second=2\nfirst=0\n")
+        #expect(box.runs.count == 1)
+        let holder = try #require(box.runs.first)
+        #expect(box.read("second.out").contains("pipeline 'locked' is locked by another run (run \(holder) pid "))
+        #expect(box.read("ran.log") == "done\n")
+        // The lock died with its holder: a later run goes ahead.
+        #expect(try box.pipeline(["run", "p.yml"]).status == 0)
+    }
+
+    @Test func aLockHeldByAKilledRunDoesNotBlock() throws {
+        let box = try Sandbox("version: 1\nname: stale\nstages:\n  - { id: a, run: 'true' }\n")
+        defer { box.remove() }
+        let crashed = try box.pipeline(["run", "p.yml"], env: ["PIPELINE_TEST_CRASH_AT": "1"])
+        #expect(crashed.status == 137)
+        #expect(try box.pipeline(["run", "p.yml"]).status == 0)
+    }
+
+    @Test func secretsNeverAppearInOutputLogsOrJournal() throws {
+        let box = try Sandbox("""
+        version: 1
+        name: secretive
+        secrets: [API_TOKEN, CERT]
+        stages:
+          - id: leak
+            outputs: [token]
+            env: { ALIAS: "${{ secrets.API_TOKEN }}" }
+            run: |
+              echo "token is $API_TOKEN and alias $ALIAS"
+              printf '%s\\n' "$CERT"
+              echo "token=$API_TOKEN" >> "$PIPELINE_OUTPUTS"
+              echo "$API_TOKEN" >&2
+              exit 1
+            rollback: echo "undo with $API_TOKEN"
+        """)
+        defer { box.remove() }
+        let secret = "tok-3f9a-SECRET-value"
+        let cert = "-----BEGIN-----\nline-one-secret\nline-two-secret\n-----END-----"
+        let result = try box.pipeline(["run", "p.yml"], env: ["API_TOKEN": secret, "CERT": cert])
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("[leak] token is *** and alias ***"))
+        #expect(result.stdout.contains("[leak] ***"))
+        for needle in [secret, "line-one-secret", "line-two-secret"] {
+            #expect(!result.stdout.contains(needle) && !result.stderr.contains(needle), "terminal shows \(needle)")
+            for (path, text) in box.allFiles() where path.contains("/.pipeline/") && !path.hasSuffix(".env") {
+                #expect(!text.contains(needle), "\(path) holds \(needle)")
+            }
+        }
+        let log = box.read(".pipeline/runs/\(box.runs[0])/logs/leak.1.log")
+        #expect(log.contains("token is *** and alias ***"))
+    }
+
+    @Test func sigtermStopsEveryChildRecordsInterruptedAndResumes() throws {
+        let box = try Sandbox("""
+        version: 1
+        name: stoppable
+        stages:
+          - { id: first, run: "echo first >> ran.log" }
+          - id: long
+            run: |
+              if [ -f resumed ]; then echo long >> ran.log; exit 0; fi
+              (exec sleep 60) &
+              echo $! > grandchild.pid
+              sleep 60
+        """)
+        defer { box.remove() }
+        let result = try box.shell("""
+        "$PIPELINE" run p.yml --kill-grace 500ms > run.out 2>&1 & pid=$!
+        while [ ! -s grandchild.pid ]; do sleep 0.02; done
+        kill -TERM $pid; wait $pid; echo "exit=$?"
+        """)
+        #expect(result.stdout == "exit=130\n", "\(box.read("run.out"))")
+        let grandchild = try #require(Int32(box.read("grandchild.pid").trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(processIsGone(grandchild))
+        let state = try box.state()
+        #expect(state["status"] as? String == "interrupted")
+        #expect(Sandbox.stages(state)["long"]?["status"] as? String == "pending")
+        FileManager.default.createFile(atPath: box.dir.appendingPathComponent("resumed").path, contents: nil)
+        let resumed = try box.pipeline(["resume"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(box.read("ran.log") == "first\nlong\n")
+        #expect(Sandbox.stages(try box.state())["long"]?["attempts"] as? Int == 2)
+    }
+
+    @Test func approvalGateStopsANonInteractiveRunUntilResumedWithApproval() throws {
+        let box = try Sandbox("""
+        version: 1
+        name: gated
+        stages:
+          - { id: build, run: "echo build >> ran.log" }
+          - id: deploy
+            gate: { approval: { message: "ship run ${{ run.id }} to production?" } }
+            run: echo deploy >> ran.log
+        """)
+        defer { box.remove() }
+        let stopped = try box.pipeline(["run", "p.yml"])
+        #expect(stopped.status == 4)
+        let run = try #require(box.runs.first)
+        #expect(stopped.stderr.contains("stage 'deploy' needs approval (ship run \(run) to production?); continue with 'pipeline resume \(run) --approve deploy'"))
+        let waiting = try box.state()
+        #expect(waiting["status"] as? String == "waiting")
+        #expect((waiting["waiting"] as? [String: Any])?["reason"] as? String == "approval")
+        #expect(try box.pipeline(["resume", run]).status == 4, "still not approved")
+        let resumed = try box.pipeline(["resume", run, "--approve", "deploy"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(box.read("ran.log") == "build\ndeploy\n")
+    }
+
+    @Test func resumeRefusesAChangedPipelineFileUnlessForced() throws {
+        let box = try Sandbox("version: 1\nname: changing\nstages:\n  - { id: a, run: 'true' }\n  - { id: b, gate: { approval: true }, run: 'true' }\n")
+        defer { box.remove() }
+        #expect(try box.pipeline(["run", "p.yml"]).status == 4)
+        try "version: 1\nname: changing\nstages:\n  - { id: a, run: 'true' }\n  - { id: b, gate: { approval: true }, run: 'echo changed' }\n"
+            .write(to: box.dir.appendingPathComponent("p.yml"), atomically: true, encoding: .utf8)
+        let refused = try box.pipeline(["resume", "--approve", "b"])
+        #expect(refused.status == 2)
+        #expect(refused.stderr.contains("changed since run"))
+        #expect(try box.pipeline(["resume", "--approve", "b", "--force"]).status == 0)
+    }
+
+    @Test func aNonIdempotentStageThatWasRunningStopsForADecision() throws {
+        let box = try Sandbox("""
+        version: 1
+        name: careful
+        stages:
+          - { id: charge, idempotent: false, run: "echo $$ > charge.pid; echo charge >> ran.log; exec sleep 60" }
+        """)
+        defer { box.remove() }
+        _ = try box.shell("\"$PIPELINE\" run p.yml >/dev/null 2>&1 & pid=$!; while [ ! -s ran.log ]; do sleep 0.02; done; kill -9 $pid; wait $pid")
+        // The engine died with its child still running (nothing could stop it); clean it up here.
+        defer { if let pid = Int32(box.read("charge.pid").trimmingCharacters(in: .whitespacesAndNewlines)) { kill(pid, SIGKILL) } }
+        let stopped = try box.pipeline(["resume"])
+        #expect(stopped.status == 4)
+        #expect(stopped.stderr.contains("stage 'charge' was running when the engine stopped and is not idempotent"))
+        #expect(try box.pipeline(["resume"]).status == 4, "the decision is still pending on a second resume")
+        let done = try box.pipeline(["resume", "--assume-done", "charge"])
+        #expect(done.status == 0, "\(done.stderr)")
+        #expect(box.read("ran.log") == "charge\n")
+    }
+
+    @Test func deployWindowStopsOutsideItsHours() throws {
+        let box = try Sandbox("""
+        version: 1
+        name: windowed
+        stages:
+          - { id: deploy, gate: { window: { days: [mon, tue, wed, thu, fri], hours: "10:00-17:00", timezone: Asia/Tokyo } }, run: "echo ran >> ran.log" }
+        """)
+        defer { box.remove() }
+        // Saturday 2026-11-21 12:00 in Tokyo: outside (a weekend).
+        let saturday = "1795230000000"
+        let stopped = try box.pipeline(["run", "p.yml"], env: ["PIPELINE_TEST_NOW_MS": saturday])
+        #expect(stopped.status == 4)
+        #expect(stopped.stderr.contains("it opens at 2026-11-23T01:00:00.000Z"))
+        // With --window wait, the (virtual) clock waits until Monday 10:00 Tokyo, then runs.
+        let waited = try box.pipeline(["run", "p.yml", "--window", "wait"], env: ["PIPELINE_TEST_NOW_MS": saturday, "PIPELINE_TEST_CLOCK": "virtual"])
+        #expect(waited.status == 0, "\(waited.stderr)")
+        #expect(box.read("ran.log") == "ran\n")
+    }
+}
