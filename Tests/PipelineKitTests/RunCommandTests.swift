@@ -253,3 +253,28 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: box.dir.appendingPathComponent("pwned2").path))
     }
 }
+
+/// In GitHub Actions, output is grouped per attempt and a summary table is appended to the step summary.
+@Suite struct GitHubActionsTests {
+    @Test func groupsAndStepSummary() throws {
+        let box = try Sandbox("""
+        version: 1
+        name: ci
+        stages:
+          - { id: build, run: "echo compiling" }
+          - { id: test, retry: { attempts: 2, delay: 1s }, run: "n=$(cat n 2>/dev/null || echo 0); echo $((n+1)) > n; echo testing; [ $n -ge 1 ]" }
+        """)
+        defer { box.remove() }
+        let summary = box.dir.appendingPathComponent("summary.md")
+        FileManager.default.createFile(atPath: summary.path, contents: Data("# earlier step\n".utf8))
+        let result = try box.pipeline(["run", "p.yml"], env: ["GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": summary.path, "PIPELINE_TEST_CLOCK": "virtual"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("::group::build attempt 1: succeeded\ncompiling\n::endgroup::\n"))
+        #expect(result.stdout.contains("::group::test attempt 1: failed\ntesting\npipeline: attempt 1 failed (exit 1)\n::endgroup::\n"))
+        #expect(result.stdout.contains("::group::test attempt 2: succeeded\ntesting\n::endgroup::\n"))
+        let text = try String(contentsOf: summary, encoding: .utf8)
+        #expect(text.hasPrefix("# earlier step\n### pipeline `ci`: succeeded\n"))
+        #expect(text.contains("| `build` | succeeded | 1 |"))
+        #expect(text.contains("| `test` | succeeded | 2 |"))
+    }
+}

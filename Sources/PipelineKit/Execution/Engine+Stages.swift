@@ -7,14 +7,18 @@ extension Engine {
         guard let pipeline, let graph else { return false }
         var progressed = false
         let accepting: Bool = { if case .running = state { return true } else { return false } }()
-        var active = stages.filter { exec in
-            switch exec.phase { case .running, .gateCheck: return true; default: return false }
+        if openDirty {
+            openStages.sort { positionInOrder[$0] < positionInOrder[$1] }
+            openDirty = false
+        }
+        var active = openStages.filter { node in
+            switch stages[node].phase { case .running, .gateCheck: return true; default: return false }
         }.count
-        for node in graph.order {
+        for node in openStages {
             let stage = pipeline.stages[node]
             switch stages[node].phase {
             case .pending:
-                guard accepting, graph.needs[node].allSatisfy({ stages[$0].phase == .succeeded }) else { continue }
+                guard accepting else { continue }
                 if try passGates(node, now: now, active: &active) { progressed = true }
             case .gateTimer(let until) where now >= until:
                 stages[node].phase = .pending
@@ -203,7 +207,7 @@ extension Engine {
             let outputs = readOutputs(stages[node].outputsPath, declared: stage.outputs)
             record("stage_finished", [("stage", .string(stage.id)), ("status", .string("succeeded")),
                                       ("outputs", .object(outputs.map { ($0.0, .string(masker.mask($0.1))) }))])
-            stages[node].phase = .succeeded
+            stageEnded(node, succeeded: true)
             output.note("[\(stage.id)] succeeded")
             return
         }
@@ -216,7 +220,7 @@ extension Engine {
             return
         }
         record("stage_finished", [("stage", .string(stage.id)), ("status", .string("failed")), ("outputs", .object([]))])
-        stages[node].phase = .failed
+        stageEnded(node, succeeded: false)
         output.note("[\(stage.id)] failed after \(attempt) attempt\(attempt == 1 ? "" : "s")")
         if state != .failing && state != .interrupting {
             state = .failing
@@ -231,21 +235,17 @@ extension Engine {
         guard jobs.isEmpty else { return }
         switch state {
         case .running:
-            if stages.allSatisfy({ $0.phase == .succeeded }) {
+            if succeededCount == stages.count {
                 record("run_finished", [("status", .string("succeeded"))])
                 output.note("run \(run.run) succeeded")
                 state = .finished(ExitStatus.succeeded)
-            } else if !stages.contains(where: { exec in
-                switch exec.phase { case .pending, .succeeded, .failed: return false; default: return true }
-            }), !stages.indices.contains(where: { i in
-                stages[i].phase == .pending && graph!.needs[i].allSatisfy { stages[$0].phase == .succeeded }
-            }) {
+            } else if openStages.isEmpty {
                 // Nothing running, nothing startable: cannot happen with a valid graph, but never spin.
                 record("run_finished", [("status", .string("failed")), ("note", .string("no stage could start"))])
                 state = .finished(ExitStatus.failedRolledBack)
             }
         case .stopping(let stage, let reason, let message):
-            if stages.contains(where: { if case .retryDelay(_, false) = $0.phase { return true }; return false }) { return }
+            if openStages.contains(where: { if case .retryDelay(_, false) = stages[$0].phase { return true }; return false }) { return }
             record("run_waiting", [("stage", .string(stage)), ("reason", .string(reason)), ("message", .string(message))])
             output.note("stopped: \(message)")
             state = .finished(ExitStatus.stoppedAtGate)

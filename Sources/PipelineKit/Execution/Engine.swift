@@ -74,6 +74,13 @@ public final class Engine {
     var lock: StateLock?
     var pendingEvents: [(type: String, fields: [(String, JSONValue)])] = []
     var stages: [StageExec] = []
+    /// Stages whose needs have all succeeded and that have not ended, in graph order: the only
+    /// ones the loop looks at, so each step costs what is in flight, not the pipeline's size.
+    var openStages: [Int] = []
+    var openDirty = false
+    var unmetNeeds: [Int] = []
+    var succeededCount = 0
+    var positionInOrder: [Int] = []
     var jobs: [pid_t: (child: ChildProcess, purpose: Purpose)] = [:]
     var signalFD: Int32 = -1
     var rollbackQueue: [String] = []
@@ -248,6 +255,13 @@ public final class Engine {
     // MARK: - The loop
 
     func execute() -> Int32 {
+        if let graph {
+            positionInOrder = [Int](repeating: 0, count: stages.count)
+            for (position, node) in graph.order.enumerated() { positionInOrder[node] = position }
+            unmetNeeds = graph.needs.map { $0.filter { stages[$0].phase != .succeeded }.count }
+            succeededCount = stages.filter { $0.phase == .succeeded }.count
+            openStages = graph.order.filter { unmetNeeds[$0] == 0 && stages[$0].phase != .succeeded && stages[$0].phase != .failed }
+        }
         signalFD = ps_signalfd_open()
         defer {
             if signalFD >= 0 { close(signalFD) }
@@ -333,14 +347,29 @@ public final class Engine {
             if let d = job.child.deadline, !job.child.timedOut, job.child.exitStatus == nil { times.append(d) }
             if let t = job.child.terminatedAt, !job.child.killed { times.append(t + options.killGraceMs) }
         }
-        for exec in stages {
-            switch exec.phase {
+        for node in openStages {
+            switch stages[node].phase {
             case .gateTimer(let until), .retryDelay(let until, _): times.append(until)
             default: break
             }
         }
         if let wake = rollbackWake { times.append(wake) }
         return times.min()
+    }
+
+    /// A stage ended: it leaves the open set; on success its dependents may join it.
+    func stageEnded(_ node: Int, succeeded: Bool) {
+        stages[node].phase = succeeded ? .succeeded : .failed
+        openStages.removeAll { $0 == node }
+        guard succeeded, let graph else { return }
+        succeededCount += 1
+        for dependent in graph.dependents[node] {
+            unmetNeeds[dependent] -= 1
+            if unmetNeeds[dependent] == 0 {
+                openStages.append(dependent)
+                openDirty = true
+            }
+        }
     }
 
     func handleSignals() {

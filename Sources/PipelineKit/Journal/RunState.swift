@@ -67,6 +67,8 @@ public struct RunState: Sendable {
     public var pid: Int
     public var waiting: Waiting?
     public var stages: [StageRecord]
+    /// Position of each stage in ``stages`` (rebuilt when stale).
+    var indexByID: [String: Int] = [:]
     /// Stage ids in the order they succeeded: rollback walks it backwards.
     public var completionOrder: [String]
     /// What rollback needs, recorded when the run started.
@@ -77,10 +79,19 @@ public struct RunState: Sendable {
     public var rollbackNote: String?
 
     /// The record of a stage.
-    public func stage(_ id: String) -> StageRecord? { stages.first { $0.id == id } }
+    public func stage(_ id: String) -> StageRecord? {
+        if let i = indexByID[id], i < stages.count, stages[i].id == id { return stages[i] }
+        return stages.first { $0.id == id }
+    }
 
     mutating func update(_ id: String, _ change: (inout StageRecord) -> Void) {
-        if let i = stages.firstIndex(where: { $0.id == id }) { change(&stages[i]) }
+        if indexByID.count != stages.count { reindex() }
+        if let i = indexByID[id] { change(&stages[i]) }
+    }
+
+    private mutating func reindex() {
+        indexByID = [:]
+        for (i, stage) in stages.enumerated() { indexByID[stage.id] = i }
     }
 }
 
