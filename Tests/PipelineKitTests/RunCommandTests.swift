@@ -220,13 +220,13 @@ import Testing
     @Test func journalAndLogsArePrivate() throws {
         let box = try Sandbox(Self.sevenStages)
         defer { box.remove() }
-        #expect(try box.pipeline(["run", "p.yml"]).status == 0)
+        #expect(try box.pipeline(["run", "p.yml"], env: ["FAIL_AT": "s5"]).status == 1)
         let run = try #require(box.runs.first)
         for dir in [".pipeline", ".pipeline/runs", ".pipeline/runs/\(run)", ".pipeline/runs/\(run)/logs", ".pipeline/locks"] {
             let mode = try FileManager.default.attributesOfItem(atPath: box.dir.appendingPathComponent(dir).path)[.posixPermissions] as? Int
             #expect(mode == 0o700, "\(dir)")
         }
-        for file in ["events.jsonl", "state.json", "logs/s1.1.log", "outputs/s1.1.env"] {
+        for file in ["events.jsonl", "state.json", "logs/s5.1.log", "outputs/s1.1.env"] {
             let mode = try FileManager.default.attributesOfItem(atPath: box.dir.appendingPathComponent(".pipeline/runs/\(run)/\(file)").path)[.posixPermissions] as? Int
             #expect(mode == 0o600, "\(file)")
         }

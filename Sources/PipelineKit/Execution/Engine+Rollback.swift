@@ -51,10 +51,8 @@ extension Engine {
         }
         if rollbackAttempt == 0 { record("rollback_started", [("stage", .string(id))]) }
         rollbackAttempt += 1
-        if rollbackLogFD >= 0 { close(rollbackLogFD) }
-        let (fd, path) = openLog("logs/\(id).rollback.\(rollbackAttempt).log")
-        rollbackLogFD = fd
-        record("attempt_started", [("stage", .string(id)), ("phase", .string("rollback")), ("attempt", .int(rollbackAttempt)), ("log", .string(path))])
+        rollbackLog.reset(logPath("logs/\(id).rollback.\(rollbackAttempt).log"))
+        record("attempt_started", [("stage", .string(id)), ("phase", .string("rollback")), ("attempt", .int(rollbackAttempt)), ("log", .string(rollbackLog.path))])
         output.note("[\(id)] rollback attempt \(rollbackAttempt)/\(definition.retry.attempts)" + (isFailedStage ? " (the failed stage, which may have half-applied)" : ""))
         var extra = run.stage(id)?.outputs.map { ("PIPELINE_OUTPUT_" + $0.0.uppercased(), $0.1) } ?? []
         extra.append(("PIPELINE_PHASE", "rollback"))
@@ -65,7 +63,7 @@ extension Engine {
 
     func rollbackScriptFinished(_ id: String, _ child: ChildProcess) throws(EngineError) {
         record("attempt_finished", attemptFields(id, phase: "rollback", attempt: rollbackAttempt, child))
-        if rollbackLogFD >= 0 { close(rollbackLogFD); rollbackLogFD = -1 }
+        rollbackLog.close()
         output.attemptEnded(stage: id, attempt: rollbackAttempt, phase: "rollback", status: child.succeeded ? "succeeded" : "failed",
                             logPath: run.stage(id)?.rollback?.attempts.last?.log ?? "")
         if state == .interrupting { return }

@@ -89,8 +89,8 @@ extension Engine {
         if let check = gate?.check, !stages[node].checkDone {
             guard active < options.maxParallel else { return false }
             stages[node].checkTries += 1
-            prepareLog(node, "logs/\(stage.id).gate-check.\(stages[node].checkTries).log")
-            record("attempt_started", [("stage", .string(stage.id)), ("phase", .string("gate-check")), ("attempt", .int(stages[node].checkTries)), ("log", .string(stages[node].logPath))], apply: false)
+            stages[node].log.reset(logPath("logs/\(stage.id).gate-check.\(stages[node].checkTries).log"))
+            record("attempt_started", [("stage", .string(stage.id)), ("phase", .string("gate-check")), ("attempt", .int(stages[node].checkTries)), ("log", .string(stages[node].log.path))], apply: false)
             let child = try spawn(check.source, shell: stage.shell, environment: environment(for: stage, attempt: stages[node].checkTries, outputsPath: "/dev/null"),
                                   timeoutMs: stage.timeout.milliseconds, purpose: .gateCheck(stage: node))
             _ = child
@@ -104,7 +104,7 @@ extension Engine {
 
     func gateCheckFinished(_ node: Int, _ child: ChildProcess) throws(EngineError) {
         let stage = pipeline!.stages[node]
-        closeLog(node)
+        stages[node].log.close()
         record("attempt_finished", attemptFields(stage.id, phase: "gate-check", attempt: stages[node].checkTries, child), apply: false)
         if child.succeeded {
             stages[node].checkDone = true
@@ -130,11 +130,17 @@ extension Engine {
     func startAttempt(_ node: Int, _ stage: Stage) throws(EngineError) {
         stages[node].attempt += 1
         let attempt = stages[node].attempt
-        prepareLog(node, "logs/\(stage.id).\(attempt).log")
-        stages[node].outputsPath = runDirectory + "/outputs/\(stage.id).\(attempt).env"
-        close(open(stages[node].outputsPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600))
+        stages[node].log.reset(logPath("logs/\(stage.id).\(attempt).log"))
+        // Only stages that declare outputs get a file (created 0600 here, so the script appends to a private file);
+        // the others write to /dev/null, since undeclared outputs are ignored anyway.
+        if stage.outputs.isEmpty {
+            stages[node].outputsPath = "/dev/null"
+        } else {
+            stages[node].outputsPath = logPath("outputs/\(stage.id).\(attempt).env")
+            close(open(stages[node].outputsPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600))
+        }
         stages[node].actions = Action.plan(for: stage)
-        record("attempt_started", [("stage", .string(stage.id)), ("phase", .string("run")), ("attempt", .int(attempt)), ("log", .string(stages[node].logPath))])
+        record("attempt_started", [("stage", .string(stage.id)), ("phase", .string("run")), ("attempt", .int(attempt)), ("log", .string(stages[node].log.path))])
         output.note("[\(stage.id)] attempt \(attempt)/\(stage.retry.attempts) started")
         try runAction(node, index: 0, startedAt: clock.now())
     }
@@ -197,8 +203,8 @@ extension Engine {
                                               ("duration_ms", .int(clock.now() - started)), ("outcome", .string(outcome))]
         _ = fields
         record("attempt_finished", fields)
-        closeLog(node)
-        output.attemptEnded(stage: stage.id, attempt: attempt, phase: "run", status: outcome, logPath: stages[node].logPath)
+        stages[node].log.close()
+        output.attemptEnded(stage: stage.id, attempt: attempt, phase: "run", status: outcome, logPath: stages[node].log.path)
         if outcome == "interrupted" {
             stages[node].phase = .pending
             return
@@ -261,21 +267,9 @@ extension Engine {
          ("outcome", .string(child.succeeded ? "succeeded" : child.timedOut ? "timed_out" : "failed"))]
     }
 
-    func prepareLog(_ node: Int, _ relative: String) {
-        closeLog(node)
-        let (fd, path) = openLog(relative)
-        stages[node].logFD = fd
-        stages[node].logPath = path
-    }
-
-    func closeLog(_ node: Int) {
-        if stages[node].logFD >= 0 { close(stages[node].logFD) }
-        stages[node].logFD = -1
-    }
-
     /// `key=value` lines the stage appended to `$PIPELINE_OUTPUTS`, declared names only.
     func readOutputs(_ path: String, declared: [String]) -> [(String, String)] {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
+        guard !declared.isEmpty, let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
         var values: [String: String] = [:]
         for line in text.split(separator: "\n") {
             guard let eq = line.firstIndex(of: "=") else { continue }

@@ -1,6 +1,38 @@
 import CSystem
 import Foundation
 
+/// A log file created on the first line written (0600), so an attempt that prints nothing costs no inode.
+struct LazyLog {
+    private(set) var path = ""
+    private var fd: Int32 = -1
+
+    /// Starts a new log at `path` (closing the previous one).
+    mutating func reset(_ path: String) {
+        close()
+        self.path = path
+    }
+
+    mutating func write(_ text: String) {
+        guard !path.isEmpty else { return }
+        if fd < 0 { fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600) }
+        guard fd >= 0 else { return }
+        var text = text
+        text.withUTF8 { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let n = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                if n <= 0 { if n < 0 && errno == EINTR { continue }; return }
+                offset += n
+            }
+        }
+    }
+
+    mutating func close() {
+        if fd >= 0 { Glibc.close(fd) }
+        fd = -1
+    }
+}
+
 /// Runs a pipeline: starts stages as real processes when their needs have succeeded, gates,
 /// retries and times them out, rolls back completed stages in reverse order on failure, and
 /// records every state change in the journal before acting on it.
@@ -55,8 +87,7 @@ public final class Engine {
         var windowDone = false
         var approvalDone = false
         var checkDone = false
-        var logFD: Int32 = -1
-        var logPath = ""
+        var log = LazyLog()
         var outputsPath = ""
         var actions: [Action] = []
     }
@@ -88,7 +119,7 @@ public final class Engine {
     var failedStage: String?
     var rollbackAttempt = 0
     var rollbackWake: Int?
-    var rollbackLogFD: Int32 = -1
+    var rollbackLog = LazyLog()
     var interruptCount = 0
     var exitCode: Int32 = 0
 
@@ -429,25 +460,31 @@ public final class Engine {
     /// Reads a child's output into the terminal and its log, masked.
     func drain(_ child: ChildProcess, _ purpose: Purpose) {
         guard !child.eof else { return }
+        let id = stageID(purpose)
         for line in child.readLines() {
             let masked = masker.mask(line)
-            let (id, fd) = logTarget(purpose)
             output.stageLine(stage: id, line: masked)
-            if fd >= 0 { writeAll(fd, masked + "\n") }
+            writeLog(purpose, masked + "\n")
         }
     }
 
-    func logTarget(_ purpose: Purpose) -> (String, Int32) {
+    func stageID(_ purpose: Purpose) -> String {
         switch purpose {
-        case .action(let i), .gateCheck(let i): return (pipeline!.stages[i].id, stages[i].logFD)
-        case .rollback(let id): return (id, rollbackLogFD)
+        case .action(let i), .gateCheck(let i): return pipeline!.stages[i].id
+        case .rollback(let id): return id
+        }
+    }
+
+    func writeLog(_ purpose: Purpose, _ text: String) {
+        switch purpose {
+        case .action(let i), .gateCheck(let i): stages[i].log.write(text)
+        case .rollback: rollbackLog.write(text)
         }
     }
 
     func emit(_ purpose: Purpose, _ text: String) {
-        let (id, fd) = logTarget(purpose)
-        output.note("[\(id)] \(text)")
-        if fd >= 0 { writeAll(fd, "pipeline: \(text)\n") }
+        output.note("[\(stageID(purpose))] \(text)")
+        writeLog(purpose, "pipeline: \(text)\n")
     }
 
     func collectFinishedJobs() throws(EngineError) {
@@ -470,23 +507,7 @@ public final class Engine {
         return child
     }
 
-    func writeAll(_ fd: Int32, _ text: String) {
-        var text = text
-        text.withUTF8 { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                if n <= 0 { if n < 0 && errno == EINTR { continue }; return }
-                offset += n
-            }
-        }
-    }
-
-    func openLog(_ relative: String) -> (Int32, String) {
-        let path = runDirectory + "/" + relative
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        return (fd, path)
-    }
+    func logPath(_ relative: String) -> String { runDirectory + "/" + relative }
 
     /// The delay before the next try, with up to ±25% jitter when the policy asks for it.
     func retryDelay(_ policy: RetryPolicy, after attempt: Int) -> Int {

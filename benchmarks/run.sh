@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Benchmark of `pipeline run`: a 1,000-stage chain of `true` stages (each needs the previous) and a
+# 1,000-stage fan-out with --max-parallel 2, journal fully durable (fdatasync per batch), against
+# `make -j1` / `make -j2` on equivalent Makefiles, measured in the same run (the machines are shared).
+#
+# usage: benchmarks/run.sh            (REPS=10 by default; PIPELINE_BIN to use a built binary)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPS=${REPS:-10}
+N=${N:-1000}
+if [ -z "${PIPELINE_BIN:-}" ]; then
+  swift build -c release --product pipeline --scratch-path .build-bench >&2
+  PIPELINE_BIN="$(swift build -c release --show-bin-path --scratch-path .build-bench)/pipeline"
+fi
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+python3 - "$work" "$N" <<'PY'
+import sys
+work, n = sys.argv[1], int(sys.argv[2])
+with open(f"{work}/chain.yml", "w") as f:
+    f.write("version: 1\nname: chain\nstages:\n")
+    for i in range(n): f.write(f'  - {{ id: s{i}, run: "true" }}\n')
+with open(f"{work}/fan.yml", "w") as f:
+    f.write("version: 1\nname: fan\nstages:\n")
+    for i in range(n): f.write(f'  - {{ id: s{i}, needs: [], run: "true" }}\n')
+with open(f"{work}/chain.mk", "w") as f:
+    f.write(f"all: s{n-1}\n")
+    for i in range(n): f.write(f"s{i}: {'s%d' % (i-1) if i else ''}\n\t@true\n")
+    f.write(".PHONY: all " + " ".join(f"s{i}" for i in range(n)) + "\n")
+with open(f"{work}/fan.mk", "w") as f:
+    f.write("all: " + " ".join(f"s{i}" for i in range(n)) + "\n")
+    for i in range(n): f.write(f"s{i}:\n\t@true\n")
+    f.write(".PHONY: all " + " ".join(f"s{i}" for i in range(n)) + "\n")
+PY
+cd "$work"
+# Median wall time in ms of a command, runs interleaved by the caller.
+measure() { local s e; s=$(date +%s%N); "$@" >/dev/null 2>&1; e=$(date +%s%N); echo $(( (e - s) / 1000 )); }
+median() { sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.1f", m/1000}'; }
+: > chain-make; : > chain-pipe; : > fan-make; : > fan-pipe
+for _ in $(seq "$REPS"); do
+  measure make -s -j1 -f chain.mk >> chain-make
+  rm -rf st; measure "$PIPELINE_BIN" run chain.yml --state-dir st >> chain-pipe
+  measure make -s -j2 -f fan.mk >> fan-make
+  rm -rf st; measure "$PIPELINE_BIN" run fan.yml --state-dir st --max-parallel 2 >> fan-pipe
+done
+cm=$(median < chain-make); cp=$(median < chain-pipe); fm=$(median < fan-make); fp=$(median < fan-pipe)
+echo "$(date -u +%Y-%m-%d) · $(nproc) cores · $N stages · median of $REPS interleaved runs · $PIPELINE_BIN"
+echo
+echo "| workload | make ms | pipeline ms | ratio | pipeline ms/stage |"
+echo "|---|---:|---:|---:|---:|"
+awk -v m="$cm" -v p="$cp" -v n="$N" 'BEGIN { printf "| chain, -j1 | %.1f | %.1f | %.2fx | %.3f |\n", m, p, p/m, p/n }'
+awk -v m="$fm" -v p="$fp" -v n="$N" 'BEGIN { printf "| fan-out, -j2 / --max-parallel 2 | %.1f | %.1f | %.2fx | %.3f |\n", m, p, p/m, p/n }'
