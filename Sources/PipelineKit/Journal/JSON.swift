@@ -2,6 +2,10 @@
 enum JSON {
     /// A JSON string literal for `s`, escaped per RFC 8259.
     static func quote(_ s: String) -> String {
+        // Most strings (ids, paths, times) need no escaping: copy them in one piece.
+        if !s.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            return "\"" + s + "\""
+        }
         var out = "\""
         out.reserveCapacity(s.utf8.count + 2)
         for scalar in s.unicodeScalars {
