@@ -24,7 +24,7 @@ extension Engine {
     }
 
     func advanceRollback(now: Int) throws(EngineError) -> Bool {
-        guard jobs.isEmpty else { return false }
+        guard !busy else { return false }
         if let wake = rollbackWake {
             guard now >= wake else { return false }
             rollbackWake = nil

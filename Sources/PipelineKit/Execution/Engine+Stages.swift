@@ -151,14 +151,10 @@ extension Engine {
         var index = index
         while index < stages[node].actions.count {
             switch stages[node].actions[index] {
-            case .requireEnv(let names):
-                let missing = names.filter { (options.environment[$0] ?? "").isEmpty }
-                if !missing.isEmpty {
-                    emit(.action(stage: node), "required variables are not set: \(missing.joined(separator: ", "))")
-                    try attemptFinished(node, ok: false, exitCode: nil, signal: nil, outcome: "failed")
-                    return
-                }
-                index += 1
+            case .native(let work):
+                startNative(node, work, startedAt: startedAt)
+                stages[node].phase = .running(action: index)
+                return
             case .script(let source, let label, let extra):
                 if stages[node].actions.count > 1 { emit(.action(stage: node), "\(label)") }
                 let elapsed = clock.now() - startedAt
@@ -171,6 +167,67 @@ extension Engine {
             }
         }
         try attemptFinished(node, ok: true, exitCode: 0, signal: nil, outcome: "succeeded")
+    }
+
+    /// Starts the native work of a stage on its own thread.
+    func startNative(_ node: Int, _ work: Action.NativeWork, startedAt: Int) {
+        let stage = pipeline!.stages[node]
+        let task = NativeTask(clock: clock)
+        task.deadline = task.startedAt + max(1, stage.timeout.milliseconds - (clock.now() - startedAt))
+        let environmentList = environment(for: stage, attempt: stages[node].attempt, outputsPath: stages[node].outputsPath)
+        var resolved: [String: String] = [:]
+        for template in Self.templates(in: work) { resolved[template.raw] = resolve(template, stage: stage) }
+        let table = resolved
+        let context = KindContext(stage: stage.id, shell: stage.shell, environment: environmentList, directory: options.workingDirectory,
+                                  masker: masker, resolve: { table[$0.raw] ?? $0.raw })
+        let env = options.environment
+        let base = (run.file as NSString).deletingLastPathComponent
+        emit(.action(stage: node), work.label)
+        tasks[task.readFD] = (task, node)
+        task.start { task in
+            switch work {
+            case .envPresync(let spec): return EnvPresyncRunner.run(spec, environment: env, base: base, task)
+            case .precheck(let checks): return PrecheckRunner.run(checks, context, task)
+            case .canary(let spec): return CanaryRunner.run(spec, context, task)
+            case .verify(let probe): return VerifyRunner.run(probe, context, task)
+            }
+        }
+    }
+
+    static func templates(in work: Action.NativeWork) -> [Template] {
+        switch work {
+        case .envPresync: return []
+        case .precheck(let checks): return checks.compactMap { if case .http(let p) = $0.probe { return p.url } else { return nil } }
+        case .canary(let spec): return spec.analysis.compactMap { if case .http(let url, _, _) = $0.source { return url } else { return nil } }
+        case .verify(let probe): return [probe.url]
+        }
+    }
+
+    /// Takes a native task's reports: lines to show and log, events to journal, and its verdict.
+    func collect(_ task: NativeTask, node: Int) throws(EngineError) {
+        let (reports, verdict) = task.collect()
+        let purpose = Purpose.action(stage: node)
+        for report in reports {
+            switch report {
+            case .line(let line):
+                let masked = masker.mask(line)
+                output.stageLine(stage: stageID(purpose), line: masked)
+                writeLog(purpose, masked + "\n")
+            case .event(let type, let fields):
+                record(type, fields)
+            }
+        }
+        guard let verdict else { return }
+        tasks[task.readFD] = nil
+        guard case .running(let index) = stages[node].phase else { return }
+        emit(purpose, verdict.message)
+        let more = index + 1 < stages[node].actions.count
+        if verdict.ok, more, state != .interrupting, state != .failing {
+            try runAction(node, index: index + 1, startedAt: task.startedAt)
+            return
+        }
+        let outcome = verdict.ok ? "succeeded" : task.timedOut ? "timed_out" : state == .interrupting ? "interrupted" : "failed"
+        try attemptFinished(node, ok: verdict.ok && !more, exitCode: nil, signal: nil, outcome: outcome)
     }
 
     func actionFinished(_ node: Int, _ child: ChildProcess) throws(EngineError) {
@@ -232,13 +289,14 @@ extension Engine {
             state = .failing
             if options.onFailure == .stop {
                 for (_, job) in jobs { terminate(job.child) }
+                for (_, entry) in tasks { entry.task.cancel() }
             }
         }
     }
 
     /// Ends the run once nothing is left to do: every stage succeeded, or a gate stopped it.
     func checkRunEnd() throws(EngineError) {
-        guard jobs.isEmpty else { return }
+        guard !busy else { return }
         switch state {
         case .running:
             if succeededCount == stages.count {

@@ -113,6 +113,10 @@ public final class Engine {
     var succeededCount = 0
     var positionInOrder: [Int] = []
     var jobs: [pid_t: (child: ChildProcess, purpose: Purpose)] = [:]
+    /// Native work in flight (probes, canary, verify), by the fd it reports on.
+    var tasks: [Int32: (task: NativeTask, node: Int)] = [:]
+    /// Whether any child or native task is in flight.
+    var busy: Bool { !jobs.isEmpty || !tasks.isEmpty }
     var signalFD: Int32 = -1
     var rollbackQueue: [String] = []
     /// The stage whose failure started the rollback (nil for `pipeline rollback`).
@@ -329,14 +333,14 @@ public final class Engine {
                 progressed = try advanceStages(now: now)
                 try checkRunEnd()
             case .failing:
-                if jobs.isEmpty {
+                if !busy {
                     beginRollback(failed: run.stages.last { $0.status == .failed }?.id)
                     progressed = true
                 }
             case .rollingBack:
                 progressed = try advanceRollback(now: now)
             case .interrupting:
-                if jobs.isEmpty {
+                if !busy {
                     record("run_interrupted", [])
                     output.note("interrupted: every stage was stopped; continue with 'pipeline resume \(run.run)'")
                     state = .finished(ExitStatus.interrupted)
@@ -350,22 +354,27 @@ public final class Engine {
     /// Blocks until output, a child's exit, a signal or the next timer.
     func wait() throws(EngineError) {
         var timeout = nextTimer().map { max(0, $0 - clock.now()) }
-        if let t = timeout, t > 0, clock.isVirtual, jobs.isEmpty {
+        if let t = timeout, t > 0, clock.isVirtual, !busy {
             clock.skip(t)
             return
         }
-        if timeout == nil && jobs.isEmpty { return }
+        if timeout == nil && !busy { return }
         var fds = [pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0)]
         var owners: [pid_t] = [0]
         for (pid, job) in jobs where !job.child.eof {
             fds.append(pollfd(fd: job.child.fd, events: Int16(POLLIN), revents: 0))
             owners.append(pid)
         }
+        let firstTask = fds.count
+        for fd in tasks.keys { fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0)) }
         if timeout == nil { timeout = -1 }
         let n = poll(&fds, nfds_t(fds.count), Int32(clamping: timeout!))
         if n < 0 && errno != EINTR { throw EngineError("poll failed: \(String(cString: strerror(errno)))", exitCode: 3) }
-        for (i, pfd) in fds.enumerated() where pfd.revents != 0 && i > 0 {
+        for (i, pfd) in fds.enumerated() where pfd.revents != 0 && i > 0 && i < firstTask {
             if let job = jobs[owners[i]] { drain(job.child, job.purpose) }
+        }
+        for pfd in fds[firstTask...] where pfd.revents != 0 {
+            if let entry = tasks[pfd.fd] { try collect(entry.task, node: entry.node) }
         }
         if fds[0].revents != 0 { handleSignals() }
         handleTimers()
@@ -385,6 +394,7 @@ public final class Engine {
             }
         }
         if let wake = rollbackWake { times.append(wake) }
+        for (_, entry) in tasks where !entry.task.timedOut { if let d = entry.task.deadline { times.append(d) } }
         return times.min()
     }
 
@@ -413,19 +423,20 @@ public final class Engine {
                 output.note("received \(String(cString: ps_signal_name(sig))): stopping every stage (again to kill at once)")
                 state = .interrupting
                 for (_, job) in jobs { terminate(job.child) }
+                for (_, entry) in tasks { entry.task.cancel() }
             } else {
                 for (_, job) in jobs { job.child.signalGroup(SIGKILL); job.child.killed = true }
+                for (_, entry) in tasks { entry.task.cancel() }
             }
         }
         reap()
     }
 
+    /// Reaps the engine's own children (by pid: children of native tasks are theirs to reap).
     func reap() {
         var status: Int32 = 0
-        while true {
-            let pid = waitpid(-1, &status, WNOHANG)
-            if pid <= 0 { break }
-            guard let job = jobs[pid] else { continue }
+        for (pid, job) in jobs where job.child.exitStatus == nil {
+            guard waitpid(pid, &status, WNOHANG) == pid else { continue }
             job.child.exitStatus = status
             // Nothing of the stage may outlive it: stop what is left of its group.
             if job.child.groupAlive, job.child.terminatedAt == nil { terminate(job.child) }
@@ -435,6 +446,13 @@ public final class Engine {
 
     func handleTimers() {
         let now = clock.now()
+        for (_, entry) in tasks {
+            if let deadline = entry.task.deadline, now >= deadline, !entry.task.timedOut {
+                entry.task.timedOut = true
+                emit(.action(stage: entry.node), "timed out after \(TimeSpan(milliseconds: now - entry.task.startedAt)); stopping it")
+                entry.task.cancel()
+            }
+        }
         for (_, job) in jobs {
             let child = job.child
             if let deadline = child.deadline, now >= deadline, child.exitStatus == nil, !child.timedOut {

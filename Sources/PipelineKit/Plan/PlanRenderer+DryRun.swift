@@ -13,19 +13,19 @@ extension PlanRenderer {
             if !stage.env.isEmpty { out += "   env: " + stage.env.map { "\($0.name)=\($0.value.raw)" }.joined(separator: " ") + "\n" }
             for action in Action.plan(for: stage) {
                 switch action {
-                case .requireEnv(let names): out += "   check: \(names.joined(separator: ", ")) set and non-empty\n"
+                case .native(let work):
+                    out += "   \(work.label): \(StageSummary(stage: stage).details ?? "")\n"
                 case .script(let source, let label, let env):
                     let extra = env.map { " with \($0.0)=\($0.1)" }.joined()
                     out += "   \(label)\(extra):\n" + indent(source)
                 }
             }
+            if case .canary(let spec) = stage.spec {
+                out += "   traffic script (run with PIPELINE_TRAFFIC_PERCENT at each step, and 0 on abort):\n" + indent(spec.traffic.source)
+            }
             if case .infraPrecheck(let checks) = stage.spec {
                 for check in checks {
-                    switch check.probe {
-                    case .http(let probe): out += "   check '\(check.name)': GET \(probe.url.raw) expects \(probe.expect) within \(probe.timeout)\n"
-                    case .tcp(let host, let port): out += "   check '\(check.name)': TCP connect \(host):\(port) within \(check.timeout)\n"
-                    case .command: break
-                    }
+                    if case .command(let script) = check.probe { out += "   check '\(check.name)':\n" + indent(script.source) }
                 }
             }
             if let rollback = stage.rollback {

@@ -1,0 +1,171 @@
+import Foundation
+import Testing
+
+/// The deploy kinds against a real HTTP server on loopback, with the virtual clock for bake
+/// times, intervals and delays.
+@Suite(.serialized) struct KindTests {
+    static let virtual = ["PIPELINE_TEST_CLOCK": "virtual"]
+
+    static func canary(_ base: String, failureLimit: Int = 2) -> String {
+        """
+        version: 1
+        name: canary
+        stages:
+          - { id: api, kind: backend, run: "echo deployed >> ran.log", rollback: "echo undeployed >> ran.log" }
+          - id: shift
+            kind: canary
+            traffic: echo "$PIPELINE_TRAFFIC_PERCENT" >> traffic.log
+            steps: [10, 50, 100]
+            bake: 1m
+            interval: 30s
+            failure-limit: \(failureLimit)
+            analysis:
+              - { name: error-rate, http: { url: "\(base)/errors", json: rate }, max: 0.05 }
+              - { name: p95, http: { url: "\(base)/latency", json: "p95.seconds" }, max: "baseline * 2" }
+        """
+    }
+
+    static func values(_ key: String, _ list: [Double]) -> [[String: Any]] {
+        list.map { ["json": key == "rate" ? ["rate": $0] : ["p95": ["seconds": $0]]] }
+    }
+
+    @Test func canaryPromotesThroughEveryStep() throws {
+        let server = try ScriptedServer(["/errors": Self.values("rate", [0.01]), "/latency": Self.values("p95", [0.2])])
+        defer { server.stop() }
+        let box = try Sandbox(Self.canary(server.base))
+        defer { box.remove() }
+        let result = try box.pipeline(["run", "p.yml"], env: Self.virtual)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(box.read("traffic.log") == "10\n50\n100\n")
+        let measurements = try box.events().filter { $0["type"] as? String == "measurement" }
+        // A baseline per metric, then two analyses (every 30 s of a 1 m bake) per step and metric.
+        #expect(measurements.count == 2 + 3 * 2 * 2)
+        #expect(measurements.allSatisfy { ["baseline", "pass"].contains($0["verdict"] as? String) })
+        #expect(result.stdout.contains("[shift] 50%: p95 = 0.2 (≤ 0.4 (baseline * 2)): pass"))
+    }
+
+    @Test func canaryAbortsAtFiftyPercentOnTheErrorRate() throws {
+        let server = try ScriptedServer(["/errors": Self.values("rate", [0.01, 0.01, 0.01, 0.2, 0.2]), "/latency": Self.values("p95", [0.2])])
+        defer { server.stop() }
+        let box = try Sandbox(Self.canary(server.base))
+        defer { box.remove() }
+        let result = try box.pipeline(["run", "p.yml"], env: Self.virtual)
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(box.read("traffic.log") == "10\n50\n0\n")
+        #expect(box.read("ran.log") == "deployed\nundeployed\n")
+        #expect(result.stderr.contains("canary aborted at 50%: error-rate = 0.2 (≤ 0.05)"))
+        let failed = try box.events().filter { $0["type"] as? String == "measurement" && $0["verdict"] as? String == "fail" }
+        #expect(failed.count == 2)
+        #expect(failed.allSatisfy { $0["step"] as? Int == 50 && $0["metric"] as? String == "error-rate" })
+    }
+
+    @Test func canaryAbortsOnABaselineRelativeP95() throws {
+        let server = try ScriptedServer(["/errors": Self.values("rate", [0.0]), "/latency": Self.values("p95", [0.2, 0.3, 0.35, 0.5, 0.9])])
+        defer { server.stop() }
+        let box = try Sandbox(Self.canary(server.base))
+        defer { box.remove() }
+        let result = try box.pipeline(["run", "p.yml"], env: Self.virtual)
+        #expect(result.status == 1)
+        #expect(box.read("traffic.log") == "10\n50\n0\n")
+        #expect(result.stderr.contains("canary aborted at 50%: p95 = 0.9 (≤ 0.4 (baseline * 2))"))
+    }
+
+    static func verify(_ url: String, timeout: String = "3s", threshold: Int = 3) -> String {
+        """
+        version: 1
+        name: verify
+        stages:
+          - id: verify
+            kind: verify
+            http: { url: "\(url)", timeout: \(timeout), interval: 10s, initial-delay: 10s, failure-threshold: \(threshold) }
+            smoke: ["echo smoke ok >> ran.log"]
+        """
+    }
+
+    @Test func verifyPassesAfterTwoFailedProbes() throws {
+        let server = try ScriptedServer(["/health": [["status": 503], ["status": 503], ["status": 200, "body": "ok"]]])
+        defer { server.stop() }
+        let box = try Sandbox(Self.verify(server.base + "/health"))
+        defer { box.remove() }
+        let result = try box.pipeline(["run", "p.yml"], env: Self.virtual)
+        #expect(result.status == 0, "\(result.stderr)")
+        let probes = try box.events().filter { $0["type"] as? String == "probe" }
+        #expect(probes.map { $0["status"] as? Int } == [503, 503, 200])
+        // Probes 10 s apart after a 10 s initial delay, on the virtual clock.
+        let clocks = probes.map { $0["at_ms"] as! Int }
+        #expect(clocks[1] - clocks[0] >= 10_000 && clocks[2] - clocks[1] >= 10_000)
+        #expect(box.read("ran.log") == "smoke ok\n")
+    }
+
+    @Test func verifyFailsAfterTheFailureThreshold() throws {
+        let server = try ScriptedServer(["/health": [["status": 500]]])
+        defer { server.stop() }
+        let box = try Sandbox(Self.verify(server.base + "/health"))
+        defer { box.remove() }
+        let result = try box.pipeline(["run", "p.yml"], env: Self.virtual)
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("unhealthy: 3 consecutive failed probes of \(server.base)/health (last: HTTP 500)"))
+        #expect(box.read("ran.log").isEmpty, "smoke tests do not run after a failed probe")
+    }
+
+    @Test func aProbeThatTimesOutCountsAsAFailure() throws {
+        let server = try ScriptedServer(["/health": [["status": 200, "delay_ms": 3000]]])
+        defer { server.stop() }
+        let box = try Sandbox(Self.verify(server.base + "/health", timeout: "300ms", threshold: 1))
+        defer { box.remove() }
+        let result = try box.pipeline(["run", "p.yml"], env: Self.virtual)
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("(last: timed out after 300ms)"))
+    }
+
+    @Test func precheckRunsEveryCheckAndReportsEveryFailureTogether() throws {
+        let server = try ScriptedServer(["/ready": [["status": 200]], "/bucket": [["status": 403]]])
+        defer { server.stop() }
+        let closed = closedPort()
+        let box = try Sandbox("""
+        version: 1
+        name: pre
+        stages:
+          - id: pre
+            kind: infra-precheck
+            checks:
+              - { name: api ready, http: { url: "\(server.base)/ready" } }
+              - { name: bucket readable, http: { url: "\(server.base)/bucket", expect: 200 } }
+              - { name: server port, tcp: "127.0.0.1:\(server.port)" }
+              - { name: database port, tcp: "127.0.0.1:\(closed)", timeout: 1s }
+              - { name: disk, run: "echo checking disk; exit 3" }
+              - { name: dns, run: "true" }
+        """)
+        defer { box.remove() }
+        let result = try box.pipeline(["run", "p.yml"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("3 of 6 checks failed: 'bucket readable': GET \(server.base)/bucket returned 403, expected 200; 'database port': cannot connect to 127.0.0.1:\(closed): Connection refused; 'disk': exit 3"))
+        #expect(result.stdout.contains("[pre] disk: checking disk"))
+        #expect(result.stdout.contains("[pre] check 'api ready' passed"))
+    }
+
+    @Test func envPresyncNamesEveryMissingVariableAndFile() throws {
+        let box = try Sandbox("""
+        version: 1
+        name: presync
+        stages:
+          - id: presync
+            kind: env-presync
+            require: [DATABASE_URL, STRIPE_WEBHOOK_SECRET]
+            files: [.env.example, ci.yml]
+            apply: echo applied >> ran.log
+        """)
+        defer { box.remove() }
+        try "DATABASE_URL=\n# STRIPE_WEBHOOK_SECRET= (commented out)\n".write(to: box.dir.appendingPathComponent(".env.example"), atomically: true, encoding: .utf8)
+        try "env:\n  DATABASE_URL: ${{ secrets.DATABASE_URL }}\n  STRIPE_WEBHOOK_SECRET: ${{ secrets.STRIPE_WEBHOOK_SECRET }}\n"
+            .write(to: box.dir.appendingPathComponent("ci.yml"), atomically: true, encoding: .utf8)
+        let failed = try box.pipeline(["run", "p.yml"], env: ["DATABASE_URL": "postgres://x"])
+        #expect(failed.status == 1)
+        #expect(failed.stderr.contains("not set in the environment: STRIPE_WEBHOOK_SECRET; .env.example does not declare STRIPE_WEBHOOK_SECRET"))
+        #expect(box.read("ran.log").isEmpty)
+        try "DATABASE_URL=\nSTRIPE_WEBHOOK_SECRET=\n".write(to: box.dir.appendingPathComponent(".env.example"), atomically: true, encoding: .utf8)
+        let passed = try box.pipeline(["run", "p.yml"], env: ["DATABASE_URL": "postgres://x", "STRIPE_WEBHOOK_SECRET": "whsec_123"])
+        #expect(passed.status == 0, "\(passed.stderr)")
+        #expect(box.read("ran.log") == "applied\n")
+    }
+}
