@@ -7,7 +7,8 @@ extension Engine {
     func beginRollback(failed: String?) {
         var queue: [String] = []
         failedStage = failed
-        if let failed, run.definition.stage(failed)?.rollback != nil, !(run.stage(failed)?.attempts.isEmpty ?? true) {
+        if let failed, let definition = run.definition.stage(failed), definition.rollback != nil || canRestore(definition),
+           !(run.stage(failed)?.attempts.isEmpty ?? true) {
             queue.append(failed)
         }
         for id in run.completionOrder.reversed() where run.stage(id)?.status == .succeeded || run.stage(id)?.status == .rollbackFailed {
@@ -15,6 +16,7 @@ extension Engine {
         }
         rollbackQueue = queue
         rollbackAttempt = 0
+        restoring = false
         state = .rollingBack
         if queue.isEmpty {
             finishRollback(status: .rolledBack, note: nil)
@@ -44,43 +46,60 @@ extension Engine {
                            note: "rollback stopped at '\(id)': it is marked 'reversible: false'; it and the stages before it remain applied")
             return true
         }
-        guard let script = definition.rollback else {
+        if definition.rollback == nil, !restoring, canRestore(definition) { restoring = true }
+        guard let script = restoring ? definition.restore : definition.rollback else {
             record("rollback_finished", [("stage", .string(id)), ("status", .string("nothing_to_undo"))])
             rollbackQueue.removeFirst()
             return true
         }
-        if rollbackAttempt == 0 { record("rollback_started", [("stage", .string(id))]) }
+        let phase = restoring ? "restore" : "rollback"
+        if rollbackAttempt == 0, !restoring || definition.rollback == nil { record("rollback_started", [("stage", .string(id))]) }
         rollbackAttempt += 1
-        rollbackLog.reset(logPath("logs/\(id).rollback.\(rollbackAttempt).log"))
-        record("attempt_started", [("stage", .string(id)), ("phase", .string("rollback")), ("attempt", .int(rollbackAttempt)), ("log", .string(rollbackLog.path))])
-        output.note("[\(id)] rollback attempt \(rollbackAttempt)/\(definition.retry.attempts)" + (isFailedStage ? " (the failed stage, which may have half-applied)" : ""))
+        rollbackLog.reset(logPath("logs/\(id).\(phase).\(rollbackAttempt).log"))
+        record("attempt_started", [("stage", .string(id)), ("phase", .string(phase)), ("attempt", .int(rollbackAttempt)), ("log", .string(rollbackLog.path))])
+        output.note("[\(id)] \(phase) attempt \(rollbackAttempt)/\(definition.retry.attempts)" + (isFailedStage ? " (the failed stage, which may have half-applied)" : ""))
         var extra = run.stage(id)?.outputs.map { ("PIPELINE_OUTPUT_" + $0.0.uppercased(), $0.1) } ?? []
-        extra.append(("PIPELINE_PHASE", "rollback"))
+        extra.append(("PIPELINE_PHASE", phase))
+        if let backup = run.stage(id)?.backup { extra.append(("PIPELINE_BACKUP_PATH", backup)) }
         let env = environment(stageID: id, stageEnv: definition.env, attempt: rollbackAttempt, outputsPath: "/dev/null", extra: extra)
         _ = try spawn(script, shell: definition.shell, environment: env, timeoutMs: definition.timeoutMs, purpose: .rollback(stage: id))
         return true
     }
 
+    /// Whether a migrate stage can be undone by restoring its journaled backup.
+    func canRestore(_ definition: RunDefinition.StageDefinition) -> Bool {
+        definition.restore != nil && run.stage(definition.id)?.backup != nil
+    }
+
     func rollbackScriptFinished(_ id: String, _ child: ChildProcess) throws(EngineError) {
-        record("attempt_finished", attemptFields(id, phase: "rollback", attempt: rollbackAttempt, child))
+        let phase = restoring ? "restore" : "rollback"
+        record("attempt_finished", attemptFields(id, phase: phase, attempt: rollbackAttempt, child))
         rollbackLog.close()
-        output.attemptEnded(stage: id, attempt: rollbackAttempt, phase: "rollback", status: child.succeeded ? "succeeded" : "failed",
+        output.attemptEnded(stage: id, attempt: rollbackAttempt, phase: phase, status: child.succeeded ? "succeeded" : "failed",
                             logPath: run.stage(id)?.rollback?.attempts.last?.log ?? "")
         if state == .interrupting { return }
         let definition = run.definition.stage(id)!
         if child.succeeded {
-            record("rollback_finished", [("stage", .string(id)), ("status", .string("rolled_back"))])
-            output.note("[\(id)] rolled back")
+            record("rollback_finished", [("stage", .string(id)), ("status", .string("rolled_back")), ("method", .string(phase))])
+            output.note(restoring ? "[\(id)] restored from the backup \(run.stage(id)?.backup ?? "")" : "[\(id)] rolled back")
             rollbackQueue.removeFirst()
             rollbackAttempt = 0
+            restoring = false
             return
         }
-        output.note("[\(id)] rollback attempt \(rollbackAttempt) failed (\(child.statusText))")
+        output.note("[\(id)] \(phase) attempt \(rollbackAttempt) failed (\(child.statusText))")
         if rollbackAttempt < definition.retry.attempts {
             rollbackWake = clock.now() + retryDelay(definition.retry, after: rollbackAttempt)
             return
         }
-        record("rollback_finished", [("stage", .string(id)), ("status", .string("rollback_failed"))])
+        if !restoring, canRestore(definition) {
+            output.note("[\(id)] the downgrade failed; restoring the backup \(run.stage(id)?.backup ?? "") instead")
+            restoring = true
+            rollbackAttempt = 0
+            return
+        }
+        restoring = false
+        record("rollback_finished", [("stage", .string(id)), ("status", .string("rollback_failed")), ("method", .string(phase))])
         finishRollback(status: .rollbackFailed, note: "the rollback of '\(id)' failed after \(rollbackAttempt) attempt\(rollbackAttempt == 1 ? "" : "s")")
     }
 
@@ -89,7 +108,8 @@ extension Engine {
         // Still applied: stages whose effects were not undone by a rollback script.
         let remaining = run.completionOrder.filter { id in
             let record = run.stage(id)
-            return record?.status == .succeeded && run.definition.stage(id)?.rollback != nil
+            let definition = run.definition.stage(id)
+            return record?.status == .succeeded && (definition?.rollback != nil || definition?.restore != nil)
                 || record?.status == .rollbackFailed
         }
         let failedRun = failedStage != nil

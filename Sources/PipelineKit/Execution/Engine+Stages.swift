@@ -140,6 +140,11 @@ extension Engine {
             close(open(stages[node].outputsPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600))
         }
         stages[node].actions = Action.plan(for: stage)
+        stages[node].backupPath = nil
+        if case .migrate(let spec) = stage.spec, spec.backup != nil {
+            try JournalStore.makeDirectory(logPath("backups"))
+            stages[node].backupPath = absolute(logPath("backups/\(stage.id).\(attempt)"))
+        }
         record("attempt_started", [("stage", .string(stage.id)), ("phase", .string("run")), ("attempt", .int(attempt)), ("log", .string(stages[node].log.path))])
         output.note("[\(stage.id)] attempt \(attempt)/\(stage.retry.attempts) started")
         try runAction(node, index: 0, startedAt: clock.now())
@@ -155,8 +160,9 @@ extension Engine {
                 startNative(node, work, startedAt: startedAt)
                 stages[node].phase = .running(action: index)
                 return
-            case .script(let source, let label, let extra):
+            case .script(let source, let label, var extra):
                 if stages[node].actions.count > 1 { emit(.action(stage: node), "\(label)") }
+                if let backup = stages[node].backupPath { extra.append(("PIPELINE_BACKUP_PATH", backup)) }
                 let elapsed = clock.now() - startedAt
                 let remaining = max(1, stage.timeout.milliseconds - elapsed)
                 _ = try spawn(source, shell: stage.shell,
@@ -180,13 +186,18 @@ extension Engine {
         let table = resolved
         let context = KindContext(stage: stage.id, shell: stage.shell, environment: environmentList, directory: options.workingDirectory,
                                   masker: masker, resolve: { table[$0.raw] ?? $0.raw })
-        let env = options.environment
+        // What the stage's scripts will see: the process environment, the pipeline's and the stage's `env`.
+        var env: [String: String] = [:]
+        for entry in environmentList {
+            if let eq = entry.firstIndex(of: "=") { env[String(entry[..<eq])] = String(entry[entry.index(after: eq)...]) }
+        }
+        let stageEnvironment = env
         let base = (run.file as NSString).deletingLastPathComponent
         emit(.action(stage: node), work.label)
         tasks[task.readFD] = (task, node)
         task.start { task in
             switch work {
-            case .envPresync(let spec): return EnvPresyncRunner.run(spec, environment: env, base: base, task)
+            case .envPresync(let spec): return EnvPresyncRunner.run(spec, environment: stageEnvironment, base: base, task)
             case .precheck(let checks): return PrecheckRunner.run(checks, context, task)
             case .canary(let spec): return CanaryRunner.run(spec, context, task)
             case .verify(let probe): return VerifyRunner.run(probe, context, task)
@@ -232,6 +243,21 @@ extension Engine {
 
     func actionFinished(_ node: Int, _ child: ChildProcess) throws(EngineError) {
         guard case .running(let index) = stages[node].phase else { return }
+        if child.succeeded, case .script(_, "backup", _) = stages[node].actions[index], let path = stages[node].backupPath {
+            // The artifact is journaled before the migration runs, so a rollback (even a later
+            // `pipeline rollback`) can restore it.
+            var info = stat()
+            guard stat(path, &info) == 0 else {
+                emit(.action(stage: node), "the backup script succeeded but wrote nothing at $PIPELINE_BACKUP_PATH (\(path)); not migrating without a backup")
+                try attemptFinished(node, ok: false, exitCode: child.exitCode, signal: nil, outcome: "failed")
+                return
+            }
+            if info.st_mode & S_IFMT == S_IFREG { chmod(path, 0o600) }
+            record("backup", [("stage", .string(pipeline!.stages[node].id)), ("attempt", .int(stages[node].attempt)),
+                              ("path", .string(path)), ("bytes", .int(Int(info.st_size)))])
+            try flush()
+            emit(.action(stage: node), "backup written: \(path) (\(info.st_size) bytes)")
+        }
         if child.succeeded, case .running = state, index + 1 < stages[node].actions.count {
             try runAction(node, index: index + 1, startedAt: child.startedAt)
             return

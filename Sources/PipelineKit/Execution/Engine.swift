@@ -90,6 +90,8 @@ public final class Engine {
         var log = LazyLog()
         var outputsPath = ""
         var actions: [Action] = []
+        /// Where a migrate stage's backup script writes its artifact this attempt (`PIPELINE_BACKUP_PATH`).
+        var backupPath: String?
     }
 
     let pipeline: Pipeline?
@@ -122,6 +124,8 @@ public final class Engine {
     /// The stage whose failure started the rollback (nil for `pipeline rollback`).
     var failedStage: String?
     var rollbackAttempt = 0
+    /// The stage at the head of the rollback queue is being undone by restoring its backup.
+    var restoring = false
     var rollbackWake: Int?
     var rollbackLog = LazyLog()
     var interruptCount = 0

@@ -43,7 +43,7 @@ extension RunState {
         case "attempt_started":
             let attempt = Attempt(number: event["attempt"]?.int ?? 0, started: time, ended: nil, exitCode: nil, signal: nil,
                                   durationMs: nil, outcome: nil, log: event["log"]?.string ?? "", startedClock: clock, endedClock: nil)
-            if event["phase"]?.string == "rollback" {
+            if event["phase"]?.string == "rollback" || event["phase"]?.string == "restore" {
                 update(stageID) { record in
                     if record.rollback == nil { record.rollback = Rollback(status: "running", attempts: []) }
                     record.rollback!.attempts.append(attempt)
@@ -65,7 +65,7 @@ extension RunState {
             }
             update(stageID) { record in
                 if event["outcome"]?.string == "interrupted" { record.status = .pending }
-                if event["phase"]?.string == "rollback" {
+                if event["phase"]?.string == "rollback" || event["phase"]?.string == "restore" {
                     if let n = record.rollback?.attempts.indices.last { finish(&record.rollback!.attempts[n]) }
                 } else if let n = record.attempts.indices.last {
                     finish(&record.attempts[n])
@@ -80,6 +80,8 @@ extension RunState {
                 }
             }
             if status == .succeeded { completionOrder.append(stageID) }
+        case "backup":
+            update(stageID) { $0.backup = event["path"]?.string }
         case "stage_skipped":
             update(stageID) { $0.status = .skipped }
         case "run_waiting":
@@ -95,6 +97,7 @@ extension RunState {
             update(stageID) { record in
                 if record.rollback == nil { record.rollback = Rollback(status: result, attempts: []) }
                 record.rollback!.status = result
+                record.rollback!.method = event["method"]?.string
                 switch result {
                 case "rolled_back": record.status = .rolledBack
                 case "rollback_failed": record.status = .rollbackFailed
@@ -138,7 +141,9 @@ extension RunState {
                     ("id", .string(s.id)), ("status", .string(s.status.rawValue)),
                     ("attempts", .int(s.attempts.count)), ("attempt_log", attempts(s.attempts)),
                     ("outputs", .object(s.outputs.map { ($0.0, .string($0.1)) })),
-                    ("rollback", s.rollback.map { .object([("status", .string($0.status)), ("attempts", attempts($0.attempts))]) } ?? .null),
+                    ("backup", s.backup.map(JSONValue.string) ?? .null),
+                    ("rollback", s.rollback.map { .object([("status", .string($0.status)), ("method", $0.method.map(JSONValue.string) ?? .null),
+                                                           ("attempts", attempts($0.attempts))]) } ?? .null),
                 ])
             })),
             ("completion_order", .array(completionOrder.map(JSONValue.string))),
@@ -159,7 +164,7 @@ extension RunDefinition {
         stages = (json["stages"]?.array ?? []).map { s in
             let r = s["retry"]
             return StageDefinition(
-                id: s["id"]?.string ?? "", kind: s["kind"]?.string ?? "command", rollback: s["rollback"]?.string,
+                id: s["id"]?.string ?? "", kind: s["kind"]?.string ?? "command", rollback: s["rollback"]?.string, restore: s["restore"]?.string,
                 shell: s["shell"]?.strings ?? ["/bin/sh", "-e", "-c"], timeoutMs: s["timeout_ms"]?.int ?? 600_000,
                 retry: RetryPolicy(attempts: r?["attempts"]?.int ?? 1, delay: TimeSpan(milliseconds: r?["delay_ms"]?.int ?? 1000),
                                    backoff: Double(r?["backoff_x1000"]?.int ?? 2000) / 1000, maxDelay: TimeSpan(milliseconds: r?["max_delay_ms"]?.int ?? 60_000),
@@ -173,7 +178,9 @@ extension RunDefinition {
         env = pipeline.env.map { ($0.name, $0.value.raw) }
         secrets = pipeline.secrets
         stages = pipeline.stages.map { s in
-            StageDefinition(id: s.id, kind: s.kind.rawValue, rollback: s.rollback?.source, shell: s.shell, timeoutMs: s.timeout.milliseconds,
+            var restore: String?
+            if case .migrate(let spec) = s.spec { restore = spec.restore?.source }
+            return StageDefinition(id: s.id, kind: s.kind.rawValue, rollback: s.rollback?.source, restore: restore, shell: s.shell, timeoutMs: s.timeout.milliseconds,
                             retry: s.retry, env: s.env.map { ($0.name, $0.value.raw) }, reversible: s.reversible, outputs: s.outputs)
         }
     }
@@ -185,6 +192,7 @@ extension RunDefinition {
             ("stages", .array(stages.map { s in
                 .object([
                     ("id", .string(s.id)), ("kind", .string(s.kind)), ("rollback", s.rollback.map(JSONValue.string) ?? .null),
+                    ("restore", s.restore.map(JSONValue.string) ?? .null),
                     ("shell", .array(s.shell.map(JSONValue.string))), ("timeout_ms", .int(s.timeoutMs)),
                     ("retry", .object([("attempts", .int(s.retry.attempts)), ("delay_ms", .int(s.retry.delay.milliseconds)),
                                        ("backoff_x1000", .int(Int(s.retry.backoff * 1000))), ("max_delay_ms", .int(s.retry.maxDelay.milliseconds)),

@@ -36,6 +36,8 @@ public struct RunState: Sendable {
         /// `running`, `rolled_back`, `rollback_failed`, `nothing_to_undo`.
         public var status: String
         public var attempts: [Attempt]
+        /// How it was undone: `rollback` (the stage's script) or `restore` (a migrate stage's backup restored).
+        public var method: String? = nil
     }
 
     /// One stage's record.
@@ -46,6 +48,8 @@ public struct RunState: Sendable {
         public var outputs: [(String, String)]
         public var rollback: Rollback?
         public var approved: Bool
+        /// The backup artifact a migrate stage's `backup` script wrote (the last attempt's).
+        public var backup: String? = nil
     }
 
     /// Why a run stopped to wait.
@@ -102,6 +106,8 @@ public struct RunDefinition: Sendable {
         public var id: String
         public var kind: String
         public var rollback: String?
+        /// A migrate stage's `restore` script: run when its downgrade fails (or it has none) and a backup exists.
+        public var restore: String?
         public var shell: [String]
         public var timeoutMs: Int
         public var retry: RetryPolicy
