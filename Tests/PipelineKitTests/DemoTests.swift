@@ -1,0 +1,59 @@
+import Foundation
+import Testing
+
+/// The README's main command, for real: pipelines/demo.yml deploys the demo shop (SQLite
+/// migration, API v2 beside v1 behind a weighted router, web symlink switch, canary, verify),
+/// and with DEMO_BREAK_V2=1 rolls everything back to exactly the state before.
+@Suite(.serialized) struct DemoTests {
+    /// A working directory with `pipelines/` linked from the repository, so `.pipeline/` stays private to the test.
+    static func workspace() throws -> Sandbox {
+        let box = try Sandbox("", name: "unused.yml")
+        try FileManager.default.createSymbolicLink(at: box.dir.appendingPathComponent("pipelines"),
+                                                   withDestinationURL: Binary.root.appendingPathComponent("pipelines"))
+        return box
+    }
+
+    static func demoProcesses() throws -> String {
+        try Binary.run(executable: "pgrep", ["-af", "pipelines/demo/service.py"]).stdout
+    }
+
+    @Test func theDemoDeploysVersionTwo() throws {
+        let box = try Self.workspace()
+        defer { box.remove() }
+        let result = try box.pipeline(["run", "pipelines/demo.yml"])
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+        #expect(result.stdout.contains("[migrate] applied 0002_add_price.sql"))
+        #expect(result.stdout.contains("[canary] 100%: v2 error rate = 0 (≤ 0.05): pass"))
+        #expect(result.stdout.contains("[verify] 3 items served by v2 with prices"))
+        let link = try FileManager.default.destinationOfSymbolicLink(atPath: box.dir.appendingPathComponent(".pipeline/demo/web/current").path)
+        #expect(link == "releases/v2")
+        let dump = try box.shell("pipelines/demo/demo.sh snapshot")
+        #expect(dump.stdout.contains("price_cents INTEGER NOT NULL DEFAULT 0"))
+        #expect(try Self.demoProcesses().isEmpty, "the demo leaves no process behind")
+    }
+
+    @Test func aBrokenVersionTwoIsRolledBackToExactlyTheStateBefore() throws {
+        let box = try Self.workspace()
+        defer { box.remove() }
+        // The state before the deploy, as the first stage creates it.
+        let bootstrap = try box.shell("pipelines/demo/demo.sh bootstrap && pipelines/demo/demo.sh snapshot && pipelines/demo/demo.sh stop-all >/dev/null")
+        #expect(bootstrap.status == 0, "\(bootstrap.stderr)")
+        let before = String(bootstrap.stdout.split(separator: "\n").drop { !$0.hasPrefix("BEGIN") }.joined(separator: "\n"))
+
+        let result = try box.pipeline(["run", "pipelines/demo.yml"], env: ["DEMO_BREAK_V2": "1"])
+        #expect(result.status == 1, "\(result.stdout)\n\(result.stderr)")
+        #expect(result.stderr.contains("canary aborted at 10%: v2 error rate = 1 (≤ 0.05)"))
+        // Reverse order: traffic, web symlink, v2, database.
+        let order = ["[canary] router: 0% of traffic to v2", "[frontend] web/current -> releases/v1", "[backend] stopped v2",
+                     "[migrate] applied 0002_add_price.down.sql"].map { result.stdout.range(of: $0)?.lowerBound }
+        #expect(order.allSatisfy { $0 != nil }, "\(result.stdout)")
+        #expect(order.compactMap { $0 } == order.compactMap { $0 }.sorted())
+        let after = try box.shell("pipelines/demo/demo.sh snapshot")
+        #expect(after.stdout.trimmingCharacters(in: .newlines) == before.trimmingCharacters(in: .newlines))
+        #expect(after.stdout.contains("INSERT INTO \"items\" VALUES(3,'cortado');"))
+        #expect(after.stdout.contains("web/current -> releases/v1"))
+        #expect(try Self.demoProcesses().isEmpty, "the rollback leaves no process behind")
+        let state = try box.state()
+        #expect(state["status"] as? String == "rolled_back")
+    }
+}
