@@ -181,7 +181,7 @@ import Testing
         name: irreversible
         stages:
           - { id: a, run: "echo a >> order.log", rollback: "echo undo-a >> order.log" }
-          - { id: m, kind: migrate, reversible: false, backup: "true", run: "echo m >> order.log", rollback: "echo undo-m >> order.log" }
+          - { id: m, kind: migrate, reversible: false, backup: 'echo dump > "$PIPELINE_BACKUP_PATH"', run: "echo m >> order.log", rollback: "echo undo-m >> order.log" }
           - { id: b, kind: backend, run: "echo b >> order.log", rollback: "echo undo-b >> order.log" }
           - { id: c, run: "exit 1" }
         """)

@@ -7,9 +7,14 @@ extension Engine {
     func beginRollback(failed: String?) {
         var queue: [String] = []
         failedStage = failed
-        if let failed, let definition = run.definition.stage(failed), definition.rollback != nil || canRestore(definition),
-           !(run.stage(failed)?.attempts.isEmpty ?? true) {
-            queue.append(failed)
+        // The failed stage, then any stage stopped mid-attempt because of it (`--on-failure stop`):
+        // each may have half-applied.
+        let interrupted = [failed].compactMap { $0 } + run.stages.filter { $0.status == .failed && $0.id != failed }.map(\.id)
+        for id in interrupted {
+            if let definition = run.definition.stage(id), definition.rollback != nil || canRestore(definition),
+               !(run.stage(id)?.attempts.isEmpty ?? true) {
+                queue.append(id)
+            }
         }
         for id in run.completionOrder.reversed() where run.stage(id)?.status == .succeeded || run.stage(id)?.status == .rollbackFailed {
             if !queue.contains(id) { queue.append(id) }

@@ -89,8 +89,9 @@ extension Engine {
         if let check = gate?.check, !stages[node].checkDone {
             guard active < options.maxParallel else { return false }
             stages[node].checkTries += 1
-            stages[node].log.reset(logPath("logs/\(stage.id).gate-check.\(stages[node].checkTries).log"))
-            record("attempt_started", [("stage", .string(stage.id)), ("phase", .string("gate-check")), ("attempt", .int(stages[node].checkTries)), ("log", .string(stages[node].log.path))], apply: false)
+            let number = stages[node].checkNumberBase + stages[node].checkTries
+            stages[node].log.reset(logPath("logs/\(stage.id).gate-check.\(number).log"))
+            record("attempt_started", [("stage", .string(stage.id)), ("phase", .string("gate-check")), ("attempt", .int(number)), ("log", .string(stages[node].log.path))], apply: false)
             let child = try spawn(check.source, shell: stage.shell, environment: environment(for: stage, attempt: stages[node].checkTries, outputsPath: "/dev/null"),
                                   timeoutMs: stage.timeout.milliseconds, purpose: .gateCheck(stage: node))
             _ = child
@@ -105,7 +106,7 @@ extension Engine {
     func gateCheckFinished(_ node: Int, _ child: ChildProcess) throws(EngineError) {
         let stage = pipeline!.stages[node]
         stages[node].log.close()
-        record("attempt_finished", attemptFields(stage.id, phase: "gate-check", attempt: stages[node].checkTries, child), apply: false)
+        record("attempt_finished", attemptFields(stage.id, phase: "gate-check", attempt: stages[node].checkNumberBase + stages[node].checkTries, child), apply: false)
         if child.succeeded {
             stages[node].checkDone = true
             record("gate_passed", [("stage", .string(stage.id)), ("gate", .string("check"))])
@@ -225,7 +226,11 @@ extension Engine {
                 output.stageLine(stage: stageID(purpose), line: masked)
                 writeLog(purpose, masked + "\n")
             case .event(let type, let fields):
-                record(type, fields)
+                // Probe errors and URLs can carry a secret (a token in a query string): mask like any output.
+                record(type, fields.map { name, value in
+                    if case .string(let text) = value { return (name, .string(masker.mask(text))) }
+                    return (name, value)
+                })
             }
         }
         guard let verdict else { return }
@@ -313,6 +318,7 @@ extension Engine {
         output.note("[\(stage.id)] failed after \(attempt) attempt\(attempt == 1 ? "" : "s")")
         if state != .failing && state != .interrupting {
             state = .failing
+            failedStage = stage.id
             if options.onFailure == .stop {
                 for (_, job) in jobs { terminate(job.child) }
                 for (_, entry) in tasks { entry.task.cancel() }
@@ -354,6 +360,15 @@ extension Engine {
     /// `key=value` lines the stage appended to `$PIPELINE_OUTPUTS`, declared names only.
     func readOutputs(_ path: String, declared: [String]) -> [(String, String)] {
         guard !declared.isEmpty, let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
+        // The values are journaled masked; the file the script wrote must not keep a secret in clear either.
+        let masked = masker.mask(text)
+        if masked != text {
+            let fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)
+            if fd >= 0 {
+                _ = masked.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, $0.count - 1) }
+                close(fd)
+            }
+        }
         var values: [String: String] = [:]
         for line in text.split(separator: "\n") {
             guard let eq = line.firstIndex(of: "=") else { continue }

@@ -83,6 +83,8 @@ public final class Engine {
         var phase: Phase = .pending
         var attempt = 0
         var checkTries = 0
+        /// Gate-check tries journaled before a resume: numbers (and log names) continue after them.
+        var checkNumberBase = 0
         var waitDone = false
         var windowDone = false
         var approvalDone = false
@@ -263,6 +265,7 @@ public final class Engine {
         for (i, stage) in pipeline!.stages.enumerated() {
             let record = run.stages[i]
             stages[i].attempt = record.attempts.count
+            stages[i].checkNumberBase = record.gateChecks
             stages[i].approvalDone = record.approved
             if record.status == .succeeded { stages[i].phase = .succeeded }
             if wasRunning.contains(stage.id), !stage.idempotent, !options.rerun.contains(stage.id), !options.assumeDone.contains(stage.id) {
@@ -338,7 +341,7 @@ public final class Engine {
                 try checkRunEnd()
             case .failing:
                 if !busy {
-                    beginRollback(failed: run.stages.last { $0.status == .failed }?.id)
+                    beginRollback(failed: failedStage ?? run.stages.last { $0.status == .failed }?.id)
                     progressed = true
                 }
             case .rollingBack:
@@ -505,6 +508,7 @@ public final class Engine {
     }
 
     func emit(_ purpose: Purpose, _ text: String) {
+        let text = masker.mask(text)
         output.note("[\(stageID(purpose))] \(text)")
         writeLog(purpose, "pipeline: \(text)\n")
     }

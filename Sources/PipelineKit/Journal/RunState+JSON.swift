@@ -40,6 +40,10 @@ extension RunState {
             }
         case "stage_approved":
             update(stageID) { $0.approved = true }
+        case "attempt_started" where event["phase"]?.string == "gate-check":
+            update(stageID) { $0.gateChecks += 1 }
+        case "attempt_finished" where event["phase"]?.string == "gate-check":
+            break
         case "attempt_started":
             let attempt = Attempt(number: event["attempt"]?.int ?? 0, started: time, ended: nil, exitCode: nil, signal: nil,
                                   durationMs: nil, outcome: nil, log: event["log"]?.string ?? "", startedClock: clock, endedClock: nil)

@@ -50,6 +50,8 @@ public struct RunState: Sendable {
         public var approved: Bool
         /// The backup artifact a migrate stage's `backup` script wrote (the last attempt's).
         public var backup: String? = nil
+        /// Tries of the stage's gate check so far (not attempts of the stage).
+        public var gateChecks = 0
     }
 
     /// Why a run stopped to wait.
