@@ -71,6 +71,15 @@ struct Run: ParsableCommand {
     func run() throws {
         let loaded = try Load.pipeline(file)
         for warning in loaded.warnings { Terminal.err(warning.headline + "\n") }
+        // Migration safety lint: nothing runs while a migrate stage's files have findings.
+        let findings = MigrationLinter.check(loaded.pipeline, file: file, workingDirectory: FileManager.default.currentDirectoryPath)
+        if !findings.isEmpty {
+            var sources: [String: [UInt8]] = [file: loaded.source]
+            for path in Set(findings.map(\.path)) where sources[path] == nil { sources[path] = PipelineLoader.source(of: path, limit: 16 << 20) }
+            Terminal.err(DiagnosticRenderer(sources: sources).render(findings, format: .text))
+            Terminal.err("migration lint: \(findings.count) problem\(findings.count == 1 ? "" : "s"); nothing was run (allow a rule with 'lint: { allow: [rule-id] }' or a '-- pipeline: allow rule-id' comment)\n")
+            throw ExitCode(2)
+        }
         if dryRun {
             Terminal.out(PlanRenderer(loaded).dryRun())
             return

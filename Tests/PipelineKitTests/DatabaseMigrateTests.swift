@@ -124,4 +124,35 @@ import Testing
         #expect((result.stdout + result.stderr).contains("the backup script succeeded but wrote nothing at $PIPELINE_BACKUP_PATH"))
         #expect(!FileManager.default.fileExists(atPath: box.dir.appendingPathComponent("migrated").path))
     }
+
+    @Test func runLintsMigrationsBeforeAnythingRuns() throws {
+        let pipeline = """
+        version: 1
+        name: linted
+        stages:
+          - { id: first, run: "echo first >> ran.log" }
+          - id: migrate
+            kind: migrate
+            lint: { paths: ["db/*.sql"]ALLOW }
+            backup: 'echo dump > "$PIPELINE_BACKUP_PATH"'
+            run: echo migrate >> ran.log
+            rollback: echo undo >> ran.log
+        """
+        let box = try Sandbox(pipeline.replacingOccurrences(of: "ALLOW", with: ""))
+        defer { box.remove() }
+        try FileManager.default.createDirectory(at: box.dir.appendingPathComponent("db"), withIntermediateDirectories: true)
+        try "-- expand/contract, step 3\nALTER TABLE users\n    DROP COLUMN legacy_email;\n"
+            .write(to: box.dir.appendingPathComponent("db/0003_drop.sql"), atomically: true, encoding: .utf8)
+        let refused = try box.pipeline(["run", "p.yml"])
+        #expect(refused.status == 2)
+        #expect(refused.stderr.contains("db/0003_drop.sql:3:5: error: dropping column 'legacy_email' of 'users'"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("[dropping-column]"))
+        #expect(box.read("ran.log").isEmpty, "nothing runs")
+        #expect(box.runs.isEmpty, "no run is recorded")
+        try pipeline.replacingOccurrences(of: "ALLOW", with: ", allow: [dropping-column]")
+            .write(to: box.dir.appendingPathComponent("p.yml"), atomically: true, encoding: .utf8)
+        let allowed = try box.pipeline(["run", "p.yml"])
+        #expect(allowed.status == 0, "\(allowed.stderr)")
+        #expect(box.read("ran.log") == "first\nmigrate\n")
+    }
 }

@@ -1,0 +1,22 @@
+"""add carts.coupon
+
+Revision ID: be20f0a1b2c3
+Revises: ae10f0a1b2c3
+Create Date: 2024-05-06 09:00:00.000000
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+revision = "be20f0a1b2c3"
+down_revision = "ae10f0a1b2c3"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.add_column("carts", sa.Column("coupon", sa.String(16), nullable=True))
+
+
+def downgrade():
+    op.drop_column("carts", "coupon")

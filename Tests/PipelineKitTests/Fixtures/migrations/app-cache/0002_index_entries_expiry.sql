@@ -1,0 +1,2 @@
+-- dialect: sqlite
+CREATE INDEX entries_expires_at ON entries (expires_at);

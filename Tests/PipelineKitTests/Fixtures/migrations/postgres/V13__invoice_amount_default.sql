@@ -1,0 +1,1 @@
+ALTER TABLE invoices ALTER COLUMN amount SET DEFAULT 0;

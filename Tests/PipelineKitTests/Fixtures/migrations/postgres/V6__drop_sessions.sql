@@ -1,0 +1,2 @@
+-- Sessions moved to Redis.
+DROP TABLE IF EXISTS sessions CASCADE;
