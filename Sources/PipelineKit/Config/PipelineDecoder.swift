@@ -484,7 +484,7 @@ struct PipelineDecoder {
     /// A shell script: references are refused, because a value pasted into shell text can become code.
     mutating func script(_ id: NodeID, _ what: String) -> Script? {
         guard let text = reader.string(id, what) else { return nil }
-        if text.trimmingSpaces().isEmpty {
+        if text.utf8.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) {
             reader.error(reader[id].mark, "\(what) is empty")
             return nil
         }

@@ -80,7 +80,11 @@ public enum Reference: Sendable, Equatable, CustomStringConvertible {
 
 extension StringProtocol {
     func trimmingSpaces() -> String {
-        String(drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
+        // On UTF-8 bytes: blanks are ASCII, and this runs for every scalar of a large file.
+        let text = Substring(self)
+        guard let first = text.utf8.firstIndex(where: { $0 != 0x20 && $0 != 0x09 }),
+              let last = text.utf8.lastIndex(where: { $0 != 0x20 && $0 != 0x09 }) else { return "" }
+        return String(text[first...last])
     }
 }
 
