@@ -13,8 +13,14 @@ import Testing
         return box
     }
 
-    static func demoProcesses() throws -> String {
-        try Binary.run(executable: "pgrep", ["-af", "pipelines/demo/service.py"]).stdout
+    /// Demo services still running from this test's working directory.
+    static func demoProcesses(_ box: Sandbox) throws -> String {
+        try box.shell("""
+        for pid in $(pgrep -f pipelines/demo/service.py); do
+          [ "$(readlink /proc/$pid/cwd)" = "$(pwd -P)" ] && ps -o pid=,args= -p "$pid"
+        done
+        true
+        """).stdout
     }
 
     @Test func theDemoDeploysVersionTwo() throws {
@@ -29,7 +35,7 @@ import Testing
         #expect(link == "releases/v2")
         let dump = try box.shell("pipelines/demo/demo.sh snapshot")
         #expect(dump.stdout.contains("price_cents INTEGER NOT NULL DEFAULT 0"))
-        #expect(try Self.demoProcesses().isEmpty, "the demo leaves no process behind")
+        #expect(try Self.demoProcesses(box).isEmpty, "the demo leaves no process behind")
     }
 
     @Test func aBrokenVersionTwoIsRolledBackToExactlyTheStateBefore() throws {
@@ -44,7 +50,7 @@ import Testing
         #expect(result.status == 1, "\(result.stdout)\n\(result.stderr)")
         #expect(result.stderr.contains("canary aborted at 10%: v2 error rate = 1 (≤ 0.05)"))
         // Reverse order: traffic, web symlink, v2, database.
-        let order = ["[canary] router: 0% of traffic to v2", "[frontend] web/current -> releases/v1", "[backend] stopped v2",
+        let order = ["[canary] 2 consecutive failed analyses at 10%: aborting, traffic back to 0%", "[frontend] web/current -> releases/v1", "[backend] stopped v2",
                      "[migrate] applied 0002_add_price.down.sql"].map { result.stdout.range(of: $0)?.lowerBound }
         #expect(order.allSatisfy { $0 != nil }, "\(result.stdout)")
         #expect(order.compactMap { $0 } == order.compactMap { $0 }.sorted())
@@ -52,7 +58,7 @@ import Testing
         #expect(after.stdout.trimmingCharacters(in: .newlines) == before.trimmingCharacters(in: .newlines))
         #expect(after.stdout.contains("INSERT INTO \"items\" VALUES(3,'cortado');"))
         #expect(after.stdout.contains("web/current -> releases/v1"))
-        #expect(try Self.demoProcesses().isEmpty, "the rollback leaves no process behind")
+        #expect(try Self.demoProcesses(box).isEmpty, "the rollback leaves no process behind")
         let state = try box.state()
         #expect(state["status"] as? String == "rolled_back")
     }

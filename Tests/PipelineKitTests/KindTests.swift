@@ -36,7 +36,7 @@ import Testing
         defer { box.remove() }
         let result = try box.pipeline(["run", "p.yml"], env: Self.virtual)
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(box.read("traffic.log") == "10\n50\n100\n")
+        #expect(box.read("traffic.log") == "0\n10\n50\n100\n", "0% first: the baseline is measured without the new release")
         let measurements = try box.events().filter { $0["type"] as? String == "measurement" }
         // A baseline per metric, then two analyses (every 30 s of a 1 m bake) per step and metric.
         #expect(measurements.count == 2 + 3 * 2 * 2)
@@ -51,7 +51,7 @@ import Testing
         defer { box.remove() }
         let result = try box.pipeline(["run", "p.yml"], env: Self.virtual)
         #expect(result.status == 1, "\(result.stderr)")
-        #expect(box.read("traffic.log") == "10\n50\n0\n")
+        #expect(box.read("traffic.log") == "0\n10\n50\n0\n")
         #expect(box.read("ran.log") == "deployed\nundeployed\n")
         #expect(result.stderr.contains("canary aborted at 50%: error-rate = 0.2 (≤ 0.05)"))
         let failed = try box.events().filter { $0["type"] as? String == "measurement" && $0["verdict"] as? String == "fail" }
@@ -66,7 +66,7 @@ import Testing
         defer { box.remove() }
         let result = try box.pipeline(["run", "p.yml"], env: Self.virtual)
         #expect(result.status == 1)
-        #expect(box.read("traffic.log") == "10\n50\n0\n")
+        #expect(box.read("traffic.log") == "0\n10\n50\n0\n")
         #expect(result.stderr.contains("canary aborted at 50%: p95 = 0.9 (≤ 0.4 (baseline * 2))"))
     }
 
@@ -168,4 +168,67 @@ import Testing
         #expect(passed.status == 0, "\(passed.stderr)")
         #expect(box.read("ran.log") == "applied\n")
     }
+
+    @Test func sigtermDuringASlowProbeStopsAtOnce() throws {
+        let server = try ScriptedServer(["/health": [["status": 200, "delay_ms": 60000]]])
+        defer { server.stop() }
+        let box = try Sandbox("""
+        version: 1
+        name: slow
+        stages:
+          - id: verify
+            kind: verify
+            http: { url: "\(server.base)/health", timeout: 5m, initial-delay: 0s, failure-threshold: 1 }
+        """)
+        defer { box.remove() }
+        let started = Date()
+        let result = try box.shell("""
+        "$PIPELINE" run p.yml > run.out 2>&1 & pid=$!
+        until grep -q "health probe" run.out 2>/dev/null; do sleep 0.05; done
+        sleep 0.3; kill -TERM $pid; wait $pid; echo "exit=$?"
+        """)
+        #expect(result.stdout == "exit=130\n", "\(box.read("run.out"))")
+        #expect(Date().timeIntervalSince(started) < 20, "the probe is cancelled, not waited for")
+        #expect(Sandbox.stages(try box.state())["verify"]?["status"] as? String == "pending", "interrupted, to run again on resume")
+    }
+
+    @Test func aCheckThatStartsADaemonFinishesWhenItsScriptDoes() throws {
+        let box = try Sandbox("""
+        version: 1
+        name: daemon
+        stages:
+          - id: pre
+            kind: infra-precheck
+            timeout: 20s
+            checks:
+              - { name: starts a daemon, run: "setsid sleep 30 > /dev/null 2>&1 & echo $! > daemon.pid; echo started", timeout: 10s }
+        """)
+        defer { box.remove() }
+        let started = Date()
+        let result = try box.pipeline(["run", "p.yml"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(Date().timeIntervalSince(started) < 8)
+        _ = try box.shell("kill $(cat daemon.pid)")
+    }
+
+    @Test func aRetriedMigrationKeepsTheFirstBackup() throws {
+        let box = try Sandbox("""
+        version: 1
+        name: retried
+        stages:
+          - id: migrate
+            kind: migrate
+            retry: { attempts: 2, delay: 10ms }
+            backup: 'cp db "$PIPELINE_BACKUP_PATH"'
+            run: echo "half-applied" >> db; exit 1
+            restore: 'cp "$PIPELINE_BACKUP_PATH" db'
+        """)
+        defer { box.remove() }
+        try "schema v1\n".write(to: box.dir.appendingPathComponent("db"), atomically: true, encoding: .utf8)
+        let result = try box.pipeline(["run", "p.yml"])
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(box.read("db") == "schema v1\n", "restored to the state before the first attempt")
+        #expect(try box.events().filter { $0["type"] as? String == "backup" }.count == 1)
+    }
 }
+

@@ -145,8 +145,10 @@ def router(args):
 def serve(handler, args):
     server = ThreadingHTTPServer(("127.0.0.1", args.port), handler)
     server.daemon_threads = True
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    threading.Timer(args.lifetime, lambda: os.kill(os.getpid(), signal.SIGTERM)).start()
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    lifetime = threading.Timer(args.lifetime, lambda: os.kill(os.getpid(), signal.SIGTERM))
+    lifetime.daemon = True  # interpreter shutdown must not wait for it
+    lifetime.start()
     server.serve_forever()
 
 

@@ -45,6 +45,13 @@ final class ChildProcess {
 
     var finished: Bool { exitStatus != nil && eof }
 
+    /// Stops reading before EOF (a detached process still holds the pipe open).
+    func closeOutput() {
+        guard !eof else { return }
+        eof = true
+        close(fd)
+    }
+
     /// Reads what is available; returns complete lines (the last partial line is kept until EOF).
     func readLines() -> [String] {
         var lines: [String] = []

@@ -143,8 +143,16 @@ extension Engine {
         stages[node].actions = Action.plan(for: stage)
         stages[node].backupPath = nil
         if case .migrate(let spec) = stage.spec, spec.backup != nil {
-            try JournalStore.makeDirectory(logPath("backups"))
-            stages[node].backupPath = absolute(logPath("backups/\(stage.id).\(attempt)"))
+            if let first = run.stage(stage.id)?.backup {
+                // A retry (or a resume) must not back up a half-migrated database: the first
+                // backup of the run is the state to restore.
+                stages[node].actions.removeAll { if case .script(_, "backup", _) = $0 { return true } else { return false } }
+                stages[node].backupPath = first
+                output.note("[\(stage.id)] keeping the backup taken before the first attempt: \(first)")
+            } else {
+                try JournalStore.makeDirectory(logPath("backups"))
+                stages[node].backupPath = absolute(logPath("backups/\(stage.id).\(attempt)"))
+            }
         }
         record("attempt_started", [("stage", .string(stage.id)), ("phase", .string("run")), ("attempt", .int(attempt)), ("log", .string(stages[node].log.path))])
         output.note("[\(stage.id)] attempt \(attempt)/\(stage.retry.attempts) started")
@@ -242,7 +250,12 @@ extension Engine {
             try runAction(node, index: index + 1, startedAt: task.startedAt)
             return
         }
-        let outcome = verdict.ok ? "succeeded" : task.timedOut ? "timed_out" : state == .interrupting ? "interrupted" : "failed"
+        let outcome: String
+        if verdict.ok && !more { outcome = "succeeded" }
+        else if state == .interrupting { outcome = "interrupted" }
+        else if verdict.ok { outcome = "stopped" }  // more to do, but another stage failed
+        else if task.timedOut { outcome = "timed_out" }
+        else { outcome = "failed" }
         try attemptFinished(node, ok: verdict.ok && !more, exitCode: nil, signal: nil, outcome: outcome)
     }
 

@@ -4,7 +4,10 @@ import Foundation
 /// jumps over idle waits (retry delays, gate waits, bake times) instead of sleeping, while child
 /// processes still run in real time.
 public final class EngineClock: @unchecked Sendable {
-    private var offsetMs = 0
+    /// Virtual time skipped so far; native tasks skip from their own threads, hence the lock.
+    private var offset = 0
+    private let lock = NSLock()
+    private var offsetMs: Int { lock.withLock { offset } }
     private let wallBaseMs: Int?
     /// Whether idle waits are skipped.
     public let isVirtual: Bool
@@ -31,7 +34,7 @@ public final class EngineClock: @unchecked Sendable {
 
     /// Moves virtual time forward (no-op on a real clock).
     public func skip(_ ms: Int) {
-        if isVirtual, ms > 0 { offsetMs += ms }
+        if isVirtual, ms > 0 { lock.withLock { offset += ms } }
     }
 
     /// The wall time as ISO 8601 UTC with milliseconds: `2026-11-22T10:00:00.000Z`.

@@ -44,11 +44,11 @@ enum PrecheckRunner {
             return code == 0 ? nil : "exit \(code)"
         case .http(let probe):
             let url = context.resolve(probe.url)
-            let result = Probes.get(url, timeoutMs: probe.timeout.milliseconds)
+            let result = Probes.get(url, timeoutMs: probe.timeout.milliseconds, cancelled: { task.isCancelled })
             if let error = result.error { return "GET \(context.masker.mask(url)): \(error)" }
             return result.status == probe.expect ? nil : "GET \(context.masker.mask(url)) returned \(result.status ?? 0), expected \(probe.expect)"
         case .tcp(let host, let port):
-            return Probes.tcp(host: host, port: port, timeoutMs: check.timeout.milliseconds)
+            return Probes.tcp(host: host, port: port, timeoutMs: check.timeout.milliseconds, cancelled: { task.isCancelled })
         }
     }
 
@@ -128,7 +128,7 @@ enum VerifyRunner {
         }
         var consecutive = 0
         for attempt in 1...probe.attempts {
-            let result = Probes.get(url, timeoutMs: probe.timeout.milliseconds)
+            let result = Probes.get(url, timeoutMs: probe.timeout.milliseconds, cancelled: { task.isCancelled })
             let ok = result.error == nil && result.status == probe.expect
             let detail = result.error ?? "HTTP \(result.status ?? 0)"
             task.record("probe", [("stage", .string(context.stage)), ("attempt", .int(attempt)), ("url", .string(shown)),
@@ -153,6 +153,11 @@ enum VerifyRunner {
 /// baseline-relative bounds; too many consecutive failures send traffic back to 0 and fail the stage.
 enum CanaryRunner {
     static func run(_ spec: CanarySpec, _ context: KindContext, _ task: NativeTask) -> NativeTask.Verdict {
+        // The baseline must be measured without the new release taking traffic: after a retry or a
+        // resume of an interrupted canary, traffic may still sit at the last step.
+        guard shift(to: 0, spec, context, task) else {
+            return .init(ok: false, message: "the traffic script failed to set traffic to 0% before measuring the baseline")
+        }
         var baseline: [String: Double] = [:]
         for metric in spec.analysis {
             if let value = measure(metric, context, task) {
@@ -212,7 +217,7 @@ enum CanaryRunner {
             guard code == 0 else { return nil }
             return lines.last { !$0.trimmingCharacters(in: .whitespaces).isEmpty }.flatMap { Double($0.trimmingCharacters(in: .whitespaces)) }
         case .http(let url, let path, let timeout):
-            let result = Probes.get(context.resolve(url), timeoutMs: timeout.milliseconds)
+            let result = Probes.get(context.resolve(url), timeoutMs: timeout.milliseconds, cancelled: { task.isCancelled })
             guard result.error == nil, let status = result.status, (200..<300).contains(status) else { return nil }
             return Probes.number(in: result.body, at: path)
         }

@@ -108,19 +108,31 @@ final class NativeTask: @unchecked Sendable {
         lock.withLock { childPID = child.pid }
         let end = EngineClock.monotonicMs() + timeoutMs
         var killed = false
-        while !child.eof {
-            var pfd = pollfd(fd: child.fd, events: Int16(POLLIN), revents: 0)
-            _ = poll(&pfd, 1, 50)
-            for line in child.readLines() { onLine(line) }
+        var status: Int32 = 0
+        while true {
+            if child.eof {
+                usleep(20_000)
+            } else {
+                var pfd = pollfd(fd: child.fd, events: Int16(POLLIN), revents: 0)
+                _ = poll(&pfd, 1, 50)
+                for line in child.readLines() { onLine(line) }
+            }
+            var reaped = waitpid(child.pid, &status, WNOHANG)
+            while reaped < 0 && errno == EINTR { reaped = waitpid(child.pid, &status, WNOHANG) }
+            if reaped == child.pid || reaped < 0 {
+                // The script is done. What is left of its group goes with it; a process it
+                // detached (setsid) may keep the pipe open, so read what is there and stop.
+                if child.groupAlive { child.signalGroup(SIGKILL) }
+                for line in child.readLines() { onLine(line) }
+                child.closeOutput()
+                break
+            }
             if !killed, isCancelled || EngineClock.monotonicMs() >= end {
                 killed = true
                 child.signalGroup(SIGKILL)
             }
         }
-        var status: Int32 = 0
-        while waitpid(child.pid, &status, 0) < 0 && errno == EINTR {}
         child.exitStatus = status
-        if child.groupAlive { child.signalGroup(SIGKILL) }
         lock.withLock { childPID = 0 }
         return killed ? nil : child.exitCode
     }

@@ -13,8 +13,9 @@ enum Probes {
         var milliseconds: Int
     }
 
-    /// GET `url` with a timeout; never throws.
-    static func get(_ url: String, timeoutMs: Int) -> HTTPResult {
+    /// GET `url` with a timeout; never throws. Gives up early (error `cancelled`) once `cancelled` says so,
+    /// so a stopped stage or an interrupted run does not wait for a slow server.
+    static func get(_ url: String, timeoutMs: Int, cancelled: () -> Bool = { false }) -> HTTPResult {
         let started = EngineClock.monotonicMs()
         guard let target = URL(string: url), target.scheme == "http" || target.scheme == "https" else {
             return HTTPResult(status: nil, body: Data(), error: "'\(url)' is not an http(s) URL", milliseconds: 0)
@@ -28,12 +29,21 @@ enum Probes {
         defer { session.finishTasksAndInvalidate() }
         let done = DispatchSemaphore(value: 0)
         let box = ResultBox()
-        session.dataTask(with: request) { data, response, error in
+        let task = session.dataTask(with: request) { data, response, error in
             box.set(data: data, status: (response as? HTTPURLResponse)?.statusCode, error: error)
             done.signal()
-        }.resume()
-        if done.wait(timeout: .now() + .milliseconds(timeoutMs + 1000)) == .timedOut {
-            return HTTPResult(status: nil, body: Data(), error: "timed out after \(TimeSpan(milliseconds: timeoutMs))", milliseconds: EngineClock.monotonicMs() - started)
+        }
+        task.resume()
+        let giveUp = started + timeoutMs + 1000
+        while done.wait(timeout: .now() + .milliseconds(50)) == .timedOut {
+            if cancelled() {
+                task.cancel()
+                return HTTPResult(status: nil, body: Data(), error: "cancelled", milliseconds: EngineClock.monotonicMs() - started)
+            }
+            if EngineClock.monotonicMs() >= giveUp {
+                task.cancel()
+                return HTTPResult(status: nil, body: Data(), error: "timed out after \(TimeSpan(milliseconds: timeoutMs))", milliseconds: EngineClock.monotonicMs() - started)
+            }
         }
         let elapsed = EngineClock.monotonicMs() - started
         let (data, status, error) = box.get()
@@ -54,7 +64,7 @@ enum Probes {
     }
 
     /// Connects to `host:port` within a timeout; nil on success, else why not.
-    static func tcp(host: String, port: Int, timeoutMs: Int) -> String? {
+    static func tcp(host: String, port: Int, timeoutMs: Int, cancelled: () -> Bool = { false }) -> String? {
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         var list: UnsafeMutablePointer<addrinfo>?
@@ -71,7 +81,12 @@ enum Probes {
             if connect(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0 { return nil }
             guard errno == EINPROGRESS else { lastError = String(cString: strerror(errno)); continue }
             var pfd = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-            let n = poll(&pfd, 1, Int32(timeoutMs))
+            let giveUp = EngineClock.monotonicMs() + timeoutMs
+            var n: Int32 = 0
+            while n == 0, EngineClock.monotonicMs() < giveUp {
+                if cancelled() { return "cancelled" }
+                n = poll(&pfd, 1, Int32(max(1, min(50, giveUp - EngineClock.monotonicMs()))))
+            }
             if n == 0 { lastError = "timed out after \(TimeSpan(milliseconds: timeoutMs))"; continue }
             var error: Int32 = 0
             var length = socklen_t(MemoryLayout<Int32>.size)
