@@ -16,7 +16,7 @@ import Testing
     /// Demo services still running from this test's working directory.
     static func demoProcesses(_ box: Sandbox) throws -> String {
         try box.shell("""
-        for pid in $(pgrep -f pipelines/demo/service.py); do
+        for pid in $(pgrep -f "pipelines/demo/[s]ervice.py"); do
           [ "$(readlink /proc/$pid/cwd)" = "$(pwd -P)" ] && ps -o pid=,args= -p "$pid"
         done
         true
