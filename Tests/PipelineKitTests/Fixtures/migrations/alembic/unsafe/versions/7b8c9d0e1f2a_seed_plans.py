@@ -30,5 +30,5 @@ def upgrade():
 
 def downgrade():
     """Seed data stays: nothing to undo."""
-    # TODO: delete the rows?
+    # Deliberately empty: the seeded rows are kept (this fixture must still be flagged).
     ...
