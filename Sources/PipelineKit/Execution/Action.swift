@@ -23,6 +23,15 @@ enum Action {
         }
     }
 
+    /// The label of a migrate stage's backup script: the engine journals its artifact.
+    static let backupLabel = "backup"
+
+    /// Whether this is a migrate stage's backup script.
+    var isBackup: Bool {
+        if case .script(_, Self.backupLabel, _) = self { return true }
+        return false
+    }
+
     /// The actions of one attempt of a stage.
     static func plan(for stage: Stage) -> [Action] {
         func script(_ s: Script?, _ label: String) -> [Action] {
@@ -32,7 +41,7 @@ enum Action {
         case .command, .backend, .frontend:
             return script(stage.run, "run")
         case .migrate(let spec):
-            return script(spec.backup, "backup") + script(stage.run, "run")
+            return script(spec.backup, backupLabel) + script(stage.run, "run")
         case .envPresync(let spec):
             return [.native(.envPresync(spec))] + script(spec.apply, "apply")
         case .infraPrecheck(let checks):

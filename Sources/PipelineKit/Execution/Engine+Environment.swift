@@ -7,6 +7,13 @@ extension Engine {
     }
 
     func environment(stageID: String, stageEnv: [(String, String)], attempt: Int, outputsPath: String, extra: [(String, String)]) -> [String] {
+        environmentValues(stageID: stageID, stageEnv: stageEnv, attempt: attempt, outputsPath: outputsPath, extra: extra)
+            .map { "\($0.key)=\($0.value)" }
+    }
+
+    /// The same environment as a dictionary (what env-presync checks).
+    func environmentValues(stageID: String, stageEnv: [(String, String)], attempt: Int, outputsPath: String,
+                           extra: [(String, String)] = []) -> [String: String] {
         var env = options.environment
         var pipelineEnv: [String: String] = [:]
         for (name, raw) in run.definition.env {
@@ -23,7 +30,7 @@ extension Engine {
         env["PIPELINE_OUTPUTS"] = absolute(outputsPath)
         env["PIPELINE_FILE"] = file
         for (name, value) in extra { env[name] = value }
-        return env.map { "\($0.key)=\($0.value)" }
+        return env
     }
 
     /// Substitutes `${{ }}` references in a template (URLs, messages).

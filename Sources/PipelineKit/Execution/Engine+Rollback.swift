@@ -9,8 +9,8 @@ extension Engine {
         failedStage = failed
         // The failed stage, then any stage stopped mid-attempt because of it (`--on-failure stop`):
         // each may have half-applied.
-        let interrupted = [failed].compactMap { $0 } + run.stages.filter { $0.status == .failed && $0.id != failed }.map(\.id)
-        for id in interrupted {
+        let halfApplied = [failed].compactMap { $0 } + run.stages.filter { $0.status == .failed && $0.id != failed }.map(\.id)
+        for id in halfApplied {
             if let definition = run.definition.stage(id), definition.rollback != nil || canRestore(definition),
                !(run.stage(id)?.attempts.isEmpty ?? true) {
                 queue.append(id)
@@ -58,7 +58,9 @@ extension Engine {
             return true
         }
         let phase = restoring ? "restore" : "rollback"
-        if rollbackAttempt == 0, !restoring || definition.rollback == nil { record("rollback_started", [("stage", .string(id))]) }
+        // A restore after a failed downgrade continues the same undo: one `rollback_started` per stage.
+        let startsUndo = rollbackAttempt == 0 && (!restoring || definition.rollback == nil)
+        if startsUndo { record("rollback_started", [("stage", .string(id))]) }
         rollbackAttempt += 1
         rollbackLog.reset(logPath("logs/\(id).\(phase).\(rollbackAttempt).log"))
         record("attempt_started", [("stage", .string(id)), ("phase", .string(phase)), ("attempt", .int(rollbackAttempt)), ("log", .string(rollbackLog.path))])

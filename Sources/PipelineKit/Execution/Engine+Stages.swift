@@ -146,7 +146,7 @@ extension Engine {
             if let first = run.stage(stage.id)?.backup {
                 // A retry (or a resume) must not back up a half-migrated database: the first
                 // backup of the run is the state to restore.
-                stages[node].actions.removeAll { if case .script(_, "backup", _) = $0 { return true } else { return false } }
+                stages[node].actions.removeAll(where: \.isBackup)
                 stages[node].backupPath = first
                 output.note("[\(stage.id)] keeping the backup taken before the first attempt: \(first)")
             } else {
@@ -189,18 +189,15 @@ extension Engine {
         let stage = pipeline!.stages[node]
         let task = NativeTask(clock: clock)
         task.deadline = task.startedAt + max(1, stage.timeout.milliseconds - (clock.now() - startedAt))
-        let environmentList = environment(for: stage, attempt: stages[node].attempt, outputsPath: stages[node].outputsPath)
+        // What the stage's scripts will see: the process environment, the pipeline's and the stage's `env`.
+        let stageEnvironment = environmentValues(stageID: stage.id, stageEnv: stage.env.map { ($0.name, $0.value.raw) },
+                                                 attempt: stages[node].attempt, outputsPath: stages[node].outputsPath)
+        let environmentList = stageEnvironment.map { "\($0.key)=\($0.value)" }
         var resolved: [String: String] = [:]
         for template in Self.templates(in: work) { resolved[template.raw] = resolve(template, stage: stage) }
         let table = resolved
         let context = KindContext(stage: stage.id, shell: stage.shell, environment: environmentList, directory: options.workingDirectory,
                                   masker: masker, resolve: { table[$0.raw] ?? $0.raw })
-        // What the stage's scripts will see: the process environment, the pipeline's and the stage's `env`.
-        var env: [String: String] = [:]
-        for entry in environmentList {
-            if let eq = entry.firstIndex(of: "=") { env[String(entry[..<eq])] = String(entry[entry.index(after: eq)...]) }
-        }
-        let stageEnvironment = env
         let base = (run.file as NSString).deletingLastPathComponent
         emit(.action(stage: node), work.label)
         tasks[task.readFD] = (task, node)
@@ -261,7 +258,7 @@ extension Engine {
 
     func actionFinished(_ node: Int, _ child: ChildProcess) throws(EngineError) {
         guard case .running(let index) = stages[node].phase else { return }
-        if child.succeeded, case .script(_, "backup", _) = stages[node].actions[index], let path = stages[node].backupPath {
+        if child.succeeded, stages[node].actions[index].isBackup, let path = stages[node].backupPath {
             // The artifact is journaled before the migration runs, so a rollback (even a later
             // `pipeline rollback`) can restore it.
             var info = stat()
