@@ -108,12 +108,15 @@ struct Resume: ParsableCommand {
     @Option(help: "Treat a stage that was running when the engine stopped as done (repeatable).")
     var assumeDone: [String] = []
 
+    @Option(help: "Without RUN: the latest run of this pipeline (needed when the state dir holds several pipelines).")
+    var pipeline: String?
+
     func run() throws {
         var options = try engine.options()
         options.force = force
         options.rerun = Set(rerun)
         options.assumeDone = Set(assumeDone)
-        let code = Engine.resume(runID: runID, options: options, output: TerminalOutput(environment: options.environment))
+        let code = Engine.resume(runID: runID, pipeline: pipeline, options: options, output: TerminalOutput(environment: options.environment))
         if code != 0 { throw ExitCode(code) }
     }
 }
@@ -127,9 +130,12 @@ struct Rollback: ParsableCommand {
 
     @OptionGroup var engine: EngineArguments
 
+    @Option(help: "Without RUN: the latest run of this pipeline (needed when the state dir holds several pipelines).")
+    var pipeline: String?
+
     func run() throws {
         let options = try engine.options()
-        let code = Engine.rollback(runID: runID, options: options, output: TerminalOutput(environment: options.environment))
+        let code = Engine.rollback(runID: runID, pipeline: pipeline, options: options, output: TerminalOutput(environment: options.environment))
         if code != 0 { throw ExitCode(code) }
     }
 }
@@ -147,10 +153,10 @@ struct Status: ParsableCommand {
     var json = false
 
     func run() throws {
-        let store = JournalStore(root: stateDir)
         let state: RunState
         do {
-            guard let id = runID ?? store.runIDs().last else { throw EngineError("no runs recorded in '\(stateDir)'") }
+            let store = try JournalStore(checking: stateDir)
+            guard let id = try runID.map(JournalStore.checkedRunID) ?? store.runIDs().last else { throw EngineError("no runs recorded in '\(stateDir)'") }
             state = try store.load(id)
         } catch let error as EngineError {
             Terminal.err("error: \(error.message)\n")
@@ -163,6 +169,9 @@ struct Status: ParsableCommand {
         var text = "run \(state.run) of '\(state.pipeline)': \(state.status.rawValue)\n"
         text += "file \(state.file), started \(state.started)" + (state.ended.map { ", ended \($0)" } ?? "") + "\n"
         if let waiting = state.waiting { text += "waiting (\(waiting.reason)): \(waiting.message)\n" }
+        if state.status == .abandoned {
+            text += "abandoned: its engine (pid \(state.pid)) is gone without recording an end; continue it with 'pipeline resume \(state.run)' or undo it with 'pipeline rollback \(state.run)'\n"
+        }
         let width = state.stages.map(\.id.count).max() ?? 5
         for stage in state.stages {
             let pad = String(repeating: " ", count: width - stage.id.count)
@@ -190,7 +199,7 @@ struct History: ParsableCommand {
     var json = false
 
     func run() throws {
-        let store = JournalStore(root: stateDir)
+        let store = try CheckedStore.open(stateDir)
         if json {
             let rows: [JSONValue] = store.runIDs().reversed().map { id in
                 let state = try? store.load(id)
@@ -208,6 +217,18 @@ struct History: ParsableCommand {
             } else {
                 Terminal.out("\(id)  (journal unreadable)\n")
             }
+        }
+    }
+}
+
+/// Opens a state dir for reading, refusing an unsafe one with a one-line error and exit 2.
+enum CheckedStore {
+    static func open(_ root: String) throws -> JournalStore {
+        do {
+            return try JournalStore(checking: root)
+        } catch {
+            Terminal.err("error: \(error.message)\n")
+            throw ExitCode(2)
         }
     }
 }

@@ -1,4 +1,9 @@
 import ArgumentParser
+import Glibc
+
+// A reader that goes away (`| head`, a CI log shipper) must never stop a deploy: writes to a closed
+// pipe fail with EPIPE, which the terminal writer ignores, and the run goes on to its end.
+signal(SIGPIPE, SIG_IGN)
 
 // Usage errors exit 2 like every other invalid input (argument-parser's default is 64).
 do {

@@ -14,7 +14,27 @@ final class ChildProcess {
     var terminatedAt: Int?
     var killed = false
     var timedOut = false
+    /// When the script itself was reaped (a process it started may still hold the pipe).
+    var exitedAt: Int?
     var pending: [UInt8] = []
+    /// Why the script could not be started (no shell, no descriptors): it then counts as an attempt
+    /// that exited 127 at once, so retries and rollback apply as usual.
+    private(set) var startError: String?
+    /// Whether the output pipe is closed (at most once: a number closed twice may be someone else's).
+    private var closed = false
+
+    /// A script that could not start, recorded as if it had exited 127 at once; `token` is a negative
+    /// key unique among the engine's jobs (never a pid, so no signal can be sent to it).
+    init(failedToStart message: String, token: pid_t, now: Int) {
+        precondition(token < 0)
+        pid = token
+        fd = -1
+        startedAt = now
+        exitStatus = 127 << 8
+        eof = true
+        closed = true
+        startError = message
+    }
 
     /// Spawns `argv` (argv[0] absolute) with `environment` in `directory`.
     init(argv: [String], environment: [String], directory: String?, now: Int) throws(EngineError) {
@@ -47,14 +67,20 @@ final class ChildProcess {
 
     /// Stops reading before EOF (a detached process still holds the pipe open).
     func closeOutput() {
-        guard !eof else { return }
         eof = true
+        closeOnce()
+    }
+
+    private func closeOnce() {
+        guard !closed else { return }
+        closed = true
         close(fd)
     }
 
     /// Reads what is available; returns complete lines (the last partial line is kept until EOF).
     func readLines() -> [String] {
         var lines: [String] = []
+        guard !closed else { return lines }
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
             let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
@@ -77,20 +103,22 @@ final class ChildProcess {
             if !pending.isEmpty { lines.append(String(decoding: pending, as: UTF8.self)) }
             pending.removeAll()
         }
-        if eof { close(fd) }
+        if eof { closeOnce() }
         return lines
     }
 
     /// Sends a signal to the whole process group (grandchildren included).
     func signalGroup(_ sig: Int32) {
+        guard pid > 0 else { return }
         _ = kill(-pid, sig)
     }
 
     /// Whether any process of the group is still alive.
-    var groupAlive: Bool { kill(-pid, 0) == 0 }
+    var groupAlive: Bool { pid > 0 && kill(-pid, 0) == 0 }
 
     /// `exit 3`, `killed by SIGKILL`.
     var statusText: String {
+        if let startError { return "could not start: \(startError)" }
         guard let status = exitStatus else { return "running" }
         let code = ps_exit_code(status)
         if code >= 0 { return "exit \(code)" }

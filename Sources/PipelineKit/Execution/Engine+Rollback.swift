@@ -1,27 +1,72 @@
 import CSystem
 import Foundation
 
+/// One way of undoing a stage, tried in order: a canary's traffic back to 0 %, the stage's
+/// `rollback` script, then (a migrate stage whose downgrade failed or is missing) its backup restored.
+enum UndoStep: String, Sendable {
+    /// A canary's `traffic` script with `PIPELINE_TRAFFIC_PERCENT=0`.
+    case traffic
+    case rollback
+    case restore
+}
+
+/// Where a rollback stands: what is left to undo and the try in flight. Works from the recorded
+/// run alone (``RunState`` and its ``RunDefinition``), never from the pipeline file.
+struct RollbackProgress {
+    /// Stage ids still to undo; the head is the one being undone.
+    var queue: [String] = []
+    /// The steps left for the head of the queue.
+    var steps: [UndoStep] = []
+    /// Tries of the current step so far.
+    var attempt = 0
+    /// Whether the head's `rollback_started` is journaled.
+    var started = false
+    /// When the next try of the current step may start (retry delay).
+    var wake: Int?
+    var log = LazyLog()
+}
+
 extension Engine {
-    /// Starts undoing: the failed stage first (it may have half-applied), then completed stages in
-    /// reverse order of completion, never past a stage that is not reversible.
-    func beginRollback(failed: String?) {
-        var queue: [String] = []
-        failedStage = failed
-        // The failed stage, then any stage stopped mid-attempt because of it (`--on-failure stop`):
-        // each may have half-applied.
-        let halfApplied = [failed].compactMap { $0 } + run.stages.filter { $0.status == .failed && $0.id != failed }.map(\.id)
-        for id in halfApplied {
-            if let definition = run.definition.stage(id), definition.rollback != nil || canRestore(definition),
-               !(run.stage(id)?.attempts.isEmpty ?? true) {
-                queue.append(id)
+    /// Stages that started an attempt and did not succeed: they may have half-applied. Newest
+    /// attempt first, the failed stage (if any) at the head.
+    func halfAppliedStages(failed: String?) -> [String] {
+        let started = run.stages.filter { record in
+            guard !record.attempts.isEmpty else { return false }
+            switch record.status {
+            case .failed, .running, .pending: return true
+            case .succeeded, .skipped, .rolledBack, .rollbackFailed: return false
             }
+        }
+        let newestFirst = started.sorted { ($0.attempts.last?.startedClock ?? 0) > ($1.attempts.last?.startedClock ?? 0) }.map(\.id)
+        guard let failed, newestFirst.contains(failed) else { return newestFirst }
+        return [failed] + newestFirst.filter { $0 != failed }
+    }
+
+    /// The ways of undoing a stage, in order; empty when it has nothing to undo.
+    func undoSteps(_ definition: RunDefinition.StageDefinition) -> [UndoStep] {
+        var steps: [UndoStep] = []
+        if definition.traffic != nil { steps.append(.traffic) }
+        if definition.rollback != nil { steps.append(.rollback) } else if canRestore(definition) { steps.append(.restore) }
+        return steps
+    }
+
+    /// Starts undoing: the stages that may have half-applied first (the failed one, then any stopped
+    /// or interrupted mid-attempt, or running when an engine died), then completed stages in reverse
+    /// order of completion, never past a stage that is not reversible.
+    func beginRollback(failed: String?) {
+        failedStage = failed
+        var queue: [String] = []
+        for id in halfAppliedStages(failed: failed) {
+            if let definition = run.definition.stage(id), !undoSteps(definition).isEmpty || !definition.reversible { queue.append(id) }
         }
         for id in run.completionOrder.reversed() where run.stage(id)?.status == .succeeded || run.stage(id)?.status == .rollbackFailed {
             if !queue.contains(id) { queue.append(id) }
         }
-        rollbackQueue = queue
-        rollbackAttempt = 0
-        restoring = false
+        undo = RollbackProgress()
+        undo.queue = queue
+        var fields: [(String, JSONValue)] = [("queue", .array(queue.map(JSONValue.string)))]
+        if let failed { fields.append(("failed_stage", .string(failed))) }
+        record("rollback_begun", fields)
         state = .rollingBack
         if queue.isEmpty {
             finishRollback(status: .rolledBack, note: nil)
@@ -32,44 +77,56 @@ extension Engine {
 
     func advanceRollback(now: Int) throws(EngineError) -> Bool {
         guard !busy else { return false }
-        if let wake = rollbackWake {
+        if let wake = undo.wake {
             guard now >= wake else { return false }
-            rollbackWake = nil
+            undo.wake = nil
         }
-        guard let id = rollbackQueue.first else {
+        guard let id = undo.queue.first else {
             finishRollback(status: .rolledBack, note: nil)
             return true
         }
         guard let definition = run.definition.stage(id) else {
-            rollbackQueue.removeFirst()
+            undo.queue.removeFirst()
             return true
         }
-        let isFailedStage = run.stage(id)?.status == .failed
         if !definition.reversible {
             // Never cross it: the stage and everything before it stay applied.
             finishRollback(status: .rollbackFailed,
                            note: "rollback stopped at '\(id)': it is marked 'reversible: false'; it and the stages before it remain applied")
             return true
         }
-        if definition.rollback == nil, !restoring, canRestore(definition) { restoring = true }
-        guard let script = restoring ? definition.restore : definition.rollback else {
-            record("rollback_finished", [("stage", .string(id)), ("status", .string("nothing_to_undo"))])
-            rollbackQueue.removeFirst()
-            return true
+        if !undo.started {
+            undo.steps = undoSteps(definition)
+            guard !undo.steps.isEmpty else {
+                record("rollback_finished", [("stage", .string(id)), ("status", .string("nothing_to_undo"))])
+                undo.queue.removeFirst()
+                return true
+            }
+            record("rollback_started", [("stage", .string(id))])
+            undo.started = true
+            undo.attempt = 0
         }
-        let phase = restoring ? "restore" : "rollback"
-        // A restore after a failed downgrade continues the same undo: one `rollback_started` per stage.
-        let startsUndo = rollbackAttempt == 0 && (!restoring || definition.rollback == nil)
-        if startsUndo { record("rollback_started", [("stage", .string(id))]) }
-        rollbackAttempt += 1
-        rollbackLog.reset(logPath("logs/\(id).\(phase).\(rollbackAttempt).log"))
-        record("attempt_started", [("stage", .string(id)), ("phase", .string(phase)), ("attempt", .int(rollbackAttempt)), ("log", .string(rollbackLog.path))])
-        output.note("[\(id)] \(phase) attempt \(rollbackAttempt)/\(definition.retry.attempts)" + (isFailedStage ? " (the failed stage, which may have half-applied)" : ""))
+        let step = undo.steps[0]
+        let script: String
+        switch step {
+        case .traffic: script = definition.traffic ?? "true"
+        case .rollback: script = definition.rollback ?? "true"
+        case .restore: script = definition.restore ?? "true"
+        }
+        undo.attempt += 1
+        let phase = step.rawValue
+        undo.log.reset(logPath("logs/\(id).\(phase).\(undo.attempt).log"))
+        record("attempt_started", [("stage", .string(id)), ("phase", .string(phase)), ("attempt", .int(undo.attempt)), ("log", .string(undo.log.path))])
+        let isHalfApplied = run.stage(id).map { $0.status != .succeeded && $0.status != .rollbackFailed } ?? false
+        let what = step == .traffic ? "traffic to 0%" : phase
+        output.note("[\(id)] \(what) attempt \(undo.attempt)/\(definition.retry.attempts)" + (isHalfApplied ? " (stopped mid-attempt, it may have half-applied)" : ""))
         var extra = run.stage(id)?.outputs.map { ("PIPELINE_OUTPUT_" + $0.0.uppercased(), $0.1) } ?? []
         extra.append(("PIPELINE_PHASE", phase))
+        if step == .traffic { extra.append(("PIPELINE_TRAFFIC_PERCENT", "0")) }
         if let backup = run.stage(id)?.backup { extra.append(("PIPELINE_BACKUP_PATH", backup)) }
-        let env = environment(stageID: id, stageEnv: definition.env, attempt: rollbackAttempt, outputsPath: "/dev/null", extra: extra)
-        _ = try spawn(script, shell: definition.shell, environment: env, timeoutMs: definition.timeoutMs, purpose: .rollback(stage: id))
+        let env = environment(stageID: id, stageEnv: definition.env, attempt: undo.attempt, outputsPath: "/dev/null", extra: extra)
+        try spawn(script, shell: definition.shell, environment: env, timeoutMs: definition.timeoutMs, purpose: .rollback(stage: id),
+                  attempt: (id, phase, undo.attempt))
         return true
     }
 
@@ -79,45 +136,49 @@ extension Engine {
     }
 
     func rollbackScriptFinished(_ id: String, _ child: ChildProcess) throws(EngineError) {
-        let phase = restoring ? "restore" : "rollback"
-        record("attempt_finished", attemptFields(id, phase: phase, attempt: rollbackAttempt, child))
-        rollbackLog.close()
-        output.attemptEnded(stage: id, attempt: rollbackAttempt, phase: phase, status: child.succeeded ? "succeeded" : "failed",
-                            logPath: run.stage(id)?.rollback?.attempts.last?.log ?? "")
+        guard let step = undo.steps.first, let definition = run.definition.stage(id) else { return }
+        let phase = step.rawValue
+        let outcome = AttemptOutcome.of(child, interrupted: state == .interrupting)
+        record("attempt_finished", attemptFields(id, phase: phase, attempt: undo.attempt, child, outcome: outcome))
+        undo.log.close()
+        output.attemptEnded(stage: id, attempt: undo.attempt, phase: phase, status: outcome.rawValue, logPath: undo.log.path)
         if state == .interrupting { return }
-        let definition = run.definition.stage(id)!
-        if child.succeeded {
-            record("rollback_finished", [("stage", .string(id)), ("status", .string("rolled_back")), ("method", .string(phase))])
-            output.note(restoring ? "[\(id)] restored from the backup \(run.stage(id)?.backup ?? "")" : "[\(id)] rolled back")
-            rollbackQueue.removeFirst()
-            rollbackAttempt = 0
-            restoring = false
+        if outcome == .succeeded {
+            undo.steps.removeFirst()
+            undo.attempt = 0
+            if step == .traffic { output.note("[\(id)] traffic back to 0%") }
+            guard undo.steps.isEmpty else { return }
+            record("rollback_finished", [("stage", .string(id)), ("status", .string("rolled_back")), ("method", .string(phase == "traffic" ? "rollback" : phase))])
+            output.note(step == .restore ? "[\(id)] restored from the backup \(run.stage(id)?.backup ?? "")" : "[\(id)] rolled back")
+            undo.queue.removeFirst()
+            undo.started = false
             return
         }
-        output.note("[\(id)] \(phase) attempt \(rollbackAttempt) failed (\(child.statusText))")
-        if rollbackAttempt < definition.retry.attempts {
-            rollbackWake = clock.now() + retryDelay(definition.retry, after: rollbackAttempt)
+        output.note("[\(id)] \(phase) attempt \(undo.attempt) failed (\(child.statusText))")
+        if undo.attempt < definition.retry.attempts {
+            undo.wake = clock.now() + retryDelay(definition.retry, after: undo.attempt)
             return
         }
-        if !restoring, canRestore(definition) {
+        if step == .rollback, canRestore(definition) {
             output.note("[\(id)] the downgrade failed; restoring the backup \(run.stage(id)?.backup ?? "") instead")
-            restoring = true
-            rollbackAttempt = 0
+            undo.steps = [.restore]
+            undo.attempt = 0
             return
         }
-        restoring = false
         record("rollback_finished", [("stage", .string(id)), ("status", .string("rollback_failed")), ("method", .string(phase))])
-        finishRollback(status: .rollbackFailed, note: "the rollback of '\(id)' failed after \(rollbackAttempt) attempt\(rollbackAttempt == 1 ? "" : "s")")
+        let what = step == .traffic ? "the traffic reset (to 0%) of '\(id)'" : "the \(phase) of '\(id)'"
+        finishRollback(status: .rollbackFailed, note: "\(what) failed after \(undo.attempt) attempt\(undo.attempt == 1 ? "" : "s")")
     }
 
     /// Records the end of a rollback and what a person must still undo.
     func finishRollback(status: RunState.Status, note: String?) {
         // Still applied: stages whose effects were not undone by a rollback script.
-        let remaining = run.completionOrder.filter { id in
+        let halfApplied = Set(halfAppliedStages(failed: nil))
+        let remaining = (run.completionOrder + run.stages.map(\.id).filter { halfApplied.contains($0) && !run.completionOrder.contains($0) }).filter { id in
             let record = run.stage(id)
-            let definition = run.definition.stage(id)
-            return record?.status == .succeeded && (definition?.rollback != nil || definition?.restore != nil)
-                || record?.status == .rollbackFailed
+            guard let definition = run.definition.stage(id) else { return false }
+            let undoable = !undoSteps(definition).isEmpty || !definition.reversible
+            return (record?.status == .succeeded || halfApplied.contains(id)) && undoable || record?.status == .rollbackFailed
         }
         let failedRun = failedStage != nil
         let undone = run.stages.contains { $0.status == .rolledBack }

@@ -92,9 +92,8 @@ extension Engine {
             let number = stages[node].checkNumberBase + stages[node].checkTries
             stages[node].log.reset(logPath("logs/\(stage.id).gate-check.\(number).log"))
             record("attempt_started", [("stage", .string(stage.id)), ("phase", .string("gate-check")), ("attempt", .int(number)), ("log", .string(stages[node].log.path))], apply: false)
-            let child = try spawn(check.source, shell: stage.shell, environment: environment(for: stage, attempt: stages[node].checkTries, outputsPath: "/dev/null"),
-                                  timeoutMs: stage.timeout.milliseconds, purpose: .gateCheck(stage: node))
-            _ = child
+            try spawn(check.source, shell: stage.shell, environment: environment(for: stage, attempt: stages[node].checkTries, outputsPath: "/dev/null"),
+                      timeoutMs: stage.timeout.milliseconds, purpose: .gateCheck(stage: node), attempt: (stage.id, "gate-check", number))
             stages[node].phase = .gateCheck
             active += 1
             return true
@@ -106,7 +105,8 @@ extension Engine {
     func gateCheckFinished(_ node: Int, _ child: ChildProcess) throws(EngineError) {
         let stage = pipeline!.stages[node]
         stages[node].log.close()
-        record("attempt_finished", attemptFields(stage.id, phase: "gate-check", attempt: stages[node].checkNumberBase + stages[node].checkTries, child), apply: false)
+        record("attempt_finished", attemptFields(stage.id, phase: "gate-check", attempt: stages[node].checkNumberBase + stages[node].checkTries, child,
+                                                 outcome: AttemptOutcome.of(child, interrupted: state == .interrupting)), apply: false)
         if child.succeeded {
             stages[node].checkDone = true
             record("gate_passed", [("stage", .string(stage.id)), ("gate", .string("check"))])
@@ -155,7 +155,8 @@ extension Engine {
             }
         }
         record("attempt_started", [("stage", .string(stage.id)), ("phase", .string("run")), ("attempt", .int(attempt)), ("log", .string(stages[node].log.path))])
-        output.note("[\(stage.id)] attempt \(attempt)/\(stage.retry.attempts) started")
+        let tryNumber = triesUsed(stage.id)
+        output.note("[\(stage.id)] attempt \(attempt)" + (tryNumber == attempt ? "/\(stage.retry.attempts)" : " (try \(tryNumber)/\(stage.retry.attempts); interrupted attempts do not count)") + " started")
         try runAction(node, index: 0, startedAt: clock.now())
     }
 
@@ -174,14 +175,14 @@ extension Engine {
                 if let backup = stages[node].backupPath { extra.append(("PIPELINE_BACKUP_PATH", backup)) }
                 let elapsed = clock.now() - startedAt
                 let remaining = max(1, stage.timeout.milliseconds - elapsed)
-                _ = try spawn(source, shell: stage.shell,
-                              environment: environment(for: stage, attempt: stages[node].attempt, outputsPath: stages[node].outputsPath, extra: extra),
-                              timeoutMs: remaining, purpose: .action(stage: node))
+                try spawn(source, shell: stage.shell,
+                          environment: environment(for: stage, attempt: stages[node].attempt, outputsPath: stages[node].outputsPath, extra: extra),
+                          timeoutMs: remaining, purpose: .action(stage: node), attempt: (stage.id, "run", stages[node].attempt))
                 stages[node].phase = .running(action: index)
                 return
             }
         }
-        try attemptFinished(node, ok: true, exitCode: 0, signal: nil, outcome: "succeeded")
+        try attemptFinished(node, ok: true, exitCode: 0, signal: nil, outcome: .succeeded)
     }
 
     /// Starts the native work of a stage on its own thread.
@@ -247,13 +248,10 @@ extension Engine {
             try runAction(node, index: index + 1, startedAt: task.startedAt)
             return
         }
-        let outcome: String
-        if verdict.ok && !more { outcome = "succeeded" }
-        else if state == .interrupting { outcome = "interrupted" }
-        else if verdict.ok { outcome = "stopped" }  // more to do, but another stage failed
-        else if task.timedOut { outcome = "timed_out" }
-        else { outcome = "failed" }
-        try attemptFinished(node, ok: verdict.ok && !more, exitCode: nil, signal: nil, outcome: outcome)
+        // More to do but the run is failing or interrupted: the attempt did not finish its work.
+        let outcome = AttemptOutcome.decide(exitedZero: verdict.ok && !more, timedOut: task.timedOut,
+                                            interrupted: state == .interrupting, stopped: verdict.ok || task.isCancelled)
+        try attemptFinished(node, ok: outcome == .succeeded, exitCode: nil, signal: nil, outcome: outcome)
     }
 
     func actionFinished(_ node: Int, _ child: ChildProcess) throws(EngineError) {
@@ -264,7 +262,7 @@ extension Engine {
             var info = stat()
             guard stat(path, &info) == 0 else {
                 emit(.action(stage: node), "the backup script succeeded but wrote nothing at $PIPELINE_BACKUP_PATH (\(path)); not migrating without a backup")
-                try attemptFinished(node, ok: false, exitCode: child.exitCode, signal: nil, outcome: "failed")
+                try attemptFinished(node, ok: false, exitCode: child.exitCode, signal: nil, outcome: .failed)
                 return
             }
             if info.st_mode & S_IFMT == S_IFREG { chmod(path, 0o600) }
@@ -281,29 +279,32 @@ extension Engine {
             try runAction(node, index: index + 1, startedAt: child.startedAt)
             return
         }
-        let outcome: String
-        if child.succeeded { outcome = "succeeded" }
-        else if child.timedOut { outcome = "timed_out" }
-        else if state == .interrupting { outcome = "interrupted" }
-        else if state == .failing && child.terminatedAt != nil { outcome = "stopped" }
-        else { outcome = "failed" }
-        if !child.succeeded { emit(.action(stage: node), "attempt \(stages[node].attempt) \(outcome == "timed_out" ? "timed out" : outcome) (\(child.statusText))") }
+        // A step that succeeded with more to do, not continued because the run is failing or interrupted.
+        let unfinished = child.succeeded && index + 1 < stages[node].actions.count
+        let outcome = unfinished ? (state == .interrupting ? .interrupted : .stopped)
+                                 : AttemptOutcome.of(child, interrupted: state == .interrupting, stopped: state == .failing)
+        if !child.succeeded { emit(.action(stage: node), "attempt \(stages[node].attempt) \(outcome == .timedOut ? "timed out" : outcome.rawValue) (\(child.statusText))") }
         try attemptFinished(node, ok: child.succeeded && index + 1 >= stages[node].actions.count, exitCode: child.exitCode, signal: child.signalName, outcome: outcome,
                             startedAt: nil)
     }
 
-    func attemptFinished(_ node: Int, ok: Bool, exitCode: Int?, signal: String?, outcome: String, startedAt: Int? = nil) throws(EngineError) {
+    /// Tries of a stage's attempts that count against its retry budget (interrupted ones do not).
+    func triesUsed(_ id: String) -> Int {
+        (run.stage(id)?.attempts ?? []).filter { AttemptOutcome(rawValue: $0.outcome ?? "")?.usesBudget ?? true }.count
+    }
+
+    func attemptFinished(_ node: Int, ok: Bool, exitCode: Int?, signal: String?, outcome: AttemptOutcome, startedAt: Int? = nil) throws(EngineError) {
         let stage = pipeline!.stages[node]
         let attempt = stages[node].attempt
-        let started = run.stages[node].attempts.last?.startedClock ?? clock.now()
-        var fields: [(String, JSONValue)] = [("stage", .string(stage.id)), ("phase", .string("run")), ("attempt", .int(attempt)),
-                                              ("exit_code", exitCode.map(JSONValue.int) ?? .null), ("signal", signal.map(JSONValue.string) ?? .null),
-                                              ("duration_ms", .int(clock.now() - started)), ("outcome", .string(outcome))]
-        _ = fields
-        record("attempt_finished", fields)
+        let started = run.stage(stage.id)?.attempts.last?.startedClock ?? clock.now()
+        record("attempt_finished", [("stage", .string(stage.id)), ("phase", .string("run")), ("attempt", .int(attempt)),
+                                    ("exit_code", exitCode.map(JSONValue.int) ?? .null), ("signal", signal.map(JSONValue.string) ?? .null),
+                                    ("duration_ms", .int(clock.now() - started)), ("outcome", .string(outcome.rawValue))])
         stages[node].log.close()
-        output.attemptEnded(stage: stage.id, attempt: attempt, phase: "run", status: outcome, logPath: stages[node].log.path)
-        if outcome == "interrupted" {
+        output.attemptEnded(stage: stage.id, attempt: attempt, phase: "run", status: outcome.rawValue, logPath: stages[node].log.path)
+        if outcome == .interrupted {
+            // What it wrote before it was stopped is what its rollback needs.
+            recordPartialOutputs(node)
             stages[node].phase = .pending
             return
         }
@@ -316,16 +317,19 @@ extension Engine {
             return
         }
         let canRetry: Bool = { if case .running = state { return true }; if case .stopping = state { return true }; return false }()
-        if canRetry, attempt < stage.retry.attempts {
-            let delay = retryDelay(stage.retry, after: attempt)
-            output.note("[\(stage.id)] retrying in \(TimeSpan(milliseconds: delay)) (attempt \(attempt + 1)/\(stage.retry.attempts))")
-            fields = []
+        let tries = triesUsed(stage.id)
+        if canRetry, tries < stage.retry.attempts {
+            let delay = retryDelay(stage.retry, after: tries)
+            output.note("[\(stage.id)] retrying in \(TimeSpan(milliseconds: delay)) (try \(tries + 1)/\(stage.retry.attempts))")
             stages[node].phase = .retryDelay(until: clock.now() + delay, gateCheck: false)
             return
         }
-        record("stage_finished", [("stage", .string(stage.id)), ("status", .string("failed")), ("outputs", .object([]))])
+        // A failed attempt's outputs (say `previous`, written before it failed) go to its rollback.
+        let outputs = readOutputs(stages[node].outputsPath, declared: stage.outputs)
+        record("stage_finished", [("stage", .string(stage.id)), ("status", .string("failed")),
+                                  ("outputs", .object(outputs.map { ($0.0, .string(masker.mask($0.1))) }))])
         stageEnded(node, succeeded: false)
-        output.note("[\(stage.id)] failed after \(attempt) attempt\(attempt == 1 ? "" : "s")")
+        output.note("[\(stage.id)] failed after \(tries) attempt\(tries == 1 ? "" : "s")")
         if state != .failing && state != .interrupting {
             state = .failing
             failedStage = stage.id
@@ -360,11 +364,18 @@ extension Engine {
         }
     }
 
-    func attemptFields(_ stage: String, phase: String, attempt: Int, _ child: ChildProcess) -> [(String, JSONValue)] {
+    func attemptFields(_ stage: String, phase: String, attempt: Int, _ child: ChildProcess, outcome: AttemptOutcome) -> [(String, JSONValue)] {
         [("stage", .string(stage)), ("phase", .string(phase)), ("attempt", .int(attempt)),
          ("exit_code", child.exitCode.map(JSONValue.int) ?? .null), ("signal", child.signalName.map(JSONValue.string) ?? .null),
-         ("duration_ms", .int(clock.now() - child.startedAt)),
-         ("outcome", .string(child.succeeded ? "succeeded" : child.timedOut ? "timed_out" : "failed"))]
+         ("duration_ms", .int(clock.now() - child.startedAt)), ("outcome", .string(outcome.rawValue))]
+    }
+
+    /// Journals the outputs an attempt wrote before it was interrupted (the stage stays unfinished).
+    func recordPartialOutputs(_ node: Int) {
+        let stage = pipeline!.stages[node]
+        let outputs = readOutputs(stages[node].outputsPath, declared: stage.outputs)
+        guard !outputs.isEmpty else { return }
+        record("outputs_recorded", [("stage", .string(stage.id)), ("outputs", .object(outputs.map { ($0.0, .string(masker.mask($0.1))) }))])
     }
 
     /// `key=value` lines the stage appended to `$PIPELINE_OUTPUTS`, declared names only.

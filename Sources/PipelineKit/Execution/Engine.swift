@@ -12,18 +12,26 @@ struct LazyLog {
         self.path = path
     }
 
-    mutating func write(_ text: String) {
-        guard !path.isEmpty else { return }
-        if fd < 0 { fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600) }
-        guard fd >= 0 else { return }
+    /// Appends `text`; returns the error when the log cannot be opened or written (full disk, no
+    /// descriptors), so the engine can say so instead of silently losing lines.
+    @discardableResult
+    mutating func write(_ text: String) -> String? {
+        guard !path.isEmpty else { return nil }
+        // Never follow a symlink planted where a log goes.
+        if fd < 0 { fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o600) }
+        guard fd >= 0 else { return "cannot open the log '\(path)': \(String(cString: strerror(errno)))" }
         var text = text
-        text.withUTF8 { buffer in
+        return text.withUTF8 { buffer -> String? in
             var offset = 0
             while offset < buffer.count {
                 let n = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                if n <= 0 { if n < 0 && errno == EINTR { continue }; return }
+                if n <= 0 {
+                    if n < 0 && errno == EINTR { continue }
+                    return "cannot write the log '\(path)': \(String(cString: strerror(errno)))"
+                }
                 offset += n
             }
+            return nil
         }
     }
 
@@ -122,16 +130,14 @@ public final class Engine {
     /// Whether any child or native task is in flight.
     var busy: Bool { !jobs.isEmpty || !tasks.isEmpty }
     var signalFD: Int32 = -1
-    var rollbackQueue: [String] = []
     /// The stage whose failure started the rollback (nil for `pipeline rollback`).
     var failedStage: String?
-    var rollbackAttempt = 0
-    /// The stage at the head of the rollback queue is being undone by restoring its backup.
-    var restoring = false
-    var rollbackWake: Int?
-    var rollbackLog = LazyLog()
+    var undo = RollbackProgress()
     var interruptCount = 0
-    var exitCode: Int32 = 0
+    /// Keys for scripts that could not start (negative, never a pid).
+    var nextFailedSpawnToken: pid_t = -1
+    /// Whether a log write failure was already reported (once per run).
+    var reportedLogFailure = false
 
     var runDirectory: String { store.runDirectory(run.run) }
 
@@ -153,50 +159,128 @@ public final class Engine {
     /// - Returns: the exit status (see ``ExitStatus``).
     public static func run(_ loaded: LoadedPipeline, options: EngineOptions, output: EngineOutput) -> Int32 {
         let clock = EngineClock(virtual: options.virtualClock, wallStart: options.wallStart)
-        let runID = JournalStore.newRunID(clock: clock)
         let workdir = options.workingDirectory
         let file = loaded.pipeline.path.hasPrefix("/") ? loaded.pipeline.path : workdir + "/" + loaded.pipeline.path
-        let state = RunState(
-            run: runID, pipeline: loaded.pipeline.name, file: file, workdir: workdir,
-            fileHash: Hashing.sha256(loaded.source), started: clock.timestamp(), ended: nil, status: .running,
-            pid: Int(getpid()), waiting: nil,
-            stages: loaded.pipeline.stages.map { .init(id: $0.id, status: .pending, attempts: [], outputs: [], rollback: nil, approved: false) },
-            completionOrder: [], definition: RunDefinition(loaded.pipeline), remaining: [], rollbackNote: nil)
-        let engine = Engine(pipeline: loaded.pipeline, graph: loaded.graph, run: state, options: options, output: output, clock: clock)
         do throws(EngineError) {
-            engine.lock = try StateLock(store: engine.store, pipeline: state.pipeline, run: runID, wait: options.waitForLock)
+            try checkSecrets(loaded.pipeline.secrets, options.environment)
+            try checkApprovals(options.approved, loaded.pipeline)
+            let store = try JournalStore(checking: options.stateDirectory)
+            let lock = try StateLock(store: store, pipeline: loaded.pipeline.name, run: "(starting)", wait: options.waitForLock)
+            let runID = try store.newRunID(clock: clock)
+            let sequence = try store.nextSequence()
+            lock.describe(run: runID)
+            let state = RunState(
+                run: runID, pipeline: loaded.pipeline.name, file: file, workdir: workdir,
+                fileHash: Hashing.sha256(loaded.source), started: clock.timestamp(), ended: nil, status: .running,
+                pid: Int(getpid()), waiting: nil,
+                stages: loaded.pipeline.stages.map { .init(id: $0.id, status: .pending, attempts: [], outputs: [], rollback: nil, approved: false) },
+                completionOrder: [], definition: RunDefinition(loaded.pipeline), remaining: [], rollbackNote: nil)
+            let engine = Engine(pipeline: loaded.pipeline, graph: loaded.graph, run: state, options: options, output: output, clock: clock)
+            engine.lock = lock
+            try store.makeRunDirectory(runID)
             try JournalStore.makeDirectory(engine.runDirectory + "/logs")
             try JournalStore.makeDirectory(engine.runDirectory + "/outputs")
             engine.journal = try JournalWriter(path: engine.runDirectory + "/events.jsonl", clock: clock)
             engine.record("run_started", [
                 ("run", .string(runID)), ("pipeline", .string(state.pipeline)), ("file", .string(file)), ("workdir", .string(workdir)),
-                ("file_sha256", .string(state.fileHash)), ("pid", .int(Int(getpid()))), ("definition", state.definition.json),
+                ("file_sha256", .string(state.fileHash)), ("pid", .int(Int(getpid()))), ("host", .string(Host.name)),
+                ("sequence", .int(sequence)), ("definition", state.definition.json),
             ], apply: false)
             try engine.flush()
+            for name in engine.masker.unmaskable {
+                output.note("warning: secret '\(name)' is shorter than \(SecretMasker.minimumLength) characters and cannot be masked in output")
+            }
+            output.note("run \(runID) of '\(state.pipeline)' (\(loaded.pipeline.stages.count) stages); journal: \(engine.runDirectory)")
+            return engine.execute()
         } catch {
             output.note("error: \(error.message)")
             return error.exitCode
         }
-        for name in engine.masker.unmaskable {
-            output.note("warning: secret '\(name)' is shorter than \(SecretMasker.minimumLength) characters and cannot be masked in output")
-        }
-        output.note("run \(runID) of '\(state.pipeline)' (\(loaded.pipeline.stages.count) stages); journal: \(engine.runDirectory)")
-        return engine.execute()
     }
 
-    /// Continues an interrupted or waiting run: succeeded stages are not run again.
-    public static func resume(runID: String?, options: EngineOptions, output: EngineOutput) -> Int32 {
-        let store = JournalStore(root: options.stateDirectory)
+    /// A declared secret that is not set would silently become the empty string (a deploy with
+    /// `DATABASE_URL=`): refused before anything runs.
+    static func checkSecrets(_ names: [String], _ environment: [String: String]) throws(EngineError) {
+        let missing = names.filter { environment[$0] == nil }.sorted()
+        guard !missing.isEmpty else { return }
+        throw EngineError("declared secret\(missing.count == 1 ? "" : "s") \(missing.map { "'\($0)'" }.joined(separator: ", ")) not set in the environment; nothing was run")
+    }
+
+    /// `--approve NAME` must name a stage with an approval gate: a typo would otherwise be ignored.
+    static func checkApprovals(_ approved: Set<String>, _ pipeline: Pipeline) throws(EngineError) {
+        let gated = pipeline.stages.filter { $0.gate?.approval != nil }.map(\.id)
+        for name in approved.sorted() where !gated.contains(name) {
+            var message = "--approve '\(name)': "
+            message += pipeline.stages.contains { $0.id == name } ? "stage '\(name)' has no approval gate" : "no stage '\(name)'"
+            if let close = Suggestion.closest(name, among: gated) { message += "; did you mean '\(close)'?" }
+            else if gated.isEmpty { message += "; no stage of '\(pipeline.name)' has an approval gate" }
+            throw EngineError(message)
+        }
+    }
+
+    /// Which run a command without a RUN argument means: the newest, when the newest runs all belong to
+    /// one pipeline (or `pipeline` names one); otherwise a refusal listing them.
+    static func latest(_ store: JournalStore, pipeline: String?, command: String) throws(EngineError) -> String {
+        let runs = store.runsNewestFirst()
+        if let pipeline {
+            guard let run = runs.first(where: { $0.pipeline == pipeline }) else { throw EngineError("no runs of pipeline '\(pipeline)' in '\(store.root)'") }
+            return run.id
+        }
+        guard let newest = runs.first else { throw EngineError("no runs recorded in '\(store.root)'") }
+        var latestByPipeline: [(pipeline: String, id: String)] = []
+        for run in runs where !latestByPipeline.contains(where: { $0.pipeline == run.pipeline }) { latestByPipeline.append((run.pipeline, run.id)) }
+        if latestByPipeline.count > 1 {
+            let list = latestByPipeline.map { "'\($0.pipeline)' (latest run \($0.id))" }.joined(separator: ", ")
+            throw EngineError("the state dir holds runs of \(latestByPipeline.count) pipelines: \(list); name the run ('pipeline \(command) RUN') or the pipeline (--pipeline NAME)")
+        }
+        return newest.id
+    }
+
+    /// After a crash of the engine, a try it started may still run (its process group outlives it):
+    /// nothing new may start while one does.
+    static func checkNoLiveGroups(_ state: RunState) throws(EngineError) {
+        guard state.host.isEmpty || state.host == Host.name else {
+            if !state.openGroups.isEmpty {
+                throw EngineError("run \(state.run) was started on host '\(state.host)', and tries it started may still run there (process groups \(state.openGroups.values.sorted().map(String.init).joined(separator: ", "))); continue it on that host")
+            }
+            return
+        }
+        let live = state.openGroups.filter { Host.groupAlive($0.value) }.sorted { $0.key < $1.key }
+        guard !live.isEmpty else { return }
+        let list = live.map { "'\($0.key.split(separator: "/").first ?? "")' (process group \($0.value))" }.joined(separator: ", ")
+        let kill = live.map { "kill -TERM -- -\($0.value)" }.joined(separator: "; ")
+        throw EngineError("run \(state.run): \(list) started by the engine that stopped \(live.count == 1 ? "is" : "are") still running; wait for \(live.count == 1 ? "it" : "them") to end or stop \(live.count == 1 ? "it" : "them") ('\(kill)'), then try again")
+    }
+
+    /// Continues an interrupted, waiting or abandoned run: succeeded stages are not run again; a run
+    /// interrupted while rolling back finishes its rollback.
+    public static func resume(runID: String?, pipeline: String? = nil, options: EngineOptions, output: EngineOutput) -> Int32 {
         let clock = EngineClock(virtual: options.virtualClock, wallStart: options.wallStart)
         do throws(EngineError) {
+            let store = try JournalStore(checking: options.stateDirectory)
             let id: String
-            if let runID { id = runID } else { id = try latest(store) }
+            if let runID { id = try JournalStore.checkedRunID(runID) } else { id = try latest(store, pipeline: pipeline, command: "resume") }
             let lockProbe = try store.load(id)
             let lock = try StateLock(store: store, pipeline: lockProbe.pipeline, run: id, wait: options.waitForLock)
             let state = try store.load(id)  // again, under the lock
             switch state.status {
-            case .interrupted, .waiting, .running: break
+            case .interrupted, .waiting, .running, .abandoned: break
             default: throw EngineError("run \(id) finished as '\(state.status.rawValue)'; there is nothing to resume (start a new run, or 'pipeline rollback \(id)')")
+            }
+            try checkNoLiveGroups(state)
+            try checkSecrets(state.definition.secrets, options.environment)
+            var options = options
+            options.workingDirectory = state.workdir
+            if state.rollbackBegun {
+                // Never deploy again what a rollback was undoing: finish the undo.
+                let engine = Engine(pipeline: nil, graph: nil, run: state, options: options, output: output, clock: clock)
+                engine.lock = lock
+                engine.journal = try JournalWriter(path: engine.runDirectory + "/events.jsonl", clock: clock)
+                engine.record("run_resumed", [("pid", .int(Int(getpid()))), ("host", .string(Host.name)), ("purpose", .string("rollback"))])
+                try engine.flush()
+                output.note("run \(id) was stopped while rolling back; finishing the rollback")
+                engine.beginRollback(failed: state.failedStage)
+                return engine.execute()
             }
             let loaded: LoadedPipeline
             do {
@@ -204,41 +288,44 @@ public final class Engine {
             } catch {
                 throw EngineError("cannot resume run \(id): its pipeline file '\(state.file)' no longer validates:\n" + error.diagnostics.map(\.headline).joined(separator: "\n"))
             }
+            try checkApprovals(options.approved, loaded.pipeline)
+            let changes = StageChanges(recorded: state, now: loaded.pipeline)
             if Hashing.sha256(loaded.source) != state.fileHash && !options.force {
-                throw EngineError("the pipeline file '\(state.file)' changed since run \(id) started; resuming would mix two versions (pass --force to resume anyway)")
+                throw EngineError("the pipeline file '\(state.file)' changed since run \(id) started (\(changes.summary)); resuming would mix two versions (pass --force to resume anyway)")
             }
-            var options = options
-            options.workingDirectory = state.workdir
             let engine = Engine(pipeline: loaded.pipeline, graph: loaded.graph, run: state, options: options, output: output, clock: clock)
             engine.lock = lock
             engine.journal = try JournalWriter(path: engine.runDirectory + "/events.jsonl", clock: clock)
-            return try engine.prepareResume()
+            return try engine.prepareResume(changed: Hashing.sha256(loaded.source) != state.fileHash ? changes : nil, source: loaded.source)
         } catch {
             output.note("error: \(error.message)")
             return error.exitCode
         }
     }
 
-    /// Undoes the applied stages of a finished run, newest first, from its journal alone.
-    public static func rollback(runID: String?, options: EngineOptions, output: EngineOutput) -> Int32 {
-        let store = JournalStore(root: options.stateDirectory)
+    /// Undoes the applied stages of a run, newest first, from its journal alone: the stages that
+    /// were running when it stopped (they may have half-applied) first.
+    public static func rollback(runID: String?, pipeline: String? = nil, options: EngineOptions, output: EngineOutput) -> Int32 {
         let clock = EngineClock(virtual: options.virtualClock, wallStart: options.wallStart)
         do throws(EngineError) {
+            let store = try JournalStore(checking: options.stateDirectory)
             let id: String
-            if let runID { id = runID } else { id = try latest(store) }
+            if let runID { id = try JournalStore.checkedRunID(runID) } else { id = try latest(store, pipeline: pipeline, command: "rollback") }
             let probe = try store.load(id)
             let lock = try StateLock(store: store, pipeline: probe.pipeline, run: id, wait: options.waitForLock)
             var state = try store.load(id)
             if state.status == .rolledBack {
                 throw EngineError("run \(id) is already rolled back", exitCode: 0)
             }
+            try checkNoLiveGroups(state)
+            try checkSecrets(state.definition.secrets, options.environment)
             var options = options
             options.workingDirectory = state.workdir
             state.status = .running
             let engine = Engine(pipeline: nil, graph: nil, run: state, options: options, output: output, clock: clock)
             engine.lock = lock
             engine.journal = try JournalWriter(path: engine.runDirectory + "/events.jsonl", clock: clock)
-            engine.record("run_resumed", [("pid", .int(Int(getpid()))), ("purpose", .string("rollback"))])
+            engine.record("run_resumed", [("pid", .int(Int(getpid()))), ("host", .string(Host.name)), ("purpose", .string("rollback"))])
             try engine.flush()
             output.note("rolling back run \(id) of '\(state.pipeline)'")
             engine.beginRollback(failed: nil)
@@ -249,21 +336,23 @@ public final class Engine {
         }
     }
 
-    static func latest(_ store: JournalStore) throws(EngineError) -> String {
-        guard let id = store.runIDs().last else { throw EngineError("no runs recorded in '\(store.root)'") }
-        return id
-    }
-
-    func prepareResume() throws(EngineError) -> Int32 {
+    func prepareResume(changed: StageChanges?, source: [UInt8]) throws(EngineError) -> Int32 {
         // Stages that were running when the engine died: re-run (idempotent), or stop for a decision.
         let wasRunning = run.stages.filter { $0.status == .running }.map(\.id)
-        record("run_resumed", [("pid", .int(Int(getpid()))), ("forced", .bool(options.force))])
+        var fields: [(String, JSONValue)] = [("pid", .int(Int(getpid()))), ("host", .string(Host.name)), ("forced", .bool(options.force))]
+        if let changed {
+            output.note("warning: resuming run \(run.run) on a changed file (--force): \(changed.summary)")
+            fields.append(("definition", RunDefinition(pipeline!).json))
+            fields.append(("file_sha256", .string(Hashing.sha256(source))))
+        }
+        record("run_resumed", fields)
         for id in wasRunning where options.assumeDone.contains(id) {
             record("stage_finished", [("stage", .string(id)), ("status", .string("succeeded")), ("outputs", .object([])), ("note", .string("assumed done by a person"))])
         }
         try flush()
+        // Records are matched by stage id, never by position: the file may have been reordered.
         for (i, stage) in pipeline!.stages.enumerated() {
-            let record = run.stages[i]
+            guard let record = run.stage(stage.id) else { continue }
             stages[i].attempt = record.attempts.count
             stages[i].checkNumberBase = record.gateChecks
             stages[i].approvalDone = record.approved
@@ -312,7 +401,7 @@ public final class Engine {
             while true {
                 if case .finished(let code) = state {
                     try flush()
-                    store.writeSnapshot(run)
+                    if let problem = store.writeSnapshot(run) { output.note("warning: \(problem) (the journal is intact)") }
                     output.runEnded(run)
                     return code
                 }
@@ -349,7 +438,11 @@ public final class Engine {
             case .interrupting:
                 if !busy {
                     record("run_interrupted", [])
-                    output.note("interrupted: every stage was stopped; continue with 'pipeline resume \(run.run)'")
+                    if run.rollbackBegun {
+                        output.note("interrupted while rolling back: every script was stopped; finish the rollback with 'pipeline resume \(run.run)' (or 'pipeline rollback \(run.run)')")
+                    } else {
+                        output.note("interrupted: every stage was stopped; continue with 'pipeline resume \(run.run)', or undo it with 'pipeline rollback \(run.run)'")
+                    }
                     state = .finished(ExitStatus.interrupted)
                 }
             case .finished:
@@ -393,6 +486,7 @@ public final class Engine {
         for (_, job) in jobs {
             if let d = job.child.deadline, !job.child.timedOut, job.child.exitStatus == nil { times.append(d) }
             if let t = job.child.terminatedAt, !job.child.killed { times.append(t + options.killGraceMs) }
+            if let exited = job.child.exitedAt, !job.child.eof { times.append(exited + EngineDefaults.outputGraceMs) }
         }
         for node in openStages {
             switch stages[node].phase {
@@ -400,7 +494,7 @@ public final class Engine {
             default: break
             }
         }
-        if let wake = rollbackWake { times.append(wake) }
+        if let wake = undo.wake { times.append(wake) }
         for (_, entry) in tasks where !entry.task.timedOut { if let d = entry.task.deadline { times.append(d) } }
         return times.min()
     }
@@ -445,6 +539,7 @@ public final class Engine {
         for (pid, job) in jobs where job.child.exitStatus == nil {
             guard waitpid(pid, &status, WNOHANG) == pid else { continue }
             job.child.exitStatus = status
+            job.child.exitedAt = clock.now()
             // Nothing of the stage may outlive it: stop what is left of its group.
             if job.child.groupAlive, job.child.terminatedAt == nil { terminate(job.child) }
             drain(job.child, job.purpose)
@@ -470,6 +565,15 @@ public final class Engine {
             if let t = child.terminatedAt, !child.killed, now >= t + options.killGraceMs {
                 child.signalGroup(SIGKILL)
                 child.killed = true
+            }
+            if let exited = child.exitedAt, !child.eof, now >= exited + EngineDefaults.outputGraceMs {
+                // The script is done, but a process it started (a daemon in its own session) still
+                // holds the pipe: stop reading rather than wait for it.
+                drain(child, job.purpose)
+                if !child.eof {
+                    child.closeOutput()
+                    emit(job.purpose, "the script exited but a process it started still holds its output; no longer reading it")
+                }
             }
         }
         reap()
@@ -501,9 +605,14 @@ public final class Engine {
     }
 
     func writeLog(_ purpose: Purpose, _ text: String) {
+        let failure: String?
         switch purpose {
-        case .action(let i), .gateCheck(let i): stages[i].log.write(text)
-        case .rollback: rollbackLog.write(text)
+        case .action(let i), .gateCheck(let i): failure = stages[i].log.write(text)
+        case .rollback: failure = undo.log.write(text)
+        }
+        if let failure, !reportedLogFailure {
+            reportedLogFailure = true
+            output.note("warning: \(failure); output still goes to the terminal (further log failures of this run are not reported)")
         }
     }
 
@@ -524,13 +633,29 @@ public final class Engine {
         }
     }
 
-    /// Starts a script as a child; the journal must already say it started.
-    func spawn(_ script: String, shell: [String], environment: [String], timeoutMs: Int?, purpose: Purpose) throws(EngineError) -> ChildProcess {
+    /// Starts a script as a child; the journal must already say it started. Its process group is
+    /// journaled right after (written, not synced: a crash of the engine keeps it, and a crash of the
+    /// machine takes the group with it), so `resume` and `rollback` can tell whether it still runs.
+    /// A script that cannot start (no shell, no descriptors) is a try that exited 127 at once.
+    func spawn(_ script: String, shell: [String], environment: [String], timeoutMs: Int?, purpose: Purpose,
+               attempt: (stage: String, phase: String, number: Int)) throws(EngineError) {
         try flush()
-        let child = try ChildProcess(argv: shell + [script], environment: environment, directory: options.workingDirectory, now: clock.now())
+        let child: ChildProcess
+        do {
+            child = try ChildProcess(argv: shell + [script], environment: environment, directory: options.workingDirectory, now: clock.now())
+        } catch {
+            let failed = ChildProcess(failedToStart: error.message, token: nextFailedSpawnToken, now: clock.now())
+            nextFailedSpawnToken -= 1
+            jobs[failed.pid] = (failed, purpose)
+            emit(purpose, error.message)
+            return
+        }
         if let t = timeoutMs { child.deadline = child.startedAt + t }
         jobs[child.pid] = (child, purpose)
-        return child
+        try journal.appendUnsynced(.object([
+            ("type", .string("process_started")), ("time", .string(clock.timestamp())), ("clock_ms", .int(clock.now())),
+            ("stage", .string(attempt.stage)), ("phase", .string(attempt.phase)), ("attempt", .int(attempt.number)), ("pgid", .int(Int(child.pid))),
+        ]))
     }
 
     func logPath(_ relative: String) -> String { runDirectory + "/" + relative }

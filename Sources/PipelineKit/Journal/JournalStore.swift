@@ -3,18 +3,57 @@ import Foundation
 
 /// The files of runs under a state directory (default `.pipeline/`):
 /// `runs/<run-id>/events.jsonl` (the write-ahead log), `state.json` (snapshot), `logs/`, `outputs/`;
-/// `locks/<pipeline>.lock`. Directories are 0700 and files 0600: they hold operational detail.
+/// `locks/<pipeline>.lock`; `sequence` (the order runs started in). Directories are 0700 and files
+/// 0600: they hold operational detail. A state dir, `runs/` or `locks/` that is a symlink, is not
+/// owned by the user or is writable by others is refused: a run planted there would be executed.
 public struct JournalStore: Sendable {
     /// The state directory.
     public let root: String
 
-    /// Creates a store rooted at a directory (created on first write).
+    /// A store rooted at a directory (created on first write), without checks (tests, read-only tools).
     public init(root: String) { self.root = root }
+
+    /// A store rooted at `root`, refused when it (or `runs/`, `locks/`) is unsafe to trust.
+    /// - Throws: ``EngineError`` (exit 2), one line naming the path and how to fix it.
+    public init(checking root: String) throws(EngineError) {
+        self.root = root
+        for path in [root, root + "/runs", root + "/locks"] { try Self.checkPrivate(path) }
+    }
+
+    /// Refuses a path that exists and is a symlink, not a directory, not owned by the user, or
+    /// writable by group or others (as ssh does for `~/.ssh`).
+    static func checkPrivate(_ path: String) throws(EngineError) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }  // created later, 0700
+        if info.st_mode & S_IFMT == S_IFLNK {
+            throw EngineError("refusing the state dir '\(path)': it is a symlink (state is never followed through links)")
+        }
+        guard info.st_mode & S_IFMT == S_IFDIR else { throw EngineError("refusing the state dir '\(path)': it is not a directory") }
+        if info.st_uid != geteuid() {
+            throw EngineError("refusing the state dir '\(path)': it is owned by uid \(info.st_uid), not by you (uid \(geteuid())); a run recorded there could execute another user's scripts")
+        }
+        if info.st_mode & 0o022 != 0 {
+            throw EngineError("refusing the state dir '\(path)': it is writable by others (mode \(String(info.st_mode & 0o777, radix: 8))); fix it with 'chmod 700 \(path)'")
+        }
+    }
 
     /// The directory of a run.
     public func runDirectory(_ run: String) -> String { root + "/runs/" + run }
 
-    /// Creates `path` and its parents with mode 0700.
+    /// A run id as given on the command line: `20261122T103000Z-3fa9c1` (letters, digits, `-`, `_`, `.`,
+    /// not starting with a dot), never a path.
+    public static func checkedRunID(_ id: String) throws(EngineError) -> String {
+        let allowed = id.utf8.allSatisfy { c in
+            (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c == 45 || c == 95 || c == 46
+        }
+        guard !id.isEmpty, id.utf8.count <= 128, allowed, !id.hasPrefix(".") else {
+            throw EngineError("'\(id.prefix(80))' is not a run id (like 20261122T103000Z-3fa9c1; see 'pipeline history')")
+        }
+        return id
+    }
+
+    /// Creates `path` and its parents with mode 0700; an existing component must be a directory of
+    /// the user's, never a symlink.
     public static func makeDirectory(_ path: String) throws(EngineError) {
         var current = path.hasPrefix("/") ? "" : "."
         for part in path.split(separator: "/") {
@@ -23,28 +62,115 @@ public struct JournalStore: Sendable {
                 throw EngineError("cannot create directory '\(current)': \(String(cString: strerror(errno)))")
             }
         }
-        chmod(path, 0o700)
+        var info = stat()
+        guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+            throw EngineError("cannot use '\(path)' as a directory: it is a symlink or not a directory")
+        }
+        if info.st_uid == geteuid() { chmod(path, 0o700) }
     }
 
-    /// A new, sortable run id: `20261122T103000Z-3fa9c1`.
-    public static func newRunID(clock: EngineClock) -> String {
+    /// Creates a new run's directory; it must not exist (never reuse or follow what is there).
+    func makeRunDirectory(_ run: String) throws(EngineError) {
+        try Self.makeDirectory(root + "/runs")
+        guard mkdir(runDirectory(run), 0o700) == 0 else {
+            throw EngineError("cannot create the run directory '\(runDirectory(run))': \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// A new run id, `20261122T103000Z-3fa9c1`, and its place in the order runs started in (a counter
+    /// in the state dir, so a wall clock stepped back never makes an older run look newer).
+    public func newRunID(clock: EngineClock) throws(EngineError) -> String {
         let iso = EngineClock.iso(clock.wallMs())
         let compact = iso.prefix(19).filter { $0 != "-" && $0 != ":" }
         let random = String(UInt32.random(in: 0..<0xFFFFFF), radix: 16)
         return compact + "Z-" + String(repeating: "0", count: 6 - random.count) + random
     }
 
-    /// Run ids in the store, oldest first.
-    public func runIDs() -> [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: root + "/runs")) ?? [])
-            .filter { FileManager.default.fileExists(atPath: runDirectory($0) + "/events.jsonl") }
-            .sorted()
+    /// Takes the next number of `sequence` (under its own lock, across pipelines).
+    func nextSequence() throws(EngineError) -> Int {
+        try Self.makeDirectory(root)
+        let path = root + "/sequence"
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { throw EngineError("cannot open '\(path)': \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        try Self.checkOwnRegularFile(fd, path)
+        while flock(fd, LOCK_EX) != 0 { if errno != EINTR { break } }
+        var buffer = [UInt8](repeating: 0, count: 32)
+        let n = pread(fd, &buffer, buffer.count, 0)
+        let current = n > 0 ? Int(String(decoding: buffer[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0 : 0
+        let next = current + 1
+        let text = "\(next)\n"
+        ftruncate(fd, 0)
+        _ = text.withCString { pwrite(fd, $0, strlen($0), 0) }
+        fdatasync(fd)
+        return next
+    }
+
+    /// Refuses a state file that is not a regular file of the user's with one link.
+    static func checkOwnRegularFile(_ fd: Int32, _ path: String) throws(EngineError) {
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_uid == geteuid(), info.st_nlink == 1 else {
+            throw EngineError("refusing '\(path)': not a regular file of yours with a single link")
+        }
+    }
+
+    /// One recorded run, as listed.
+    public struct Listing: Sendable {
+        public var id: String
+        public var pipeline: String
+        /// Its place in the order runs started in (0: recorded before the counter existed).
+        public var sequence: Int
+    }
+
+    /// Run ids in the store, oldest first (by start order, then id).
+    public func runIDs() -> [String] { runsNewestFirst().reversed().map(\.id) }
+
+    /// Recorded runs, newest first: by the start counter, then (runs recorded before it) by id.
+    public func runsNewestFirst() -> [Listing] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: root + "/runs")) ?? []
+        var runs: [Listing] = []
+        for name in names where !name.hasPrefix(".") {
+            guard let first = Self.firstEvent(runDirectory(name) + "/events.jsonl") else {
+                if FileManager.default.fileExists(atPath: runDirectory(name) + "/events.jsonl") { runs.append(Listing(id: name, pipeline: "", sequence: 0)) }
+                continue
+            }
+            runs.append(Listing(id: name, pipeline: first["pipeline"]?.string ?? "", sequence: first["sequence"]?.int ?? 0))
+        }
+        return runs.sorted { $0.sequence != $1.sequence ? $0.sequence > $1.sequence : $0.id > $1.id }
+    }
+
+    /// The first line of a journal, parsed (without reading the rest).
+    static func firstEvent(_ path: String) -> JSONValue? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var data: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 16384)
+        while data.count < 16 << 20 {
+            let n = read(fd, &buffer, buffer.count)
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { break }
+            if let newline = buffer[0..<n].firstIndex(of: UInt8(ascii: "\n")) {
+                data.append(contentsOf: buffer[0..<newline])
+                return JSONValue.parse(Substring(String(decoding: data, as: UTF8.self)))
+            }
+            data.append(contentsOf: buffer[0..<n])
+        }
+        return nil
     }
 
     /// Loads a run by replaying its journal. A torn final line (a crash mid-write) is ignored;
     /// a bad line anywhere else is corruption and is reported, not guessed around.
     public func load(_ run: String) throws(EngineError) -> RunState {
+        let run = try Self.checkedRunID(run)
         let path = runDirectory(run) + "/events.jsonl"
+        var info = stat()
+        if lstat(runDirectory(run), &info) == 0, info.st_mode & S_IFMT != S_IFDIR || info.st_uid != geteuid() {
+            throw EngineError("refusing run '\(run)': its directory is a symlink or not yours")
+        }
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { throw EngineError("no run '\(run)' in \(root)") }
+        close(fd)
         guard let data = FileManager.default.contents(atPath: path) else {
             throw EngineError("no run '\(run)' in \(root)")
         }
@@ -55,29 +181,45 @@ public struct JournalStore: Sendable {
         events.reserveCapacity(lines.count)
         for (i, line) in lines.enumerated() {
             guard let event = JSONValue.parse(line) else {
+                if i == 0 { break }  // a torn first line: the run was never recorded as started
                 throw EngineError("\(path):\(i + 1): the journal is corrupt (a line in the middle is not JSON); not guessing")
             }
             events.append(event)
         }
-        guard let state = RunState.replay(events) else {
+        guard var state = RunState.replay(events) else {
             throw EngineError("run '\(run)' has no recorded start (the engine stopped while creating it); there is nothing to resume or undo")
         }
+        if state.status == .running, !isLive(state) { state.status = .abandoned }
         return state
     }
 
+    /// Whether the engine recorded as running `state` still holds its pipeline's lock (checked on
+    /// this host only: another host's engine cannot be seen from here, and is assumed alive).
+    public func isLive(_ state: RunState) -> Bool {
+        guard state.host.isEmpty || state.host == Host.name else { return true }
+        var info = stat()
+        guard lstat(StateLock.path(root: root, pipeline: state.pipeline), &info) == 0 else { return false }
+        return Host.flockHolders(inode: UInt64(info.st_ino)).contains(state.pid)
+    }
+
     /// Writes `state.json` atomically: temp file, fsync, rename, fsync of the directory.
-    public func writeSnapshot(_ state: RunState) {
+    /// - Returns: why it could not, or nil.
+    @discardableResult
+    public func writeSnapshot(_ state: RunState) -> String? {
         let dir = runDirectory(state.run)
         let temp = dir + "/.state.json.tmp"
         let text = state.json.pretty
-        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { return }
-        _ = text.withCString { write(fd, $0, strlen($0)) }
+        unlink(temp)
+        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { return "cannot write '\(temp)': \(String(cString: strerror(errno)))" }
+        var bytes = Array(text.utf8)
+        let written = Posix.writeAll(fd, &bytes)
         fsync(fd)
         close(fd)
-        rename(temp, dir + "/state.json")
+        guard written, rename(temp, dir + "/state.json") == 0 else { return "cannot write '\(dir)/state.json': \(String(cString: strerror(errno)))" }
         let dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dfd >= 0 { fsync(dfd); close(dfd) }
+        return nil
     }
 }
 
@@ -103,8 +245,9 @@ final class JournalWriter {
     private let crashAt: (count: Int, half: Bool)?
 
     init(path: String, clock: EngineClock) throws(EngineError) {
-        fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { throw EngineError("cannot open the journal '\(path)': \(String(cString: strerror(errno)))") }
+        try JournalStore.checkOwnRegularFile(fd, path)
         self.clock = clock
         // A crash mid-write leaves a torn last line; cut it off so new events start on a line of their own.
         let size = lseek(fd, 0, SEEK_END)
@@ -126,6 +269,15 @@ final class JournalWriter {
     }
 
     deinit { close(fd) }
+
+    /// Appends one already stamped event without waiting for the disk: for facts that only matter
+    /// while this machine is up (a process group's id), made durable by the next ``append(_:)``.
+    func appendUnsynced(_ event: JSONValue) throws(EngineError) {
+        var bytes = Array((event.compact + "\n").utf8)
+        guard Posix.writeAll(fd, &bytes) else {
+            throw EngineError("cannot write the journal: \(String(cString: strerror(errno)))", exitCode: 3)
+        }
+    }
 
     /// Stamps and appends events durably.
     func append(_ events: [(type: String, fields: [(String, JSONValue)])]) throws(EngineError) {
@@ -163,22 +315,42 @@ final class JournalWriter {
 public final class StateLock {
     private let fd: Int32
 
+    /// Where the lock of `pipeline` lives.
+    static func path(root: String, pipeline: String) -> String { root + "/locks/\(pipeline).lock" }
+
     /// Takes the lock.
     /// - Parameter wait: block until it is free instead of failing at once.
-    /// - Throws: ``EngineError`` (exit 2) naming the holder's run and pid.
+    /// - Throws: ``EngineError`` (exit 2) naming the holder's run and pid, or refusing a lock file
+    ///   that is a symlink or not the user's.
     public init(store: JournalStore, pipeline: String, run: String, wait: Bool) throws(EngineError) {
         try JournalStore.makeDirectory(store.root + "/locks")
-        let path = store.root + "/locks/\(pipeline).lock"
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw EngineError("cannot open the lock '\(path)': \(String(cString: strerror(errno)))") }
+        let path = Self.path(root: store.root, pipeline: pipeline)
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else {
+            let reason = errno == ELOOP ? "it is a symlink" : String(cString: strerror(errno))
+            throw EngineError("cannot open the lock '\(path)': \(reason)")
+        }
+        do throws(EngineError) {
+            try JournalStore.checkOwnRegularFile(fd, path)
+        } catch {
+            close(fd)
+            throw error
+        }
         while flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0 {
             if errno == EINTR { continue }
-            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            var buffer = [UInt8](repeating: 0, count: 256)
+            let n = pread(fd, &buffer, buffer.count, 0)
+            let holder = n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : ""
             close(fd)
             throw EngineError("pipeline '\(pipeline)' is locked by another run (\(holder.isEmpty ? "holder unknown" : holder)); wait for it, or pass --wait-lock")
         }
+        describe(run: run)
+    }
+
+    /// Writes the holder's run id and pid into the lock file (for the message others get).
+    func describe(run: String) {
         ftruncate(fd, 0)
-        let text = "run \(run) pid \(getpid())\n"
+        let text = "run \(run) pid \(getpid()) host \(Host.name)\n"
         _ = text.withCString { pwrite(fd, $0, strlen($0), 0) }
     }
 

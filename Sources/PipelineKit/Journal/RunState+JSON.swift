@@ -15,6 +15,7 @@ extension RunState {
         state.stages = state.definition.stages.map {
             StageRecord(id: $0.id, status: .pending, attempts: [], outputs: [], rollback: nil, approved: false)
         }
+        state.host = first["host"]?.string ?? ""
         for event in events.dropFirst() { state.apply(event) }
         return state
     }
@@ -30,6 +31,18 @@ extension RunState {
             waiting = nil
             ended = nil
             pid = event["pid"]?.int ?? pid
+            host = event["host"]?.string ?? host
+            if let changed = event["definition"] {
+                // `resume --force` on a changed file: the new definition, plus every stage of the old
+                // one it dropped (a removed stage that was applied is still rolled back).
+                let new = RunDefinition(json: changed)
+                var merged = new.stages
+                for old in definition.stages where !merged.contains(where: { $0.id == old.id }) { merged.append(old) }
+                definition = RunDefinition(env: new.env, secrets: new.secrets, stages: merged)
+                for stage in merged where self.stage(stage.id) == nil {
+                    stages.append(StageRecord(id: stage.id, status: .pending, attempts: [], outputs: [], rollback: nil, approved: false))
+                }
+            }
             // A stage still 'running' was running when the engine died: its attempt's end is unknown.
             // It stays 'running' until a new attempt starts or a person says it is done.
             for i in stages.indices where stages[i].status == .running {
@@ -40,14 +53,31 @@ extension RunState {
             }
         case "stage_approved":
             update(stageID) { $0.approved = true }
+        case "process_started":
+            let key = "\(stageID)/\(event["phase"]?.string ?? "")/\(event["attempt"]?.int ?? 0)"
+            if let pgid = event["pgid"]?.int { openGroups[key] = pgid }
+            if event["phase"]?.string == "run" {
+                update(stageID) { record in
+                    if let n = record.attempts.indices.last { record.attempts[n].pgid = event["pgid"]?.int }
+                }
+            }
+        case "outputs_recorded":
+            update(stageID) { record in
+                if case .object(let fields)? = event["outputs"] {
+                    record.outputs = fields.compactMap { key, value in value.string.map { (key, $0) } }
+                }
+            }
+        case "rollback_begun":
+            rollbackBegun = true
+            failedStage = event["failed_stage"]?.string
         case "attempt_started" where event["phase"]?.string == "gate-check":
             update(stageID) { $0.gateChecks += 1 }
         case "attempt_finished" where event["phase"]?.string == "gate-check":
-            break
+            openGroups["\(stageID)/gate-check/\(event["attempt"]?.int ?? 0)"] = nil
         case "attempt_started":
             let attempt = Attempt(number: event["attempt"]?.int ?? 0, started: time, ended: nil, exitCode: nil, signal: nil,
                                   durationMs: nil, outcome: nil, log: event["log"]?.string ?? "", startedClock: clock, endedClock: nil)
-            if event["phase"]?.string == "rollback" || event["phase"]?.string == "restore" {
+            if Self.undoPhases.contains(event["phase"]?.string ?? "") {
                 update(stageID) { record in
                     if record.rollback == nil { record.rollback = Rollback(status: "running", attempts: []) }
                     record.rollback!.attempts.append(attempt)
@@ -67,9 +97,11 @@ extension RunState {
                 attempt.durationMs = event["duration_ms"]?.int
                 attempt.outcome = event["outcome"]?.string
             }
+            openGroups["\(stageID)/\(event["phase"]?.string ?? "")/\(event["attempt"]?.int ?? 0)"] = nil
             update(stageID) { record in
-                if event["outcome"]?.string == "interrupted" { record.status = .pending }
-                if event["phase"]?.string == "rollback" || event["phase"]?.string == "restore" {
+                let undoing = Self.undoPhases.contains(event["phase"]?.string ?? "")
+                if event["outcome"]?.string == "interrupted", !undoing { record.status = .pending }
+                if undoing {
                     if let n = record.rollback?.attempts.indices.last { finish(&record.rollback!.attempts[n]) }
                 } else if let n = record.attempts.indices.last {
                     finish(&record.attempts[n])
@@ -114,6 +146,7 @@ extension RunState {
             remaining = event["remaining"]?.strings ?? []
             rollbackNote = event["note"]?.string
             waiting = nil
+            rollbackBegun = false
         case "run_interrupted":
             status = .interrupted
             ended = time
@@ -121,6 +154,9 @@ extension RunState {
             break
         }
     }
+
+    /// The `phase` values of tries that undo a stage.
+    static let undoPhases: Set<String> = ["rollback", "restore", "traffic"]
 
     /// The snapshot written to `state.json` and printed by `status --json`.
     public var json: JSONValue {
@@ -168,7 +204,8 @@ extension RunDefinition {
         stages = (json["stages"]?.array ?? []).map { s in
             let r = s["retry"]
             return StageDefinition(
-                id: s["id"]?.string ?? "", kind: s["kind"]?.string ?? "command", rollback: s["rollback"]?.string, restore: s["restore"]?.string,
+                id: s["id"]?.string ?? "", kind: s["kind"]?.string ?? "command", rollback: s["rollback"]?.string, traffic: s["traffic"]?.string,
+                restore: s["restore"]?.string,
                 shell: s["shell"]?.strings ?? ["/bin/sh", "-e", "-c"], timeoutMs: s["timeout_ms"]?.int ?? 600_000,
                 retry: RetryPolicy(attempts: r?["attempts"]?.int ?? 1, delay: TimeSpan(milliseconds: r?["delay_ms"]?.int ?? 1000),
                                    backoff: Double(r?["backoff_x1000"]?.int ?? 2000) / 1000, maxDelay: TimeSpan(milliseconds: r?["max_delay_ms"]?.int ?? 60_000),
@@ -183,8 +220,10 @@ extension RunDefinition {
         secrets = pipeline.secrets
         stages = pipeline.stages.map { s in
             var restore: String?
+            var traffic: String?
             if case .migrate(let spec) = s.spec { restore = spec.restore?.source }
-            return StageDefinition(id: s.id, kind: s.kind.rawValue, rollback: s.rollback?.source, restore: restore, shell: s.shell, timeoutMs: s.timeout.milliseconds,
+            if case .canary(let spec) = s.spec { traffic = spec.traffic.source }
+            return StageDefinition(id: s.id, kind: s.kind.rawValue, rollback: s.rollback?.source, traffic: traffic, restore: restore, shell: s.shell, timeoutMs: s.timeout.milliseconds,
                             retry: s.retry, env: s.env.map { ($0.name, $0.value.raw) }, reversible: s.reversible, outputs: s.outputs)
         }
     }
@@ -193,18 +232,24 @@ extension RunDefinition {
         .object([
             ("env", .object(env.map { ($0.0, .string($0.1)) })),
             ("secrets", .array(secrets.map(JSONValue.string))),
-            ("stages", .array(stages.map { s in
-                .object([
+            ("stages", .array(stages.map(\.json))),
+        ])
+    }
+}
+
+extension RunDefinition.StageDefinition {
+    var json: JSONValue {
+        let s = self
+        return .object([
                     ("id", .string(s.id)), ("kind", .string(s.kind)), ("rollback", s.rollback.map(JSONValue.string) ?? .null),
+                    ("traffic", s.traffic.map(JSONValue.string) ?? .null),
                     ("restore", s.restore.map(JSONValue.string) ?? .null),
                     ("shell", .array(s.shell.map(JSONValue.string))), ("timeout_ms", .int(s.timeoutMs)),
                     ("retry", .object([("attempts", .int(s.retry.attempts)), ("delay_ms", .int(s.retry.delay.milliseconds)),
-                                       ("backoff_x1000", .int(Int(s.retry.backoff * 1000))), ("max_delay_ms", .int(s.retry.maxDelay.milliseconds)),
+                                       ("backoff_x1000", .int(Int(exactly: (s.retry.backoff * 1000).rounded()) ?? Int(Int32.max))), ("max_delay_ms", .int(s.retry.maxDelay.milliseconds)),
                                        ("jitter", .bool(s.retry.jitter))])),
                     ("env", .object(s.env.map { ($0.0, .string($0.1)) })), ("reversible", .bool(s.reversible)),
-                    ("outputs", .array(s.outputs.map(JSONValue.string))),
-                ])
-            })),
+            ("outputs", .array(s.outputs.map(JSONValue.string))),
         ])
     }
 }

@@ -7,6 +7,9 @@ public struct RunState: Sendable {
         case rolledBack = "rolled_back"
         case rollbackFailed = "rollback_failed"
         case interrupted
+        /// Recorded as running, but its engine is gone (killed, lost with its runner): never
+        /// journaled, decided when the run is loaded. `resume` continues it, `rollback` undoes it.
+        case abandoned
     }
 
     /// One stage's status.
@@ -29,6 +32,8 @@ public struct RunState: Sendable {
         /// Milliseconds on the engine's clock (monotonic; virtual under the test clock).
         public var startedClock: Int
         public var endedClock: Int?
+        /// The try's process group (`process_started`), for scripts.
+        public var pgid: Int? = nil
     }
 
     /// What became of a stage's rollback.
@@ -73,6 +78,15 @@ public struct RunState: Sendable {
     public var pid: Int
     public var waiting: Waiting?
     public var stages: [StageRecord]
+    /// The host the engine ran on (`run_started`, `run_resumed`): a process group can only be probed there.
+    public var host = ""
+    /// Process groups of tries whose end is not journaled, by "stage/phase/attempt": after a crash of
+    /// the engine they may still run.
+    public var openGroups: [String: Int] = [:]
+    /// A rollback began (`rollback_begun`) and the run has not finished since: `resume` continues it.
+    public var rollbackBegun = false
+    /// The stage whose failure started the rollback, if one did.
+    public var failedStage: String?
     /// Position of each stage in ``stages`` (rebuilt when stale).
     var indexByID: [String: Int] = [:]
     /// Stage ids in the order they succeeded: rollback walks it backwards.
@@ -108,6 +122,8 @@ public struct RunDefinition: Sendable {
         public var id: String
         public var kind: String
         public var rollback: String?
+        /// A canary's `traffic` script: run with 0 % when the stage is undone.
+        public var traffic: String? = nil
         /// A migrate stage's `restore` script: run when its downgrade fails (or it has none) and a backup exists.
         public var restore: String?
         public var shell: [String]
