@@ -25,11 +25,10 @@ final class TerminalOutput: EngineOutput {
         Terminal.err(color ? "\u{1B}[1m\(text)\u{1B}[0m\n" : "\(text)\n")
     }
 
-    func approve(stage: String, message: String) -> Bool? {
-        guard interactive else { return nil }
+    func promptApproval(stage: String, message: String) -> Bool {
+        guard interactive else { return false }
         Terminal.err("approve stage '\(stage)': \(message) [y/N] ")
-        guard let answer = readLine() else { return nil }
-        return ["y", "yes"].contains(answer.lowercased().trimmingCharacters(in: .whitespaces))
+        return true
     }
 
     func attemptEnded(stage: String, attempt: Int, phase: String, status: String, logPath: String) {

@@ -63,7 +63,8 @@ import Testing
             _ = try box.shell("\"$PIPELINE\" run p.yml >/dev/null 2>&1 & pid=$!; sleep \(delay); kill -9 $pid; wait $pid")
             guard !box.runs.isEmpty else { continue }
             let succeededBefore = Sandbox.stages(try box.state()).filter { $0.value["status"] as? String == "succeeded" }.map(\.key)
-            let resumed = try box.pipeline(["resume"])
+            // The killed engine's stage may still run: --wait-lock waits for its process group.
+            let resumed = try box.pipeline(["resume", "--wait-lock"])
             #expect(resumed.status == 0, "\(resumed.stderr)")
             let ran = box.read("ran.log").split(separator: "\n").map(String.init)
             for id in succeededBefore { #expect(ran.filter { $0 == id }.count == 1, "\(id) re-ran") }
@@ -231,7 +232,14 @@ import Testing
         defer { box.remove() }
         _ = try box.shell("\"$PIPELINE\" run p.yml >/dev/null 2>&1 & pid=$!; while [ ! -s ran.log ]; do sleep 0.02; done; kill -9 $pid; wait $pid")
         // The engine died with its child still running (nothing could stop it); clean it up here.
-        defer { if let pid = Int32(box.read("charge.pid").trimmingCharacters(in: .whitespacesAndNewlines)) { kill(pid, SIGKILL) } }
+        let charge = Int32(box.read("charge.pid").trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        defer { if charge > 0 { kill(charge, SIGKILL) } }
+        // While its process group lives, nothing may start: resume refuses, naming the group.
+        let alive = try box.pipeline(["resume"])
+        #expect(alive.status == 2)
+        #expect(alive.stderr.contains("'charge' (process group \(charge))"), "\(alive.stderr)")
+        kill(charge, SIGKILL)
+        for _ in 0..<200 where kill(-charge, 0) == 0 { usleep(10_000) }
         let stopped = try box.pipeline(["resume"])
         #expect(stopped.status == 4)
         #expect(stopped.stderr.contains("stage 'charge' was running when the engine stopped and is not idempotent"))

@@ -142,7 +142,7 @@ import Testing
         run s3
         run s4
         run s5
-        undo s5 none
+        undo s5 t5
         undo s4 t4
         undo s3 t3
         undo s2 t2
@@ -172,7 +172,7 @@ import Testing
         #expect(stages["s3"]?["status"] as? String == "rolled_back")
         #expect(stages["s2"]?["status"] as? String == "rollback_failed")
         #expect(stages["s1"]?["status"] as? String == "succeeded")
-        #expect(box.read("order.log").hasSuffix("undo s4 none\nundo s3 t3\nundo s2 t2\n"))
+        #expect(box.read("order.log").hasSuffix("undo s4 t4\nundo s3 t3\nundo s2 t2\n"))
     }
 
     @Test func rollbackStopsAtAnIrreversibleStage() throws {

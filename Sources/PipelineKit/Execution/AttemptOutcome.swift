@@ -11,11 +11,14 @@ public enum AttemptOutcome: String, Sendable, CaseIterable {
     case stopped
     /// The engine died while it ran: its end was never recorded.
     case unknown
+    /// The script could not be started (its shell is missing, no descriptors left): nothing ran.
+    case notStarted = "not_started"
 
     /// Precedence, once for all: a script that exited 0 succeeded (its effect is applied, whatever
     /// happened around it); then its own timeout; then an interruption; then a stop; else a failure.
     static func of(_ child: ChildProcess, interrupted: Bool, stopped: Bool = false) -> AttemptOutcome {
-        decide(exitedZero: child.succeeded, timedOut: child.timedOut, interrupted: interrupted && child.terminatedAt != nil,
+        if child.startError != nil { return .notStarted }
+        return decide(exitedZero: child.succeeded, timedOut: child.timedOut, interrupted: interrupted && child.terminatedAt != nil,
                stopped: stopped && child.terminatedAt != nil)
     }
 

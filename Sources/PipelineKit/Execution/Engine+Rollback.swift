@@ -31,7 +31,8 @@ extension Engine {
     /// attempt first, the failed stage (if any) at the head.
     func halfAppliedStages(failed: String?) -> [String] {
         let started = run.stages.filter { record in
-            guard !record.attempts.isEmpty else { return false }
+            // A stage none of whose tries could start applied nothing.
+            guard record.attempts.contains(where: { $0.outcome != AttemptOutcome.notStarted.rawValue }) else { return false }
             switch record.status {
             case .failed, .running, .pending: return true
             case .succeeded, .skipped, .rolledBack, .rollbackFailed: return false
@@ -45,7 +46,8 @@ extension Engine {
     /// The ways of undoing a stage, in order; empty when it has nothing to undo.
     func undoSteps(_ definition: RunDefinition.StageDefinition) -> [UndoStep] {
         var steps: [UndoStep] = []
-        if definition.traffic != nil { steps.append(.traffic) }
+        // Traffic goes back to 0 % unless the journal says it is there already (or was never moved).
+        if definition.traffic != nil, let percent = run.stage(definition.id)?.traffic, percent != 0 { steps.append(.traffic) }
         if definition.rollback != nil { steps.append(.rollback) } else if canRestore(definition) { steps.append(.restore) }
         return steps
     }

@@ -48,19 +48,25 @@ extension Engine {
             let message = approval.message.map { resolve($0, stage: stage) } ?? "deploy stage '\(stage.id)'?"
             if options.approveAll || options.approved.contains(stage.id) {
                 record("stage_approved", [("stage", .string(stage.id)), ("by", .string(options.approveAll ? "--yes" : "--approve"))])
-            } else {
-                try flush()
-                switch output.approve(stage: stage.id, message: masker.mask(message)) {
-                case true?:
-                    record("stage_approved", [("stage", .string(stage.id)), ("by", .string("prompt"))])
-                case false?:
+            } else if let answer = stages[node].approvalAnswer {
+                stages[node].approvalAnswer = nil
+                guard answer else {
                     stop(stage.id, reason: "approval", message: "approval of stage '\(stage.id)' was refused")
                     return true
-                case nil:
-                    stop(stage.id, reason: "approval",
-                         message: "stage '\(stage.id)' needs approval (\(masker.mask(message))); continue with 'pipeline resume \(run.run) --approve \(stage.id)'")
+                }
+                record("stage_approved", [("stage", .string(stage.id)), ("by", .string("prompt"))])
+            } else {
+                // One prompt at a time; the answer comes through the loop (``Engine/readApproval()``).
+                guard prompt == nil else { return false }
+                try flush()
+                if output.promptApproval(stage: stage.id, message: masker.mask(message)) {
+                    prompt = ApprovalPrompt(node: node)
+                    stages[node].phase = .awaitingApproval
                     return true
                 }
+                stop(stage.id, reason: "approval",
+                     message: "stage '\(stage.id)' needs approval (\(masker.mask(message))); continue with 'pipeline resume \(run.run) --approve \(stage.id)'")
+                return true
             }
             stages[node].approvalDone = true
         }
@@ -342,7 +348,7 @@ extension Engine {
 
     /// Ends the run once nothing is left to do: every stage succeeded, or a gate stopped it.
     func checkRunEnd() throws(EngineError) {
-        guard !busy else { return }
+        guard !busy, prompt == nil else { return }
         switch state {
         case .running:
             if succeededCount == stages.count {

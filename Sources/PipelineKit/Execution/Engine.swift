@@ -41,6 +41,12 @@ struct LazyLog {
     }
 }
 
+/// An approval question on screen: the stage it is for and what was typed so far.
+struct ApprovalPrompt {
+    var node: Int
+    var typed: [UInt8] = []
+}
+
 /// Runs a pipeline: starts stages as real processes when their needs have succeeded, gates,
 /// retries and times them out, rolls back completed stages in reverse order on failure, and
 /// records every state change in the journal before acting on it.
@@ -75,6 +81,8 @@ public final class Engine {
         case ready
         /// An attempt runs (action index within the attempt).
         case running(action: Int)
+        /// Its approval prompt is shown; the answer is read from standard input by the loop.
+        case awaitingApproval
         /// Between attempts (or gate-check tries).
         case retryDelay(until: Int, gateCheck: Bool)
         case succeeded, failed
@@ -96,6 +104,8 @@ public final class Engine {
         var waitDone = false
         var windowDone = false
         var approvalDone = false
+        /// The answer typed at its prompt, until the gate takes it.
+        var approvalAnswer: Bool?
         var checkDone = false
         var log = LazyLog()
         var outputsPath = ""
@@ -134,6 +144,8 @@ public final class Engine {
     var failedStage: String?
     var undo = RollbackProgress()
     var interruptCount = 0
+    /// The approval prompt on screen, if any.
+    var prompt: ApprovalPrompt?
     /// Keys for scripts that could not start (negative, never a pid).
     var nextFailedSpawnToken: pid_t = -1
     /// Whether a log write failure was already reported (once per run).
@@ -238,7 +250,20 @@ public final class Engine {
 
     /// After a crash of the engine, a try it started may still run (its process group outlives it):
     /// nothing new may start while one does.
-    static func checkNoLiveGroups(_ state: RunState) throws(EngineError) {
+    /// With `wait` (`--wait-lock`), waits for them to end instead, as for another run's lock.
+    static func checkNoLiveGroups(_ state: RunState, wait: Bool, output: EngineOutput) throws(EngineError) {
+        if wait, state.host.isEmpty || state.host == Host.name {
+            var told = false
+            while true {
+                let live = state.openGroups.filter { Host.groupAlive($0.value) }
+                if live.isEmpty { break }
+                if !told {
+                    output.note("waiting for process group\(live.count == 1 ? "" : "s") \(live.values.sorted().map(String.init).joined(separator: ", ")), started by the engine that stopped, to end")
+                    told = true
+                }
+                usleep(50_000)
+            }
+        }
         guard state.host.isEmpty || state.host == Host.name else {
             if !state.openGroups.isEmpty {
                 throw EngineError("run \(state.run) was started on host '\(state.host)', and tries it started may still run there (process groups \(state.openGroups.values.sorted().map(String.init).joined(separator: ", "))); continue it on that host")
@@ -249,7 +274,7 @@ public final class Engine {
         guard !live.isEmpty else { return }
         let list = live.map { "'\($0.key.split(separator: "/").first ?? "")' (process group \($0.value))" }.joined(separator: ", ")
         let kill = live.map { "kill -TERM -- -\($0.value)" }.joined(separator: "; ")
-        throw EngineError("run \(state.run): \(list) started by the engine that stopped \(live.count == 1 ? "is" : "are") still running; wait for \(live.count == 1 ? "it" : "them") to end or stop \(live.count == 1 ? "it" : "them") ('\(kill)'), then try again")
+        throw EngineError("run \(state.run): \(list) started by the engine that stopped \(live.count == 1 ? "is" : "are") still running; wait for \(live.count == 1 ? "it" : "them") to end or stop \(live.count == 1 ? "it" : "them") ('\(kill)'), then try again (or pass --wait-lock to wait)")
     }
 
     /// Continues an interrupted, waiting or abandoned run: succeeded stages are not run again; a run
@@ -267,7 +292,7 @@ public final class Engine {
             case .interrupted, .waiting, .running, .abandoned: break
             default: throw EngineError("run \(id) finished as '\(state.status.rawValue)'; there is nothing to resume (start a new run, or 'pipeline rollback \(id)')")
             }
-            try checkNoLiveGroups(state)
+            try checkNoLiveGroups(state, wait: options.waitForLock, output: output)
             try checkSecrets(state.definition.secrets, options.environment)
             var options = options
             options.workingDirectory = state.workdir
@@ -317,7 +342,7 @@ public final class Engine {
             if state.status == .rolledBack {
                 throw EngineError("run \(id) is already rolled back", exitCode: 0)
             }
-            try checkNoLiveGroups(state)
+            try checkNoLiveGroups(state, wait: options.waitForLock, output: output)
             try checkSecrets(state.definition.secrets, options.environment)
             var options = options
             options.workingDirectory = state.workdir
@@ -420,6 +445,13 @@ public final class Engine {
 
     /// Advances every stage and the run as far as possible without waiting.
     func step() throws(EngineError) {
+        if let prompt, state != .running {
+            // The run is stopping, failing or interrupted: the question no longer stands.
+            output.note("")
+            output.note("[\(stageID(.action(stage: prompt.node)))] approval no longer asked: the run is stopping")
+            stages[prompt.node].phase = .pending
+            self.prompt = nil
+        }
         var progressed = true
         while progressed {
             progressed = false
@@ -454,13 +486,17 @@ public final class Engine {
     /// Blocks until output, a child's exit, a signal or the next timer.
     func wait() throws(EngineError) {
         var timeout = nextTimer().map { max(0, $0 - clock.now()) }
-        if let t = timeout, t > 0, clock.isVirtual, !busy {
+        if let t = timeout, t > 0, clock.isVirtual, !busy, prompt == nil {
             clock.skip(t)
             return
         }
-        if timeout == nil && !busy { return }
+        if timeout == nil && !busy && prompt == nil { return }
         var fds = [pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0)]
         var owners: [pid_t] = [0]
+        if prompt != nil {
+            fds.append(pollfd(fd: 0, events: Int16(POLLIN), revents: 0))
+            owners.append(0)
+        }
         for (pid, job) in jobs where !job.child.eof {
             fds.append(pollfd(fd: job.child.fd, events: Int16(POLLIN), revents: 0))
             owners.append(pid)
@@ -471,6 +507,7 @@ public final class Engine {
         let n = poll(&fds, nfds_t(fds.count), Int32(clamping: timeout!))
         if n < 0 && errno != EINTR { throw EngineError("poll failed: \(String(cString: strerror(errno)))", exitCode: 3) }
         for (i, pfd) in fds.enumerated() where pfd.revents != 0 && i > 0 && i < firstTask {
+            if owners[i] == 0 { readApproval(); continue }
             if let job = jobs[owners[i]] { drain(job.child, job.purpose) }
         }
         for pfd in fds[firstTask...] where pfd.revents != 0 {
@@ -479,6 +516,29 @@ public final class Engine {
         if fds[0].revents != 0 { handleSignals() }
         handleTimers()
         try collectFinishedJobs()
+    }
+
+    /// Reads what was typed at the approval prompt; a whole line answers it (end of input: no one
+    /// can answer, the run stops at the gate).
+    func readApproval() {
+        guard var prompt else { return }
+        var buffer = [UInt8](repeating: 0, count: 512)
+        let n = read(0, &buffer, buffer.count)
+        if n < 0 && (errno == EINTR || errno == EAGAIN) { return }
+        if n > 0 { prompt.typed.append(contentsOf: buffer[0..<n]) }
+        let node = prompt.node
+        if let newline = prompt.typed.firstIndex(of: UInt8(ascii: "\n")) {
+            let answer = String(decoding: prompt.typed[..<newline], as: UTF8.self).trimmingCharacters(in: .whitespaces).lowercased()
+            stages[node].approvalAnswer = answer == "y" || answer == "yes"
+        } else if n <= 0 {
+            let stage = stageID(.action(stage: node))
+            stop(stage, reason: "approval", message: "stage '\(stage)' needs approval (no answer: standard input closed); continue with 'pipeline resume \(run.run) --approve \(stage)'")
+        } else {
+            self.prompt = prompt
+            return
+        }
+        stages[node].phase = .pending
+        self.prompt = nil
     }
 
     func nextTimer() -> Int? {

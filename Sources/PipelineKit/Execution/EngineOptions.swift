@@ -43,8 +43,10 @@ public protocol EngineOutput: AnyObject {
     func stageLine(stage: String, line: String)
     /// A status line from the engine (already masked).
     func note(_ text: String)
-    /// Asks a person to approve a stage; nil when no one can be asked (no TTY).
-    func approve(stage: String, message: String) -> Bool?
+    /// Shows a prompt asking a person to approve a stage; false when no one can be asked (no TTY,
+    /// CI). The engine reads the answer (a line, `y`/`yes` approves) from standard input in its
+    /// own loop, so signals, timers and other stages' output stay live while it waits.
+    func promptApproval(stage: String, message: String) -> Bool
     /// An attempt ended; its whole (masked) log is at `logPath`.
     func attemptEnded(stage: String, attempt: Int, phase: String, status: String, logPath: String)
     /// The run ended (or stopped); `state` is final for this invocation.

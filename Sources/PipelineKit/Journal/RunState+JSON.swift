@@ -67,6 +67,8 @@ extension RunState {
                     record.outputs = fields.compactMap { key, value in value.string.map { (key, $0) } }
                 }
             }
+        case "traffic":
+            update(stageID) { $0.traffic = event["percent"]?.int }
         case "rollback_begun":
             rollbackBegun = true
             failedStage = event["failed_stage"]?.string

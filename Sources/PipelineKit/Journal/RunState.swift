@@ -57,6 +57,8 @@ public struct RunState: Sendable {
         public var backup: String? = nil
         /// Tries of the stage's gate check so far (not attempts of the stage).
         public var gateChecks = 0
+        /// A canary's last journaled traffic percentage (`traffic` events).
+        public var traffic: Int? = nil
     }
 
     /// Why a run stopped to wait.
