@@ -28,7 +28,7 @@ extension Engine {
                 stages[node].phase = gateCheck ? .pending : .ready
                 progressed = true
             case .ready:
-                guard accepting, active < options.maxParallel else { continue }
+                guard accepting, active < maxParallel else { continue }
                 try startAttempt(node, stage)
                 active += 1
                 progressed = true
@@ -93,7 +93,7 @@ extension Engine {
             return true
         }
         if let check = gate?.check, !stages[node].checkDone {
-            guard active < options.maxParallel else { return false }
+            guard active < maxParallel else { return false }
             stages[node].checkTries += 1
             let number = stages[node].checkNumberBase + stages[node].checkTries
             stages[node].log.reset(logPath("logs/\(stage.id).gate-check.\(number).log"))
@@ -271,7 +271,7 @@ extension Engine {
                 try attemptFinished(node, ok: false, exitCode: child.exitCode, signal: nil, outcome: .failed)
                 return
             }
-            if info.st_mode & S_IFMT == S_IFREG { chmod(path, 0o600) }
+            JournalStore.makePrivate(path)
             record("backup", [("stage", .string(pipeline!.stages[node].id)), ("attempt", .int(stages[node].attempt)),
                               ("path", .string(path)), ("bytes", .int(Int(info.st_size)))])
             try flush()

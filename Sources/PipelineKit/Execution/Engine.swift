@@ -144,6 +144,8 @@ public final class Engine {
     var failedStage: String?
     var undo = RollbackProgress()
     var interruptCount = 0
+    /// How many stages run at once (``EngineOptions/maxParallel`` within the descriptor limit).
+    var maxParallel = 1
     /// The approval prompt on screen, if any.
     var prompt: ApprovalPrompt?
     /// Keys for scripts that could not start (negative, never a pid).
@@ -410,7 +412,26 @@ public final class Engine {
 
     // MARK: - The loop
 
+    /// How many stages may run at once: `--max-parallel`, capped so every running stage can have its
+    /// pipe and log (the soft descriptor limit is first raised to the hard one, as servers do).
+    func parallelismWithinDescriptorLimit() -> Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return options.maxParallel }
+        if limit.rlim_cur < limit.rlim_max {
+            var raised = limit
+            raised.rlim_cur = min(limit.rlim_max, 1 << 20)
+            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
+        }
+        let open = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).count
+        let free = Int(clamping: limit.rlim_cur) - open - EngineDefaults.reservedDescriptors
+        let allowed = max(1, free / EngineDefaults.descriptorsPerStage)
+        guard allowed < options.maxParallel else { return options.maxParallel }
+        output.note("warning: --max-parallel \(options.maxParallel) lowered to \(allowed): the descriptor limit (ulimit -n \(limit.rlim_cur)) leaves room for \(allowed) stage\(allowed == 1 ? "" : "s") at once")
+        return allowed
+    }
+
     func execute() -> Int32 {
+        maxParallel = parallelismWithinDescriptorLimit()
         if let graph {
             positionInOrder = [Int](repeating: 0, count: stages.count)
             for (position, node) in graph.order.enumerated() { positionInOrder[node] = position }

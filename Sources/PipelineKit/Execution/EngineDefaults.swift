@@ -4,7 +4,7 @@ enum EngineDefaults {
     /// it started (a daemon in its own session) still holds the pipe; then it stops reading.
     static let outputGraceMs = 2000
     /// Descriptors kept free for the engine itself (journal, lock, signalfd, terminal, native tasks).
-    static let reservedDescriptors = 32
+    static let reservedDescriptors = 16
     /// Descriptors one running stage needs: its output pipe and its log.
     static let descriptorsPerStage = 3
 }

@@ -10,9 +10,20 @@ enum Host {
     }()
 
     /// Whether any process of group `pgid` is alive (EPERM: alive, but another user's).
+    /// Zombies (exited, not yet reaped by whoever adopted them) do not count: they run nothing.
     static func groupAlive(_ pgid: Int) -> Bool {
         guard pgid > 0 else { return false }
-        return kill(-pid_t(pgid), 0) == 0 || errno == EPERM
+        guard kill(-pid_t(pgid), 0) == 0 || errno == EPERM else { return false }
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return true }
+        for entry in entries where entry.first?.isNumber == true {
+            // "pid (comm) S ppid pgrp …": comm may hold spaces and parentheses, so split after the last ')'.
+            guard let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { continue }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 2, Int(fields[2]) == pgid else { continue }
+            if fields[0] != "Z" { return true }
+        }
+        return false
     }
 
     /// Whether process `pid` is alive.

@@ -47,7 +47,7 @@ public struct JournalStore: Sendable {
             (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c == 45 || c == 95 || c == 46
         }
         guard !id.isEmpty, id.utf8.count <= 128, allowed, !id.hasPrefix(".") else {
-            throw EngineError("'\(id.prefix(80))' is not a run id (like 20261122T103000Z-3fa9c1; see 'pipeline history')")
+            throw EngineError("invalid run id '\(id.prefix(80))': not a run id (like 20261122T103000Z-3fa9c1; see 'pipeline history')")
         }
         return id
     }
@@ -67,6 +67,22 @@ public struct JournalStore: Sendable {
             throw EngineError("cannot use '\(path)' as a directory: it is a symlink or not a directory")
         }
         if info.st_uid == geteuid() { chmod(path, 0o700) }
+    }
+
+    /// Makes what a script left at `path` private whatever the umask: directories 0700, files 0600,
+    /// recursively, never following a symlink (a link itself is left as it is).
+    static func makePrivate(_ path: String) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        switch info.st_mode & S_IFMT {
+        case S_IFREG:
+            chmod(path, 0o600)
+        case S_IFDIR:
+            chmod(path, 0o700)
+            for entry in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] { makePrivate(path + "/" + entry) }
+        default:
+            break
+        }
     }
 
     /// Creates a new run's directory; it must not exist (never reuse or follow what is there).
