@@ -8,6 +8,15 @@ enum UndoStep: String, Sendable {
     case traffic
     case rollback
     case restore
+
+    /// The journal's phase of a try of this step.
+    var phase: AttemptPhase {
+        switch self {
+        case .traffic: return .traffic
+        case .rollback: return .rollback
+        case .restore: return .restore
+        }
+    }
 }
 
 /// Where a rollback stands: what is left to undo and the try in flight. Works from the recorded
@@ -35,7 +44,7 @@ extension Engine {
             guard record.attempts.contains(where: { $0.outcome != AttemptOutcome.notStarted.rawValue }) else { return false }
             switch record.status {
             case .failed, .running, .pending: return true
-            case .succeeded, .skipped, .rolledBack, .rollbackFailed: return false
+            case .succeeded, .rolledBack, .rollbackFailed: return false
             }
         }
         let newestFirst = started.sorted { ($0.attempts.last?.startedClock ?? 0) > ($1.attempts.last?.startedClock ?? 0) }.map(\.id)
@@ -66,9 +75,7 @@ extension Engine {
         }
         undo = RollbackProgress()
         undo.queue = queue
-        var fields: [(String, JSONValue)] = [("queue", .array(queue.map(JSONValue.string)))]
-        if let failed { fields.append(("failed_stage", .string(failed))) }
-        record("rollback_begun", fields)
+        record(.rollbackBegun(queue: queue, failedStage: failed))
         state = .rollingBack
         if queue.isEmpty {
             finishRollback(status: .rolledBack, note: nil)
@@ -100,11 +107,11 @@ extension Engine {
         if !undo.started {
             undo.steps = undoSteps(definition)
             guard !undo.steps.isEmpty else {
-                record("rollback_finished", [("stage", .string(id)), ("status", .string("nothing_to_undo"))])
+                record(.rollbackFinished(stage: id, status: .nothingToUndo, method: nil))
                 undo.queue.removeFirst()
                 return true
             }
-            record("rollback_started", [("stage", .string(id))])
+            record(.rollbackStarted(stage: id))
             undo.started = true
             undo.attempt = 0
         }
@@ -118,7 +125,7 @@ extension Engine {
         undo.attempt += 1
         let phase = step.rawValue
         undo.log.reset(logPath("logs/\(id).\(phase).\(undo.attempt).log"))
-        record("attempt_started", [("stage", .string(id)), ("phase", .string(phase)), ("attempt", .int(undo.attempt)), ("log", .string(undo.log.path))])
+        record(.attemptStarted(stage: id, phase: step.phase, attempt: undo.attempt, log: undo.log.path))
         let isHalfApplied = run.stage(id).map { $0.status != .succeeded && $0.status != .rollbackFailed } ?? false
         let what = step == .traffic ? "traffic to 0%" : phase
         output.note("[\(id)] \(what) attempt \(undo.attempt)/\(definition.retry.attempts)" + (isHalfApplied ? " (stopped mid-attempt, it may have half-applied)" : ""))
@@ -128,7 +135,7 @@ extension Engine {
         if let backup = run.stage(id)?.backup { extra.append(("PIPELINE_BACKUP_PATH", backup)) }
         let env = environment(stageID: id, stageEnv: definition.env, attempt: undo.attempt, outputsPath: "/dev/null", extra: extra)
         try spawn(script, shell: definition.shell, environment: env, timeoutMs: definition.timeoutMs, purpose: .rollback(stage: id),
-                  attempt: (id, phase, undo.attempt))
+                  attempt: (id, step.phase, undo.attempt))
         return true
     }
 
@@ -141,7 +148,7 @@ extension Engine {
         guard let step = undo.steps.first, let definition = run.definition.stage(id) else { return }
         let phase = step.rawValue
         let outcome = AttemptOutcome.of(child, interrupted: state == .interrupting)
-        record("attempt_finished", attemptFields(id, phase: phase, attempt: undo.attempt, child, outcome: outcome))
+        record(.attemptFinished(attemptEnd(id, phase: step.phase, attempt: undo.attempt, child, outcome: outcome)))
         undo.log.close()
         output.attemptEnded(stage: id, attempt: undo.attempt, phase: phase, status: outcome.rawValue, logPath: undo.log.path)
         if state == .interrupting { return }
@@ -150,7 +157,7 @@ extension Engine {
             undo.attempt = 0
             if step == .traffic { output.note("[\(id)] traffic back to 0%") }
             guard undo.steps.isEmpty else { return }
-            record("rollback_finished", [("stage", .string(id)), ("status", .string("rolled_back")), ("method", .string(phase == "traffic" ? "rollback" : phase))])
+            record(.rollbackFinished(stage: id, status: .rolledBack, method: step == .restore ? "restore" : "rollback"))
             output.note(step == .restore ? "[\(id)] restored from the backup \(run.stage(id)?.backup ?? "")" : "[\(id)] rolled back")
             undo.queue.removeFirst()
             undo.started = false
@@ -167,7 +174,7 @@ extension Engine {
             undo.attempt = 0
             return
         }
-        record("rollback_finished", [("stage", .string(id)), ("status", .string("rollback_failed")), ("method", .string(phase))])
+        record(.rollbackFinished(stage: id, status: .rollbackFailed, method: phase))
         let what = step == .traffic ? "the traffic reset (to 0%) of '\(id)'" : "the \(phase) of '\(id)'"
         finishRollback(status: .rollbackFailed, note: "\(what) failed after \(undo.attempt) attempt\(undo.attempt == 1 ? "" : "s")")
     }
@@ -185,11 +192,7 @@ extension Engine {
         let failedRun = failedStage != nil
         let undone = run.stages.contains { $0.status == .rolledBack }
         let final: RunState.Status = status == .rollbackFailed ? .rollbackFailed : (failedRun && !undone ? .failed : .rolledBack)
-        var fields: [(String, JSONValue)] = [("status", .string(final.rawValue)),
-                                              ("remaining", .array(status == .rolledBack ? [] : remaining.map(JSONValue.string)))]
-        if let note { fields.append(("note", .string(note))) }
-        if let failedStage { fields.append(("failed_stage", .string(failedStage))) }
-        record("run_finished", fields)
+        record(.runFinished(status: final, remaining: status == .rolledBack ? [] : remaining, note: note, failedStage: failedStage))
         if status == .rolledBack {
             output.note(failedRun ? "run \(run.run) failed; completed stages were rolled back" : "run \(run.run) rolled back")
             state = .finished(failedRun ? ExitStatus.failedRolledBack : ExitStatus.succeeded)

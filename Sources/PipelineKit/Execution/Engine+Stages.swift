@@ -47,14 +47,14 @@ extension Engine {
         if let approval = gate?.approval, !stages[node].approvalDone {
             let message = approval.message.map { resolve($0, stage: stage) } ?? "deploy stage '\(stage.id)'?"
             if options.approveAll || options.approved.contains(stage.id) {
-                record("stage_approved", [("stage", .string(stage.id)), ("by", .string(options.approveAll ? "--yes" : "--approve"))])
+                record(.stageApproved(stage: stage.id, by: options.approveAll ? "--yes" : "--approve"))
             } else if let answer = stages[node].approvalAnswer {
                 stages[node].approvalAnswer = nil
                 guard answer else {
                     stop(stage.id, reason: "approval", message: "approval of stage '\(stage.id)' was refused")
                     return true
                 }
-                record("stage_approved", [("stage", .string(stage.id)), ("by", .string("prompt"))])
+                record(.stageApproved(stage: stage.id, by: "prompt"))
             } else {
                 // One prompt at a time; the answer comes through the loop (``Engine/readApproval()``).
                 guard prompt == nil else { return false }
@@ -83,11 +83,11 @@ extension Engine {
                 return true
             }
             stages[node].windowDone = true
-            record("gate_passed", [("stage", .string(stage.id)), ("gate", .string("window"))])
+            record(.gatePassed(stage: stage.id, gate: "window", ms: nil))
         }
         if let wait = gate?.wait, !stages[node].waitDone {
             stages[node].waitDone = true
-            record("gate_passed", [("stage", .string(stage.id)), ("gate", .string("wait")), ("ms", .int(wait.milliseconds))])
+            record(.gatePassed(stage: stage.id, gate: "wait", ms: wait.milliseconds))
             output.note("[\(stage.id)] waiting \(wait) before it starts")
             stages[node].phase = .gateTimer(until: now + wait.milliseconds)
             return true
@@ -97,9 +97,9 @@ extension Engine {
             stages[node].checkTries += 1
             let number = stages[node].checkNumberBase + stages[node].checkTries
             stages[node].log.reset(logPath("logs/\(stage.id).gate-check.\(number).log"))
-            record("attempt_started", [("stage", .string(stage.id)), ("phase", .string("gate-check")), ("attempt", .int(number)), ("log", .string(stages[node].log.path))], apply: false)
+            record(.attemptStarted(stage: stage.id, phase: .gateCheck, attempt: number, log: stages[node].log.path), apply: false)
             try spawn(check.source, shell: stage.shell, environment: environment(for: stage, attempt: stages[node].checkTries, outputsPath: "/dev/null"),
-                      timeoutMs: stage.timeout.milliseconds, purpose: .gateCheck(stage: node), attempt: (stage.id, "gate-check", number))
+                      timeoutMs: stage.timeout.milliseconds, purpose: .gateCheck(stage: node), attempt: (stage.id, .gateCheck, number))
             stages[node].phase = .gateCheck
             active += 1
             return true
@@ -111,11 +111,11 @@ extension Engine {
     func gateCheckFinished(_ node: Int, _ child: ChildProcess) throws(EngineError) {
         let stage = pipeline!.stages[node]
         stages[node].log.close()
-        record("attempt_finished", attemptFields(stage.id, phase: "gate-check", attempt: stages[node].checkNumberBase + stages[node].checkTries, child,
-                                                 outcome: AttemptOutcome.of(child, interrupted: state == .interrupting)), apply: false)
+        record(.attemptFinished(attemptEnd(stage.id, phase: .gateCheck, attempt: stages[node].checkNumberBase + stages[node].checkTries, child,
+                                           outcome: AttemptOutcome.of(child, interrupted: state == .interrupting))), apply: false)
         if child.succeeded {
             stages[node].checkDone = true
-            record("gate_passed", [("stage", .string(stage.id)), ("gate", .string("check"))])
+            record(.gatePassed(stage: stage.id, gate: "check", ms: nil))
             stages[node].phase = .pending
             return
         }
@@ -160,7 +160,7 @@ extension Engine {
                 stages[node].backupPath = absolute(logPath("backups/\(stage.id).\(attempt)"))
             }
         }
-        record("attempt_started", [("stage", .string(stage.id)), ("phase", .string("run")), ("attempt", .int(attempt)), ("log", .string(stages[node].log.path))])
+        record(.attemptStarted(stage: stage.id, phase: .run, attempt: attempt, log: stages[node].log.path))
         let tryNumber = triesUsed(stage.id)
         output.note("[\(stage.id)] attempt \(attempt)" + (tryNumber == attempt ? "/\(stage.retry.attempts)" : " (try \(tryNumber)/\(stage.retry.attempts); interrupted attempts do not count)") + " started")
         try runAction(node, index: 0, startedAt: clock.now())
@@ -183,7 +183,7 @@ extension Engine {
                 let remaining = max(1, stage.timeout.milliseconds - elapsed)
                 try spawn(source, shell: stage.shell,
                           environment: environment(for: stage, attempt: stages[node].attempt, outputsPath: stages[node].outputsPath, extra: extra),
-                          timeoutMs: remaining, purpose: .action(stage: node), attempt: (stage.id, "run", stages[node].attempt))
+                          timeoutMs: remaining, purpose: .action(stage: node), attempt: (stage.id, .run, stages[node].attempt))
                 stages[node].phase = .running(action: index)
                 return
             }
@@ -237,12 +237,9 @@ extension Engine {
                 let masked = masker.mask(line)
                 output.stageLine(stage: stageID(purpose), line: masked)
                 writeLog(purpose, masked + "\n")
-            case .event(let type, let fields):
+            case .event(let event):
                 // Probe errors and URLs can carry a secret (a token in a query string): mask like any output.
-                record(type, fields.map { name, value in
-                    if case .string(let text) = value { return (name, .string(masker.mask(text))) }
-                    return (name, value)
-                })
+                record(event.masked(masker.mask))
             }
         }
         guard let verdict else { return }
@@ -272,8 +269,7 @@ extension Engine {
                 return
             }
             JournalStore.makePrivate(path)
-            record("backup", [("stage", .string(pipeline!.stages[node].id)), ("attempt", .int(stages[node].attempt)),
-                              ("path", .string(path)), ("bytes", .int(Int(info.st_size)))])
+            record(.backup(stage: pipeline!.stages[node].id, attempt: stages[node].attempt, path: path, bytes: Int(info.st_size)))
             try flush()
             emit(.action(stage: node), "backup written: \(path) (\(info.st_size) bytes)")
         }
@@ -303,9 +299,8 @@ extension Engine {
         let stage = pipeline!.stages[node]
         let attempt = stages[node].attempt
         let started = run.stage(stage.id)?.attempts.last?.startedClock ?? clock.now()
-        record("attempt_finished", [("stage", .string(stage.id)), ("phase", .string("run")), ("attempt", .int(attempt)),
-                                    ("exit_code", exitCode.map(JSONValue.int) ?? .null), ("signal", signal.map(JSONValue.string) ?? .null),
-                                    ("duration_ms", .int(clock.now() - started)), ("outcome", .string(outcome.rawValue))])
+        record(.attemptFinished(.init(stage: stage.id, phase: .run, attempt: attempt, exitCode: exitCode, signal: signal,
+                                      durationMs: clock.now() - started, outcome: outcome)))
         stages[node].log.close()
         output.attemptEnded(stage: stage.id, attempt: attempt, phase: "run", status: outcome.rawValue, logPath: stages[node].log.path)
         if outcome == .interrupted {
@@ -316,8 +311,7 @@ extension Engine {
         }
         if ok {
             let outputs = readOutputs(stages[node].outputsPath, declared: stage.outputs)
-            record("stage_finished", [("stage", .string(stage.id)), ("status", .string("succeeded")),
-                                      ("outputs", .object(outputs.map { ($0.0, .string(masker.mask($0.1))) }))])
+            record(.stageFinished(stage: stage.id, status: .succeeded, outputs: outputs.map { ($0.0, masker.mask($0.1)) }, note: nil))
             stageEnded(node, succeeded: true)
             output.note("[\(stage.id)] succeeded")
             return
@@ -332,8 +326,7 @@ extension Engine {
         }
         // A failed attempt's outputs (say `previous`, written before it failed) go to its rollback.
         let outputs = readOutputs(stages[node].outputsPath, declared: stage.outputs)
-        record("stage_finished", [("stage", .string(stage.id)), ("status", .string("failed")),
-                                  ("outputs", .object(outputs.map { ($0.0, .string(masker.mask($0.1))) }))])
+        record(.stageFinished(stage: stage.id, status: .failed, outputs: outputs.map { ($0.0, masker.mask($0.1)) }, note: nil))
         stageEnded(node, succeeded: false)
         output.note("[\(stage.id)] failed after \(tries) attempt\(tries == 1 ? "" : "s")")
         if state != .failing && state != .interrupting {
@@ -352,17 +345,17 @@ extension Engine {
         switch state {
         case .running:
             if succeededCount == stages.count {
-                record("run_finished", [("status", .string("succeeded"))])
+                record(.runFinished(status: .succeeded, remaining: nil, note: nil, failedStage: nil))
                 output.note("run \(run.run) succeeded")
                 state = .finished(ExitStatus.succeeded)
             } else if openStages.isEmpty {
                 // Nothing running, nothing startable: cannot happen with a valid graph, but never spin.
-                record("run_finished", [("status", .string("failed")), ("note", .string("no stage could start"))])
+                record(.runFinished(status: .failed, remaining: nil, note: "no stage could start", failedStage: nil))
                 state = .finished(ExitStatus.failedRolledBack)
             }
         case .stopping(let stage, let reason, let message):
             if openStages.contains(where: { if case .retryDelay(_, false) = stages[$0].phase { return true }; return false }) { return }
-            record("run_waiting", [("stage", .string(stage)), ("reason", .string(reason)), ("message", .string(message))])
+            record(.runWaiting(stage: stage, reason: reason, message: message))
             output.note("stopped: \(message)")
             state = .finished(ExitStatus.stoppedAtGate)
         default:
@@ -370,10 +363,9 @@ extension Engine {
         }
     }
 
-    func attemptFields(_ stage: String, phase: String, attempt: Int, _ child: ChildProcess, outcome: AttemptOutcome) -> [(String, JSONValue)] {
-        [("stage", .string(stage)), ("phase", .string(phase)), ("attempt", .int(attempt)),
-         ("exit_code", child.exitCode.map(JSONValue.int) ?? .null), ("signal", child.signalName.map(JSONValue.string) ?? .null),
-         ("duration_ms", .int(clock.now() - child.startedAt)), ("outcome", .string(outcome.rawValue))]
+    func attemptEnd(_ stage: String, phase: AttemptPhase, attempt: Int, _ child: ChildProcess, outcome: AttemptOutcome) -> JournalEvent.AttemptEnd {
+        .init(stage: stage, phase: phase, attempt: attempt, exitCode: child.exitCode, signal: child.signalName,
+              durationMs: clock.now() - child.startedAt, outcome: outcome)
     }
 
     /// Journals the outputs an attempt wrote before it was interrupted (the stage stays unfinished).
@@ -381,7 +373,7 @@ extension Engine {
         let stage = pipeline!.stages[node]
         let outputs = readOutputs(stages[node].outputsPath, declared: stage.outputs)
         guard !outputs.isEmpty else { return }
-        record("outputs_recorded", [("stage", .string(stage.id)), ("outputs", .object(outputs.map { ($0.0, .string(masker.mask($0.1))) }))])
+        record(.outputsRecorded(stage: stage.id, outputs: outputs.map { ($0.0, masker.mask($0.1)) }))
     }
 
     /// `key=value` lines the stage appended to `$PIPELINE_OUTPUTS`, declared names only.

@@ -125,7 +125,7 @@ public final class Engine {
     var run: RunState
     var journal: JournalWriter!
     var lock: StateLock?
-    var pendingEvents: [(type: String, fields: [(String, JSONValue)])] = []
+    var pendingEvents: [JournalEvent] = []
     var stages: [StageExec] = []
     /// Stages whose needs have all succeeded and that have not ended, in graph order: the only
     /// ones the loop looks at, so each step costs what is in flight, not the pipeline's size.
@@ -195,11 +195,8 @@ public final class Engine {
             try JournalStore.makeDirectory(engine.runDirectory + "/logs")
             try JournalStore.makeDirectory(engine.runDirectory + "/outputs")
             engine.journal = try JournalWriter(path: engine.runDirectory + "/events.jsonl", clock: clock)
-            engine.record("run_started", [
-                ("run", .string(runID)), ("pipeline", .string(state.pipeline)), ("file", .string(file)), ("workdir", .string(workdir)),
-                ("file_sha256", .string(state.fileHash)), ("pid", .int(Int(getpid()))), ("host", .string(Host.name)),
-                ("sequence", .int(sequence)), ("definition", state.definition.json),
-            ], apply: false)
+            engine.record(.runStarted(.init(run: runID, pipeline: state.pipeline, file: file, workdir: workdir, fileHash: state.fileHash,
+                                            pid: Int(getpid()), host: Host.name, sequence: sequence, definition: state.definition)), apply: false)
             try engine.flush()
             for name in engine.masker.unmaskable {
                 output.note("warning: secret '\(name)' is shorter than \(SecretMasker.minimumLength) characters and cannot be masked in output")
@@ -303,7 +300,7 @@ public final class Engine {
                 let engine = Engine(pipeline: nil, graph: nil, run: state, options: options, output: output, clock: clock)
                 engine.lock = lock
                 engine.journal = try JournalWriter(path: engine.runDirectory + "/events.jsonl", clock: clock)
-                engine.record("run_resumed", [("pid", .int(Int(getpid()))), ("host", .string(Host.name)), ("purpose", .string("rollback"))])
+                engine.record(.runResumed(pid: Int(getpid()), host: Host.name, purpose: .rollback, forced: nil, definition: nil, fileHash: nil))
                 try engine.flush()
                 output.note("run \(id) was stopped while rolling back; finishing the rollback")
                 engine.beginRollback(failed: state.failedStage)
@@ -352,7 +349,7 @@ public final class Engine {
             let engine = Engine(pipeline: nil, graph: nil, run: state, options: options, output: output, clock: clock)
             engine.lock = lock
             engine.journal = try JournalWriter(path: engine.runDirectory + "/events.jsonl", clock: clock)
-            engine.record("run_resumed", [("pid", .int(Int(getpid()))), ("host", .string(Host.name)), ("purpose", .string("rollback"))])
+            engine.record(.runResumed(pid: Int(getpid()), host: Host.name, purpose: .rollback, forced: nil, definition: nil, fileHash: nil))
             try engine.flush()
             output.note("rolling back run \(id) of '\(state.pipeline)'")
             engine.beginRollback(failed: nil)
@@ -366,15 +363,11 @@ public final class Engine {
     func prepareResume(changed: StageChanges?, source: [UInt8]) throws(EngineError) -> Int32 {
         // Stages that were running when the engine died: re-run (idempotent), or stop for a decision.
         let wasRunning = run.stages.filter { $0.status == .running }.map(\.id)
-        var fields: [(String, JSONValue)] = [("pid", .int(Int(getpid()))), ("host", .string(Host.name)), ("forced", .bool(options.force))]
-        if let changed {
-            output.note("warning: resuming run \(run.run) on a changed file (--force): \(changed.summary)")
-            fields.append(("definition", RunDefinition(pipeline!).json))
-            fields.append(("file_sha256", .string(Hashing.sha256(source))))
-        }
-        record("run_resumed", fields)
+        if let changed { output.note("warning: resuming run \(run.run) on a changed file (--force): \(changed.summary)") }
+        record(.runResumed(pid: Int(getpid()), host: Host.name, purpose: .resume, forced: options.force,
+                           definition: changed.map { _ in RunDefinition(pipeline!) }, fileHash: changed.map { _ in Hashing.sha256(source) }))
         for id in wasRunning where options.assumeDone.contains(id) {
-            record("stage_finished", [("stage", .string(id)), ("status", .string("succeeded")), ("outputs", .object([])), ("note", .string("assumed done by a person"))])
+            record(.stageFinished(stage: id, status: .succeeded, outputs: [], note: "assumed done by a person"))
         }
         try flush()
         // Records are matched by stage id, never by position: the file may have been reordered.
@@ -396,10 +389,10 @@ public final class Engine {
     // MARK: - Journal
 
     /// Queues an event and applies it to the in-memory state (the same code replay uses).
-    func record(_ type: String, _ fields: [(String, JSONValue)], apply: Bool = true) {
-        pendingEvents.append((type, fields))
+    func record(_ event: JournalEvent, apply: Bool = true) {
+        pendingEvents.append(event)
         if apply {
-            run.apply(.object([("type", .string(type)), ("time", .string(clock.timestamp())), ("clock_ms", .int(clock.now()))] + fields))
+            run.apply(event, time: clock.timestamp(), clock: clock.now())
         }
     }
 
@@ -490,7 +483,7 @@ public final class Engine {
                 progressed = try advanceRollback(now: now)
             case .interrupting:
                 if !busy {
-                    record("run_interrupted", [])
+                    record(.runInterrupted)
                     if run.rollbackBegun {
                         output.note("interrupted while rolling back: every script was stopped; finish the rollback with 'pipeline resume \(run.run)' (or 'pipeline rollback \(run.run)')")
                     } else {
@@ -719,7 +712,7 @@ public final class Engine {
     /// machine takes the group with it), so `resume` and `rollback` can tell whether it still runs.
     /// A script that cannot start (no shell, no descriptors) is a try that exited 127 at once.
     func spawn(_ script: String, shell: [String], environment: [String], timeoutMs: Int?, purpose: Purpose,
-               attempt: (stage: String, phase: String, number: Int)) throws(EngineError) {
+               attempt: (stage: String, phase: AttemptPhase, number: Int)) throws(EngineError) {
         try flush()
         let child: ChildProcess
         do {
@@ -733,10 +726,7 @@ public final class Engine {
         }
         if let t = timeoutMs { child.deadline = child.startedAt + t }
         jobs[child.pid] = (child, purpose)
-        try journal.appendUnsynced(.object([
-            ("type", .string("process_started")), ("time", .string(clock.timestamp())), ("clock_ms", .int(clock.now())),
-            ("stage", .string(attempt.stage)), ("phase", .string(attempt.phase)), ("attempt", .int(attempt.number)), ("pgid", .int(Int(child.pid))),
-        ]))
+        try journal.appendUnsynced(.processStarted(stage: attempt.stage, phase: attempt.phase, attempt: attempt.number, pgid: Int(child.pid)))
     }
 
     func logPath(_ relative: String) -> String { runDirectory + "/" + relative }

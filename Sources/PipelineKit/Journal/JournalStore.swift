@@ -288,22 +288,21 @@ final class JournalWriter {
 
     /// Appends one already stamped event without waiting for the disk: for facts that only matter
     /// while this machine is up (a process group's id), made durable by the next ``append(_:)``.
-    func appendUnsynced(_ event: JSONValue) throws(EngineError) {
-        var bytes = Array((event.compact + "\n").utf8)
+    func appendUnsynced(_ event: JournalEvent) throws(EngineError) {
+        var bytes = Array((event.line(time: clock.timestamp(), clockMs: clock.now()).compact + "\n").utf8)
         guard Posix.writeAll(fd, &bytes) else {
             throw EngineError("cannot write the journal: \(String(cString: strerror(errno)))", exitCode: 3)
         }
     }
 
     /// Stamps and appends events durably.
-    func append(_ events: [(type: String, fields: [(String, JSONValue)])]) throws(EngineError) {
+    func append(_ events: [JournalEvent]) throws(EngineError) {
         guard !events.isEmpty else { return }
         let time = clock.timestamp()
         let ms = clock.now()
         var text = ""
         for event in events {
-            let object = JSONValue.object([("type", .string(event.type)), ("time", .string(time)), ("clock_ms", .int(ms))] + event.fields)
-            text += object.compact + "\n"
+            text += event.line(time: time, clockMs: ms).compact + "\n"
         }
         appends += 1
         var bytes = Array(text.utf8)

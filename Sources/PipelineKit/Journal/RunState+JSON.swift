@@ -1,164 +1,152 @@
 /// The journal's JSON forms: events (one per line in `events.jsonl`) and the state snapshot
 /// (`state.json`), both described by `schemas/journal.schema.json`.
 extension RunState {
+    /// Rebuilds a run's state by applying its journal lines in order.
+    /// - Returns: nil when the first line is not `run_started`.
+    public static func replay(_ lines: [JSONValue]) -> RunState? {
+        replay(lines.compactMap(JournalRecord.init(json:)))
+    }
+
     /// Rebuilds a run's state by applying its events in order.
     /// - Returns: nil when the first event is not `run_started`.
-    public static func replay(_ events: [JSONValue]) -> RunState? {
-        guard let first = events.first, first["type"]?.string == "run_started" else { return nil }
+    public static func replay(_ records: [JournalRecord]) -> RunState? {
+        guard let first = records.first, case .runStarted(let start) = first.event else { return nil }
         var state = RunState(
-            run: first["run"]?.string ?? "", pipeline: first["pipeline"]?.string ?? "",
-            file: first["file"]?.string ?? "", workdir: first["workdir"]?.string ?? "",
-            fileHash: first["file_sha256"]?.string ?? "", started: first["time"]?.string ?? "",
-            ended: nil, status: .running, pid: first["pid"]?.int ?? 0, waiting: nil,
-            stages: [], completionOrder: [],
-            definition: RunDefinition(json: first["definition"] ?? .null), remaining: [], rollbackNote: nil)
+            run: start.run, pipeline: start.pipeline, file: start.file, workdir: start.workdir,
+            fileHash: start.fileHash, started: first.time, ended: nil, status: .running, pid: start.pid, waiting: nil,
+            stages: [], completionOrder: [], definition: start.definition, remaining: [], rollbackNote: nil)
         state.stages = state.definition.stages.map {
             StageRecord(id: $0.id, status: .pending, attempts: [], outputs: [], rollback: nil, approved: false)
         }
-        state.host = first["host"]?.string ?? ""
-        for event in events.dropFirst() { state.apply(event) }
+        state.host = start.host
+        for record in records.dropFirst() { state.apply(record.event, time: record.time, clock: record.clockMs) }
         return state
     }
 
-    /// Applies one event.
-    public mutating func apply(_ event: JSONValue) {
-        let time = event["time"]?.string ?? ""
-        let clock = event["clock_ms"]?.int ?? 0
-        let stageID = event["stage"]?.string ?? ""
-        switch event["type"]?.string {
-        case "run_resumed":
+    /// Applies one event, made durable at `time` (`clock` on the engine's clock).
+    public mutating func apply(_ event: JournalEvent, time: String, clock: Int) {
+        switch event {
+        case .runStarted, .probe, .measurement, .unknown:
+            break
+        case .runResumed(let pid, let host, _, _, let changed, let fileHash):
             status = .running
             waiting = nil
             ended = nil
-            pid = event["pid"]?.int ?? pid
-            host = event["host"]?.string ?? host
-            if let changed = event["definition"] {
+            self.pid = pid
+            if !host.isEmpty { self.host = host }
+            if let fileHash { self.fileHash = fileHash }
+            // A stage still 'running' was running when the engine died: its attempt's end is unknown.
+            // It stays 'running' until a new attempt starts or a person says it is done.
+            for i in stages.indices where stages[i].status == .running {
+                if let n = stages[i].attempts.indices.last, stages[i].attempts[n].ended == nil {
+                    stages[i].attempts[n].outcome = AttemptOutcome.unknown.rawValue
+                }
+            }
+            if let changed {
                 // `resume --force` on a changed file: the new definition, plus every stage of the old
                 // one it dropped (a removed stage that was applied is still rolled back).
-                let new = RunDefinition(json: changed)
-                var merged = new.stages
+                var merged = changed.stages
                 for old in definition.stages where !merged.contains(where: { $0.id == old.id }) { merged.append(old) }
-                definition = RunDefinition(env: new.env, secrets: new.secrets, stages: merged)
+                definition = RunDefinition(env: changed.env, secrets: changed.secrets, stages: merged)
                 for stage in merged where self.stage(stage.id) == nil {
                     stages.append(StageRecord(id: stage.id, status: .pending, attempts: [], outputs: [], rollback: nil, approved: false))
                 }
             }
-            // A stage still 'running' was running when the engine died: its attempt's end is unknown.
-            // It stays 'running' until a new attempt starts or a person says it is done.
-            for i in stages.indices where stages[i].status == .running {
-                if var last = stages[i].attempts.last, last.ended == nil {
-                    last.outcome = "unknown"
-                    stages[i].attempts[stages[i].attempts.count - 1] = last
+        case .stageApproved(let stage, _):
+            update(stage) { $0.approved = true }
+        case .gatePassed:
+            break
+        case .processStarted(let stage, let phase, let attempt, let pgid):
+            openGroups[Self.groupKey(stage, phase, attempt)] = pgid
+            if phase == .run {
+                update(stage) { record in
+                    if let n = record.attempts.indices.last { record.attempts[n].pgid = pgid }
                 }
             }
-        case "stage_approved":
-            update(stageID) { $0.approved = true }
-        case "process_started":
-            let key = "\(stageID)/\(event["phase"]?.string ?? "")/\(event["attempt"]?.int ?? 0)"
-            if let pgid = event["pgid"]?.int { openGroups[key] = pgid }
-            if event["phase"]?.string == "run" {
-                update(stageID) { record in
-                    if let n = record.attempts.indices.last { record.attempts[n].pgid = event["pgid"]?.int }
-                }
-            }
-        case "outputs_recorded":
-            update(stageID) { record in
-                if case .object(let fields)? = event["outputs"] {
-                    record.outputs = fields.compactMap { key, value in value.string.map { (key, $0) } }
-                }
-            }
-        case "traffic":
-            update(stageID) { $0.traffic = event["percent"]?.int }
-        case "rollback_begun":
+        case .outputsRecorded(let stage, let outputs):
+            update(stage) { $0.outputs = outputs }
+        case .traffic(_, let stage, let percent):
+            update(stage) { $0.traffic = percent }
+        case .rollbackBegun(_, let failed):
             rollbackBegun = true
-            failedStage = event["failed_stage"]?.string
-        case "attempt_started" where event["phase"]?.string == "gate-check":
-            update(stageID) { $0.gateChecks += 1 }
-        case "attempt_finished" where event["phase"]?.string == "gate-check":
-            openGroups["\(stageID)/gate-check/\(event["attempt"]?.int ?? 0)"] = nil
-        case "attempt_started":
-            let attempt = Attempt(number: event["attempt"]?.int ?? 0, started: time, ended: nil, exitCode: nil, signal: nil,
-                                  durationMs: nil, outcome: nil, log: event["log"]?.string ?? "", startedClock: clock, endedClock: nil)
-            if Self.undoPhases.contains(event["phase"]?.string ?? "") {
-                update(stageID) { record in
-                    if record.rollback == nil { record.rollback = Rollback(status: "running", attempts: []) }
+            failedStage = failed
+        case .attemptStarted(let stage, .gateCheck, _, _):
+            update(stage) { $0.gateChecks += 1 }
+        case .attemptStarted(let stage, let phase, let number, let log):
+            let attempt = Attempt(number: number, started: time, ended: nil, exitCode: nil, signal: nil,
+                                  durationMs: nil, outcome: nil, log: log, startedClock: clock, endedClock: nil)
+            update(stage) { record in
+                if phase.undoes {
+                    if record.rollback == nil { record.rollback = Rollback(status: .running, attempts: []) }
                     record.rollback!.attempts.append(attempt)
-                }
-            } else {
-                update(stageID) { record in
+                } else {
                     record.status = .running
                     record.attempts.append(attempt)
                 }
             }
-        case "attempt_finished":
+        case .attemptFinished(let end):
+            openGroups[Self.groupKey(end.stage, end.phase, end.attempt)] = nil
+            guard end.phase != .gateCheck else { break }
             let finish: (inout Attempt) -> Void = { attempt in
                 attempt.ended = time
                 attempt.endedClock = clock
-                attempt.exitCode = event["exit_code"]?.int
-                attempt.signal = event["signal"]?.string
-                attempt.durationMs = event["duration_ms"]?.int
-                attempt.outcome = event["outcome"]?.string
+                attempt.exitCode = end.exitCode
+                attempt.signal = end.signal
+                attempt.durationMs = end.durationMs
+                attempt.outcome = end.outcome.rawValue
             }
-            openGroups["\(stageID)/\(event["phase"]?.string ?? "")/\(event["attempt"]?.int ?? 0)"] = nil
-            update(stageID) { record in
-                let undoing = Self.undoPhases.contains(event["phase"]?.string ?? "")
-                if event["outcome"]?.string == "interrupted", !undoing { record.status = .pending }
-                if undoing {
+            update(end.stage) { record in
+                if end.phase.undoes {
                     if let n = record.rollback?.attempts.indices.last { finish(&record.rollback!.attempts[n]) }
-                } else if let n = record.attempts.indices.last {
-                    finish(&record.attempts[n])
+                } else {
+                    if end.outcome == .interrupted { record.status = .pending }
+                    if let n = record.attempts.indices.last { finish(&record.attempts[n]) }
                 }
             }
-        case "stage_finished":
-            let status = StageStatus(rawValue: event["status"]?.string ?? "") ?? .failed
-            update(stageID) { record in
+        case .stageFinished(let stage, let status, let outputs, _):
+            update(stage) { record in
                 record.status = status
-                if case .object(let fields)? = event["outputs"] {
-                    record.outputs = fields.compactMap { key, value in value.string.map { (key, $0) } }
-                }
+                if !outputs.isEmpty || status == .succeeded { record.outputs = outputs }
             }
-            if status == .succeeded { completionOrder.append(stageID) }
-        case "backup":
-            update(stageID) { $0.backup = event["path"]?.string }
-        case "stage_skipped":
-            update(stageID) { $0.status = .skipped }
-        case "run_waiting":
+            if status == .succeeded { completionOrder.append(stage) }
+        case .backup(let stage, _, let path, _):
+            update(stage) { $0.backup = path }
+        case .runWaiting(let stage, let reason, let message):
             status = .waiting
-            waiting = Waiting(stage: stageID, reason: event["reason"]?.string ?? "", message: event["message"]?.string ?? "")
-        case "rollback_started":
-            update(stageID) { record in
-                if record.rollback == nil { record.rollback = Rollback(status: "running", attempts: []) }
-                record.rollback!.status = "running"
+            waiting = Waiting(stage: stage, reason: reason, message: message)
+        case .rollbackStarted(let stage):
+            update(stage) { record in
+                if record.rollback == nil { record.rollback = Rollback(status: .running, attempts: []) }
+                record.rollback!.status = .running
             }
-        case "rollback_finished":
-            let result = event["status"]?.string ?? "rollback_failed"
-            update(stageID) { record in
+        case .rollbackFinished(let stage, let result, let method):
+            update(stage) { record in
                 if record.rollback == nil { record.rollback = Rollback(status: result, attempts: []) }
                 record.rollback!.status = result
-                record.rollback!.method = event["method"]?.string
+                record.rollback!.method = method
                 switch result {
-                case "rolled_back": record.status = .rolledBack
-                case "rollback_failed": record.status = .rollbackFailed
-                default: break
+                case .rolledBack: record.status = .rolledBack
+                case .rollbackFailed: record.status = .rollbackFailed
+                case .running, .nothingToUndo: break
                 }
             }
-        case "run_finished":
-            status = Status(rawValue: event["status"]?.string ?? "") ?? .failed
+        case .runFinished(let final, let remaining, let note, _):
+            status = final
             ended = time
-            remaining = event["remaining"]?.strings ?? []
-            rollbackNote = event["note"]?.string
+            self.remaining = remaining ?? []
+            rollbackNote = note
             waiting = nil
             rollbackBegun = false
-        case "run_interrupted":
+        case .runInterrupted:
             status = .interrupted
             ended = time
-        default:
-            break
         }
     }
 
-    /// The `phase` values of tries that undo a stage.
-    static let undoPhases: Set<String> = ["rollback", "restore", "traffic"]
+    /// The key of a try in ``openGroups``.
+    static func groupKey(_ stage: String, _ phase: AttemptPhase, _ attempt: Int) -> String {
+        "\(stage)/\(phase.rawValue)/\(attempt)"
+    }
 
     /// The snapshot written to `state.json` and printed by `status --json`.
     public var json: JSONValue {
@@ -184,7 +172,7 @@ extension RunState {
                     ("attempts", .int(s.attempts.count)), ("attempt_log", attempts(s.attempts)),
                     ("outputs", .object(s.outputs.map { ($0.0, .string($0.1)) })),
                     ("backup", s.backup.map(JSONValue.string) ?? .null),
-                    ("rollback", s.rollback.map { .object([("status", .string($0.status)), ("method", $0.method.map(JSONValue.string) ?? .null),
+                    ("rollback", s.rollback.map { .object([("status", .string($0.status.rawValue)), ("method", $0.method.map(JSONValue.string) ?? .null),
                                                            ("attempts", attempts($0.attempts))]) } ?? .null),
                 ])
             })),

@@ -14,7 +14,7 @@ public struct RunState: Sendable {
 
     /// One stage's status.
     public enum StageStatus: String, Sendable, CaseIterable {
-        case pending, running, succeeded, failed, skipped
+        case pending, running, succeeded, failed
         case rolledBack = "rolled_back"
         case rollbackFailed = "rollback_failed"
     }
@@ -38,8 +38,7 @@ public struct RunState: Sendable {
 
     /// What became of a stage's rollback.
     public struct Rollback: Sendable {
-        /// `running`, `rolled_back`, `rollback_failed`, `nothing_to_undo`.
-        public var status: String
+        public var status: RollbackStatus
         public var attempts: [Attempt]
         /// How it was undone: `rollback` (the stage's script) or `restore` (a migrate stage's backup restored).
         public var method: String? = nil

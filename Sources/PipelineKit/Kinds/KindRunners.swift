@@ -131,9 +131,8 @@ enum VerifyRunner {
             let result = Probes.get(url, timeoutMs: probe.timeout.milliseconds, cancelled: { task.isCancelled })
             let ok = result.error == nil && result.status == probe.expect
             let detail = result.error ?? "HTTP \(result.status ?? 0)"
-            task.record("probe", [("stage", .string(context.stage)), ("attempt", .int(attempt)), ("url", .string(shown)),
-                                  ("status", result.status.map(JSONValue.int) ?? .null), ("error", result.error.map(JSONValue.string) ?? .null),
-                                  ("ms", .int(result.milliseconds)), ("ok", .bool(ok))])
+            task.record(.probe(task.stamp, stage: context.stage, attempt: attempt, url: shown, status: result.status, error: result.error,
+                               ms: result.milliseconds, ok: ok))
             if ok {
                 task.say("probe \(attempt): \(detail) from \(shown): healthy")
                 return .init(ok: true, message: "healthy after \(attempt) probe\(attempt == 1 ? "" : "s")")
@@ -162,8 +161,7 @@ enum CanaryRunner {
         for metric in spec.analysis {
             if let value = measure(metric, context, task) {
                 baseline[metric.name] = value
-                task.record("measurement", [("stage", .string(context.stage)), ("step", .int(0)), ("metric", .string(metric.name)),
-                                            ("value", .double(value)), ("bound", .null), ("verdict", .string("baseline"))])
+                task.record(.measurement(task.stamp, stage: context.stage, step: 0, metric: metric.name, value: value, bound: nil, verdict: "baseline"))
                 task.say("baseline \(metric.name) = \(formatNumber(value))")
             } else {
                 return .init(ok: false, message: "cannot measure the baseline of '\(metric.name)'")
@@ -183,8 +181,8 @@ enum CanaryRunner {
                 for metric in spec.analysis {
                     let value = measure(metric, context, task)
                     let (ok, boundText) = judge(value, metric, baseline: baseline[metric.name])
-                    task.record("measurement", [("stage", .string(context.stage)), ("step", .int(step)), ("metric", .string(metric.name)),
-                                                ("value", value.map(JSONValue.double) ?? .null), ("bound", .string(boundText)), ("verdict", .string(ok ? "pass" : "fail"))])
+                    task.record(.measurement(task.stamp, stage: context.stage, step: step, metric: metric.name, value: value, bound: boundText,
+                                             verdict: ok ? "pass" : "fail"))
                     let shown = value.map(formatNumber) ?? "no value"
                     task.say("\(step)%: \(metric.name) = \(shown) (\(boundText)): \(ok ? "pass" : "FAIL")")
                     if !ok { failed.append("\(metric.name) = \(shown) (\(boundText))") }
@@ -202,7 +200,7 @@ enum CanaryRunner {
 
     static func shift(to percent: Int, _ spec: CanarySpec, _ context: KindContext, _ task: NativeTask) -> Bool {
         task.say("traffic → \(percent)%")
-        task.record("traffic", [("stage", .string(context.stage)), ("percent", .int(percent))])
+        task.record(.traffic(task.stamp, stage: context.stage, percent: percent))
         let code = task.runScript(context.shell + [spec.traffic.source], environment: context.environment + ["PIPELINE_TRAFFIC_PERCENT=\(percent)"],
                                   directory: context.directory, timeoutMs: 120_000) { task.say(context.masker.mask($0)) }
         return code == 0

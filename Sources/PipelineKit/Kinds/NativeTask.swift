@@ -14,7 +14,7 @@ final class NativeTask: @unchecked Sendable {
     /// What the task hands to the engine.
     enum Report: Sendable {
         case line(String)
-        case event(type: String, fields: [(String, JSONValue)])
+        case event(JournalEvent)
     }
 
     let readFD: Int32
@@ -66,11 +66,13 @@ final class NativeTask: @unchecked Sendable {
         poke()
     }
 
-    /// Queues a journal event stamped with when it happened (`at`, `at_ms` on the engine clock);
-    /// the journal's own `time` is when it was made durable.
-    func record(_ type: String, _ fields: [(String, JSONValue)]) {
-        let stamped = [("at", JSONValue.string(clock.timestamp())), ("at_ms", .int(clock.now()))] + fields
-        lock.withLock { reports.append(.event(type: type, fields: stamped)) }
+    /// When something happens now (`at`, `at_ms` on the engine clock); the journal's own `time`
+    /// is when it was made durable.
+    var stamp: JournalEvent.NativeStamp { .init(at: clock.timestamp(), atMs: clock.now()) }
+
+    /// Queues a journal event (made with ``stamp``).
+    func record(_ event: JournalEvent) {
+        lock.withLock { reports.append(.event(event)) }
         poke()
     }
 
