@@ -53,8 +53,6 @@ public enum JournalEvent: Sendable {
     /// Outputs an attempt wrote before it was interrupted: what its rollback receives.
     case outputsRecorded(stage: String, outputs: [(String, String)])
     case backup(stage: String, attempt: Int, path: String, bytes: Int)
-    /// Understood by replay; no engine code records it today.
-    case stageSkipped(stage: String)
     case runWaiting(stage: String, reason: String, message: String)
     /// A rollback began: the stages it will undo, in order. Until `run_finished`, `resume` finishes it.
     case rollbackBegun(queue: [String], failedStage: String?)
