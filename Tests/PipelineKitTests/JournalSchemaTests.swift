@@ -1,4 +1,5 @@
 import Foundation
+import PipelineKit
 import Testing
 
 /// The run journal against `schemas/journal.schema.json`: real runs of the binary (success,
