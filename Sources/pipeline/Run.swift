@@ -155,8 +155,8 @@ struct Status: ParsableCommand {
     func run() throws {
         let state: RunState
         do {
-            let store = try JournalStore(checking: stateDir)
-            guard let id = try runID.map(JournalStore.checkedRunID) ?? store.runIDs().last else { throw EngineError("no runs recorded in '\(stateDir)'") }
+            let store = try StateStores.open(stateDir)
+            guard let id = try runID.map(RunID.checked) ?? store.runsNewestFirst().first?.id else { throw EngineError("no runs recorded in '\(stateDir)'") }
             state = try store.load(id)
         } catch let error as EngineError {
             Terminal.err("error: \(error.message)\n")
@@ -201,7 +201,7 @@ struct History: ParsableCommand {
     func run() throws {
         let store = try CheckedStore.open(stateDir)
         if json {
-            let rows: [JSONValue] = store.runIDs().reversed().map { id in
+            let rows: [JSONValue] = store.runsNewestFirst().map(\.id).map { id in
                 let state = try? store.load(id)
                 return .object([("run", .string(id)), ("pipeline", state.map { .string($0.pipeline) } ?? .null),
                                 ("status", state.map { .string($0.status.rawValue) } ?? .null),
@@ -211,7 +211,7 @@ struct History: ParsableCommand {
             Terminal.out(JSONValue.array(rows).pretty)
             return
         }
-        for id in store.runIDs().reversed() {
+        for id in store.runsNewestFirst().map(\.id) {
             if let state = try? store.load(id) {
                 Terminal.out("\(id)  \(state.pipeline)  \(state.status.rawValue)  \(state.started)\n")
             } else {
@@ -223,9 +223,9 @@ struct History: ParsableCommand {
 
 /// Opens a state dir for reading, refusing an unsafe one with a one-line error and exit 2.
 enum CheckedStore {
-    static func open(_ root: String) throws -> JournalStore {
+    static func open(_ root: String) throws -> any StateStore {
         do {
-            return try JournalStore(checking: root)
+            return try StateStores.open(root)
         } catch {
             Terminal.err("error: \(error.message)\n")
             throw ExitCode(2)

@@ -156,7 +156,7 @@ extension Engine {
                 stages[node].backupPath = first
                 output.note("[\(stage.id)] keeping the backup taken before the first attempt: \(first)")
             } else {
-                try JournalStore.makeDirectory(logPath("backups"))
+                try PrivateFiles.makeDirectory(logPath("backups"))
                 stages[node].backupPath = absolute(logPath("backups/\(stage.id).\(attempt)"))
             }
         }
@@ -268,7 +268,7 @@ extension Engine {
                 try attemptFinished(node, ok: false, exitCode: child.exitCode, signal: nil, outcome: .failed)
                 return
             }
-            JournalStore.makePrivate(path)
+            PrivateFiles.makePrivate(path)
             record(.backup(stage: pipeline!.stages[node].id, attempt: stages[node].attempt, path: path, bytes: Int(info.st_size)))
             try flush()
             emit(.action(stage: node), "backup written: \(path) (\(info.st_size) bytes)")

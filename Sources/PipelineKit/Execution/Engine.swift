@@ -119,12 +119,12 @@ public final class Engine {
     let options: EngineOptions
     let output: EngineOutput
     let clock: EngineClock
-    let store: JournalStore
+    let store: any StateStore
     let masker: SecretMasker
     var state: State = .running
     var run: RunState
-    var journal: JournalWriter!
-    var lock: StateLock?
+    var journal: (any RunJournal)!
+    var lock: (any PipelineLock)?
     var pendingEvents: [JournalEvent] = []
     var stages: [StageExec] = []
     /// Stages whose needs have all succeeded and that have not ended, in graph order: the only
@@ -153,16 +153,16 @@ public final class Engine {
     /// Whether a log write failure was already reported (once per run).
     var reportedLogFailure = false
 
-    var runDirectory: String { store.runDirectory(run.run) }
+    var runDirectory: String { store.localDirectory(run.run) }
 
-    init(pipeline: Pipeline?, graph: StageGraph?, run: RunState, options: EngineOptions, output: EngineOutput, clock: EngineClock) {
+    init(pipeline: Pipeline?, graph: StageGraph?, run: RunState, store: any StateStore, options: EngineOptions, output: EngineOutput, clock: EngineClock) {
         self.pipeline = pipeline
         self.graph = graph
         self.options = options
         self.output = output
         self.clock = clock
         self.run = run
-        store = JournalStore(root: options.stateDirectory)
+        self.store = store
         masker = SecretMasker(run.definition.secrets.compactMap { name in options.environment[name].map { (name, $0) } })
         stages = (pipeline?.stages ?? []).map { _ in StageExec() }
     }
@@ -178,10 +178,9 @@ public final class Engine {
         do throws(EngineError) {
             try checkSecrets(loaded.pipeline.secrets, options.environment)
             try checkApprovals(options.approved, loaded.pipeline)
-            let store = try JournalStore(checking: options.stateDirectory)
-            let lock = try StateLock(store: store, pipeline: loaded.pipeline.name, run: "(starting)", wait: options.waitForLock)
-            let runID = try store.newRunID(clock: clock)
-            let sequence = try store.nextSequence()
+            let store = try StateStores.open(options.stateDirectory)
+            let lock = try store.lock(pipeline: loaded.pipeline.name, run: "(starting)", wait: options.waitForLock)
+            let (runID, sequence) = try store.createRun(pipeline: loaded.pipeline.name, clock: clock)
             lock.describe(run: runID)
             let state = RunState(
                 run: runID, pipeline: loaded.pipeline.name, file: file, workdir: workdir,
@@ -189,12 +188,11 @@ public final class Engine {
                 pid: Int(getpid()), waiting: nil,
                 stages: loaded.pipeline.stages.map { .init(id: $0.id, status: .pending, attempts: [], outputs: [], rollback: nil, approved: false) },
                 completionOrder: [], definition: RunDefinition(loaded.pipeline), remaining: [], rollbackNote: nil)
-            let engine = Engine(pipeline: loaded.pipeline, graph: loaded.graph, run: state, options: options, output: output, clock: clock)
+            let engine = Engine(pipeline: loaded.pipeline, graph: loaded.graph, run: state, store: store, options: options, output: output, clock: clock)
             engine.lock = lock
-            try store.makeRunDirectory(runID)
-            try JournalStore.makeDirectory(engine.runDirectory + "/logs")
-            try JournalStore.makeDirectory(engine.runDirectory + "/outputs")
-            engine.journal = try JournalWriter(path: engine.runDirectory + "/events.jsonl", clock: clock)
+            try PrivateFiles.makeDirectory(engine.runDirectory + "/logs")
+            try PrivateFiles.makeDirectory(engine.runDirectory + "/outputs")
+            engine.journal = try store.openJournal(run: runID, clock: clock)
             engine.record(.runStarted(.init(run: runID, pipeline: state.pipeline, file: file, workdir: workdir, fileHash: state.fileHash,
                                             pid: Int(getpid()), host: Host.name, sequence: sequence, definition: state.definition)), apply: false)
             try engine.flush()
@@ -231,13 +229,13 @@ public final class Engine {
 
     /// Which run a command without a RUN argument means: the newest, when the newest runs all belong to
     /// one pipeline (or `pipeline` names one); otherwise a refusal listing them.
-    static func latest(_ store: JournalStore, pipeline: String?, command: String) throws(EngineError) -> String {
+    static func latest(_ store: any StateStore, pipeline: String?, command: String) throws(EngineError) -> String {
         let runs = store.runsNewestFirst()
         if let pipeline {
-            guard let run = runs.first(where: { $0.pipeline == pipeline }) else { throw EngineError("no runs of pipeline '\(pipeline)' in '\(store.root)'") }
+            guard let run = runs.first(where: { $0.pipeline == pipeline }) else { throw EngineError("no runs of pipeline '\(pipeline)' in '\(store.location)'") }
             return run.id
         }
-        guard let newest = runs.first else { throw EngineError("no runs recorded in '\(store.root)'") }
+        guard let newest = runs.first else { throw EngineError("no runs recorded in '\(store.location)'") }
         var latestByPipeline: [(pipeline: String, id: String)] = []
         for run in runs where !latestByPipeline.contains(where: { $0.pipeline == run.pipeline }) { latestByPipeline.append((run.pipeline, run.id)) }
         if latestByPipeline.count > 1 {
@@ -281,11 +279,11 @@ public final class Engine {
     public static func resume(runID: String?, pipeline: String? = nil, options: EngineOptions, output: EngineOutput) -> Int32 {
         let clock = EngineClock(virtual: options.virtualClock, wallStart: options.wallStart)
         do throws(EngineError) {
-            let store = try JournalStore(checking: options.stateDirectory)
+            let store = try StateStores.open(options.stateDirectory)
             let id: String
-            if let runID { id = try JournalStore.checkedRunID(runID) } else { id = try latest(store, pipeline: pipeline, command: "resume") }
+            if let runID { id = try RunID.checked(runID) } else { id = try latest(store, pipeline: pipeline, command: "resume") }
             let lockProbe = try store.load(id)
-            let lock = try StateLock(store: store, pipeline: lockProbe.pipeline, run: id, wait: options.waitForLock)
+            let lock = try store.lock(pipeline: lockProbe.pipeline, run: id, wait: options.waitForLock)
             let state = try store.load(id)  // again, under the lock
             switch state.status {
             case .interrupted, .waiting, .running, .abandoned: break
@@ -297,9 +295,9 @@ public final class Engine {
             options.workingDirectory = state.workdir
             if state.rollbackBegun {
                 // Never deploy again what a rollback was undoing: finish the undo.
-                let engine = Engine(pipeline: nil, graph: nil, run: state, options: options, output: output, clock: clock)
+                let engine = Engine(pipeline: nil, graph: nil, run: state, store: store, options: options, output: output, clock: clock)
                 engine.lock = lock
-                engine.journal = try JournalWriter(path: engine.runDirectory + "/events.jsonl", clock: clock)
+                engine.journal = try store.openJournal(run: id, clock: clock)
                 engine.record(.runResumed(pid: Int(getpid()), host: Host.name, purpose: .rollback, forced: nil, definition: nil, fileHash: nil))
                 try engine.flush()
                 output.note("run \(id) was stopped while rolling back; finishing the rollback")
@@ -317,9 +315,9 @@ public final class Engine {
             if Hashing.sha256(loaded.source) != state.fileHash && !options.force {
                 throw EngineError("the pipeline file '\(state.file)' changed since run \(id) started (\(changes.summary)); resuming would mix two versions (pass --force to resume anyway)")
             }
-            let engine = Engine(pipeline: loaded.pipeline, graph: loaded.graph, run: state, options: options, output: output, clock: clock)
+            let engine = Engine(pipeline: loaded.pipeline, graph: loaded.graph, run: state, store: store, options: options, output: output, clock: clock)
             engine.lock = lock
-            engine.journal = try JournalWriter(path: engine.runDirectory + "/events.jsonl", clock: clock)
+            engine.journal = try store.openJournal(run: id, clock: clock)
             return try engine.prepareResume(changed: Hashing.sha256(loaded.source) != state.fileHash ? changes : nil, source: loaded.source)
         } catch {
             output.note("error: \(error.message)")
@@ -332,11 +330,11 @@ public final class Engine {
     public static func rollback(runID: String?, pipeline: String? = nil, options: EngineOptions, output: EngineOutput) -> Int32 {
         let clock = EngineClock(virtual: options.virtualClock, wallStart: options.wallStart)
         do throws(EngineError) {
-            let store = try JournalStore(checking: options.stateDirectory)
+            let store = try StateStores.open(options.stateDirectory)
             let id: String
-            if let runID { id = try JournalStore.checkedRunID(runID) } else { id = try latest(store, pipeline: pipeline, command: "rollback") }
+            if let runID { id = try RunID.checked(runID) } else { id = try latest(store, pipeline: pipeline, command: "rollback") }
             let probe = try store.load(id)
-            let lock = try StateLock(store: store, pipeline: probe.pipeline, run: id, wait: options.waitForLock)
+            let lock = try store.lock(pipeline: probe.pipeline, run: id, wait: options.waitForLock)
             var state = try store.load(id)
             if state.status == .rolledBack {
                 throw EngineError("run \(id) is already rolled back", exitCode: 0)
@@ -346,9 +344,9 @@ public final class Engine {
             var options = options
             options.workingDirectory = state.workdir
             state.status = .running
-            let engine = Engine(pipeline: nil, graph: nil, run: state, options: options, output: output, clock: clock)
+            let engine = Engine(pipeline: nil, graph: nil, run: state, store: store, options: options, output: output, clock: clock)
             engine.lock = lock
-            engine.journal = try JournalWriter(path: engine.runDirectory + "/events.jsonl", clock: clock)
+            engine.journal = try store.openJournal(run: id, clock: clock)
             engine.record(.runResumed(pid: Int(getpid()), host: Host.name, purpose: .rollback, forced: nil, definition: nil, fileHash: nil))
             try engine.flush()
             output.note("rolling back run \(id) of '\(state.pipeline)'")

@@ -6,9 +6,10 @@ import Foundation
 /// `locks/<pipeline>.lock`; `sequence` (the order runs started in). Directories are 0700 and files
 /// 0600: they hold operational detail. A state dir, `runs/` or `locks/` that is a symlink, is not
 /// owned by the user or is writable by others is refused: a run planted there would be executed.
-public struct JournalStore: Sendable {
+public struct LocalStateStore: StateStore {
     /// The state directory.
     public let root: String
+    public var location: String { root }
 
     /// A store rooted at a directory (created on first write), without checks (tests, read-only tools).
     public init(root: String) { self.root = root }
@@ -40,62 +41,34 @@ public struct JournalStore: Sendable {
     /// The directory of a run.
     public func runDirectory(_ run: String) -> String { root + "/runs/" + run }
 
-    /// A run id as given on the command line: `20261122T103000Z-3fa9c1` (letters, digits, `-`, `_`, `.`,
-    /// not starting with a dot), never a path.
-    public static func checkedRunID(_ id: String) throws(EngineError) -> String {
-        let allowed = id.utf8.allSatisfy { c in
-            (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c == 45 || c == 95 || c == 46
-        }
-        guard !id.isEmpty, id.utf8.count <= 128, allowed, !id.hasPrefix(".") else {
-            throw EngineError("invalid run id '\(id.prefix(80))': not a run id (like 20261122T103000Z-3fa9c1; see 'pipeline history')")
-        }
-        return id
-    }
-
-    /// Creates `path` and its parents with mode 0700; an existing component must be a directory of
-    /// the user's, never a symlink.
-    public static func makeDirectory(_ path: String) throws(EngineError) {
-        var current = path.hasPrefix("/") ? "" : "."
-        for part in path.split(separator: "/") {
-            current += "/" + part
-            if mkdir(current, 0o700) != 0 && errno != EEXIST {
-                throw EngineError("cannot create directory '\(current)': \(String(cString: strerror(errno)))")
-            }
-        }
-        var info = stat()
-        guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
-            throw EngineError("cannot use '\(path)' as a directory: it is a symlink or not a directory")
-        }
-        if info.st_uid == geteuid() { chmod(path, 0o700) }
-    }
-
-    /// Makes what a script left at `path` private whatever the umask: directories 0700, files 0600,
-    /// recursively, never following a symlink (a link itself is left as it is).
-    static func makePrivate(_ path: String) {
-        var info = stat()
-        guard lstat(path, &info) == 0 else { return }
-        switch info.st_mode & S_IFMT {
-        case S_IFREG:
-            chmod(path, 0o600)
-        case S_IFDIR:
-            chmod(path, 0o700)
-            for entry in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] { makePrivate(path + "/" + entry) }
-        default:
-            break
-        }
-    }
-
     /// Creates a new run's directory; it must not exist (never reuse or follow what is there).
     func makeRunDirectory(_ run: String) throws(EngineError) {
-        try Self.makeDirectory(root + "/runs")
+        try PrivateFiles.makeDirectory(root + "/runs")
         guard mkdir(runDirectory(run), 0o700) == 0 else {
             throw EngineError("cannot create the run directory '\(runDirectory(run))': \(String(cString: strerror(errno)))")
         }
     }
 
-    /// A new run id, `20261122T103000Z-3fa9c1`, and its place in the order runs started in (a counter
-    /// in the state dir, so a wall clock stepped back never makes an older run look newer).
-    public func newRunID(clock: EngineClock) throws(EngineError) -> String {
+    public func createRun(pipeline: String, clock: EngineClock) throws(EngineError) -> (id: String, sequence: Int) {
+        let id = Self.newRunID(clock: clock)
+        let sequence = try nextSequence()
+        try makeRunDirectory(id)
+        return (id, sequence)
+    }
+
+    public func openJournal(run: String, clock: EngineClock) throws(EngineError) -> any RunJournal {
+        try JournalWriter(path: runDirectory(run) + "/events.jsonl", clock: clock)
+    }
+
+    public func lock(pipeline: String, run: String, wait: Bool) throws(EngineError) -> any PipelineLock {
+        try StateLock(store: self, pipeline: pipeline, run: run, wait: wait)
+    }
+
+    public func localDirectory(_ run: String) -> String { runDirectory(run) }
+
+    /// A new, sortable run id: `20261122T103000Z-3fa9c1` (its place in the order runs started in is
+    /// a counter in the state dir, so a wall clock stepped back never makes an older run look newer).
+    static func newRunID(clock: EngineClock) -> String {
         let iso = EngineClock.iso(clock.wallMs())
         let compact = iso.prefix(19).filter { $0 != "-" && $0 != ":" }
         let random = String(UInt32.random(in: 0..<0xFFFFFF), radix: 16)
@@ -104,7 +77,7 @@ public struct JournalStore: Sendable {
 
     /// Takes the next number of `sequence` (under its own lock, across pipelines).
     func nextSequence() throws(EngineError) -> Int {
-        try Self.makeDirectory(root)
+        try PrivateFiles.makeDirectory(root)
         let path = root + "/sequence"
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { throw EngineError("cannot open '\(path)': \(String(cString: strerror(errno)))") }
@@ -130,27 +103,16 @@ public struct JournalStore: Sendable {
         }
     }
 
-    /// One recorded run, as listed.
-    public struct Listing: Sendable {
-        public var id: String
-        public var pipeline: String
-        /// Its place in the order runs started in (0: recorded before the counter existed).
-        public var sequence: Int
-    }
-
-    /// Run ids in the store, oldest first (by start order, then id).
-    public func runIDs() -> [String] { runsNewestFirst().reversed().map(\.id) }
-
     /// Recorded runs, newest first: by the start counter, then (runs recorded before it) by id.
-    public func runsNewestFirst() -> [Listing] {
+    public func runsNewestFirst() -> [RunListing] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: root + "/runs")) ?? []
-        var runs: [Listing] = []
+        var runs: [RunListing] = []
         for name in names where !name.hasPrefix(".") {
             guard let first = Self.firstEvent(runDirectory(name) + "/events.jsonl") else {
-                if FileManager.default.fileExists(atPath: runDirectory(name) + "/events.jsonl") { runs.append(Listing(id: name, pipeline: "", sequence: 0)) }
+                if FileManager.default.fileExists(atPath: runDirectory(name) + "/events.jsonl") { runs.append(RunListing(id: name, pipeline: "", sequence: 0)) }
                 continue
             }
-            runs.append(Listing(id: name, pipeline: first["pipeline"]?.string ?? "", sequence: first["sequence"]?.int ?? 0))
+            runs.append(RunListing(id: name, pipeline: first["pipeline"]?.string ?? "", sequence: first["sequence"]?.int ?? 0))
         }
         return runs.sorted { $0.sequence != $1.sequence ? $0.sequence > $1.sequence : $0.id > $1.id }
     }
@@ -178,7 +140,7 @@ public struct JournalStore: Sendable {
     /// Loads a run by replaying its journal. A torn final line (a crash mid-write) is ignored;
     /// a bad line anywhere else is corruption and is reported, not guessed around.
     public func load(_ run: String) throws(EngineError) -> RunState {
-        let run = try Self.checkedRunID(run)
+        let run = try RunID.checked(run)
         let path = runDirectory(run) + "/events.jsonl"
         var info = stat()
         if lstat(runDirectory(run), &info) == 0, info.st_mode & S_IFMT != S_IFDIR || info.st_uid != geteuid() {
@@ -252,7 +214,7 @@ public struct EngineError: Error, Sendable, CustomStringConvertible {
 
 /// Appends events to a run's `events.jsonl`: each batch is one `write` and one `fdatasync`,
 /// done before the engine acts on what the events say (write-ahead).
-final class JournalWriter {
+final class JournalWriter: RunJournal {
     private let fd: Int32
     private let clock: EngineClock
     private var appends = 0
@@ -263,7 +225,7 @@ final class JournalWriter {
     init(path: String, clock: EngineClock) throws(EngineError) {
         fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { throw EngineError("cannot open the journal '\(path)': \(String(cString: strerror(errno)))") }
-        try JournalStore.checkOwnRegularFile(fd, path)
+        try LocalStateStore.checkOwnRegularFile(fd, path)
         self.clock = clock
         // A crash mid-write leaves a torn last line; cut it off so new events start on a line of their own.
         let size = lseek(fd, 0, SEEK_END)
@@ -327,7 +289,7 @@ final class JournalWriter {
 
 /// One run per state directory and pipeline: an exclusive `flock` the kernel releases if the
 /// holder dies, with the holder's run id and pid in the file for the message.
-public final class StateLock {
+public final class StateLock: PipelineLock {
     private let fd: Int32
 
     /// Where the lock of `pipeline` lives.
@@ -337,8 +299,8 @@ public final class StateLock {
     /// - Parameter wait: block until it is free instead of failing at once.
     /// - Throws: ``EngineError`` (exit 2) naming the holder's run and pid, or refusing a lock file
     ///   that is a symlink or not the user's.
-    public init(store: JournalStore, pipeline: String, run: String, wait: Bool) throws(EngineError) {
-        try JournalStore.makeDirectory(store.root + "/locks")
+    public init(store: LocalStateStore, pipeline: String, run: String, wait: Bool) throws(EngineError) {
+        try PrivateFiles.makeDirectory(store.root + "/locks")
         let path = Self.path(root: store.root, pipeline: pipeline)
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else {
@@ -346,7 +308,7 @@ public final class StateLock {
             throw EngineError("cannot open the lock '\(path)': \(reason)")
         }
         do throws(EngineError) {
-            try JournalStore.checkOwnRegularFile(fd, path)
+            try LocalStateStore.checkOwnRegularFile(fd, path)
         } catch {
             close(fd)
             throw error
@@ -363,7 +325,7 @@ public final class StateLock {
     }
 
     /// Writes the holder's run id and pid into the lock file (for the message others get).
-    func describe(run: String) {
+    public func describe(run: String) {
         ftruncate(fd, 0)
         let text = "run \(run) pid \(getpid()) host \(Host.name)\n"
         _ = text.withCString { pwrite(fd, $0, strlen($0), 0) }
