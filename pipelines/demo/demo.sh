@@ -23,20 +23,42 @@ run="$DEMO_DIR/run"
 
 sql() { python3 "$here/sqlite.py" "$@"; }
 
+# Healthy means: our process answers, with this demo's instance token (another process that
+# happens to listen on the port does not count).
 wait_healthy() { # name url
   i=0
-  until python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' "$2" 2>/dev/null; do
+  until python3 -c '
+import json, sys, urllib.request
+body = json.load(urllib.request.urlopen(sys.argv[1], timeout=1))
+sys.exit(0 if body.get("instance") == sys.argv[2] else 1)' "$2" "$(cat "$DEMO_DIR/instance")" 2>/dev/null; do
     i=$((i + 1))
+    if ! kill -0 "$(cat "$run/$1.pid")" 2>/dev/null; then
+      echo "$1 exited before it became healthy at $2:" >&2; cat "$run/$1.log" >&2 || true; exit 1
+    fi
     if [ "$i" -ge 100 ]; then echo "$1 did not become healthy at $2" >&2; cat "$run/$1.log" >&2 || true; exit 1; fi
     sleep 0.1
   done
   echo "$1 healthy at $2"
 }
 
+# Refuses to start when a port is taken: the demo would otherwise measure someone else's service.
+require_free() { # port...
+  for port in "$@"; do
+    if ! python3 -c '
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+try: s.bind(("127.0.0.1", int(sys.argv[1])))
+except OSError: sys.exit(1)' "$port"; then
+      echo "demo: port $port on 127.0.0.1 is already taken by another process; stop it, or change DEMO_PORT, DEMO_V1_PORT and DEMO_V2_PORT in pipelines/demo.yml" >&2
+      exit 1
+    fi
+  done
+}
+
 start() { # name args...
   name=$1; shift
   # A new session, so the service outlives the stage's process group; its output goes to a log.
-  setsid python3 "$here/service.py" "$@" >"$run/$name.log" 2>&1 </dev/null &
+  setsid python3 "$here/service.py" "$@" --instance "$(cat "$DEMO_DIR/instance")" >"$run/$name.log" 2>&1 </dev/null &
   echo $! >"$run/$name.pid"
 }
 
@@ -60,8 +82,10 @@ switch_symlink() { # link target
 case "${1:-}" in
 bootstrap)
   "$0" stop-all >/dev/null
+  require_free "$DEMO_PORT" "$DEMO_V1_PORT" "$DEMO_V2_PORT"
   rm -rf "$DEMO_DIR"
   mkdir -p "$run" "$DEMO_DIR/web/releases/v1"
+  python3 -c 'import secrets; print(secrets.token_hex(8))' >"$DEMO_DIR/instance"
   sql "$db" script "$here/migrations/0001_create_items.sql"
   sql "$db" exec "CREATE TABLE schema_migrations (version TEXT PRIMARY KEY)"
   sql "$db" exec "INSERT INTO schema_migrations VALUES ('0001')"
@@ -76,6 +100,7 @@ bootstrap)
   echo "production is at v1: 3 items, web/current -> releases/v1, all traffic on v1"
   ;;
 start-v2)
+  require_free "$DEMO_V2_PORT"
   start v2 app --version v2 --port "$DEMO_V2_PORT" --db "$db"
   wait_healthy v2 "http://127.0.0.1:$DEMO_V2_PORT/health"
   echo "previous=v1" >>"$PIPELINE_OUTPUTS"

@@ -51,7 +51,7 @@ def app(args):
     class Handler(Quiet):
         def do_GET(self):
             if self.path == "/health":
-                return self.reply(200, json.dumps({"status": "ok", "version": args.version}))
+                return self.reply(200, json.dumps({"status": "ok", "version": args.version, "instance": args.instance}))
             if self.path == "/api/items":
                 if broken:
                     return self.reply(500, json.dumps({"error": "v2 is broken (DEMO_BREAK_V2=1)"}))
@@ -163,6 +163,9 @@ def main():
     parser.add_argument("--v2", type=int)
     parser.add_argument("--rps", type=float, default=25)
     parser.add_argument("--lifetime", type=float, default=900)
+    # A token of this demo's own processes, answered on /health, so the demo never mistakes
+    # another process listening on its ports for its own services.
+    parser.add_argument("--instance", default="")
     args = parser.parse_args()
     (app if args.role == "app" else router)(args)
 
