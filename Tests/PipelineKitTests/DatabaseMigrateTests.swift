@@ -4,7 +4,7 @@ import Testing
 /// `migrate` stages against real databases: a PostgreSQL cluster on loopback (started by
 /// scripts/test) and SQLite (through the bundled demo). Backup, upgrade, a failing later stage,
 /// then downgrade (or restore) must leave schema and rows exactly as they were.
-@Suite(.serialized) struct DatabaseMigrateTests {
+@Suite(.serialized, .timeLimit(.minutes(3))) struct DatabaseMigrateTests {
     static let serverURL = ProcessInfo.processInfo.environment["PIPELINE_TEST_PG_URL"] ?? "postgresql://postgres@127.0.0.1:54329/postgres"
 
     /// A fresh database on the test cluster with a `customers` table and rows; its URL.

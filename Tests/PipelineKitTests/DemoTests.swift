@@ -4,7 +4,7 @@ import Testing
 /// The README's main command, for real: pipelines/demo.yml deploys the demo shop (SQLite
 /// migration, API v2 beside v1 behind a weighted router, web symlink switch, canary, verify),
 /// and with DEMO_BREAK_V2=1 rolls everything back to exactly the state before.
-@Suite(.serialized) struct DemoTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct DemoTests {
     /// A working directory with `pipelines/` linked from the repository, so `.pipeline/` stays private to the test.
     static func workspace() throws -> Sandbox {
         let box = try Sandbox("", name: "unused.yml")

@@ -5,7 +5,7 @@ import Testing
 /// the real binary, real stage processes, real signals. Each test asserts the expected
 /// behaviour; the `ledger` file is what the stage scripts really did to the "target".
 /// Every wait is bounded; nothing asserts a measured time.
-@Suite struct FaultTests {
+@Suite(.timeLimit(.minutes(3))) struct FaultTests {
     static func signalName(_ sig: Int32) -> String { sig == SIGKILL ? "SIGKILL" : sig == SIGINT ? "SIGINT" : "signal \(sig)" }
 
     // MARK: - F02: a crash leaves the running stage applied, and rollback calls it clean

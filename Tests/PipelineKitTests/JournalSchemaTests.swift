@@ -6,7 +6,7 @@ import Testing
 /// retries and rollback, failed rollback, gates and resume, SIGTERM, crashes, migrate restore,
 /// verify and canary) checked line by line by a third-party validator (`scripts/check-journal.py`,
 /// python `jsonschema`), and the schema's event types kept equal to what the engine records.
-@Suite(.serialized) struct JournalSchemaTests {
+@Suite(.serialized, .timeLimit(.minutes(3))) struct JournalSchemaTests {
     static let schemaPath = Binary.root.appendingPathComponent("schemas/journal.schema.json").path
     static let checkerPath = Binary.root.appendingPathComponent("scripts/check-journal.py").path
     static let virtual = ["PIPELINE_TEST_CLOCK": "virtual"]

@@ -3,7 +3,7 @@ import Testing
 
 /// The deploy kinds against a real HTTP server on loopback, with the virtual clock for bake
 /// times, intervals and delays.
-@Suite(.serialized) struct KindTests {
+@Suite(.serialized, .timeLimit(.minutes(3))) struct KindTests {
     static let virtual = ["PIPELINE_TEST_CLOCK": "virtual"]
 
     static func canary(_ base: String, failureLimit: Int = 2) -> String {

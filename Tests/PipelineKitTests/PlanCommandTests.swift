@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// `pipeline plan` renders the example pipelines; golden files catch any change in output.
-@Suite struct PlanCommandTests {
+@Suite(.timeLimit(.minutes(2))) struct PlanCommandTests {
     static let formats: [(format: String, ext: String)] = [("text", "txt"), ("markdown", "md"), ("mermaid", "mmd"), ("dot", "dot"), ("json", "json")]
     static let examples = ["prod", "staging", "demo"]
 

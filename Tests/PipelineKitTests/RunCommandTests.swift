@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// `pipeline run` with real processes: ordering, parallelism, retries, timeouts, rollback.
-@Suite struct RunCommandTests {
+@Suite(.timeLimit(.minutes(3))) struct RunCommandTests {
     @Test func fanOutAndFanInHonourNeedsAndMaxParallel() throws {
         let box = try Sandbox("""
         version: 1
@@ -255,7 +255,7 @@ import Testing
 }
 
 /// In GitHub Actions, output is grouped per attempt and a summary table is appended to the step summary.
-@Suite struct GitHubActionsTests {
+@Suite(.timeLimit(.minutes(2))) struct GitHubActionsTests {
     @Test func groupsAndStepSummary() throws {
         let box = try Sandbox("""
         version: 1

@@ -3,7 +3,7 @@ import Testing
 
 /// State-dir hygiene (/work/shared/ATTACK_FINDINGS.md F14, F15, F18, F24, F25): what the engine
 /// trusts on disk, and how it picks "the latest run". The real binary; tests run as root here.
-@Suite struct StateDirTests {
+@Suite(.timeLimit(.minutes(3))) struct StateDirTests {
     static let oneStage = """
     version: 1
     name: hygiene

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// `pipeline validate` on real files: every bad input gets located diagnostics and exit 2.
-@Suite struct ValidateCommandTests {
+@Suite(.timeLimit(.minutes(2))) struct ValidateCommandTests {
     static let invalid = Fixtures.names(in: "invalid", ext: "yml")
 
     @Test("each invalid fixture prints exactly its expected diagnostics and exits 2", arguments: invalid)
