@@ -20,8 +20,11 @@ enum UndoStep: String, Sendable {
 }
 
 /// Where a rollback stands: what is left to undo and the try in flight. Works from the recorded
-/// run alone (``RunState`` and its ``RunDefinition``), never from the pipeline file.
-struct RollbackProgress {
+/// run alone (``RunState`` and its ``RunDefinition``), never from the pipeline file. Owned by the
+/// engine's ``Engine/State`` (`rollingBack`, and `interrupting` while its script is stopped).
+final class RollbackProgress {
+    /// The stage whose failure started the rollback (nil for `pipeline rollback`).
+    let failed: String?
     /// Stage ids still to undo; the head is the one being undone.
     var queue: [String] = []
     /// The steps left for the head of the queue.
@@ -33,6 +36,11 @@ struct RollbackProgress {
     /// When the next try of the current step may start (retry delay).
     var wake: Int?
     var log = LazyLog()
+
+    init(failed: String?, queue: [String]) {
+        self.failed = failed
+        self.queue = queue
+    }
 }
 
 extension Engine {
@@ -65,7 +73,6 @@ extension Engine {
     /// or interrupted mid-attempt, or running when an engine died), then completed stages in reverse
     /// order of completion, never past a stage that is not reversible.
     func beginRollback(failed: String?) {
-        failedStage = failed
         var queue: [String] = []
         for id in halfAppliedStages(failed: failed) {
             if let definition = run.definition.stage(id), !undoSteps(definition).isEmpty || !definition.reversible { queue.append(id) }
@@ -73,10 +80,9 @@ extension Engine {
         for id in run.completionOrder.reversed() where run.stage(id)?.status == .succeeded || run.stage(id)?.status == .rollbackFailed {
             if !queue.contains(id) { queue.append(id) }
         }
-        undo = RollbackProgress()
-        undo.queue = queue
         record(.rollbackBegun(queue: queue, failedStage: failed))
-        state = .rollingBack
+        let progress = RollbackProgress(failed: failed, queue: queue)
+        state = .rollingBack(progress)
         if queue.isEmpty {
             finishRollback(status: .rolledBack, note: nil)
         } else {
@@ -84,7 +90,7 @@ extension Engine {
         }
     }
 
-    func advanceRollback(now: Int) throws(EngineError) -> Bool {
+    func advanceRollback(_ undo: RollbackProgress, now: Int) throws(EngineError) -> Bool {
         guard !busy else { return false }
         if let wake = undo.wake {
             guard now >= wake else { return false }
@@ -145,13 +151,13 @@ extension Engine {
     }
 
     func rollbackScriptFinished(_ id: String, _ child: ChildProcess) throws(EngineError) {
-        guard let step = undo.steps.first, let definition = run.definition.stage(id) else { return }
+        guard let undo, let step = undo.steps.first, let definition = run.definition.stage(id) else { return }
         let phase = step.rawValue
-        let outcome = AttemptOutcome.of(child, interrupted: state == .interrupting)
+        let outcome = AttemptOutcome.of(child, interrupted: state.isInterrupting)
         record(.attemptFinished(attemptEnd(id, phase: step.phase, attempt: undo.attempt, child, outcome: outcome)))
         undo.log.close()
         output.attemptEnded(stage: id, attempt: undo.attempt, phase: phase, status: outcome.rawValue, logPath: undo.log.path)
-        if state == .interrupting { return }
+        if state.isInterrupting { return }
         if outcome == .succeeded {
             undo.steps.removeFirst()
             undo.attempt = 0
@@ -189,6 +195,7 @@ extension Engine {
             let undoable = !undoSteps(definition).isEmpty || !definition.reversible
             return (record?.status == .succeeded || halfApplied.contains(id)) && undoable || record?.status == .rollbackFailed
         }
+        let failedStage = undo?.failed
         let failedRun = failedStage != nil
         let undone = run.stages.contains { $0.status == .rolledBack }
         let final: RunState.Status = status == .rollbackFailed ? .rollbackFailed : (failedRun && !undone ? .failed : .rolledBack)

@@ -112,7 +112,7 @@ extension Engine {
         let stage = pipeline!.stages[node]
         stages[node].log.close()
         record(.attemptFinished(attemptEnd(stage.id, phase: .gateCheck, attempt: stages[node].checkNumberBase + stages[node].checkTries, child,
-                                           outcome: AttemptOutcome.of(child, interrupted: state == .interrupting))), apply: false)
+                                           outcome: AttemptOutcome.of(child, interrupted: state.isInterrupting))), apply: false)
         if child.succeeded {
             stages[node].checkDone = true
             record(.gatePassed(stage: stage.id, gate: "check", ms: nil))
@@ -247,13 +247,13 @@ extension Engine {
         guard case .running(let index) = stages[node].phase else { return }
         emit(purpose, verdict.message)
         let more = index + 1 < stages[node].actions.count
-        if verdict.ok, more, state != .interrupting, state != .failing {
+        if verdict.ok, more, !state.isInterrupting, !state.isFailing {
             try runAction(node, index: index + 1, startedAt: task.startedAt)
             return
         }
         // More to do but the run is failing or interrupted: the attempt did not finish its work.
         let outcome = AttemptOutcome.decide(exitedZero: verdict.ok && !more, timedOut: task.timedOut,
-                                            interrupted: state == .interrupting, stopped: verdict.ok || task.isCancelled)
+                                            interrupted: state.isInterrupting, stopped: verdict.ok || task.isCancelled)
         try attemptFinished(node, ok: outcome == .succeeded, exitCode: nil, signal: nil, outcome: outcome)
     }
 
@@ -283,8 +283,8 @@ extension Engine {
         }
         // A step that succeeded with more to do, not continued because the run is failing or interrupted.
         let unfinished = child.succeeded && index + 1 < stages[node].actions.count
-        let outcome = unfinished ? (state == .interrupting ? .interrupted : .stopped)
-                                 : AttemptOutcome.of(child, interrupted: state == .interrupting, stopped: state == .failing)
+        let outcome = unfinished ? (state.isInterrupting ? .interrupted : .stopped)
+                                 : AttemptOutcome.of(child, interrupted: state.isInterrupting, stopped: state.isFailing)
         if !child.succeeded { emit(.action(stage: node), "attempt \(stages[node].attempt) \(outcome == .timedOut ? "timed out" : outcome.rawValue) (\(child.statusText))") }
         try attemptFinished(node, ok: child.succeeded && index + 1 >= stages[node].actions.count, exitCode: child.exitCode, signal: child.signalName, outcome: outcome,
                             startedAt: nil)
@@ -329,9 +329,8 @@ extension Engine {
         record(.stageFinished(stage: stage.id, status: .failed, outputs: outputs.map { ($0.0, masker.mask($0.1)) }, note: nil))
         stageEnded(node, succeeded: false)
         output.note("[\(stage.id)] failed after \(tries) attempt\(tries == 1 ? "" : "s")")
-        if state != .failing && state != .interrupting {
-            state = .failing
-            failedStage = stage.id
+        if !state.isFailing && !state.isInterrupting {
+            state = .failing(stage: stage.id)
             if options.onFailure == .stop {
                 for (_, job) in jobs { terminate(job.child) }
                 for (_, entry) in tasks { entry.task.cancel() }

@@ -55,19 +55,32 @@ struct ApprovalPrompt {
 /// (SIGCHLD, SIGINT, SIGTERM, SIGHUP), with timers on the injected ``EngineClock``. No state is
 /// shared, so no locks are needed, and a virtual clock can skip idle waits deterministically.
 public final class Engine {
-    /// The phases of the whole run.
-    enum State: Equatable {
+    /// The phases of the whole run, each with the data only it has.
+    enum State {
         /// Starting stages as their needs succeed.
         case running
         /// A gate stopped the run: no new stage starts; exits 4 once running ones end.
         case stopping(stage: String, reason: String, message: String)
-        /// A stage failed: no new stage starts; rollback begins once running ones end.
-        case failing
-        /// Undoing completed stages one by one, newest first.
-        case rollingBack
-        /// SIGINT/SIGTERM: every process group is being stopped.
-        case interrupting
+        /// `stage` failed: no new stage starts; rollback begins once running ones end.
+        case failing(stage: String)
+        /// Undoing stages one by one: what is left, and the try in flight.
+        case rollingBack(RollbackProgress)
+        /// SIGINT/SIGTERM/SIGHUP (`signals` so far): every process group is being stopped; a rollback
+        /// that was in flight keeps its progress until its scripts have ended.
+        case interrupting(signals: Int, rollback: RollbackProgress?)
         case finished(Int32)
+
+        var isRunning: Bool { if case .running = self { return true } else { return false } }
+        var isFailing: Bool { if case .failing = self { return true } else { return false } }
+        var isInterrupting: Bool { if case .interrupting = self { return true } else { return false } }
+        /// The rollback in progress (also while an interruption stops its script).
+        var rollback: RollbackProgress? {
+            switch self {
+            case .rollingBack(let progress): return progress
+            case .interrupting(_, let progress): return progress
+            default: return nil
+            }
+        }
     }
 
     /// What a stage is doing.
@@ -140,10 +153,8 @@ public final class Engine {
     /// Whether any child or native task is in flight.
     var busy: Bool { !jobs.isEmpty || !tasks.isEmpty }
     var signalFD: Int32 = -1
-    /// The stage whose failure started the rollback (nil for `pipeline rollback`).
-    var failedStage: String?
-    var undo = RollbackProgress()
-    var interruptCount = 0
+    /// The rollback in progress, if any.
+    var undo: RollbackProgress? { state.rollback }
     /// How many stages run at once (``EngineOptions/maxParallel`` within the descriptor limit).
     var maxParallel = 1
     /// The approval prompt on screen, if any.
@@ -457,7 +468,7 @@ public final class Engine {
 
     /// Advances every stage and the run as far as possible without waiting.
     func step() throws(EngineError) {
-        if let prompt, state != .running {
+        if let prompt, !state.isRunning {
             // The run is stopping, failing or interrupted: the question no longer stands.
             output.note("")
             output.note("[\(stageID(.action(stage: prompt.node)))] approval no longer asked: the run is stopping")
@@ -472,13 +483,13 @@ public final class Engine {
             case .running, .stopping:
                 progressed = try advanceStages(now: now)
                 try checkRunEnd()
-            case .failing:
+            case .failing(let stage):
                 if !busy {
-                    beginRollback(failed: failedStage ?? run.stages.last { $0.status == .failed }?.id)
+                    beginRollback(failed: stage)
                     progressed = true
                 }
-            case .rollingBack:
-                progressed = try advanceRollback(now: now)
+            case .rollingBack(let progress):
+                progressed = try advanceRollback(progress, now: now)
             case .interrupting:
                 if !busy {
                     record(.runInterrupted)
@@ -566,7 +577,7 @@ public final class Engine {
             default: break
             }
         }
-        if let wake = undo.wake { times.append(wake) }
+        if let wake = undo?.wake { times.append(wake) }
         for (_, entry) in tasks where !entry.task.timedOut { if let d = entry.task.deadline { times.append(d) } }
         return times.min()
     }
@@ -591,14 +602,15 @@ public final class Engine {
             let sig = ps_signalfd_read(signalFD)
             if sig <= 0 { break }
             if sig == SIGCHLD { continue }
-            interruptCount += 1
-            if interruptCount == 1 {
-                output.note("received \(String(cString: ps_signal_name(sig))): stopping every stage (again to kill at once)")
-                state = .interrupting
-                for (_, job) in jobs { terminate(job.child) }
+            if case .interrupting(let signals, let rollback) = state {
+                // Again: kill at once.
+                state = .interrupting(signals: signals + 1, rollback: rollback)
+                for (_, job) in jobs { job.child.signalGroup(SIGKILL); job.child.killed = true }
                 for (_, entry) in tasks { entry.task.cancel() }
             } else {
-                for (_, job) in jobs { job.child.signalGroup(SIGKILL); job.child.killed = true }
+                state = .interrupting(signals: 1, rollback: state.rollback)
+                output.note("received \(String(cString: ps_signal_name(sig))): stopping every stage (again to kill at once)")
+                for (_, job) in jobs { terminate(job.child) }
                 for (_, entry) in tasks { entry.task.cancel() }
             }
         }
@@ -680,7 +692,7 @@ public final class Engine {
         let failure: String?
         switch purpose {
         case .action(let i), .gateCheck(let i): failure = stages[i].log.write(text)
-        case .rollback: failure = undo.log.write(text)
+        case .rollback: failure = undo?.log.write(text)
         }
         if let failure, !reportedLogFailure {
             reportedLogFailure = true
