@@ -4,7 +4,7 @@ import Testing
 
 /// The run journal against `schemas/journal.schema.json`: real runs of the binary (success,
 /// retries and rollback, failed rollback, gates and resume, SIGTERM, crashes, migrate restore,
-/// verify and canary) checked line by line by a third-party validator (`scripts/check-journal.py`,
+/// verify and canary, a canary's traffic reset) checked line by line by a third-party validator (`scripts/check-journal.py`,
 /// python `jsonschema`), and the schema's event types kept equal to what the engine records.
 @Suite(.serialized, .timeLimit(.minutes(3))) struct JournalSchemaTests {
     static let schemaPath = Binary.root.appendingPathComponent("schemas/journal.schema.json").path
@@ -20,6 +20,7 @@ import Testing
         "interrupted": ["attempt_finished", "run_interrupted", "run_resumed", "run_finished", "process_started", "outputs_recorded"],
         "crash": ["run_resumed", "run_waiting", "stage_finished", "run_finished"],
         "restore": ["backup", "attempt_started", "attempt_finished", "rollback_finished", "run_finished"],
+        "canaryRollback": ["run_resumed", "rollback_begun", "rollback_started", "attempt_started", "process_started", "rollback_finished"],
         "rollbackCommand": ["run_resumed", "rollback_started", "rollback_finished", "run_finished"],
         "verify": ["probe", "attempt_finished", "stage_finished"],
         "canary": ["measurement", "traffic", "rollback_finished", "run_finished"],
@@ -211,7 +212,9 @@ import Testing
         stages:
           - { id: first, run: "echo first" }
           - id: long
+            outputs: [previous]
             run: |
+              echo "previous=v41" >> "$PIPELINE_OUTPUTS"
               if [ -f resumed ]; then echo long; exit 0; fi
               echo started > started
               sleep 60
@@ -224,6 +227,10 @@ import Testing
         """)
         #expect(result.stdout == "exit=130\n", "\(box.read("run.out"))")
         #expect(try box.state()["status"] as? String == "interrupted")
+        // What the interrupted try wrote is recorded for its rollback.
+        let recorded = try box.events().filter { $0["type"] as? String == "outputs_recorded" }
+        #expect(recorded.map { $0["outputs"] as? [String: String] } == [["previous": "v41"]])
+        #expect(Sandbox.stages(try box.state())["long"]?["outputs"] as? [String: String] == ["previous": "v41"])
         try Self.checkAll(box)
         _ = FileManager.default.createFile(atPath: box.dir.appendingPathComponent("resumed").path, contents: nil)
         #expect(try box.pipeline(["resume"]).status == 0)
@@ -268,11 +275,16 @@ import Testing
             run: echo migrate
             rollback: echo downgrade fails; exit 1
             restore: echo "restore from $PIPELINE_BACKUP_PATH"
-          - { id: web, run: "exit 1" }
+          - { id: web, shell: [/nonexistent/sh, -c], run: "echo web" }
         """)
         defer { box.remove() }
         #expect(try box.pipeline(["run", "p.yml"]).status == 1)
         Self.expectTypes(try Self.checkAll(box), "restore")
+        // A script that could not start: outcome not_started, exit 127, and no process group.
+        let web = try box.events().filter { $0["stage"] as? String == "web" }
+        #expect(web.filter { $0["type"] as? String == "attempt_finished" }.map { $0["outcome"] as? String } == ["not_started"])
+        #expect(web.first { $0["type"] as? String == "attempt_finished" }?["exit_code"] as? Int == 127)
+        #expect(!web.contains { $0["type"] as? String == "process_started" })
     }
 
     @Test func rollbackOfASucceededRun() throws {
@@ -326,6 +338,23 @@ import Testing
         #expect(verdicts == ["baseline", "pass", "fail"])
     }
 
+    @Test func rollbackOfAPromotedCanaryResetsItsTraffic() throws {
+        let server = try ScriptedServer(["/errors": KindTests.values("rate", [0.01]), "/latency": KindTests.values("p95", [0.2])])
+        defer { server.stop() }
+        let box = try Sandbox(KindTests.canary(server.base))
+        defer { box.remove() }
+        #expect(try box.pipeline(["run", "p.yml"], env: Self.virtual).status == 0)
+        #expect(try box.pipeline(["rollback"], env: Self.virtual).status == 0)
+        Self.expectTypes(try Self.checkAll(box), "canaryRollback")
+        let events = try box.events()
+        let undo = events.filter { $0["type"] as? String == "attempt_started" && $0["phase"] as? String == "traffic" }
+        #expect(undo.map { $0["stage"] as? String } == ["shift"])
+        #expect((undo.first?["log"] as? String)?.hasSuffix("/logs/shift.traffic.1.log") == true)
+        let begun = try #require(events.first { $0["type"] as? String == "rollback_begun" })
+        #expect(begun["queue"] as? [String] == ["shift", "api"])
+        #expect(begun["failed_stage"] == nil)
+    }
+
     // MARK: - The checker catches drift
 
     @Test func theCheckerRejectsAJournalThatDriftedFromTheSchema() throws {
@@ -364,11 +393,11 @@ import Testing
             lines(text) { $0.contains("\"attempt_finished\"") ? $0.replacingOccurrences(of: "\"exit_code\":0", with: "\"exit_code\":\"0\"") : $0 }
         }
         #expect(wrongType.status == 1)
-        #expect(wrongType.stdout.contains("events.jsonl:3: error: /exit_code:"), "\(wrongType.stdout)")
+        #expect(wrongType.stdout.contains("events.jsonl:4: error: /exit_code:"), "\(wrongType.stdout)")
         // An event type the schema does not know.
         let unknown = try check("unknown-type") { $0 + "{\"type\":\"stage_teleported\",\"time\":\"2026-01-01T00:00:00.000Z\",\"clock_ms\":1,\"stage\":\"a\"}\n" }
         #expect(unknown.status == 1)
-        #expect(unknown.stdout.contains("events.jsonl:6: error:"), "\(unknown.stdout)")
+        #expect(unknown.stdout.contains("events.jsonl:7: error:"), "\(unknown.stdout)")
         // A field the schema does not allow, and a required one missing.
         let extra = try check("extra-field") { text in
             lines(text) { $0.contains("\"stage_finished\"") ? $0.replacingOccurrences(of: "\"outputs\":{}", with: "\"outputs\":{},\"color\":\"red\"") : $0 }
@@ -378,6 +407,25 @@ import Testing
             lines(text) { $0.contains("\"attempt_started\"") ? $0.replacingOccurrences(of: ",\"log\":", with: ",\"logfile\":") : $0 }
         }
         #expect(missing.status == 1 && missing.stdout.contains("'log' is a required property"), "\(missing.stdout)")
+        // A type this version no longer writes.
+        let skipped = try check("stage-skipped") { $0 + "{\"type\":\"stage_skipped\",\"time\":\"2026-01-01T00:00:00.000Z\",\"clock_ms\":1,\"stage\":\"a\"}\n" }
+        #expect(skipped.status == 1 && skipped.stdout.contains("events.jsonl:7: error: /type:"), "\(skipped.stdout)")
+        // New fields are required: a process group without its pgid, a start without its host or sequence.
+        let noPgid = try check("no-pgid") { text in
+            lines(text) { $0.contains("\"process_started\"") ? $0.replacingOccurrences(of: ",\"pgid\":", with: ",\"pid\":") : $0 }
+        }
+        #expect(noPgid.status == 1 && noPgid.stdout.contains("events.jsonl:3: error:") && noPgid.stdout.contains("'pgid' is a required property"), "\(noPgid.stdout)")
+        let noHost = try check("no-host") { text in
+            lines(text) { $0.contains("\"run_started\"") ? $0.replacingOccurrences(of: ",\"host\":", with: ",\"hostname\":") : $0 }
+        }
+        #expect(noHost.status == 1 && noHost.stdout.contains("'host' is a required property"), "\(noHost.stdout)")
+        let badSequence = try check("bad-sequence") { text in
+            lines(text) { line in
+                guard line.contains("\"run_started\""), let range = line.range(of: #""sequence":[0-9]+"#, options: .regularExpression) else { return line }
+                return line.replacingCharacters(in: range, with: "\"sequence\":\"1\"")
+            }
+        }
+        #expect(badSequence.status == 1 && badSequence.stdout.contains("events.jsonl:1: error: /sequence:"), "\(badSequence.stdout)")
         // A line in the middle that is not JSON (a torn last line alone is ignored).
         let corrupt = try check("corrupt") { text in lines(text) { $0.contains("\"attempt_started\"") ? String($0.prefix(20)) : $0 } }
         #expect(corrupt.status == 1 && corrupt.stdout.contains("events.jsonl:2: error: not JSON"), "\(corrupt.stdout)")
@@ -391,5 +439,19 @@ import Testing
         #expect(badStatus != status)
         let statusResult = try check("status", file: nil, statusText: badStatus)
         #expect(statusResult.status == 1 && statusResult.stdout.contains("status.json:1: error: /stages/0/attempts:"), "\(statusResult.stdout)")
+        // A stage status that no longer exists; 'abandoned' is for status --json only, never state.json.
+        let skippedStage = status.replacingOccurrences(of: "\"status\": \"succeeded\",\n      \"attempts\"", with: "\"status\": \"skipped\",\n      \"attempts\"")
+        #expect(skippedStage != status)
+        let skippedResult = try check("status-skipped", file: nil, statusText: skippedStage)
+        #expect(skippedResult.status == 1 && skippedResult.stdout.contains("status.json:1: error: /stages/0/status:"), "\(skippedResult.stdout)")
+        let abandoned = status.replacingOccurrences(of: "\"status\": \"succeeded\",\n  \"pid\"", with: "\"status\": \"abandoned\",\n  \"pid\"")
+            .replacingOccurrences(of: #"\n  "ended": "[^"]*""#, with: "\n  \"ended\": null", options: .regularExpression)
+        #expect(abandoned != status)
+        #expect(try check("status-abandoned", file: nil, statusText: abandoned).status == 0, "an abandoned run is a valid status document")
+        let abandonedState = try check("state-abandoned", file: "state.json") { text in
+            text.replacingOccurrences(of: "\"status\": \"succeeded\",\n  \"pid\"", with: "\"status\": \"abandoned\",\n  \"pid\"")
+                .replacingOccurrences(of: #"\n  "ended": "[^"]*""#, with: "\n  \"ended\": null", options: .regularExpression)
+        }
+        #expect(abandonedState.status == 1 && abandonedState.stdout.contains("state.json:1: error: /status:"), "\(abandonedState.stdout)")
     }
 }
