@@ -486,7 +486,7 @@ public final class Engine {
     func drain(_ child: ChildProcess, _ purpose: Purpose) {
         guard !child.eof else { return }
         let id = stageID(purpose)
-        for line in child.readLines() {
+        for line in child.readLines(masker: masker) {
             let masked = masker.mask(line)
             output.stageLine(stage: id, line: masked)
             writeLog(purpose, masked + "\n")

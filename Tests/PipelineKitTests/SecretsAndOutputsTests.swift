@@ -1,0 +1,71 @@
+import Foundation
+import PipelineKit
+import Testing
+
+/// Secrets, stage outputs, metric values and GitHub-mode log printing, with the real binary on
+/// real pipeline files (the findings F06–F10, F17, F20 of the attack review, and HTTP redirects).
+@Suite(.serialized, .timeLimit(.minutes(3))) struct SecretsAndOutputsTests {
+    static let virtual = ["PIPELINE_TEST_CLOCK": "virtual"]
+
+    /// Every file under the run's state directory, as bytes (logs, outputs, journal, snapshot).
+    static func stateFiles(_ box: Sandbox) -> [(String, Data)] {
+        var out: [(String, Data)] = []
+        let root = box.dir.appendingPathComponent(".pipeline")
+        let enumerator = FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil)
+        while let url = enumerator?.nextObject() as? URL {
+            if let data = try? Data(contentsOf: url) { out.append((url.path, data)) }
+        }
+        return out
+    }
+
+    static func contains(_ data: Data, _ text: String) -> Bool { data.range(of: Data(text.utf8)) != nil }
+
+    static func stageFinished(_ box: Sandbox, _ stage: String) throws -> [String: Any]? {
+        try box.events().first { $0["type"] as? String == "stage_finished" && $0["stage"] as? String == stage }
+    }
+
+    // MARK: - F09: a secret across the split of a very long line
+
+    @Test func aSecretAcrossTheSplitOfAVeryLongLineIsMasked() throws {
+        let box = try Sandbox("""
+        version: 1
+        name: f09
+        secrets: [TOKEN]
+        stages:
+          - id: a
+            env: {T: '${{ secrets.TOKEN }}'}
+            run: |
+              python3 -c 'import os,sys,time; t=os.environ["T"]; sys.stdout.write("x"*65530+t[:8]); sys.stdout.flush(); time.sleep(0.3); sys.stdout.write(t[8:]+"\\n")'
+        """)
+        defer { box.remove() }
+        let result = try box.pipeline(["run", "p.yml"], env: ["TOKEN": "s3cretvalue123"])
+        #expect(result.status == 0, "\(result.stderr)")
+        for fragment in ["s3cretva", "lue123"] {
+            #expect(!result.stdout.contains(fragment), "the terminal shows part of the secret")
+        }
+        #expect(result.stdout.contains("x***"))
+        let run = try #require(box.runs.last)
+        let log = box.read(".pipeline/runs/\(run)/logs/a.1.log")
+        #expect(!log.contains("s3cretva") && !log.contains("lue123"))
+        let xs = log.split(separator: "\n").filter { $0.hasPrefix("xxxx") }.map { $0.filter { $0 == "x" }.count }
+        #expect(xs.reduce(0, +) == 65530, "no byte is lost at the cut")
+    }
+
+    @Test func theCutOfALongLineNeverSplitsASecretOrACharacter() {
+        let masker = SecretMasker([(name: "TOKEN", value: "s3cretvalue123")])
+        let secret = Array("s3cretvalue123".utf8)
+        // A secret whose start has arrived: at least 13 bytes stay behind.
+        let partial = [UInt8](repeating: 120, count: 100) + secret.prefix(8)
+        #expect(masker.cut(partial) <= partial.count - 13)
+        // A whole secret right at the cut moves to the part kept.
+        let whole = [UInt8](repeating: 120, count: 100) + secret + [UInt8](repeating: 120, count: 5)
+        let cut = masker.cut(whole)
+        #expect(cut <= 100 || cut >= 114)
+        // Without secrets, a character whose bytes have not all arrived is kept back.
+        let none = SecretMasker([])
+        let e = Array("é".utf8)
+        #expect(none.cut([120, 120, e[0]]) == 2)
+        #expect(none.cut([120, 120] + e) == 4)
+        #expect(masker.mask(bytes: Array("a=s3cretvalue123\u{E9}".utf8) + [0xFF]) == Array("a=***\u{E9}".utf8) + [0xFF])
+    }
+}
