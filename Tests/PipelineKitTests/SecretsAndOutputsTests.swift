@@ -68,4 +68,30 @@ import Testing
         #expect(none.cut([120, 120] + e) == 4)
         #expect(masker.mask(bytes: Array("a=s3cretvalue123\u{E9}".utf8) + [0xFF]) == Array("a=***\u{E9}".utf8) + [0xFF])
     }
+
+    // MARK: - F10: a stage's environment holds only the secrets it binds
+
+    @Test func aStageSeesOnlyTheSecretsItBinds() throws {
+        let box = try Sandbox("""
+        version: 1
+        name: f10
+        secrets: [TOKEN, OTHER]
+        stages:
+          - id: a
+            run: '[ -z "${TOKEN+set}${OTHER+set}" ] && echo a-has-none > a.txt'
+          - id: b
+            env: {T: '${{ secrets.TOKEN }}'}
+            run: |
+              [ -z "${TOKEN+set}${OTHER+set}" ] && printf '%s' "$T" | rev > b.txt
+          - id: c
+            env: {TOKEN: '${{ secrets.TOKEN }}'}
+            run: printf '%s' "$TOKEN" | rev > c.txt
+        """)
+        defer { box.remove() }
+        let result = try box.pipeline(["run", "p.yml"], env: ["TOKEN": "s3cretvalue123", "OTHER": "0therSecret"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(box.read("a.txt") == "a-has-none\n")
+        #expect(box.read("b.txt") == "321eulavterc3s")
+        #expect(box.read("c.txt") == "321eulavterc3s")
+    }
 }
