@@ -24,6 +24,178 @@ import Testing
         try box.events().first { $0["type"] as? String == "stage_finished" && $0["stage"] as? String == stage }
     }
 
+    // MARK: - F06: outputs are passed on as written; only what is shown is masked
+
+    @Test func outputsReachLaterStagesAndTheRollbackAsWrittenAndAreJournaledMasked() throws {
+        let box = try Sandbox("""
+        version: 1
+        name: f06
+        secrets: [DB_PASSWORD]
+        stages:
+          - id: api
+            kind: backend
+            outputs: [previous]
+            run: echo previous=api-postgres-0041 >> "$PIPELINE_OUTPUTS"
+            rollback: printf '%s' "$PIPELINE_OUTPUT_PREVIOUS" > rollback-got.txt
+          - id: use
+            needs: [api]
+            env: {PREV: '${{ stages.api.outputs.previous }}'}
+            run: printf '%s' "$PREV" > downstream-got.txt; exit 1
+        """)
+        defer { box.remove() }
+        let result = try box.pipeline(["run", "p.yml"], env: ["DB_PASSWORD": "postgres"])
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(box.read("downstream-got.txt") == "api-postgres-0041")
+        #expect(box.read("rollback-got.txt") == "api-postgres-0041")
+        let finished = try #require(try Self.stageFinished(box, "api"))
+        #expect((finished["outputs"] as? [String: String]) == ["previous": "api-***-0041"])
+        #expect((finished["masked"] as? [String]) == ["previous"])
+        for (path, data) in Self.stateFiles(box) {
+            #expect(!Self.contains(data, "postgres"), "\(path) holds the secret in clear")
+        }
+        try JournalSchemaTests.checkAll(box)
+    }
+
+    @Test func aRollbackFromTheJournalWarnsAboutAMaskedOutputAndDoesNotPassIt() throws {
+        let box = try Sandbox("""
+        version: 1
+        name: f06b
+        secrets: [DB_PASSWORD]
+        stages:
+          - id: api
+            kind: backend
+            outputs: [previous, revision]
+            run: |
+              echo previous=api-postgres-0041 >> "$PIPELINE_OUTPUTS"
+              echo revision=r42 >> "$PIPELINE_OUTPUTS"
+            rollback: printf '%s|%s' "${PIPELINE_OUTPUT_PREVIOUS-unset}" "$PIPELINE_OUTPUT_REVISION" > rollback-got.txt
+        """)
+        defer { box.remove() }
+        let run = try box.pipeline(["run", "p.yml"], env: ["DB_PASSWORD": "postgres"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let rollback = try box.pipeline(["rollback"], env: ["DB_PASSWORD": "postgres"])
+        #expect(rollback.status == 0, "\(rollback.stderr)")
+        #expect(rollback.stderr.contains("output 'previous' of stage 'api' held a secret and was journaled masked"), "\(rollback.stderr)")
+        #expect(box.read("rollback-got.txt") == "unset|r42", "a masked value is not passed; the others are")
+    }
+
+    // MARK: - F07: an outputs file that is not UTF-8
+
+    @Test func aNonUTF8OutputsLineFailsTheAttemptAndNoSecretStaysOnDisk() throws {
+        let box = try Sandbox("""
+        version: 1
+        name: f07
+        secrets: [TOKEN]
+        stages:
+          - id: api
+            kind: backend
+            outputs: [previous, token, note]
+            env: {T: '${{ secrets.TOKEN }}'}
+            run: |
+              echo previous=v41 >> "$PIPELINE_OUTPUTS"
+              echo "token=$T" >> "$PIPELINE_OUTPUTS"
+              printf 'note=caf\\351\\n' >> "$PIPELINE_OUTPUTS"
+        """)
+        defer { box.remove() }
+        let result = try box.pipeline(["run", "p.yml"], env: ["TOKEN": "s3cretvalue123"])
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(result.stderr.contains("outputs file line 3 is not valid UTF-8"), "\(result.stderr)")
+        let finished = try #require(try Self.stageFinished(box, "api"))
+        #expect(finished["status"] as? String == "failed")
+        let attempt = try box.events().first { $0["type"] as? String == "attempt_finished" && $0["stage"] as? String == "api" }
+        #expect(attempt?["outcome"] as? String == "failed")
+        let run = try #require(box.runs.last)
+        let file = try Data(contentsOf: box.dir.appendingPathComponent(".pipeline/runs/\(run)/outputs/api.1.env"))
+        #expect(Self.contains(file, "token=***"), "the file stays for inspection, masked")
+        for (path, data) in Self.stateFiles(box) {
+            #expect(!Self.contains(data, "s3cretvalue123"), "\(path) holds the secret in clear")
+        }
+    }
+
+    @Test func aFailedAttemptLeavesNoSecretInItsOutputsFile() throws {
+        let box = try Sandbox("""
+        version: 1
+        name: f07b
+        secrets: [TOKEN]
+        stages:
+          - id: api
+            outputs: [token]
+            env: {T: '${{ secrets.TOKEN }}'}
+            run: echo "token=$T" >> "$PIPELINE_OUTPUTS"; exit 1
+        """)
+        defer { box.remove() }
+        let result = try box.pipeline(["run", "p.yml"], env: ["TOKEN": "s3cretvalue123"])
+        #expect(result.status == 1)
+        for (path, data) in Self.stateFiles(box) {
+            #expect(!Self.contains(data, "s3cretvalue123"), "\(path) holds the secret in clear")
+        }
+    }
+
+    // MARK: - F17: multi-line values and names written twice
+
+    @Test func aMultiLineValueCannotSetAnotherOutput() throws {
+        let box = try Sandbox("""
+        version: 1
+        name: f17
+        stages:
+          - id: a
+            kind: backend
+            outputs: [message, previous]
+            run: |
+              echo previous=v41 >> "$PIPELINE_OUTPUTS"
+              msg=$(printf 'fix typo\\nprevious=attacker-rev')
+              echo "message=$msg" >> "$PIPELINE_OUTPUTS"
+            rollback: printf '%s' "$PIPELINE_OUTPUT_PREVIOUS" > got.txt
+          - {id: b, needs: [a], run: 'exit 1'}
+        """)
+        defer { box.remove() }
+        let result = try box.pipeline(["run", "p.yml"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("outputs file line 3 sets 'previous' a second time"), "\(result.stderr)")
+        #expect(box.read("got.txt") != "attacker-rev")
+        #expect(try Self.stageFinished(box, "a")?["status"] as? String == "failed")
+    }
+
+    @Test func aHeredocCarriesAMultiLineValue() throws {
+        let box = try Sandbox("""
+        version: 1
+        name: heredoc
+        stages:
+          - id: a
+            kind: backend
+            outputs: [message, previous]
+            run: |
+              d="EOF_$(od -An -N8 -tx1 /dev/urandom | tr -d ' \\n')"
+              { echo "message<<$d"; printf 'fix typo\\nprevious=attacker-rev\\n'; echo "$d"; } >> "$PIPELINE_OUTPUTS"
+              echo previous=v41 >> "$PIPELINE_OUTPUTS"
+            rollback: printf '%s' "$PIPELINE_OUTPUT_PREVIOUS" > got.txt
+          - id: b
+            needs: [a]
+            env: {MSG: '${{ stages.a.outputs.message }}'}
+            run: printf '%s' "$MSG" > msg.txt; exit 1
+        """)
+        defer { box.remove() }
+        let result = try box.pipeline(["run", "p.yml"])
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(box.read("msg.txt") == "fix typo\nprevious=attacker-rev")
+        #expect(box.read("got.txt") == "v41")
+    }
+
+    @Test func anUnclosedHeredocFailsTheAttempt() throws {
+        let box = try Sandbox("""
+        version: 1
+        name: open
+        stages:
+          - id: a
+            outputs: [message]
+            run: printf 'message<<END\\nno end\\n' >> "$PIPELINE_OUTPUTS"
+        """)
+        defer { box.remove() }
+        let result = try box.pipeline(["run", "p.yml"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("outputs file line 1: 'message<<END' is not closed by a line 'END'"), "\(result.stderr)")
+    }
+
     // MARK: - F09: a secret across the split of a very long line
 
     @Test func aSecretAcrossTheSplitOfAVeryLongLineIsMasked() throws {

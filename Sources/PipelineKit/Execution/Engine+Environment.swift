@@ -60,7 +60,7 @@ extension Engine {
                         out += resolve(raw, stageID: nil, pipelineEnv: [:])
                     }
                 case .output(let stage, let name):
-                    out += run.stage(stage)?.outputs.first { $0.0 == name }?.1 ?? ""
+                    out += outputsForScripts(of: stage, receiver: stageID.map { "stage '\($0)'" } ?? "the script").first { $0.0 == name }?.1 ?? ""
                 }
             }
         }

@@ -65,7 +65,7 @@ extension Engine {
         rollbackLog.reset(logPath("logs/\(id).\(phase).\(rollbackAttempt).log"))
         record("attempt_started", [("stage", .string(id)), ("phase", .string(phase)), ("attempt", .int(rollbackAttempt)), ("log", .string(rollbackLog.path))])
         output.note("[\(id)] \(phase) attempt \(rollbackAttempt)/\(definition.retry.attempts)" + (isFailedStage ? " (the failed stage, which may have half-applied)" : ""))
-        var extra = run.stage(id)?.outputs.map { ("PIPELINE_OUTPUT_" + $0.0.uppercased(), $0.1) } ?? []
+        var extra = outputsForScripts(of: id, receiver: "its \(phase)").map { ("PIPELINE_OUTPUT_" + $0.0.uppercased(), $0.1) }
         extra.append(("PIPELINE_PHASE", phase))
         if let backup = run.stage(id)?.backup { extra.append(("PIPELINE_BACKUP_PATH", backup)) }
         let env = environment(stageID: id, stageEnv: definition.env, attempt: rollbackAttempt, outputsPath: "/dev/null", extra: extra)

@@ -293,6 +293,7 @@ extension Engine {
     }
 
     func attemptFinished(_ node: Int, ok: Bool, exitCode: Int?, signal: String?, outcome: String, startedAt: Int? = nil) throws(EngineError) {
+        let (ok, outcome, outputs) = endOutputs(node, ok: ok, outcome: outcome)  // outputs that cannot be read fail the attempt
         let stage = pipeline!.stages[node]
         let attempt = stages[node].attempt
         let started = run.stages[node].attempts.last?.startedClock ?? clock.now()
@@ -308,9 +309,7 @@ extension Engine {
             return
         }
         if ok {
-            let outputs = readOutputs(stages[node].outputsPath, declared: stage.outputs)
-            record("stage_finished", [("stage", .string(stage.id)), ("status", .string("succeeded")),
-                                      ("outputs", .object(outputs.map { ($0.0, .string(masker.mask($0.1))) }))])
+            recordSucceeded(node, outputs: outputs)
             stageEnded(node, succeeded: true)
             output.note("[\(stage.id)] succeeded")
             return
@@ -367,24 +366,10 @@ extension Engine {
          ("outcome", .string(child.succeeded ? "succeeded" : child.timedOut ? "timed_out" : "failed"))]
     }
 
-    /// `key=value` lines the stage appended to `$PIPELINE_OUTPUTS`, declared names only.
-    func readOutputs(_ path: String, declared: [String]) -> [(String, String)] {
-        guard !declared.isEmpty, let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
-        // The values are journaled masked; the file the script wrote must not keep a secret in clear either.
-        let masked = masker.mask(text)
-        if masked != text {
-            let fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)
-            if fd >= 0 {
-                _ = masked.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, $0.count - 1) }
-                close(fd)
-            }
-        }
-        var values: [String: String] = [:]
-        for line in text.split(separator: "\n") {
-            guard let eq = line.firstIndex(of: "=") else { continue }
-            values[String(line[..<eq])] = String(line[line.index(after: eq)...])
-        }
-        return declared.compactMap { name in values[name].map { (name, $0) } }
+    /// The declared outputs the stage wrote to `$PIPELINE_OUTPUTS` (format: `StageOutputs`); the file
+    /// is rewritten with secrets masked. See `StageOutputs.swift`.
+    func readOutputs(_ path: String, declared: [String]) -> Result<[(String, String)], StageOutputs.Problem> {
+        scrubAndParseOutputs(path, declared: declared)
     }
 }
 

@@ -82,6 +82,8 @@ extension RunState {
                 if case .object(let fields)? = event["outputs"] {
                     record.outputs = fields.compactMap { key, value in value.string.map { (key, $0) } }
                 }
+                record.maskedOutputs = event["masked"]?.strings ?? []
+                record.clearOutputs = nil
             }
             if status == .succeeded { completionOrder.append(stageID) }
         case "backup":

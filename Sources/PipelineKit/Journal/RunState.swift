@@ -52,6 +52,11 @@ public struct RunState: Sendable {
         public var backup: String? = nil
         /// Tries of the stage's gate check so far (not attempts of the stage).
         public var gateChecks = 0
+        /// Outputs whose journaled value has a secret masked (`stage_finished.masked`).
+        public var maskedOutputs: [String] = []
+        /// The outputs as the stage wrote them, known only to the engine process that ran it:
+        /// never journaled, nor written to `state.json`.
+        public var clearOutputs: [(String, String)]? = nil
     }
 
     /// Why a run stopped to wait.
