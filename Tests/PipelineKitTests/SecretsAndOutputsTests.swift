@@ -266,4 +266,113 @@ import Testing
         #expect(box.read("b.txt") == "321eulavterc3s")
         #expect(box.read("c.txt") == "321eulavterc3s")
     }
+
+    // MARK: - F08: non-finite metric values
+
+    static func canary(_ analysis: String) -> String {
+        """
+        version: 1
+        name: f08
+        stages:
+          - id: canary
+            kind: canary
+            steps: [100]
+            bake: 0s
+            interval: 100ms
+            failure-limit: 1
+            traffic: 'true'
+            analysis:
+              - \(analysis)
+        """
+    }
+
+    @Test(arguments: ["NaN", "-nan", "inf", "-inf"])
+    func aNonFiniteMetricFailsTheRound(_ text: String) throws {
+        // The baseline reads 0.01; every later reading is the non-finite text.
+        let script = "if [ -e seen ]; then echo '\(text)'; else touch seen; echo 0.01; fi"
+        let box = try Sandbox(Self.canary("{name: error-rate, run: \"\(script)\", max: 0.05}"))
+        defer { box.remove() }
+        let result = try box.pipeline(["run", "p.yml"], env: Self.virtual)
+        #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+        #expect(result.stderr.contains("canary aborted at 100%"), "\(result.stderr)")
+        #expect(result.stdout.contains("is not a finite number"), "\(result.stdout)")
+        let rounds = try box.events().filter { $0["type"] as? String == "measurement" && $0["step"] as? Int == 100 }
+        #expect(!rounds.isEmpty && rounds.allSatisfy { $0["verdict"] as? String == "fail" })
+    }
+
+    @Test func aNonFiniteBaselineFailsTheCanary() throws {
+        let box = try Sandbox(Self.canary("{name: p95, run: 'echo NaN', max: \"baseline * 1.5\"}"))
+        defer { box.remove() }
+        let result = try box.pipeline(["run", "p.yml"], env: Self.virtual)
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(result.stderr.contains("cannot measure the baseline of 'p95'"), "\(result.stderr)")
+    }
+
+    @Test func aPrometheusNaNOverHTTPFailsTheRound() throws {
+        func sample(_ value: String) -> [String: Any] {
+            ["json": ["status": "success", "data": ["resultType": "vector", "result": [["metric": [String: String](), "value": [1733059200, value]]]]]]
+        }
+        let server = try ScriptedServer(["/api/v1/query": [sample("0.01"), sample("NaN")]])
+        defer { server.stop() }
+        let box = try Sandbox(Self.canary("{name: error-rate, http: {url: \"\(server.base)/api/v1/query\", json: data.result.0.value.1}, max: 0.05}"))
+        defer { box.remove() }
+        let result = try box.pipeline(["run", "p.yml"], env: Self.virtual)
+        #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+        #expect(result.stderr.contains("canary aborted at 100%: error-rate = no value (≤ 0.05)"), "\(result.stderr)")
+        #expect(result.stdout.contains("is not a finite number"), "\(result.stdout)")
+    }
+
+    // MARK: - HTTP probes do not follow redirects
+
+    @Test func aVerifyProbeDoesNotFollowARedirect() throws {
+        let server = try ScriptedServer(["/health": [["status": 302, "headers": ["Location": "/login"]]], "/login": [["status": 200, "body": "login"]]])
+        defer { server.stop() }
+        func pipeline(_ expect: Int) -> String {
+            """
+            version: 1
+            name: redirect
+            stages:
+              - id: verify
+                kind: verify
+                http: { url: "\(server.base)/health", expect: \(expect), initial-delay: 0s, interval: 1s, failure-threshold: 1 }
+            """
+        }
+        let box = try Sandbox(pipeline(200))
+        defer { box.remove() }
+        let failed = try box.pipeline(["run", "p.yml"], env: Self.virtual)
+        #expect(failed.status == 1)
+        #expect(failed.stderr.contains("(last: HTTP 302 (redirect to /login, not followed))"), "\(failed.stderr)")
+        let probes = try box.events().filter { $0["type"] as? String == "probe" }
+        #expect(probes.map { $0["status"] as? Int } == [302])
+
+        try pipeline(302).write(to: box.dir.appendingPathComponent("p.yml"), atomically: true, encoding: .utf8)
+        let passed = try box.pipeline(["run", "p.yml"], env: Self.virtual)
+        #expect(passed.status == 0, "\(passed.stderr)")
+    }
+
+    @Test func precheckAndAnalysisDoNotFollowARedirect() throws {
+        let server = try ScriptedServer(["/ready": [["status": 302, "headers": ["Location": "/ok"]]], "/ok": [["status": 200, "json": ["rate": 0.0]]],
+                                         "/metrics": [["status": 301, "headers": ["Location": "/ok"]]]])
+        defer { server.stop() }
+        let box = try Sandbox("""
+        version: 1
+        name: pre
+        stages:
+          - id: pre
+            kind: infra-precheck
+            checks:
+              - { name: api ready, http: { url: "\(server.base)/ready" } }
+        """)
+        defer { box.remove() }
+        let result = try box.pipeline(["run", "p.yml"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("'api ready': GET \(server.base)/ready returned 302 (redirect to /ok, not followed), expected 200"), "\(result.stderr)")
+
+        try Self.canary("{name: error-rate, http: {url: \"\(server.base)/metrics\", json: rate}, max: 0.05}")
+            .write(to: box.dir.appendingPathComponent("p.yml"), atomically: true, encoding: .utf8)
+        let canary = try box.pipeline(["run", "p.yml"], env: Self.virtual)
+        #expect(canary.status == 1)
+        #expect(canary.stderr.contains("cannot measure the baseline of 'error-rate'"), "\(canary.stderr)")
+        #expect(canary.stdout.contains("GET \(server.base)/metrics returned 301 (redirect to /ok, not followed)"), "\(canary.stdout)")
+    }
 }
