@@ -375,4 +375,36 @@ import Testing
         #expect(canary.stderr.contains("cannot measure the baseline of 'error-rate'"), "\(canary.stderr)")
         #expect(canary.stdout.contains("GET \(server.base)/metrics returned 301 (redirect to /ok, not followed)"), "\(canary.stdout)")
     }
+
+    // MARK: - F20: GitHub mode prints each attempt's log without holding it in memory
+
+    @Test(.timeLimit(.minutes(3))) func githubModeStreamsAnAttemptLog() throws {
+        let size = 48 << 20
+        let box = try Sandbox("""
+        version: 1
+        name: f20
+        stages:
+          - id: big
+            run: head -c \(size) /dev/zero | tr '\\0' x
+        """)
+        defer { box.remove() }
+        // Counts the bytes `pipeline` prints and reports its peak resident size (KiB).
+        try """
+        import resource, subprocess, sys
+        p = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        n = 0
+        while True:
+            chunk = p.stdout.read(1 << 16)
+            if not chunk: break
+            n += chunk.count(b"x")
+        p.wait()
+        print(p.returncode, n, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+        """.write(to: box.dir.appendingPathComponent("measure.py"), atomically: true, encoding: .utf8)
+        let result = try box.shell("python3 measure.py \"$PIPELINE\" run p.yml", env: ["GITHUB_ACTIONS": "true"])
+        let words = result.stdout.split(separator: " ").compactMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        try #require(words.count == 3, "\(result.stdout)\(result.stderr)")
+        #expect(words[0] == 0)
+        #expect(words[1] == size, "the whole log is printed")
+        #expect(words[2] < 100 * 1024, "peak RSS \(words[2]) KiB for a \(size >> 20) MiB log")
+    }
 }
