@@ -39,7 +39,7 @@ enum PrecheckRunner {
         switch check.probe {
         case .command(let script):
             let code = task.runScript(context.shell + [script.source], environment: context.environment, directory: context.directory,
-                                      timeoutMs: check.timeout.milliseconds) { task.say("\(check.name): \(context.masker.mask($0))") }
+                                      timeoutMs: check.timeout.milliseconds, masker: context.masker) { task.say("\(check.name): \(context.masker.mask($0))") }
             guard let code else { return "did not finish within \(check.timeout)" }
             return code == 0 ? nil : "exit \(code)"
         case .http(let probe):
@@ -204,7 +204,7 @@ enum CanaryRunner {
         task.say("traffic → \(percent)%")
         task.record("traffic", [("stage", .string(context.stage)), ("percent", .int(percent))])
         let code = task.runScript(context.shell + [spec.traffic.source], environment: context.environment + ["PIPELINE_TRAFFIC_PERCENT=\(percent)"],
-                                  directory: context.directory, timeoutMs: 120_000) { task.say(context.masker.mask($0)) }
+                                  directory: context.directory, timeoutMs: 120_000, masker: context.masker) { task.say(context.masker.mask($0)) }
         return code == 0
     }
 
