@@ -31,10 +31,36 @@ final class TerminalOutput: EngineOutput {
         return true
     }
 
+    /// In GitHub Actions, prints the attempt's log (already masked) as a group. The log is
+    /// copied in 64 KiB chunks, so a log of any size costs no more memory than one chunk.
     func attemptEnded(stage: String, attempt: Int, phase: String, status: String, logPath: String) {
         guard github else { return }
-        let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
-        Terminal.out("::group::\(stage) \(phase == "run" ? "" : phase + " ")attempt \(attempt): \(status)\n\(log)::endgroup::\n")
+        Terminal.out("::group::\(stage) \(phase == "run" ? "" : phase + " ")attempt \(attempt): \(status)\n")
+        var endsWithNewline = true
+        let fd = logPath.isEmpty ? -1 : open(logPath, O_RDONLY | O_CLOEXEC)
+        if fd >= 0 {
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { break }
+                Self.writeAll(1, buffer[0..<n])
+                endsWithNewline = buffer[n - 1] == UInt8(ascii: "\n")
+            }
+            close(fd)
+        }
+        Terminal.out(endsWithNewline ? "::endgroup::\n" : "\n::endgroup::\n")
+    }
+
+    private static func writeAll(_ fd: Int32, _ bytes: ArraySlice<UInt8>) {
+        bytes.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                if n < 0 { if errno == EINTR { continue }; return }
+                offset += n
+            }
+        }
     }
 
     func runEnded(_ state: RunState) {

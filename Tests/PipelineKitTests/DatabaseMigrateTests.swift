@@ -44,12 +44,14 @@ import Testing
         stages:
           - id: migrate
             kind: migrate
+            env: { DATABASE_URL: "${{ secrets.DATABASE_URL }}" }
             backup: pg_dump --format=custom --file "$PIPELINE_BACKUP_PATH" "$DATABASE_URL"
             run: psql -v ON_ERROR_STOP=1 -q -f migrations/0002_tier.sql "$DATABASE_URL"
             rollback: psql -v ON_ERROR_STOP=1 -q -f \(downgrade) "$DATABASE_URL"
             restore: pg_restore --clean --if-exists --no-owner --dbname "$DATABASE_URL" "$PIPELINE_BACKUP_PATH"
           - id: backend
             kind: backend
+            env: { DATABASE_URL: "${{ secrets.DATABASE_URL }}" }
             run: psql -At -c "SELECT count(*) FROM customers WHERE tier = 'basic'" "$DATABASE_URL"
             rollback: echo "backend v1 back"
           - { id: verify, kind: verify, smoke: ["echo 'smoke test fails' >&2; exit 1"] }

@@ -119,8 +119,8 @@ import Testing
             run: |
               echo "version=1.4.2" >> "$PIPELINE_OUTPUTS"
               echo "url=https://shop.example/$TARGET" >> "$PIPELINE_OUTPUTS"
-              echo "token=$API_TOKEN" >> "$PIPELINE_OUTPUTS"
-              echo "deploying with $API_TOKEN"
+              echo "token=$AUTH" >> "$PIPELINE_OUTPUTS"
+              echo "deploying with $AUTH"
             rollback: echo undo
         """)
         defer { box.remove() }

@@ -136,7 +136,7 @@ import Testing
         stages:
           - id: leak
             outputs: [token]
-            env: { ALIAS: "${{ secrets.API_TOKEN }}" }
+            env: { ALIAS: "${{ secrets.API_TOKEN }}", API_TOKEN: "${{ secrets.API_TOKEN }}", CERT: "${{ secrets.CERT }}" }
             run: |
               echo "token is $API_TOKEN and alias $ALIAS"
               printf '%s\\n' "$CERT"

@@ -77,8 +77,17 @@ final class ChildProcess {
         close(fd)
     }
 
-    /// Reads what is available; returns complete lines (the last partial line is kept until EOF).
-    func readLines() -> [String] {
+    /// A partial line longer than this is passed on in pieces (a script printing without newlines
+    /// must not make the engine hold its whole output).
+    static let longestLine = 65536
+
+    /// Reads what is available; returns complete lines (the last partial line is kept until EOF,
+    /// or passed on in pieces once it is longer than ``longestLine``).
+    ///
+    /// Each returned line is masked on its own by the caller, so a piece of a long line is cut
+    /// where `masker` says (``SecretMasker/cut(_:)``): never through a secret, and keeping back
+    /// enough bytes that a secret still arriving is masked with the next piece.
+    func readLines(masker: SecretMasker? = nil) -> [String] {
         var lines: [String] = []
         guard !closed else { return lines }
         var buffer = [UInt8](repeating: 0, count: 65536)
@@ -99,9 +108,13 @@ final class ChildProcess {
             start = i + 1
         }
         pending.removeFirst(start)
-        if eof || pending.count > 65536 {
+        if eof {
             if !pending.isEmpty { lines.append(String(decoding: pending, as: UTF8.self)) }
             pending.removeAll()
+        } else if pending.count > Self.longestLine {
+            let cut = (masker ?? SecretMasker([])).cut(pending)
+            lines.append(String(decoding: pending[..<cut], as: UTF8.self))
+            pending.removeFirst(cut)
         }
         if eof { closeOnce() }
         return lines

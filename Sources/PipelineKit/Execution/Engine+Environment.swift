@@ -1,6 +1,8 @@
 extension Engine {
-    /// The environment of a stage's script: the caller's, the pipeline's `env`, the stage's `env`
-    /// (references resolved, never pasted into shell text), and the `PIPELINE_*` variables.
+    /// The environment of a stage's script: the caller's without the declared secrets, the
+    /// pipeline's `env`, the stage's `env` (references resolved, never pasted into shell text),
+    /// and the `PIPELINE_*` variables. A script sees a secret only where an `env` entry binds it
+    /// with `${{ secrets.NAME }}`.
     func environment(for stage: Stage, attempt: Int, outputsPath: String, extra: [(String, String)] = []) -> [String] {
         environment(stageID: stage.id, stageEnv: stage.env.map { ($0.name, $0.value.raw) }, attempt: attempt,
                     outputsPath: outputsPath, extra: extra)
@@ -15,6 +17,8 @@ extension Engine {
     func environmentValues(stageID: String, stageEnv: [(String, String)], attempt: Int, outputsPath: String,
                            extra: [(String, String)] = []) -> [String: String] {
         var env = options.environment
+        // Declared secrets are not inherited: only an `env` binding passes one on.
+        for name in run.definition.secrets { env[name] = nil }
         var pipelineEnv: [String: String] = [:]
         for (name, raw) in run.definition.env {
             let value = resolve(raw, stageID: nil, pipelineEnv: pipelineEnv)
@@ -56,7 +60,7 @@ extension Engine {
                         out += resolve(raw, stageID: nil, pipelineEnv: [:])
                     }
                 case .output(let stage, let name):
-                    out += run.stage(stage)?.outputs.first { $0.0 == name }?.1 ?? ""
+                    out += outputsForScripts(of: stage, receiver: stageID.map { "stage '\($0)'" } ?? "the script").first { $0.0 == name }?.1 ?? ""
                 }
             }
         }

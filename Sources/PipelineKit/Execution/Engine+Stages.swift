@@ -296,6 +296,7 @@ extension Engine {
     }
 
     func attemptFinished(_ node: Int, ok: Bool, exitCode: Int?, signal: String?, outcome: AttemptOutcome, startedAt: Int? = nil) throws(EngineError) {
+        let (ok, outcome, outputs) = endOutputs(node, ok: ok, outcome: outcome)  // outputs that cannot be read fail the attempt
         let stage = pipeline!.stages[node]
         let attempt = stages[node].attempt
         let started = run.stage(stage.id)?.attempts.last?.startedClock ?? clock.now()
@@ -305,13 +306,12 @@ extension Engine {
         output.attemptEnded(stage: stage.id, attempt: attempt, phase: "run", status: outcome.rawValue, logPath: stages[node].log.path)
         if outcome == .interrupted {
             // What it wrote before it was stopped is what its rollback needs.
-            recordPartialOutputs(node)
+            recordPartialOutputs(node, outputs)
             stages[node].phase = .pending
             return
         }
         if ok {
-            let outputs = readOutputs(stages[node].outputsPath, declared: stage.outputs)
-            record(.stageFinished(stage: stage.id, status: .succeeded, outputs: outputs.map { ($0.0, masker.mask($0.1)) }, note: nil))
+            recordFinished(node, status: .succeeded, outputs: outputs)
             stageEnded(node, succeeded: true)
             output.note("[\(stage.id)] succeeded")
             return
@@ -325,8 +325,7 @@ extension Engine {
             return
         }
         // A failed attempt's outputs (say `previous`, written before it failed) go to its rollback.
-        let outputs = readOutputs(stages[node].outputsPath, declared: stage.outputs)
-        record(.stageFinished(stage: stage.id, status: .failed, outputs: outputs.map { ($0.0, masker.mask($0.1)) }, note: nil))
+        recordFinished(node, status: .failed, outputs: outputs)
         stageEnded(node, succeeded: false)
         output.note("[\(stage.id)] failed after \(tries) attempt\(tries == 1 ? "" : "s")")
         if !state.isFailing && !state.isInterrupting {
@@ -367,32 +366,10 @@ extension Engine {
               durationMs: clock.now() - child.startedAt, outcome: outcome)
     }
 
-    /// Journals the outputs an attempt wrote before it was interrupted (the stage stays unfinished).
-    func recordPartialOutputs(_ node: Int) {
-        let stage = pipeline!.stages[node]
-        let outputs = readOutputs(stages[node].outputsPath, declared: stage.outputs)
-        guard !outputs.isEmpty else { return }
-        record(.outputsRecorded(stage: stage.id, outputs: outputs.map { ($0.0, masker.mask($0.1)) }))
-    }
-
-    /// `key=value` lines the stage appended to `$PIPELINE_OUTPUTS`, declared names only.
-    func readOutputs(_ path: String, declared: [String]) -> [(String, String)] {
-        guard !declared.isEmpty, let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
-        // The values are journaled masked; the file the script wrote must not keep a secret in clear either.
-        let masked = masker.mask(text)
-        if masked != text {
-            let fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)
-            if fd >= 0 {
-                _ = masked.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, $0.count - 1) }
-                close(fd)
-            }
-        }
-        var values: [String: String] = [:]
-        for line in text.split(separator: "\n") {
-            guard let eq = line.firstIndex(of: "=") else { continue }
-            values[String(line[..<eq])] = String(line[line.index(after: eq)...])
-        }
-        return declared.compactMap { name in values[name].map { (name, $0) } }
+    /// The declared outputs the stage wrote to `$PIPELINE_OUTPUTS` (format: `StageOutputs`); the file
+    /// is rewritten with secrets masked. See `StageOutputs.swift`.
+    func readOutputs(_ path: String, declared: [String]) -> Result<[(String, String)], StageOutputs.Problem> {
+        scrubAndParseOutputs(path, declared: declared)
     }
 }
 

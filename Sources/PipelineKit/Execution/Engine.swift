@@ -376,7 +376,7 @@ public final class Engine {
         record(.runResumed(pid: Int(getpid()), host: Host.name, purpose: .resume, forced: options.force,
                            definition: changed.map { _ in RunDefinition(pipeline!) }, fileHash: changed.map { _ in Hashing.sha256(source) }))
         for id in wasRunning where options.assumeDone.contains(id) {
-            record(.stageFinished(stage: id, status: .succeeded, outputs: [], note: "assumed done by a person"))
+            record(.stageFinished(stage: id, status: .succeeded, outputs: [], masked: [], note: "assumed done by a person"))
         }
         try flush()
         // Records are matched by stage id, never by position: the file may have been reordered.
@@ -674,7 +674,7 @@ public final class Engine {
     func drain(_ child: ChildProcess, _ purpose: Purpose) {
         guard !child.eof else { return }
         let id = stageID(purpose)
-        for line in child.readLines() {
+        for line in child.readLines(masker: masker) {
             let masked = masker.mask(line)
             output.stageLine(stage: id, line: masked)
             writeLog(purpose, masked + "\n")

@@ -49,9 +49,10 @@ public enum JournalEvent: Sendable {
     /// the machine is up, when `resume` must not start work beside a group still running).
     case processStarted(stage: String, phase: AttemptPhase, attempt: Int, pgid: Int)
     case attemptFinished(AttemptEnd)
-    case stageFinished(stage: String, status: RunState.StageStatus, outputs: [(String, String)], note: String?)
+    /// `masked`: the outputs whose journaled value had a secret masked (absent when none).
+    case stageFinished(stage: String, status: RunState.StageStatus, outputs: [(String, String)], masked: [String], note: String?)
     /// Outputs an attempt wrote before it was interrupted: what its rollback receives.
-    case outputsRecorded(stage: String, outputs: [(String, String)])
+    case outputsRecorded(stage: String, outputs: [(String, String)], masked: [String])
     case backup(stage: String, attempt: Int, path: String, bytes: Int)
     case runWaiting(stage: String, reason: String, message: String)
     /// A rollback began: the stages it will undo, in order. Until `run_finished`, `resume` finishes it.
@@ -165,11 +166,13 @@ public enum JournalEvent: Sendable {
             return [("stage", .string(e.stage)), ("phase", .string(e.phase.rawValue)), ("attempt", .int(e.attempt)),
                     ("exit_code", e.exitCode.map(JSONValue.int) ?? .null), ("signal", optional(e.signal)),
                     ("duration_ms", .int(e.durationMs)), ("outcome", .string(e.outcome.rawValue))]
-        case .stageFinished(let stage, let status, let values, let note):
+        case .stageFinished(let stage, let status, let values, let masked, let note):
             return [("stage", .string(stage)), ("status", .string(status.rawValue)), ("outputs", outputs(values))]
+                + (masked.isEmpty ? [] : [("masked", .array(masked.map(JSONValue.string)))])
                 + (note.map { [("note", JSONValue.string($0))] } ?? [])
-        case .outputsRecorded(let stage, let values):
+        case .outputsRecorded(let stage, let values, let masked):
             return [("stage", .string(stage)), ("outputs", outputs(values))]
+                + (masked.isEmpty ? [] : [("masked", .array(masked.map(JSONValue.string)))])
         case .backup(let stage, let attempt, let path, let bytes):
             return [("stage", .string(stage)), ("attempt", .int(attempt)), ("path", .string(path)), ("bytes", .int(bytes))]
         case .runWaiting(let stage, let reason, let message):
@@ -273,9 +276,9 @@ extension JournalRecord {
                 durationMs: json["duration_ms"]?.int ?? 0, outcome: AttemptOutcome(rawValue: json["outcome"]?.string ?? "") ?? .failed))
         case .stageFinished:
             event = .stageFinished(stage: stage, status: RunState.StageStatus(rawValue: json["status"]?.string ?? "") ?? .failed,
-                                   outputs: pairs(json["outputs"]), note: json["note"]?.string)
+                                   outputs: pairs(json["outputs"]), masked: json["masked"]?.strings ?? [], note: json["note"]?.string)
         case .outputsRecorded:
-            event = .outputsRecorded(stage: stage, outputs: pairs(json["outputs"]))
+            event = .outputsRecorded(stage: stage, outputs: pairs(json["outputs"]), masked: json["masked"]?.strings ?? [])
         case .backup:
             event = .backup(stage: stage, attempt: attempt, path: json["path"]?.string ?? "", bytes: json["bytes"]?.int ?? 0)
         case .runWaiting:

@@ -63,8 +63,12 @@ extension RunState {
                     if let n = record.attempts.indices.last { record.attempts[n].pgid = pgid }
                 }
             }
-        case .outputsRecorded(let stage, let outputs):
-            update(stage) { $0.outputs = outputs }
+        case .outputsRecorded(let stage, let outputs, let masked):
+            update(stage) { record in
+                record.outputs = outputs
+                record.maskedOutputs = masked
+                record.clearOutputs = nil
+            }
         case .traffic(_, let stage, let percent):
             update(stage) { $0.traffic = percent }
         case .rollbackBegun(_, let failed):
@@ -103,10 +107,14 @@ extension RunState {
                     if let n = record.attempts.indices.last { finish(&record.attempts[n]) }
                 }
             }
-        case .stageFinished(let stage, let status, let outputs, _):
+        case .stageFinished(let stage, let status, let outputs, let masked, _):
             update(stage) { record in
                 record.status = status
-                if !outputs.isEmpty || status == .succeeded { record.outputs = outputs }
+                if !outputs.isEmpty || status == .succeeded {
+                    record.outputs = outputs
+                    record.maskedOutputs = masked
+                    record.clearOutputs = nil
+                }
             }
             if status == .succeeded { completionOrder.append(stage) }
         case .backup(let stage, _, let path, _):

@@ -58,6 +58,11 @@ public struct RunState: Sendable {
         public var gateChecks = 0
         /// A canary's last journaled traffic percentage (`traffic` events).
         public var traffic: Int? = nil
+        /// Outputs whose journaled value has a secret masked (`stage_finished.masked`).
+        public var maskedOutputs: [String] = []
+        /// The outputs as the stage wrote them, known only to the engine process that ran it:
+        /// never journaled, nor written to `state.json`.
+        public var clearOutputs: [(String, String)]? = nil
     }
 
     /// Why a run stopped to wait.

@@ -39,14 +39,14 @@ enum PrecheckRunner {
         switch check.probe {
         case .command(let script):
             let code = task.runScript(context.shell + [script.source], environment: context.environment, directory: context.directory,
-                                      timeoutMs: check.timeout.milliseconds) { task.say("\(check.name): \(context.masker.mask($0))") }
+                                      timeoutMs: check.timeout.milliseconds, masker: context.masker) { task.say("\(check.name): \(context.masker.mask($0))") }
             guard let code else { return "did not finish within \(check.timeout)" }
             return code == 0 ? nil : "exit \(code)"
         case .http(let probe):
             let url = context.resolve(probe.url)
             let result = Probes.get(url, timeoutMs: probe.timeout.milliseconds, cancelled: { task.isCancelled })
             if let error = result.error { return "GET \(context.masker.mask(url)): \(error)" }
-            return result.status == probe.expect ? nil : "GET \(context.masker.mask(url)) returned \(result.status ?? 0), expected \(probe.expect)"
+            return result.status == probe.expect ? nil : "GET \(context.masker.mask(url)) returned \(result.statusText), expected \(probe.expect)"
         case .tcp(let host, let port):
             return Probes.tcp(host: host, port: port, timeoutMs: check.timeout.milliseconds, cancelled: { task.isCancelled })
         }
@@ -130,7 +130,7 @@ enum VerifyRunner {
         for attempt in 1...probe.attempts {
             let result = Probes.get(url, timeoutMs: probe.timeout.milliseconds, cancelled: { task.isCancelled })
             let ok = result.error == nil && result.status == probe.expect
-            let detail = result.error ?? "HTTP \(result.status ?? 0)"
+            let detail = result.error ?? "HTTP \(result.statusText)"
             task.record(.probe(task.stamp, stage: context.stage, attempt: attempt, url: shown, status: result.status, error: result.error,
                                ms: result.milliseconds, ok: ok))
             if ok {
@@ -202,36 +202,49 @@ enum CanaryRunner {
         task.say("traffic → \(percent)%")
         task.record(.traffic(task.stamp, stage: context.stage, percent: percent))
         let code = task.runScript(context.shell + [spec.traffic.source], environment: context.environment + ["PIPELINE_TRAFFIC_PERCENT=\(percent)"],
-                                  directory: context.directory, timeoutMs: 120_000) { task.say(context.masker.mask($0)) }
+                                  directory: context.directory, timeoutMs: 120_000, masker: context.masker) { task.say(context.masker.mask($0)) }
         return code == 0
     }
 
+    /// A finite value, or nil (said why) when there is none: the round or the baseline fails.
     static func measure(_ metric: CanaryMetric, _ context: KindContext, _ task: NativeTask) -> Double? {
+        func value(_ read: Result<Double, Probes.NotANumber>) -> Double? {
+            switch read {
+            case .success(let value): return value
+            case .failure(let problem): task.say("\(metric.name): \(problem.message)"); return nil
+            }
+        }
         switch metric.source {
         case .command(let script):
             var lines: [String] = []
             let code = task.runScript(context.shell + [script.source], environment: context.environment, directory: context.directory,
                                       timeoutMs: 30_000) { lines.append($0) }
             guard code == 0 else { return nil }
-            return lines.last { !$0.trimmingCharacters(in: .whitespaces).isEmpty }.flatMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+            return value(Probes.number(printed: lines))
         case .http(let url, let path, let timeout):
-            let result = Probes.get(context.resolve(url), timeoutMs: timeout.milliseconds, cancelled: { task.isCancelled })
-            guard result.error == nil, let status = result.status, (200..<300).contains(status) else { return nil }
-            return Probes.number(in: result.body, at: path)
+            let url = context.resolve(url)
+            let result = Probes.get(url, timeoutMs: timeout.milliseconds, cancelled: { task.isCancelled })
+            if let error = result.error { task.say("\(metric.name): GET \(url): \(error)"); return nil }
+            guard let status = result.status, (200..<300).contains(status) else {
+                task.say("\(metric.name): GET \(url) returned \(result.statusText)")
+                return nil
+            }
+            return value(Probes.number(in: result.body, at: path))
         }
     }
 
     /// Whether a value is within the metric's bounds, and the bounds as text (`≤ 1.5 (baseline * 1.5)`).
     static func judge(_ value: Double?, _ metric: CanaryMetric, baseline: Double?) -> (Bool, String) {
-        var ok = value != nil
+        // Not a number (nil, NaN, ±infinity) fails: no comparison with NaN is ever true.
+        var ok = value?.isFinite ?? false
         var parts: [String] = []
         if let max = metric.max, let limit = max.value(baseline: baseline) {
             parts.append("≤ \(formatNumber(limit))" + (max == .absolute(limit) ? "" : " (\(max))"))
-            if let value, value > limit { ok = false }
+            if let value, !(limit.isFinite && value <= limit) { ok = false }
         }
         if let min = metric.min, let limit = min.value(baseline: baseline) {
             parts.append("≥ \(formatNumber(limit))" + (min == .absolute(limit) ? "" : " (\(min))"))
-            if let value, value < limit { ok = false }
+            if let value, !(limit.isFinite && value >= limit) { ok = false }
         }
         return (ok, parts.joined(separator: ", "))
     }

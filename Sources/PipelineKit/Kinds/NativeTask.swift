@@ -99,7 +99,8 @@ final class NativeTask: @unchecked Sendable {
 
     /// Runs a script to completion as a child in its own process group; output lines go to `onLine`.
     /// - Returns: the exit code, or nil when it was killed (timeout or cancel) or could not start.
-    func runScript(_ argv: [String], environment: [String], directory: String, timeoutMs: Int, onLine: (String) -> Void) -> Int? {
+    func runScript(_ argv: [String], environment: [String], directory: String, timeoutMs: Int, masker: SecretMasker? = nil,
+                   onLine: (String) -> Void) -> Int? {
         let child: ChildProcess
         do {
             child = try ChildProcess(argv: argv, environment: environment, directory: directory, now: clock.now())
@@ -117,7 +118,7 @@ final class NativeTask: @unchecked Sendable {
             } else {
                 var pfd = pollfd(fd: child.fd, events: Int16(POLLIN), revents: 0)
                 _ = poll(&pfd, 1, 50)
-                for line in child.readLines() { onLine(line) }
+                for line in child.readLines(masker: masker) { onLine(line) }
             }
             var reaped = waitpid(child.pid, &status, WNOHANG)
             while reaped < 0 && errno == EINTR { reaped = waitpid(child.pid, &status, WNOHANG) }
@@ -125,7 +126,7 @@ final class NativeTask: @unchecked Sendable {
                 // The script is done. What is left of its group goes with it; a process it
                 // detached (setsid) may keep the pipe open, so read what is there and stop.
                 if child.groupAlive { child.signalGroup(SIGKILL) }
-                for line in child.readLines() { onLine(line) }
+                for line in child.readLines(masker: masker) { onLine(line) }
                 child.closeOutput()
                 break
             }

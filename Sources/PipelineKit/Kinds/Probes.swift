@@ -4,6 +4,9 @@ import FoundationNetworking
 #endif
 
 /// Native HTTP and TCP probes (no shelling out to curl), used by infra-precheck, verify and canary.
+///
+/// HTTP probes never follow redirects: the status judged is the one the probed URL answered
+/// (`expect: 302` can pass, and a health check redirected to a login page fails).
 enum Probes {
     /// The result of one HTTP GET.
     struct HTTPResult: Sendable {
@@ -11,10 +14,18 @@ enum Probes {
         var body: Data
         var error: String?
         var milliseconds: Int
+        /// The `Location` of a redirect that was not followed.
+        var location: String? = nil
+
+        /// The status for a message: `503`, `302 (redirect to /login, not followed)`.
+        var statusText: String {
+            "\(status ?? 0)" + (location.map { " (redirect to \($0), not followed)" } ?? "")
+        }
     }
 
-    /// GET `url` with a timeout; never throws. Gives up early (error `cancelled`) once `cancelled` says so,
-    /// so a stopped stage or an interrupted run does not wait for a slow server.
+    /// GET `url` with a timeout; never throws, never follows a redirect. Gives up early (error
+    /// `cancelled`) once `cancelled` says so, so a stopped stage or an interrupted run does not
+    /// wait for a slow server.
     static func get(_ url: String, timeoutMs: Int, cancelled: () -> Bool = { false }) -> HTTPResult {
         let started = EngineClock.monotonicMs()
         guard let target = URL(string: url), target.scheme == "http" || target.scheme == "https" else {
@@ -25,17 +36,15 @@ enum Probes {
         let configuration = URLSessionConfiguration.ephemeral
         configuration.timeoutIntervalForRequest = Double(timeoutMs) / 1000
         configuration.timeoutIntervalForResource = Double(timeoutMs) / 1000
-        let session = URLSession(configuration: configuration)
-        defer { session.finishTasksAndInvalidate() }
-        let done = DispatchSemaphore(value: 0)
+        // A delegate, not a completion handler: only a delegate is asked about redirects
+        // (swift-corelibs-foundation follows them without asking when a handler is given).
         let box = ResultBox()
-        let task = session.dataTask(with: request) { data, response, error in
-            box.set(data: data, status: (response as? HTTPURLResponse)?.statusCode, error: error)
-            done.signal()
-        }
+        let session = URLSession(configuration: configuration, delegate: box, delegateQueue: nil)
+        defer { session.finishTasksAndInvalidate() }
+        let task = session.dataTask(with: request)
         task.resume()
         let giveUp = started + timeoutMs + 1000
-        while done.wait(timeout: .now() + .milliseconds(50)) == .timedOut {
+        while box.done.wait(timeout: .now() + .milliseconds(50)) == .timedOut {
             if cancelled() {
                 task.cancel()
                 return HTTPResult(status: nil, body: Data(), error: "cancelled", milliseconds: EngineClock.monotonicMs() - started)
@@ -46,21 +55,49 @@ enum Probes {
             }
         }
         let elapsed = EngineClock.monotonicMs() - started
-        let (data, status, error) = box.get()
+        let (data, response, error) = box.get()
         if let error {
             let text = (error as NSError).code == NSURLErrorTimedOut ? "timed out after \(TimeSpan(milliseconds: timeoutMs))" : error.localizedDescription
             return HTTPResult(status: nil, body: Data(), error: text, milliseconds: elapsed)
         }
-        return HTTPResult(status: status, body: data ?? Data(), error: nil, milliseconds: elapsed)
+        let status = response?.statusCode
+        let location = status.flatMap { (300..<400).contains($0) ? response?.value(forHTTPHeaderField: "Location") : nil }
+        return HTTPResult(status: status, body: data, error: nil, milliseconds: elapsed, location: location)
     }
 
-    private final class ResultBox: @unchecked Sendable {
+    /// Collects one task's answer, and refuses every redirect.
+    private final class ResultBox: NSObject, URLSessionDataDelegate, @unchecked Sendable {
+        let done = DispatchSemaphore(value: 0)
         private let lock = NSLock()
-        private var data: Data?
-        private var status: Int?
+        private var data = Data()
+        private var response: HTTPURLResponse?
         private var error: Error?
-        func set(data: Data?, status: Int?, error: Error?) { lock.withLock { (self.data, self.status, self.error) = (data, status, error) } }
-        func get() -> (Data?, Int?, Error?) { lock.withLock { (data, status, error) } }
+
+        func urlSession(_ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
+                        newRequest request: URLRequest, completionHandler: @escaping @Sendable (URLRequest?) -> Void) {
+            lock.withLock { self.response = response }
+            completionHandler(nil)
+        }
+
+        func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
+                        completionHandler: @escaping @Sendable (URLSession.ResponseDisposition) -> Void) {
+            lock.withLock { self.response = response as? HTTPURLResponse }
+            completionHandler(.allow)
+        }
+
+        func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
+            lock.withLock { self.data.append(data) }
+        }
+
+        func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {
+            lock.withLock {
+                self.error = error
+                if let answered = task.response as? HTTPURLResponse { response = answered }
+            }
+            done.signal()
+        }
+
+        func get() -> (Data, HTTPURLResponse?, Error?) { lock.withLock { (data, response, error) } }
     }
 
     /// Connects to `host:port` within a timeout; nil on success, else why not.
@@ -97,20 +134,55 @@ enum Probes {
         return "cannot connect to \(host):\(port): \(lastError)"
     }
 
-    /// The number at a dotted path (`metrics.error_rate`, `p95.0`) in a JSON document.
-    static func number(in body: Data, at path: String) -> Double? {
-        guard var value = try? JSONSerialization.jsonObject(with: body, options: [.fragmentsAllowed]) else { return nil }
+    /// Why a metric has no value (the round, or the baseline, fails).
+    struct NotANumber: Error, Sendable {
+        var message: String
+    }
+
+    /// The finite number in `text` (`0.05`, ` 12 `, `1e-3`). NaN and ±infinity (`NaN`, `-nan`,
+    /// `inf`) are not numbers here: a metric that reads one fails its round instead of passing
+    /// every bound (every comparison with NaN is false).
+    static func finiteNumber(_ text: String) -> Double? {
+        guard let value = Double(text.trimmingCharacters(in: .whitespaces)), value.isFinite else { return nil }
+        return value
+    }
+
+    /// The number an analysis script printed: its last non-empty line.
+    static func number(printed lines: [String]) -> Result<Double, NotANumber> {
+        guard let last = lines.last(where: { !$0.trimmingCharacters(in: .whitespaces).isEmpty }) else {
+            return .failure(NotANumber(message: "the script printed no number"))
+        }
+        guard let value = finiteNumber(last) else {
+            return .failure(NotANumber(message: "'\(last.trimmingCharacters(in: .whitespaces).prefix(80))' is not a finite number"))
+        }
+        return .success(value)
+    }
+
+    /// The number at a dotted path (`metrics.error_rate`, `p95.0`) in a JSON document: a JSON
+    /// number, or a string holding one (Prometheus writes sample values as strings); finite only.
+    static func number(in body: Data, at path: String) -> Result<Double, NotANumber> {
+        guard var value = try? JSONSerialization.jsonObject(with: body, options: [.fragmentsAllowed]) else {
+            return .failure(NotANumber(message: "the response is not JSON"))
+        }
         for key in path.split(separator: ".") where !key.isEmpty {
             if let object = value as? [String: Any], let next = object[String(key)] {
                 value = next
             } else if let array = value as? [Any], let index = Int(key), array.indices.contains(index) {
                 value = array[index]
             } else {
-                return nil
+                return .failure(NotANumber(message: "the response has nothing at '\(path)'"))
             }
         }
-        if let number = value as? NSNumber { return number.doubleValue }
-        if let text = value as? String { return Double(text) }
-        return nil
+        if let number = value as? NSNumber, !(value is String) {
+            guard number.doubleValue.isFinite else { return .failure(NotANumber(message: "the value at '\(path)' is not a finite number")) }
+            return .success(number.doubleValue)
+        }
+        if let text = value as? String {
+            guard let number = finiteNumber(text) else {
+                return .failure(NotANumber(message: "'\(text.prefix(80))' at '\(path)' is not a finite number"))
+            }
+            return .success(number)
+        }
+        return .failure(NotANumber(message: "the value at '\(path)' is not a number"))
     }
 }

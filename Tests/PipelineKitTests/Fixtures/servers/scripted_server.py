@@ -3,7 +3,7 @@
 
 usage: scripted_server.py PORT_FILE SCRIPT_JSON
 SCRIPT_JSON maps a path to a list of responses {"status": 200, "delay_ms": 0, "json": {...}} or
-{"body": "text"}; each request to that path takes the next one, and the last one repeats.
+{"body": "text"}, optionally with "headers": {"Location": "/elsewhere"}; each request to that path takes the next one, and the last one repeats.
 The chosen port is written to PORT_FILE once the server listens. Stops on SIGTERM, or by itself
 after 120 seconds so a crashed test never leaves it behind.
 """
@@ -37,6 +37,8 @@ class Handler(BaseHTTPRequestHandler):
             self.send_response(response.get("status", 200))
             self.send_header("Content-Type", "application/json" if "json" in response else "text/plain")
             self.send_header("Content-Length", str(len(body)))
+            for name, value in response.get("headers", {}).items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
