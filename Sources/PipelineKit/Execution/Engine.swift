@@ -205,7 +205,7 @@ public final class Engine {
             try PrivateFiles.makeDirectory(engine.runDirectory + "/outputs")
             engine.journal = try store.openJournal(run: runID, clock: clock)
             engine.record(.runStarted(.init(run: runID, pipeline: state.pipeline, file: file, workdir: workdir, fileHash: state.fileHash,
-                                            pid: Int(getpid()), host: Host.name, sequence: sequence, definition: state.definition)), apply: false)
+                                            pid: Int(getpid()), host: Host.name, boot: Host.bootID, sequence: sequence, definition: state.definition)), apply: false)
             try engine.flush()
             for name in engine.masker.unmaskable {
                 output.note("warning: secret '\(name)' is shorter than \(SecretMasker.minimumLength) characters and cannot be masked in output")
@@ -272,6 +272,8 @@ public final class Engine {
                 usleep(50_000)
             }
         }
+        // After a reboot nothing the dead engine started can still run.
+        if !state.boot.isEmpty, state.boot != Host.bootID { return }
         guard state.host.isEmpty || state.host == Host.name else {
             if !state.openGroups.isEmpty {
                 throw EngineError("run \(state.run) was started on host '\(state.host)', and tries it started may still run there (process groups \(state.openGroups.values.sorted().map(String.init).joined(separator: ", "))); continue it on that host")
@@ -309,7 +311,7 @@ public final class Engine {
                 let engine = Engine(pipeline: nil, graph: nil, run: state, store: store, options: options, output: output, clock: clock)
                 engine.lock = lock
                 engine.journal = try store.openJournal(run: id, clock: clock)
-                engine.record(.runResumed(pid: Int(getpid()), host: Host.name, purpose: .rollback, forced: nil, definition: nil, fileHash: nil))
+                engine.record(.runResumed(pid: Int(getpid()), host: Host.name, boot: Host.bootID, purpose: .rollback, forced: nil, definition: nil, fileHash: nil))
                 try engine.flush()
                 output.note("run \(id) was stopped while rolling back; finishing the rollback")
                 engine.beginRollback(failed: state.failedStage)
@@ -358,7 +360,7 @@ public final class Engine {
             let engine = Engine(pipeline: nil, graph: nil, run: state, store: store, options: options, output: output, clock: clock)
             engine.lock = lock
             engine.journal = try store.openJournal(run: id, clock: clock)
-            engine.record(.runResumed(pid: Int(getpid()), host: Host.name, purpose: .rollback, forced: nil, definition: nil, fileHash: nil))
+            engine.record(.runResumed(pid: Int(getpid()), host: Host.name, boot: Host.bootID, purpose: .rollback, forced: nil, definition: nil, fileHash: nil))
             try engine.flush()
             output.note("rolling back run \(id) of '\(state.pipeline)'")
             engine.beginRollback(failed: nil)
@@ -373,7 +375,7 @@ public final class Engine {
         // Stages that were running when the engine died: re-run (idempotent), or stop for a decision.
         let wasRunning = run.stages.filter { $0.status == .running }.map(\.id)
         if let changed { output.note("warning: resuming run \(run.run) on a changed file (--force): \(changed.summary)") }
-        record(.runResumed(pid: Int(getpid()), host: Host.name, purpose: .resume, forced: options.force,
+        record(.runResumed(pid: Int(getpid()), host: Host.name, boot: Host.bootID, purpose: .resume, forced: options.force,
                            definition: changed.map { _ in RunDefinition(pipeline!) }, fileHash: changed.map { _ in Hashing.sha256(source) }))
         for id in wasRunning where options.assumeDone.contains(id) {
             record(.stageFinished(stage: id, status: .succeeded, outputs: [], masked: [], note: "assumed done by a person"))

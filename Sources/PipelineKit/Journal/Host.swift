@@ -9,6 +9,13 @@ enum Host {
         return String(cString: buffer)
     }()
 
+    /// This boot of the kernel (`/proc/sys/kernel/random/boot_id`): a process group recorded under
+    /// another boot cannot be alive, whatever its number.
+    static let bootID: String = {
+        ((try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8)) ?? "")
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+    }()
+
     /// Whether any process of group `pgid` is alive (EPERM: alive, but another user's).
     /// Zombies (exited, not yet reaped by whoever adopted them) do not count: they run nothing.
     static func groupAlive(_ pgid: Int) -> Bool {

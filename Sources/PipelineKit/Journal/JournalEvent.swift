@@ -40,7 +40,7 @@ public enum JournalEvent: Sendable {
     case runStarted(RunStart)
     /// Another `pipeline` took over the run (resume or rollback). `definition` and `fileHash` are
     /// set when `resume --force` continued it on a changed file.
-    case runResumed(pid: Int, host: String, purpose: ResumePurpose?, forced: Bool?, definition: RunDefinition?, fileHash: String?)
+    case runResumed(pid: Int, host: String, boot: String, purpose: ResumePurpose?, forced: Bool?, definition: RunDefinition?, fileHash: String?)
     case stageApproved(stage: String, by: String)
     case gatePassed(stage: String, gate: String, ms: Int?)
     /// Written (and made durable) before the script starts.
@@ -96,6 +96,8 @@ public enum JournalEvent: Sendable {
         public var fileHash: String
         public var pid: Int
         public var host: String
+        /// The kernel's boot id when it started (empty if unknown).
+        public var boot: String
         /// The run's place in the order runs started in (0: recorded before the counter existed).
         public var sequence: Int
         public var definition: RunDefinition
@@ -145,10 +147,13 @@ public enum JournalEvent: Sendable {
         switch self {
         case .runStarted(let r):
             return [("run", .string(r.run)), ("pipeline", .string(r.pipeline)), ("file", .string(r.file)), ("workdir", .string(r.workdir)),
-                    ("file_sha256", .string(r.fileHash)), ("pid", .int(r.pid)), ("host", .string(r.host)), ("sequence", .int(r.sequence)),
+                    ("file_sha256", .string(r.fileHash)), ("pid", .int(r.pid)), ("host", .string(r.host))]
+                + (r.boot.isEmpty ? [] : [("boot", JSONValue.string(r.boot))])
+                + [("sequence", .int(r.sequence)),
                     ("definition", r.definition.json)]
-        case .runResumed(let pid, let host, let purpose, let forced, let definition, let fileHash):
+        case .runResumed(let pid, let host, let boot, let purpose, let forced, let definition, let fileHash):
             var f: [(String, JSONValue)] = [("pid", .int(pid)), ("host", .string(host))]
+            if !boot.isEmpty { f.append(("boot", .string(boot))) }
             if let purpose { f.append(("purpose", .string(purpose.rawValue))) }
             if let forced { f.append(("forced", .bool(forced))) }
             if let definition { f.append(("definition", definition.json)) }
@@ -257,9 +262,9 @@ extension JournalRecord {
             event = .runStarted(.init(
                 run: json["run"]?.string ?? "", pipeline: json["pipeline"]?.string ?? "", file: json["file"]?.string ?? "",
                 workdir: json["workdir"]?.string ?? "", fileHash: json["file_sha256"]?.string ?? "", pid: json["pid"]?.int ?? 0,
-                host: json["host"]?.string ?? "", sequence: json["sequence"]?.int ?? 0, definition: RunDefinition(json: json["definition"] ?? .null)))
+                host: json["host"]?.string ?? "", boot: json["boot"]?.string ?? "", sequence: json["sequence"]?.int ?? 0, definition: RunDefinition(json: json["definition"] ?? .null)))
         case .runResumed:
-            event = .runResumed(pid: json["pid"]?.int ?? 0, host: json["host"]?.string ?? "",
+            event = .runResumed(pid: json["pid"]?.int ?? 0, host: json["host"]?.string ?? "", boot: json["boot"]?.string ?? "",
                                 purpose: json["purpose"]?.string.flatMap(ResumePurpose.init(rawValue:)), forced: json["forced"]?.bool,
                                 definition: json["definition"].map(RunDefinition.init(json:)), fileHash: json["file_sha256"]?.string)
         case .stageApproved:

@@ -86,11 +86,14 @@ public struct LocalStateStore: StateStore {
         while flock(fd, LOCK_EX) != 0 { if errno != EINTR { break } }
         var buffer = [UInt8](repeating: 0, count: 32)
         let n = pread(fd, &buffer, buffer.count, 0)
-        let current = n > 0 ? Int(String(decoding: buffer[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0 : 0
+        let text = n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : ""
+        guard let current = text.isEmpty ? 0 : Int(text), current >= 0 else {
+            throw EngineError("the run counter '\(path)' is corrupt ('\(text.prefix(20))'); write a number there at least as large as the number of runs recorded")
+        }
         let next = current + 1
-        let text = "\(next)\n"
+        let line = "\(next)\n"
         ftruncate(fd, 0)
-        _ = text.withCString { pwrite(fd, $0, strlen($0), 0) }
+        _ = line.withCString { pwrite(fd, $0, strlen($0), 0) }
         fdatasync(fd)
         return next
     }

@@ -19,6 +19,7 @@ extension RunState {
             StageRecord(id: $0.id, status: .pending, attempts: [], outputs: [], rollback: nil, approved: false)
         }
         state.host = start.host
+        state.boot = start.boot
         for record in records.dropFirst() { state.apply(record.event, time: record.time, clock: record.clockMs) }
         return state
     }
@@ -28,18 +29,25 @@ extension RunState {
         switch event {
         case .runStarted, .probe, .measurement, .unknown:
             break
-        case .runResumed(let pid, let host, _, _, let changed, let fileHash):
+        case .runResumed(let pid, let host, let boot, _, _, let changed, let fileHash):
             status = .running
             waiting = nil
             ended = nil
             self.pid = pid
             if !host.isEmpty { self.host = host }
+            // Groups recorded under an earlier boot of the kernel cannot be alive now.
+            if !boot.isEmpty, !self.boot.isEmpty, boot != self.boot { openGroups = [:] }
+            self.boot = boot
             if let fileHash { self.fileHash = fileHash }
             // A stage still 'running' was running when the engine died: its attempt's end is unknown.
             // It stays 'running' until a new attempt starts or a person says it is done.
-            for i in stages.indices where stages[i].status == .running {
-                if let n = stages[i].attempts.indices.last, stages[i].attempts[n].ended == nil {
+            for i in stages.indices {
+                if stages[i].status == .running, let n = stages[i].attempts.indices.last, stages[i].attempts[n].ended == nil {
                     stages[i].attempts[n].outcome = AttemptOutcome.unknown.rawValue
+                }
+                // An undo try cut off the same way.
+                if let n = stages[i].rollback?.attempts.indices.last, stages[i].rollback!.attempts[n].ended == nil {
+                    stages[i].rollback!.attempts[n].outcome = AttemptOutcome.unknown.rawValue
                 }
             }
             if let changed {
@@ -100,6 +108,8 @@ extension RunState {
                 attempt.outcome = end.outcome.rawValue
             }
             update(end.stage) { record in
+                // A canary's traffic reset that succeeded: traffic is at 0 %.
+                if end.phase == .traffic, end.outcome == .succeeded { record.traffic = 0 }
                 if end.phase.undoes {
                     if let n = record.rollback?.attempts.indices.last { finish(&record.rollback!.attempts[n]) }
                 } else {
@@ -123,6 +133,11 @@ extension RunState {
             status = .waiting
             waiting = Waiting(stage: stage, reason: reason, message: message)
         case .rollbackStarted(let stage):
+            // Journals of versions before `rollback_begun`: a rollback under way shows here.
+            if !rollbackBegun {
+                rollbackBegun = true
+                failedStage = failedStage ?? stages.first { $0.status == .failed }?.id
+            }
             update(stage) { record in
                 if record.rollback == nil { record.rollback = Rollback(status: .running, attempts: []) }
                 record.rollback!.status = .running

@@ -86,6 +86,8 @@ public struct RunState: Sendable {
     public var stages: [StageRecord]
     /// The host the engine ran on (`run_started`, `run_resumed`): a process group can only be probed there.
     public var host = ""
+    /// The boot id of the last engine's start: process groups of another boot are gone.
+    public var boot = ""
     /// Process groups of tries whose end is not journaled, by "stage/phase/attempt": after a crash of
     /// the engine they may still run.
     public var openGroups: [String: Int] = [:]
