@@ -133,7 +133,7 @@ struct ConfigReader {
         return value
     }
 
-    /// A duration (`500ms`, `90s`, `10m`, `1h30m`).
+    /// A duration (`500ms`, `90s`, `10m`, `1h30m`), at most ``FormatLimits/maxDuration``.
     mutating func duration(_ id: NodeID, _ what: String, positive: Bool = false) -> TimeSpan? {
         let node = document[id]
         guard node.kind == .scalar, !node.isNull else {
@@ -147,6 +147,10 @@ struct ConfigReader {
         }
         if positive, span.milliseconds == 0 {
             error(node.mark, "\(what) must be longer than 0s")
+            return nil
+        }
+        if span > FormatLimits.maxDuration {
+            error(node.mark, "\(what) must be at most \(FormatLimits.maxDuration) (30 days), found '\(node.value)'")
             return nil
         }
         return span
