@@ -29,10 +29,12 @@ public struct Diagnostic: Sendable, Equatable {
         self.code = code
     }
 
-    /// `path:line:column: error: message`, the line compilers and CI annotators parse.
+    /// `path:line:column: error: message`, the line compilers and CI annotators parse; control
+    /// characters in the path or the message are shown escaped (``TerminalText``), so it stays one
+    /// line and safe to print.
     public var headline: String {
         let suffix = code.map { " [\($0)]" } ?? ""
-        return "\(path):\(mark.line):\(mark.column): \(severity.rawValue): \(message)\(suffix)"
+        return "\(TerminalText.escaped(path)):\(mark.line):\(mark.column): \(severity.rawValue): \(TerminalText.escaped(message))\(suffix)"
     }
 }
 

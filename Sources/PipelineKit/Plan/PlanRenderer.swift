@@ -15,11 +15,12 @@ public struct PlanRenderer: Sendable {
     var pipeline: Pipeline { loaded.pipeline }
     var graph: StageGraph { loaded.graph }
 
-    /// Renders in a format.
+    /// Renders in a format. Text and Markdown show control characters from the file escaped
+    /// (``TerminalText``); JSON escapes them its own way.
     public func render(_ format: Format) -> String {
         switch format {
-        case .text: return text()
-        case .markdown: return markdown()
+        case .text: return TerminalText.escaped(text(), keepingNewlines: true)
+        case .markdown: return TerminalText.escaped(markdown(), keepingNewlines: true)
         case .mermaid: return mermaid()
         case .dot: return dot()
         case .json: return json()
