@@ -47,7 +47,8 @@ public struct DiagnosticRenderer: Sendable {
         let kind = diagnostic.severity == .error ? "error" : "warning"
         let title = diagnostic.code.map { ",title=\(escapeProperty($0))" } ?? ""
         let path = TerminalText.escaped(diagnostic.path), message = TerminalText.escaped(diagnostic.message)
-        return "::\(kind) file=\(escapeProperty(path)),line=\(diagnostic.mark.line),col=\(diagnostic.mark.column)\(title)::\(escapeData(message))\n"
+        let location = diagnostic.mark.line == 0 ? "" : ",line=\(diagnostic.mark.line),col=\(diagnostic.mark.column)"
+        return "::\(kind) file=\(escapeProperty(path))\(location)\(title)::\(escapeData(message))\n"
     }
 
     /// A JSON document: `{"diagnostics":[{"severity","file","line","column","message","code"}], "errors": N, "warnings": N}`.
