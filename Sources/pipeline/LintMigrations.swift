@@ -58,7 +58,7 @@ struct LintMigrations: ParsableCommand {
             for path in Set(result.findings.map(\.path)) { sources[path] = PipelineLoader.source(of: path, limit: 16 << 20) }
             Terminal.out(DiagnosticRenderer(sources: sources).render(result.findings.map(\.diagnostic), format: .text))
         }
-        for error in result.errors { Terminal.err(error + "\n") }
+        for error in result.errors { Terminal.err(error.headline + "\n") }
         if format == .text {
             let files = Set(result.findings.map(\.path)).count
             var summary = "\(count(result.findings.count, "finding")) in \(count(files, "file"))"

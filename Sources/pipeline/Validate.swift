@@ -5,7 +5,7 @@ extension DiagnosticRenderer.Format: ExpressibleByArgument {}
 
 struct Validate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Check pipeline files: syntax, keys, types, the stage graph and the deploy rules.",
+        abstract: "Check pipeline files: syntax, keys, types, the stage graph, the deploy rules and the migration lint.",
         discussion: "Exit status: 0 valid (warnings allowed), 2 invalid.")
 
     @Argument(help: "Pipeline files to check.")
@@ -26,6 +26,13 @@ struct Validate: ParsableCommand {
                 let loaded = try PipelineLoader.load(path: file, options: .init(strict: strict))
                 all += loaded.warnings
                 sources[file] = loaded.source
+                // What `run` checks before starting: the migration lint of each migrate stage.
+                let preflight = MigrationLinter.preflight(loaded.pipeline)
+                if preflight.contains(where: { $0.severity == .error }) { invalid = true }
+                for path in Set(preflight.map(\.path)) where sources[path] == nil {
+                    sources[path] = PipelineLoader.source(of: path, limit: 16 << 20)
+                }
+                all += preflight
             } catch {
                 invalid = true
                 all += error.diagnostics

@@ -16,4 +16,12 @@ import Testing
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr == "pipelines/\(name): valid\n")
     }
+
+    /// `run --dry-run` checks what `validate` checks, the migration lint included: the
+    /// examples' `lint.paths` name real migrations (pipelines/orders/migrations).
+    @Test("example passes run --dry-run", arguments: files)
+    func dryRunPasses(_ name: String) throws {
+        let result = try Binary.run(["run", "--dry-run", "pipelines/\(name)"])
+        #expect(result.status == 0, "\(result.stderr)")
+    }
 }

@@ -8,7 +8,8 @@ import Testing
     static let corpus = Fixtures.directory.appendingPathComponent("migrations")
 
     static func lint(_ paths: [String], allow: Set<MigrationRule> = [], in base: URL = corpus) -> (findings: [MigrationFinding], errors: [String]) {
-        MigrationLinter.lint(paths: paths, allow: allow, base: base.path)
+        let result = MigrationLinter.lint(paths: paths, allow: allow, base: base.path)
+        return (result.findings, result.errors.map(\.headline))
     }
 
     // MARK: - Every rule fires where it should…

@@ -237,7 +237,7 @@ struct PipelineDecoder {
             }
             if let b = fields[.bake], let span = reader.duration(b, "'bake' of \(label)") { spec.bake = span }
             if let i = fields[.interval], let span = reader.duration(i, "'interval' of \(label)", positive: true) { spec.interval = span }
-            if let f = fields[.failureLimit], let n = reader.int(f, "'failure-limit' of \(label)", in: 1...Int.max) { spec.failureLimit = n }
+            if let f = fields[.failureLimit], let n = reader.int(f, "'failure-limit' of \(label)", in: 1...FormatLimits.maxFailureLimit) { spec.failureLimit = n }
             if let a = fields[.analysis], let items = reader.list(a, "'analysis' of \(label)") {
                 var names = Set<String>()
                 for item in items {
@@ -261,8 +261,8 @@ struct PipelineDecoder {
                 if let t = http[.timeout], let span = reader.duration(t, "'http.timeout' of \(label)", positive: true) { probe.timeout = span }
                 if let i = http[.interval], let span = reader.duration(i, "'http.interval' of \(label)") { probe.interval = span }
                 if let d = http[.initialDelay], let span = reader.duration(d, "'http.initial-delay' of \(label)") { probe.initialDelay = span }
-                if let f = http[.failureThreshold], let n = reader.int(f, "'http.failure-threshold' of \(label)", in: 1...Int.max) { probe.failureThreshold = n }
-                if let a = http[.attempts], let n = reader.int(a, "'http.attempts' of \(label)", in: 1...Int.max) { probe.attempts = n }
+                if let f = http[.failureThreshold], let n = reader.int(f, "'http.failure-threshold' of \(label)", in: 1...FormatLimits.maxFailureThreshold) { probe.failureThreshold = n }
+                if let a = http[.attempts], let n = reader.int(a, "'http.attempts' of \(label)", in: 1...FormatLimits.maxProbeAttempts) { probe.attempts = n }
                 spec.http = probe
             }
             if let s = fields[.smoke], let items = reader.list(s, "'smoke' of \(label)") {
@@ -371,17 +371,21 @@ struct PipelineDecoder {
     mutating func decodeRetry(_ id: NodeID, what: String, base: RetryPolicy) -> RetryPolicy? {
         let node = reader[id]
         if node.kind == .scalar {
-            guard let attempts = reader.int(id, "\(what) (attempts, the first included)", in: 1...100) else { return nil }
+            guard let attempts = reader.int(id, "\(what) (attempts, the first included)", in: 1...FormatLimits.maxRetryAttempts) else { return nil }
             var policy = base
             policy.attempts = attempts
             return policy
         }
         guard let fields = reader.fields(id, what, RetryKey.self) else { return nil }
         var policy = base
-        if let a = fields[.attempts], let n = reader.int(a, "'attempts' of \(what)", in: 1...100) { policy.attempts = n }
+        if let a = fields[.attempts], let n = reader.int(a, "'attempts' of \(what)", in: 1...FormatLimits.maxRetryAttempts) { policy.attempts = n }
         if let d = fields[.delay], let span = reader.duration(d, "'delay' of \(what)") { policy.delay = span }
         if let b = fields[.backoff], let factor = reader.number(b, "'backoff' of \(what)") {
-            if factor < 1 { reader.error(reader[b].mark, "'backoff' of \(what) must be at least 1.0, found \(formatNumber(factor))") } else { policy.backoff = factor }
+            if factor < 1 || factor > FormatLimits.maxBackoff {
+                reader.error(reader[b].mark, "'backoff' of \(what) must be between 1.0 and \(formatNumber(FormatLimits.maxBackoff)), found \(reader[b].value)")
+            } else {
+                policy.backoff = factor
+            }
         }
         if let m = fields[.maxDelay], let span = reader.duration(m, "'max-delay' of \(what)") { policy.maxDelay = span }
         if let j = fields[.jitter], let value = reader.bool(j, "'jitter' of \(what)") { policy.jitter = value }

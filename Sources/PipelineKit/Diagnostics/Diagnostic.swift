@@ -13,12 +13,18 @@ public struct Diagnostic: Sendable, Equatable {
     public var severity: Severity
     /// The file as the user named it.
     public var path: String
-    /// Where in the file.
+    /// Where in the file; line 0 for a problem with the whole file (it cannot be read, or a
+    /// path matched nothing), shown as `path: error: message`.
     public var mark: Mark
     /// A lowercase, one-line message.
     public var message: String
     /// A stable id for lint warnings (`missing-rollback`), nil for plain errors.
     public var code: String?
+
+    /// A problem with a whole file or path, not a place in it (line 0).
+    public static func file(_ severity: Severity, path: String, message: String, code: String? = nil) -> Diagnostic {
+        Diagnostic(severity, path: path, mark: Mark(line: 0, column: 0), message: message, code: code)
+    }
 
     /// Creates a diagnostic.
     public init(_ severity: Severity, path: String, mark: Mark, message: String, code: String? = nil) {
@@ -29,10 +35,13 @@ public struct Diagnostic: Sendable, Equatable {
         self.code = code
     }
 
-    /// `path:line:column: error: message`, the line compilers and CI annotators parse.
+    /// `path:line:column: error: message`, the line compilers and CI annotators parse; control
+    /// characters in the path or the message are shown escaped (``TerminalText``), so it stays one
+    /// line and safe to print.
     public var headline: String {
         let suffix = code.map { " [\($0)]" } ?? ""
-        return "\(path):\(mark.line):\(mark.column): \(severity.rawValue): \(message)\(suffix)"
+        let location = mark.line == 0 ? "" : ":\(mark.line):\(mark.column)"
+        return "\(TerminalText.escaped(path))\(location): \(severity.rawValue): \(TerminalText.escaped(message))\(suffix)"
     }
 }
 

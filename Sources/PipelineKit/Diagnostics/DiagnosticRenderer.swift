@@ -24,24 +24,31 @@ public struct DiagnosticRenderer: Sendable {
         }
     }
 
-    /// The headline, the source line, and a caret under the column.
+    /// The headline, the source line, and a caret under the column. Control characters in the
+    /// message and the source line are shown escaped (``TerminalText``); the caret still points
+    /// at the same character.
     public func text(_ diagnostic: Diagnostic) -> String {
         var out = diagnostic.headline + "\n"
         if let line = sourceLine(diagnostic.path, diagnostic.mark.line) {
             let shown = line.count > 200 ? String(line.prefix(200)) + "…" : line
-            out += shown + "\n"
+            out += TerminalText.escaped(shown) + "\n"
             let column = max(1, min(diagnostic.mark.column, shown.count + 1))
-            let padding = shown.prefix(column - 1).map { $0 == "\t" ? "\t" : " " }.joined()
+            let padding = shown.prefix(column - 1).map { c in
+                c == "\t" ? "\t" : String(repeating: " ", count: TerminalText.escaped(String(c)).count)
+            }.joined()
             out += padding + "^\n"
         }
         return out
     }
 
-    /// `::error file=…,line=…,col=…::message`.
+    /// `::error file=…,line=…,col=…::message`, with control characters escaped (``TerminalText``):
+    /// the runner's log viewer interprets ANSI sequences.
     public func github(_ diagnostic: Diagnostic) -> String {
         let kind = diagnostic.severity == .error ? "error" : "warning"
         let title = diagnostic.code.map { ",title=\(escapeProperty($0))" } ?? ""
-        return "::\(kind) file=\(escapeProperty(diagnostic.path)),line=\(diagnostic.mark.line),col=\(diagnostic.mark.column)\(title)::\(escapeData(diagnostic.message))\n"
+        let path = TerminalText.escaped(diagnostic.path), message = TerminalText.escaped(diagnostic.message)
+        let location = diagnostic.mark.line == 0 ? "" : ",line=\(diagnostic.mark.line),col=\(diagnostic.mark.column)"
+        return "::\(kind) file=\(escapeProperty(path))\(location)\(title)::\(escapeData(message))\n"
     }
 
     /// A JSON document: `{"diagnostics":[{"severity","file","line","column","message","code"}], "errors": N, "warnings": N}`.

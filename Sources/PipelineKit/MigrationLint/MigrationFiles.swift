@@ -27,7 +27,7 @@ enum MigrationFiles {
         /// Each file once, in argument order, then sorted within a directory or glob.
         var files: [MigrationFile] = []
         /// `path: error: …` lines.
-        var errors: [String] = []
+        var errors: [Diagnostic] = []
         /// Indices of arguments already reported in `errors`.
         var failed: Set<Int> = []
     }
@@ -63,7 +63,7 @@ enum MigrationFiles {
             if GlobPattern.isGlob(path) {
                 let matches = glob(path, base: base)
                 if matches.isEmpty {
-                    expansion.errors.append("\(path): error: no files match this pattern")
+                    expansion.errors.append(.file(.error, path: path, message: "no files match this pattern"))
                     expansion.failed.insert(argument)
                 }
                 for match in matches {
@@ -80,7 +80,7 @@ enum MigrationFiles {
                 } else if fileManager.fileExists(atPath: location) {
                     add(path: path, location: location, argument: argument, explicit: true)
                 } else {
-                    expansion.errors.append("\(path): error: no such file or directory")
+                    expansion.errors.append(.file(.error, path: path, message: "no such file or directory"))
                     expansion.failed.insert(argument)
                 }
             }

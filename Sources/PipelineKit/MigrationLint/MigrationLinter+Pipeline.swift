@@ -1,14 +1,20 @@
+import Foundation
 import PipelineYAML
 
 extension MigrationLinter {
-    /// Lints the migration files of every `migrate` stage that declares `lint.paths` (globs relative
-    /// to the pipeline file), with the stage's `lint.allow`: what `pipeline run` checks before anything runs.
+    /// The migration lint every command applies before anything runs: `validate` reports it,
+    /// and `run`, `resume` and `run --dry-run` refuse to start while it finds anything. Lints
+    /// the files of every `migrate` stage that declares `lint.paths` (globs relative to the
+    /// pipeline file's directory), with the stage's `lint.allow`.
     /// - Parameters:
-    ///   - pipeline: the validated pipeline.
-    ///   - file: the pipeline file's path as the user wrote it; finding paths are relative to the same directory.
-    ///   - workingDirectory: where relative paths start.
-    /// - Returns: the findings as error diagnostics (code: the rule id), then unreadable or unmatched paths.
-    public static func check(_ pipeline: Pipeline, file: String, workingDirectory: String) -> [Diagnostic] {
+    ///   - pipeline: the validated pipeline; its `path` is the file as the user named it.
+    ///   - workingDirectory: where relative paths start (the process's current directory).
+    /// - Returns: error diagnostics: each finding in its migration file (code: the rule id,
+    ///   message ending in the stage), each bad suppression comment likewise, and each
+    ///   unreadable or unmatched path at the stage's `lint` key in the pipeline file.
+    ///   Empty when nothing stops the run.
+    public static func preflight(_ pipeline: Pipeline, workingDirectory: String = FileManager.default.currentDirectoryPath) -> [Diagnostic] {
+        let file = pipeline.path
         let directory = file.contains("/") ? String(file[..<file.lastIndex(of: "/")!]) : ""
         var diagnostics: [Diagnostic] = []
         for stage in pipeline.stages {
@@ -21,9 +27,25 @@ extension MigrationLinter {
                 diagnostic.message += " (stage '\(stage.id)')"
                 return diagnostic
             }
-            diagnostics += result.errors.map { Diagnostic(.error, path: file, mark: stage.mark(of: "lint"),
-                                                         message: "stage '\(stage.id)': lint: \($0.replacingOccurrences(of: ": error: ", with: ": "))") }
+            for error in result.errors {
+                if error.mark.line == 0 {
+                    diagnostics.append(Diagnostic(.error, path: file, mark: stage.mark(of: "lint"),
+                                                  message: "stage '\(stage.id)': lint: \(error.path): \(error.message)"))
+                } else {
+                    var located = error
+                    located.message += " (stage '\(stage.id)')"
+                    diagnostics.append(located)
+                }
+            }
         }
         return diagnostics
+    }
+
+    /// ``preflight(_:workingDirectory:)`` for a pipeline read from `file` (the same path as
+    /// `pipeline.path`); kept for the current `run` call site.
+    public static func check(_ pipeline: Pipeline, file: String, workingDirectory: String) -> [Diagnostic] {
+        var pipeline = pipeline
+        pipeline.path = file
+        return preflight(pipeline, workingDirectory: workingDirectory)
     }
 }

@@ -1,3 +1,5 @@
+import PipelineYAML
+
 /// One unsafe schema change found in a migration file.
 public struct MigrationFinding: Sendable, Equatable {
     /// The rule that found it.
@@ -39,10 +41,10 @@ public enum MigrationLinter {
     ///     `db/**/*.sql`), relative to `base` unless absolute.
     ///   - allow: rules not to report anywhere.
     ///   - base: the directory relative paths start from.
-    /// - Returns: the findings, sorted by path, line and column; and one line per problem
-    ///   that stopped a file from being linted, or per path that matched nothing
-    ///   (`path: error: …`, or `path:line:column: error: …` for a bad suppression comment).
-    public static func lint(paths: [String], allow: Set<MigrationRule> = [], base: String) -> (findings: [MigrationFinding], errors: [String]) {
+    /// - Returns: the findings, sorted by path, line and column; and one error diagnostic per
+    ///   problem that stopped a file from being linted, or per path that matched nothing (at
+    ///   line 0: the whole file), or per bad suppression comment (located).
+    public static func lint(paths: [String], allow: Set<MigrationRule> = [], base: String) -> (findings: [MigrationFinding], errors: [Diagnostic]) {
         let expansion = MigrationFiles.expand(paths, base: base)
         var errors = expansion.errors
         var covered = expansion.failed
@@ -54,7 +56,7 @@ public enum MigrationLinter {
             case .success(let text):
                 source = text
             case .failure(let error):
-                errors.append("\(file.path): error: \(error.message)")
+                errors.append(.file(.error, path: file.path, message: error.message))
                 covered.formUnion(file.arguments)
                 continue
             }
@@ -65,12 +67,12 @@ public enum MigrationLinter {
                 let message = file.fileExtension == "py"
                     ? "not an Alembic migration (no top-level 'revision =' and 'def upgrade')"
                     : "not a migration file; expected *.sql or an Alembic *.py"
-                errors.append("\(file.path): error: \(message)")
+                errors.append(.file(.error, path: file.path, message: message))
                 covered.formUnion(file.arguments)
             }
         }
         for (index, path) in paths.enumerated() where !covered.contains(index) {
-            errors.append("\(path): error: no migration files here (*.sql, or Alembic *.py with 'revision =' and 'def upgrade')")
+            errors.append(.file(.error, path: path, message: "no migration files here (*.sql, or Alembic *.py with 'revision =' and 'def upgrade')"))
         }
 
         let revisions = scanned.indices.compactMap { i in scanned[i].scan.revision.map { (file: i, revision: $0) } }
@@ -84,7 +86,8 @@ public enum MigrationLinter {
         var findings: [MigrationFinding] = []
         for (file, scan) in scanned {
             for problem in scan.problems.sorted(by: { $0.position < $1.position }) {
-                errors.append("\(file.path):\(problem.position.line):\(problem.position.column): error: \(problem.message)")
+                errors.append(Diagnostic(.error, path: file.path, mark: Mark(line: problem.position.line, column: problem.position.column),
+                                         message: problem.message))
             }
             for finding in scan.findings where !scan.isSuppressed(finding, allow: allow) {
                 findings.append(MigrationFinding(rule: finding.rule, path: file.path, line: finding.position.line,

@@ -1,7 +1,12 @@
 extension PlanRenderer {
     /// What `run --dry-run` prints: every script that would run, in order, with gates, retries,
-    /// timeouts and the rollback that would undo it. Nothing is run.
+    /// timeouts and the rollback that would undo it. Nothing is run. Control characters from the
+    /// file are shown escaped (``TerminalText``).
     public func dryRun() -> String {
+        TerminalText.escaped(dryRunText(), keepingNewlines: true)
+    }
+
+    func dryRunText() -> String {
         let stages = pipeline.stages
         var out = "dry run of '\(pipeline.name)' (\(pipeline.path)): nothing is executed\n"
         for (step, node) in graph.order.enumerated() {

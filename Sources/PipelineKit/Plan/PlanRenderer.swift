@@ -15,11 +15,12 @@ public struct PlanRenderer: Sendable {
     var pipeline: Pipeline { loaded.pipeline }
     var graph: StageGraph { loaded.graph }
 
-    /// Renders in a format.
+    /// Renders in a format. Text and Markdown show control characters from the file escaped
+    /// (``TerminalText``); JSON escapes them its own way.
     public func render(_ format: Format) -> String {
         switch format {
-        case .text: return text()
-        case .markdown: return markdown()
+        case .text: return TerminalText.escaped(text(), keepingNewlines: true)
+        case .markdown: return TerminalText.escaped(markdown(), keepingNewlines: true)
         case .mermaid: return mermaid()
         case .dot: return dot()
         case .json: return json()
@@ -67,11 +68,12 @@ public struct PlanRenderer: Sendable {
     // MARK: markdown
 
     func markdown() -> String {
+        typealias MD = MarkdownText
         let stages = pipeline.stages
-        var out = "### Deploy plan: `\(pipeline.name)`\n\n"
-        if let description = pipeline.description { out += description + "\n\n" }
-        out += "\(count(stages.count, "stage")) in \(count(graph.waves.count, "wave")), from `\(pipeline.path)`."
-        if !pipeline.secrets.isEmpty { out += " Secrets (masked): " + pipeline.secrets.map { "`\($0)`" }.joined(separator: ", ") + "." }
+        var out = "### Deploy plan: \(MD.code(pipeline.name))\n\n"
+        if let description = pipeline.description { out += MD.text(description, block: true) + "\n\n" }
+        out += "\(count(stages.count, "stage")) in \(count(graph.waves.count, "wave")), from \(MD.code(pipeline.path))."
+        if !pipeline.secrets.isEmpty { out += " Secrets (masked): " + pipeline.secrets.map { MD.code($0) }.joined(separator: ", ") + "." }
         out += "\n\n```mermaid\n" + mermaid() + "```\n\n"
         out += "| wave | stage | kind | needs | gate | timeout | retry | rollback |\n"
         out += "|---:|---|---|---|---|---|---|---|\n"
@@ -79,38 +81,49 @@ public struct PlanRenderer: Sendable {
         for node in graph.order {
             let stage = stages[node]
             let summary = StageSummary(stage: stage)
-            let needs = stage.needs.isEmpty ? "—" : stage.needs.map { "`\($0)`" }.joined(separator: ", ")
+            let needs = stage.needs.isEmpty ? "—" : stage.needs.map { MD.code($0, inTable: true) }.joined(separator: ", ")
             let undoable: Set<StageKind> = [.backend, .frontend, .migrate]
-            let rollback = summary.rollback.map { "`\(cell($0))`" }
+            let rollback = summary.rollback.map { MD.code($0, inTable: true) }
                 ?? (!stage.reversible ? "**irreversible**" : undoable.contains(stage.kind) ? "**none**" : "—")
-            out += "| \(waveOf[node] + 1) | `\(stage.id)` | \(stage.kind.rawValue) | \(needs) | \(summary.gates.map(cell) ?? "—") | \(stage.timeout) | \(summary.retry) | \(rollback) |\n"
+            let gates = markdownGates(stage, summary) ?? "—"
+            out += "| \(waveOf[node] + 1) | \(MD.code(stage.id, inTable: true)) | \(stage.kind.rawValue) | \(needs) | \(gates) | \(stage.timeout) | \(summary.retry) | \(rollback) |\n"
         }
         let detailed = graph.order.filter { StageSummary(stage: stages[$0]).details != nil || StageSummary(stage: stages[$0]).action != nil }
         if !detailed.isEmpty {
             out += "\n<details><summary>What each stage runs</summary>\n\n"
             for node in detailed {
                 let summary = StageSummary(stage: stages[node])
-                var line = "- `\(stages[node].id)`:"
-                if let action = summary.action { line += " runs `\(cell(action))`" }
-                if let details = summary.details { line += (summary.action == nil ? " " : "; ") + cell(details) }
+                var line = "- \(MD.code(stages[node].id)):"
+                if let action = summary.action { line += " runs \(MD.code(action))" }
+                if let details = summary.details { line += (summary.action == nil ? " " : "; ") + MD.code(details) }
                 out += line + "\n"
             }
             out += "\n</details>\n"
         }
         out += "\nOn failure, completed stages are rolled back in reverse order of completion"
-        if let stop = stages.last(where: { !$0.reversible }) { out += ", never past `\(stop.id)` (not reversible)" }
+        if let stop = stages.last(where: { !$0.reversible }) { out += ", never past \(MD.code(stop.id)) (not reversible)" }
         out += ".\n"
         if !loaded.warnings.isEmpty {
             out += "\n**\(count(loaded.warnings.count, "warning")):**\n\n"
             for warning in loaded.warnings {
-                out += "- ⚠️ line \(warning.mark.line): \(cell(warning.message))" + (warning.code.map { " (`\($0)`)" } ?? "") + "\n"
+                out += "- ⚠️ line \(warning.mark.line): \(MD.text(warning.message))" + (warning.code.map { " (\(MD.code($0)))" } ?? "") + "\n"
             }
         }
         return out
     }
 
-    private func cell(_ s: String) -> String {
-        s.replacingAll("|", with: "\\|").replacingAll("\n", with: " ")
+    /// The gates of a stage for a table cell, with the approval message and the check script in
+    /// code spans (exact: GitHub's autolinks would break a backslash-escaped URL in plain text).
+    private func markdownGates(_ stage: Stage, _ summary: StageSummary) -> String? {
+        guard let gate = stage.gate else { return nil }
+        var parts: [String] = []
+        if let approval = gate.approval {
+            parts.append(approval.message.map { "approval \(MarkdownText.code($0.raw, inTable: true))" } ?? "approval")
+        }
+        if let window = gate.window { parts.append("window \(MarkdownText.text(window.summary))") }
+        if let check = gate.check { parts.append("check \(MarkdownText.code(summary.firstLine(check.source), inTable: true))") }
+        if let wait = gate.wait { parts.append("wait \(wait)") }
+        return parts.isEmpty ? nil : parts.joined(separator: ", ")
     }
 
     // MARK: mermaid

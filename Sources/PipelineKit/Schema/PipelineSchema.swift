@@ -64,7 +64,7 @@ public enum PipelineSchema {
       "maxLength": 63
     },
     "duration": {
-      "description": "Duration: hours, minutes, seconds, milliseconds in that order, each optional but at least one present, e.g. 500ms, 90s, 10m, 1h30m, 0s.",
+      "description": "Duration: hours, minutes, seconds, milliseconds in that order, each optional but at least one present, e.g. 500ms, 90s, 10m, 1h30m, 0s; at most 720h (30 days), which the pattern cannot express and pipeline checks.",
       "type": "string",
       "pattern": "^(([0-9]+h)([0-9]+m)?([0-9]+s)?([0-9]+ms)?|([0-9]+m)([0-9]+s)?([0-9]+ms)?|([0-9]+s)([0-9]+ms)?|[0-9]+ms)$"
     },
@@ -108,9 +108,10 @@ public enum PipelineSchema {
       "additionalProperties": false,
       "properties": {
         "attempts": {
-          "description": "Total tries, the first included. Default 1.",
+          "description": "Total tries, the first included, at most 100. Default 1.",
           "type": "integer",
           "minimum": 1,
+          "maximum": 100,
           "default": 1
         },
         "delay": {
@@ -119,9 +120,10 @@ public enum PipelineSchema {
           "default": "1s"
         },
         "backoff": {
-          "description": "Multiplier applied to the delay after each retry. Default 2.0.",
+          "description": "Multiplier applied to the delay after each retry, 1.0 to 1000. Default 2.0.",
           "type": "number",
           "minimum": 1.0,
+          "maximum": 1000,
           "default": 2.0
         },
         "max-delay": {
@@ -137,11 +139,12 @@ public enum PipelineSchema {
       }
     },
     "retry": {
-      "description": "Attempts as an integer >= 1 (the first try included), or a retry policy mapping.",
+      "description": "Attempts as an integer from 1 to 100 (the first try included), or a retry policy mapping.",
       "oneOf": [
         {
           "type": "integer",
-          "minimum": 1
+          "minimum": 1,
+          "maximum": 100
         },
         {
           "$ref": "#/$defs/retryPolicy"
@@ -516,15 +519,17 @@ public enum PipelineSchema {
           "default": "10s"
         },
         "failure-threshold": {
-          "description": "Consecutive failures meaning unhealthy. Default 3.",
+          "description": "Consecutive failures meaning unhealthy, at most 100. Default 3.",
           "type": "integer",
           "minimum": 1,
+          "maximum": 100,
           "default": 3
         },
         "attempts": {
-          "description": "Maximum probes. Default 30.",
+          "description": "Maximum probes, at most 10000. Default 30.",
           "type": "integer",
           "minimum": 1,
+          "maximum": 10000,
           "default": 30
         }
       }
@@ -707,9 +712,10 @@ public enum PipelineSchema {
           "default": "30s"
         },
         "failure-limit": {
-          "description": "Analysis failures before rollback. Default 3.",
+          "description": "Consecutive failed analysis rounds before rollback, at most 100. Default 3.",
           "type": "integer",
           "minimum": 1,
+          "maximum": 100,
           "default": 3
         },
         "analysis": {
