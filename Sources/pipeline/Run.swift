@@ -72,7 +72,7 @@ struct Run: ParsableCommand {
         let loaded = try Load.pipeline(file)
         for warning in loaded.warnings { Terminal.err(warning.headline + "\n") }
         // Migration safety lint: nothing runs while a migrate stage's files have findings.
-        let findings = MigrationLinter.check(loaded.pipeline, file: file, workingDirectory: FileManager.default.currentDirectoryPath)
+        let findings = MigrationLinter.preflight(loaded.pipeline)
         if !findings.isEmpty {
             var sources: [String: [UInt8]] = [file: loaded.source]
             for path in Set(findings.map(\.path)) where sources[path] == nil { sources[path] = PipelineLoader.source(of: path, limit: 16 << 20) }

@@ -324,6 +324,12 @@ public final class Engine {
                 throw EngineError("cannot resume run \(id): its pipeline file '\(state.file)' no longer validates:\n" + error.diagnostics.map(\.headline).joined(separator: "\n"))
             }
             try checkApprovals(options.approved, loaded.pipeline)
+            // The same checks `run` makes before anything runs: the migration lint included.
+            let findings = MigrationLinter.preflight(loaded.pipeline, workingDirectory: state.workdir)
+            if !findings.isEmpty {
+                throw EngineError("cannot resume run \(id): migration lint found \(findings.count) problem\(findings.count == 1 ? "" : "s"):\n"
+                                  + findings.map(\.headline).joined(separator: "\n"))
+            }
             let changes = StageChanges(recorded: state, now: loaded.pipeline)
             if Hashing.sha256(loaded.source) != state.fileHash && !options.force {
                 throw EngineError("the pipeline file '\(state.file)' changed since run \(id) started (\(changes.summary)); resuming would mix two versions (pass --force to resume anyway)")

@@ -40,12 +40,4 @@ extension MigrationLinter {
         }
         return diagnostics
     }
-
-    /// ``preflight(_:workingDirectory:)`` for a pipeline read from `file` (the same path as
-    /// `pipeline.path`); kept for the current `run` call site.
-    public static func check(_ pipeline: Pipeline, file: String, workingDirectory: String) -> [Diagnostic] {
-        var pipeline = pipeline
-        pipeline.path = file
-        return preflight(pipeline, workingDirectory: workingDirectory)
-    }
 }
