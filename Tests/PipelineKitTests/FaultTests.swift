@@ -5,7 +5,7 @@ import Testing
 /// the real binary, real stage processes, real signals. Each test asserts the expected
 /// behaviour; the `ledger` file is what the stage scripts really did to the "target".
 /// Every wait is bounded; nothing asserts a measured time.
-@Suite(.timeLimit(.minutes(3))) struct FaultTests {
+@Suite(.timeLimit(.minutes(5))) struct FaultTests {
     static func signalName(_ sig: Int32) -> String { sig == SIGKILL ? "SIGKILL" : sig == SIGINT ? "SIGINT" : "signal \(sig)" }
 
     // MARK: - F02: a crash leaves the running stage applied, and rollback calls it clean
@@ -13,7 +13,7 @@ import Testing
     /// F02: `pipeline rollback` after the engine died (kill -9) or was interrupted (SIGINT) while
     /// migrate stage `b` ran must undo `b` first (it may have half-applied), then `a`.
     @Test("F02: rollback after a crash or Ctrl-C undoes the stage that was running, first",
-          .timeLimit(.minutes(2)), arguments: [SIGKILL, SIGINT])
+          .timeLimit(.minutes(5)), arguments: [SIGKILL, SIGINT])
     func rollbackUndoesTheStageThatWasRunning(_ sig: Int32) throws {
         let box = try Sandbox("""
         version: 1
@@ -56,7 +56,7 @@ import Testing
     /// F02 (canary): a canary interrupted mid-bake has traffic on the new release; the rollback must
     /// call its traffic script with PIPELINE_TRAFFIC_PERCENT=0 before undoing the backend beneath it.
     @Test("F02: rollback of an interrupted canary sets its traffic to 0 %",
-          .timeLimit(.minutes(2)), arguments: [SIGKILL, SIGINT])
+          .timeLimit(.minutes(5)), arguments: [SIGKILL, SIGINT])
     func rollbackOfAnInterruptedCanarySetsTrafficToZero(_ sig: Int32) throws {
         let box = try Sandbox("""
         version: 1
@@ -95,7 +95,7 @@ import Testing
     /// F01: the run fails at `c`, the rollback of `b` is interrupted; `pipeline resume` must finish the
     /// rollback (or refuse and point to `pipeline rollback`), never deploy again, never end `succeeded`.
     @Test("F01: resume after an interrupted rollback never re-runs a deploy stage",
-          .timeLimit(.minutes(2)), arguments: [SIGINT, SIGKILL])
+          .timeLimit(.minutes(5)), arguments: [SIGINT, SIGKILL])
     func resumeAfterAnInterruptedRollbackNeverDeploysAgain(_ sig: Int32) throws {
         let box = try Sandbox("""
         version: 1
@@ -142,7 +142,7 @@ import Testing
 
     /// F03: after kill -9 of the engine, the stage's process group still runs; an immediate resume
     /// must wait for it or refuse (naming the process group), never run a second copy alongside.
-    @Test("F03: resume right after kill -9 never runs a second copy of a live stage", .timeLimit(.minutes(2)))
+    @Test("F03: resume right after kill -9 never runs a second copy of a live stage", .timeLimit(.minutes(5)))
     func resumeNeverOverlapsAStageStillRunning() throws {
         let box = try Sandbox("""
         version: 1
@@ -177,7 +177,7 @@ import Testing
 
     /// F04: after a forced resume of a changed file, records are matched by stage id: `build` is not
     /// re-run, `deploy` runs exactly once after approval, and no crash.
-    @Test("F04: resume --force matches stages by id", .timeLimit(.minutes(2)), arguments: ["added-at-top", "reordered"])
+    @Test("F04: resume --force matches stages by id", .timeLimit(.minutes(5)), arguments: ["added-at-top", "reordered"])
     func forcedResumeMatchesStagesByID(_ change: String) throws {
         let box = try Sandbox("""
         version: 1
@@ -219,7 +219,7 @@ import Testing
 
     /// F05: a stage whose shell cannot be started is one failed attempt: the run fails (exit 1) and
     /// the completed stage is rolled back.
-    @Test("F05: a stage whose shell does not exist fails and rolls back", .timeLimit(.minutes(1)))
+    @Test("F05: a stage whose shell does not exist fails and rolls back", .timeLimit(.minutes(3)))
     func aShellThatCannotStartFailsTheStageAndRollsBack() throws {
         let box = try Sandbox("""
         version: 1
@@ -258,7 +258,7 @@ import Testing
 
     /// F11: the run must end once the stage's main process exited (a short grace for EOF), not when
     /// the daemon that inherited its stdout ends 30 s later.
-    @Test("F11: a daemon holding stdout does not hold the run until it exits", .timeLimit(.minutes(1)))
+    @Test("F11: a daemon holding stdout does not hold the run until it exits", .timeLimit(.minutes(3)))
     func aDaemonHoldingStdoutDoesNotHoldTheRun() throws {
         let box = try Sandbox(Self.daemonStage(timeout: "2s", then: "echo main done"))
         defer { box.remove() }
@@ -274,7 +274,7 @@ import Testing
     }
 
     /// F11: SIGTERM to the engine while a daemon holds a stage's pipe: the engine exits promptly, 130/143.
-    @Test("F11: SIGTERM stops the engine while a daemon holds the stage's pipe", .timeLimit(.minutes(2)))
+    @Test("F11: SIGTERM stops the engine while a daemon holds the stage's pipe", .timeLimit(.minutes(5)))
     func sigtermStopsTheEngineWhileADaemonHoldsThePipe() throws {
         let box = try Sandbox(Self.daemonStage(timeout: "10m", then: "echo $$ > main.pid; exec sleep 60"))
         defer { box.remove() }
@@ -295,7 +295,7 @@ import Testing
 
     /// F12: SIGINT at an interactive approval prompt (a real pty, via python3's pty module): the engine
     /// exits 130 and journals `run_interrupted`.
-    @Test("F12: SIGINT at the interactive approval prompt interrupts the run", .timeLimit(.minutes(2)))
+    @Test("F12: SIGINT at the interactive approval prompt interrupts the run", .timeLimit(.minutes(5)))
     func sigintAtTheApprovalPromptInterrupts() throws {
         let python = "/usr/bin/python3"
         // Without python3 there is no portable pty here (util-linux `script` forwards signals to its
@@ -364,7 +364,7 @@ import Testing
     // MARK: - Issue 9: SIGPIPE
 
     /// `pipeline run p.yml | head -1`: the reader closes early; the run goes on to its end, not killed by SIGPIPE.
-    @Test("SIGPIPE: a closed stdout pipe does not kill the run", .timeLimit(.minutes(1)))
+    @Test("SIGPIPE: a closed stdout pipe does not kill the run", .timeLimit(.minutes(3)))
     func aClosedStdoutDoesNotKillTheRun() throws {
         let box = try Sandbox("""
         version: 1
@@ -394,7 +394,7 @@ import Testing
 
     /// After kill -9 of `pipeline run`, `status` must not claim the run is `running`: it is
     /// `abandoned`, and the text says what to do (`pipeline resume` / `pipeline rollback`).
-    @Test("status of a run whose engine died says abandoned, not running", .timeLimit(.minutes(2)))
+    @Test("status of a run whose engine died says abandoned, not running", .timeLimit(.minutes(5)))
     func statusOfADeadEngineSaysAbandoned() throws {
         let box = try Sandbox("""
         version: 1
@@ -426,7 +426,7 @@ import Testing
     // MARK: - Attempt numbers
 
     /// A one-attempt stage interrupted (Ctrl-C) and resumed never prints `attempt 2/1`.
-    @Test("attempt numbers after Ctrl-C and resume stay within the retry budget", .timeLimit(.minutes(2)))
+    @Test("attempt numbers after Ctrl-C and resume stay within the retry budget", .timeLimit(.minutes(5)))
     func attemptNumbersStayWithinTheBudget() throws {
         let box = try Sandbox("""
         version: 1
@@ -455,7 +455,7 @@ import Testing
     // MARK: - Missing declared secret
 
     /// `secrets: [TOKEN]` with TOKEN unset: exit 2 before anything runs, the message names TOKEN, no run recorded.
-    @Test("a declared secret missing from the environment stops the run before it starts", .timeLimit(.minutes(1)))
+    @Test("a declared secret missing from the environment stops the run before it starts", .timeLimit(.minutes(3)))
     func aMissingDeclaredSecretStopsBeforeAnythingRuns() throws {
         let box = try Sandbox("""
         version: 1
@@ -475,7 +475,7 @@ import Testing
     // MARK: - Ambiguous or mistyped selections
 
     /// `pipeline rollback` with no run id, when the latest runs belong to two pipelines: refuse and list both.
-    @Test("rollback without a run id refuses when two pipelines have runs", .timeLimit(.minutes(1)))
+    @Test("rollback without a run id refuses when two pipelines have runs", .timeLimit(.minutes(3)))
     func rollbackWithoutARunIDRefusesWhenTwoPipelinesHaveRuns() throws {
         let box = try Sandbox("""
         version: 1
@@ -507,7 +507,7 @@ import Testing
     }
 
     /// `--approve deplyo` names no stage: a usage error (exit 2) suggesting 'deploy', nothing run.
-    @Test("--approve with a mistyped stage id is a usage error with a suggestion", .timeLimit(.minutes(1)))
+    @Test("--approve with a mistyped stage id is a usage error with a suggestion", .timeLimit(.minutes(3)))
     func approveWithAMistypedStageIsAUsageError() throws {
         let box = try Sandbox("""
         version: 1
@@ -527,7 +527,7 @@ import Testing
 
     /// F21: 300 parallel stages under `ulimit -n 64`: every stage's log exists, or the run fails
     /// clearly; never exit 3 with SIGKILLed stages and a `running` status.
-    @Test("F21: many parallel stages under a low descriptor limit lose no logs", .timeLimit(.minutes(2)))
+    @Test("F21: many parallel stages under a low descriptor limit lose no logs", .timeLimit(.minutes(5)))
     func manyParallelStagesUnderALowDescriptorLimit() throws {
         var text = "version: 1\nname: f21\nstages:\n"
         for i in 1...300 { text += "  - {id: s\(i), needs: [], run: 'echo hi; sleep 1'}\n" }

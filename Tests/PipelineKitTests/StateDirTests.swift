@@ -3,7 +3,7 @@ import Testing
 
 /// State-dir hygiene (/work/shared/ATTACK_FINDINGS.md F14, F15, F18, F24, F25): what the engine
 /// trusts on disk, and how it picks "the latest run". The real binary; tests run as root here.
-@Suite(.timeLimit(.minutes(3))) struct StateDirTests {
+@Suite(.timeLimit(.minutes(5))) struct StateDirTests {
     static let oneStage = """
     version: 1
     name: hygiene
@@ -27,7 +27,7 @@ import Testing
 
     /// F14: a lock file that is a symlink must not be followed: the run refuses (exit 2, one line)
     /// and the file it points to is unchanged.
-    @Test("F14: a lock file that is a symlink is refused, its target untouched", .timeLimit(.minutes(1)))
+    @Test("F14: a lock file that is a symlink is refused, its target untouched", .timeLimit(.minutes(3)))
     func aSymlinkedLockFileIsRefused() throws {
         let box = try Sandbox(Self.oneStage)
         defer { box.remove() }
@@ -48,7 +48,7 @@ import Testing
 
     /// F15: a state dir writable by others, or owned by another user, is refused for `run` (exit 2),
     /// and `rollback` does not execute scripts from a journal anyone could have planted there.
-    @Test("F15: an unsafe state dir is refused by run and rollback", .timeLimit(.minutes(1)),
+    @Test("F15: an unsafe state dir is refused by run and rollback", .timeLimit(.minutes(3)),
           arguments: ["world-writable", "owned-by-uid-12345"])
     func anUnsafeStateDirIsRefused(_ hazard: String) throws {
         try #require(getuid() == 0, "needs root to chown the state dir to another user")
@@ -77,7 +77,7 @@ import Testing
     // MARK: - F24
 
     /// F24: a run id with `/` or `..` is not a run id: refused, nothing read or executed outside the state dir.
-    @Test("F24: a run id that is a path is refused", .timeLimit(.minutes(1)), arguments: ["status", "resume", "rollback"])
+    @Test("F24: a run id that is a path is refused", .timeLimit(.minutes(3)), arguments: ["status", "resume", "rollback"])
     func aRunIDThatIsAPathIsRefused(_ command: String) throws {
         let box = try Sandbox(Self.oneStage)
         defer { box.remove() }
@@ -95,7 +95,7 @@ import Testing
     // MARK: - F25
 
     /// F25: under umask 000, a migrate backup artifact directory the script made ends 0700, its files 0600.
-    @Test("F25: a backup artifact directory is private whatever the umask", .timeLimit(.minutes(1)))
+    @Test("F25: a backup artifact directory is private whatever the umask", .timeLimit(.minutes(3)))
     func backupArtifactsArePrivateUnderUmask000() throws {
         let box = try Sandbox("""
         version: 1
@@ -121,7 +121,7 @@ import Testing
 
     /// F18: with the wall clock stepped back between two runs (the second's id sorts first),
     /// `status` and `rollback` without an id pick the run started last.
-    @Test("F18: the latest run is the newest started, not the largest id", .timeLimit(.minutes(1)))
+    @Test("F18: the latest run is the newest started, not the largest id", .timeLimit(.minutes(3)))
     func theLatestRunIsTheNewestStarted() throws {
         let box = try Sandbox(Self.oneStage)
         defer { box.remove() }
