@@ -3,7 +3,6 @@ import PackageDescription
 
 let package = Package(
     name: "pipeline",
-    platforms: [.macOS(.v13)],
     products: [
         .executable(name: "pipeline", targets: ["pipeline"]),
         .library(name: "PipelineKit", targets: ["PipelineKit"]),
@@ -17,26 +16,33 @@ let package = Package(
         .systemLibrary(
             name: "CYAML",
             pkgConfig: "yaml-0.1",
-            providers: [.apt(["libyaml-dev"]), .brew(["libyaml"])]
+            providers: [.apt(["libyaml-dev"])]
         ),
         // The only target that touches C: turns libyaml events into located Swift nodes.
         .target(name: "PipelineYAML", dependencies: ["CYAML"]),
         // System calls Swift cannot reach directly: signalfd, wait-status macros, posix_spawn attributes.
         .target(name: "CSystem"),
+        // The spec: model, decoding, graph, lint, plan, migration lint, diagnostics. Reads pipeline
+        // files and says what they mean; runs nothing.
+        .target(name: "PipelineSpec", dependencies: ["PipelineYAML"]),
+        // The engine: journal, state store, execution, stage kinds. Builds on the spec, never the reverse.
         .target(
-            name: "PipelineKit",
-            dependencies: ["PipelineYAML", "CSystem", .product(name: "Crypto", package: "swift-crypto")]
+            name: "PipelineEngine",
+            dependencies: ["PipelineSpec", "CSystem", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        // Both as one import (tests, the fuzz target).
+        .target(name: "PipelineKit", dependencies: ["PipelineSpec", "PipelineEngine"]),
         .executableTarget(
             name: "pipeline",
             dependencies: [
-                "PipelineKit",
+                "PipelineSpec",
+                "PipelineEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(
             name: "PipelineKitTests",
-            dependencies: ["PipelineKit", "PipelineYAML"],
+            dependencies: ["PipelineKit", "PipelineSpec", "PipelineEngine", "PipelineYAML"],
             exclude: ["Fixtures"]
         ),
     ]

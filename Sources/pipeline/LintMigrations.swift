@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
-import PipelineKit
+import PipelineEngine
+import PipelineSpec
 
 struct LintMigrations: ParsableCommand {
     static let configuration = CommandConfiguration(

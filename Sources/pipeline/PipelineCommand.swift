@@ -1,5 +1,6 @@
 import ArgumentParser
-import PipelineKit
+import PipelineEngine
+import PipelineSpec
 
 struct PipelineCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
-import PipelineKit
+import PipelineEngine
+import PipelineSpec
 
 extension EngineOptions.WindowPolicy: ExpressibleByArgument {}
 extension EngineOptions.FailurePolicy: ExpressibleByArgument {}

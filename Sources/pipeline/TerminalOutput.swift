@@ -1,5 +1,6 @@
 import Foundation
-import PipelineKit
+import PipelineEngine
+import PipelineSpec
 
 /// Prints the engine's words: stage lines prefixed with the stage id, live; status lines;
 /// in GitHub Actions, each attempt as a `::group::` and a step summary at the end.

@@ -1,5 +1,6 @@
 import ArgumentParser
-import PipelineKit
+import PipelineEngine
+import PipelineSpec
 
 extension DiagnosticRenderer.Format: ExpressibleByArgument {}
 

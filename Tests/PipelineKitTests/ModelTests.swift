@@ -1,4 +1,6 @@
+@testable import PipelineEngine
 @testable import PipelineKit
+@testable import PipelineSpec
 import PipelineYAML
 import Testing
 

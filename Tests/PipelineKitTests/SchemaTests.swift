@@ -1,5 +1,7 @@
 import Foundation
+@testable import PipelineEngine
 @testable import PipelineKit
+@testable import PipelineSpec
 import Testing
 
 /// The JSON Schema, the format reference and the decoder describe the same format.

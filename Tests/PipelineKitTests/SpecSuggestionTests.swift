@@ -1,5 +1,7 @@
 import Foundation
+@testable import PipelineEngine
 @testable import PipelineKit
+@testable import PipelineSpec
 import Testing
 
 /// F19: "did you mean" skips candidates whose length is too far from the word, so a huge

@@ -1,0 +1,145 @@
+import PipelineSpec
+import CSystem
+import Foundation
+
+/// A script running as a child in its own process group, its stdout and stderr on one pipe.
+/// Owned by the engine's loop; nothing here blocks.
+final class ChildProcess {
+    let pid: pid_t
+    let fd: Int32
+    let startedAt: Int
+    var deadline: Int?
+    var exitStatus: Int32?
+    var eof = false
+    /// When SIGTERM went to the group; SIGKILL follows after the grace period.
+    var terminatedAt: Int?
+    var killed = false
+    var timedOut = false
+    /// When the script itself was reaped (a process it started may still hold the pipe).
+    var exitedAt: Int?
+    var pending: [UInt8] = []
+    /// Why the script could not be started (no shell, no descriptors): it then counts as an attempt
+    /// that exited 127 at once, so retries and rollback apply as usual.
+    private(set) var startError: String?
+    /// Whether the output pipe is closed (at most once: a number closed twice may be someone else's).
+    private var closed = false
+
+    /// A script that could not start, recorded as if it had exited 127 at once; `token` is a negative
+    /// key unique among the engine's jobs (never a pid, so no signal can be sent to it).
+    init(failedToStart message: String, token: pid_t, now: Int) {
+        precondition(token < 0)
+        pid = token
+        fd = -1
+        startedAt = now
+        exitStatus = 127 << 8
+        eof = true
+        closed = true
+        startError = message
+    }
+
+    /// Spawns `argv` (argv[0] absolute) with `environment` in `directory`.
+    init(argv: [String], environment: [String], directory: String?, now: Int) throws(EngineError) {
+        var fds: [Int32] = [0, 0]
+        guard ps_pipe_cloexec(&fds) == 0 else { throw EngineError("cannot create a pipe: \(String(cString: strerror(errno)))", exitCode: 1) }
+        let cArgs = argv.map { strdup($0) } + [nil]
+        let cEnv = environment.map { strdup($0) } + [nil]
+        defer {
+            cArgs.forEach { free($0) }
+            cEnv.forEach { free($0) }
+        }
+        var child: pid_t = 0
+        let rc = cArgs.withUnsafeBufferPointer { args in
+            cEnv.withUnsafeBufferPointer { env in
+                ps_spawn(&child, args.baseAddress, env.baseAddress, fds[1], directory)
+            }
+        }
+        close(fds[1])
+        guard rc == 0 else {
+            close(fds[0])
+            throw EngineError("cannot start '\(argv[0])': \(String(cString: strerror(rc)))", exitCode: 1)
+        }
+        _ = fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK)
+        pid = child
+        fd = fds[0]
+        startedAt = now
+    }
+
+    var finished: Bool { exitStatus != nil && eof }
+
+    /// Stops reading before EOF (a detached process still holds the pipe open).
+    func closeOutput() {
+        eof = true
+        closeOnce()
+    }
+
+    private func closeOnce() {
+        guard !closed else { return }
+        closed = true
+        close(fd)
+    }
+
+    /// A partial line longer than this is passed on in pieces (a script printing without newlines
+    /// must not make the engine hold its whole output).
+    static let longestLine = 65536
+
+    /// Reads what is available; returns complete lines (the last partial line is kept until EOF,
+    /// or passed on in pieces once it is longer than ``longestLine``).
+    ///
+    /// Each returned line is masked on its own by the caller, so a piece of a long line is cut
+    /// where `masker` says (``SecretMasker/cut(_:)``): never through a secret, and keeping back
+    /// enough bytes that a secret still arriving is masked with the next piece.
+    func readLines(masker: SecretMasker? = nil) -> [String] {
+        var lines: [String] = []
+        guard !closed else { return lines }
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n > 0 {
+                pending.append(contentsOf: buffer[0..<n])
+                continue
+            }
+            if n == 0 { eof = true }
+            else if errno == EINTR { continue }
+            else if errno != EAGAIN && errno != EWOULDBLOCK { eof = true }
+            break
+        }
+        var start = 0
+        for (i, byte) in pending.enumerated() where byte == UInt8(ascii: "\n") {
+            lines.append(String(decoding: pending[start..<i], as: UTF8.self))
+            start = i + 1
+        }
+        pending.removeFirst(start)
+        if eof {
+            if !pending.isEmpty { lines.append(String(decoding: pending, as: UTF8.self)) }
+            pending.removeAll()
+        } else if pending.count > Self.longestLine {
+            let cut = (masker ?? SecretMasker([])).cut(pending)
+            lines.append(String(decoding: pending[..<cut], as: UTF8.self))
+            pending.removeFirst(cut)
+        }
+        if eof { closeOnce() }
+        return lines
+    }
+
+    /// Sends a signal to the whole process group (grandchildren included).
+    func signalGroup(_ sig: Int32) {
+        guard pid > 0 else { return }
+        _ = kill(-pid, sig)
+    }
+
+    /// Whether any process of the group is still alive.
+    var groupAlive: Bool { pid > 0 && kill(-pid, 0) == 0 }
+
+    /// `exit 3`, `killed by SIGKILL`.
+    var statusText: String {
+        if let startError { return "could not start: \(startError)" }
+        guard let status = exitStatus else { return "running" }
+        let code = ps_exit_code(status)
+        if code >= 0 { return "exit \(code)" }
+        return "killed by \(String(cString: ps_signal_name(ps_term_signal(status))))"
+    }
+
+    var succeeded: Bool { exitStatus.map { ps_exit_code($0) == 0 } ?? false }
+    var exitCode: Int? { exitStatus.flatMap { let c = ps_exit_code($0); return c >= 0 ? Int(c) : nil } }
+    var signalName: String? { exitStatus.flatMap { let s = ps_term_signal($0); return s > 0 ? String(cString: ps_signal_name(s)) : nil } }
+}

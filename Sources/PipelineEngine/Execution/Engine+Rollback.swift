@@ -1,0 +1,213 @@
+import PipelineSpec
+import CSystem
+import Foundation
+
+/// One way of undoing a stage, tried in order: a canary's traffic back to 0 %, the stage's
+/// `rollback` script, then (a migrate stage whose downgrade failed or is missing) its backup restored.
+enum UndoStep: String, Sendable {
+    /// A canary's `traffic` script with `PIPELINE_TRAFFIC_PERCENT=0`.
+    case traffic
+    case rollback
+    case restore
+
+    /// The journal's phase of a try of this step.
+    var phase: AttemptPhase {
+        switch self {
+        case .traffic: return .traffic
+        case .rollback: return .rollback
+        case .restore: return .restore
+        }
+    }
+}
+
+/// Where a rollback stands: what is left to undo and the try in flight. Works from the recorded
+/// run alone (``RunState`` and its ``RunDefinition``), never from the pipeline file. Owned by the
+/// engine's ``Engine/State`` (`rollingBack`, and `interrupting` while its script is stopped).
+final class RollbackProgress {
+    /// The stage whose failure started the rollback (nil for `pipeline rollback`).
+    let failed: String?
+    /// Stage ids still to undo; the head is the one being undone.
+    var queue: [String] = []
+    /// The steps left for the head of the queue.
+    var steps: [UndoStep] = []
+    /// Tries of the current step so far.
+    var attempt = 0
+    /// Whether the head's `rollback_started` is journaled.
+    var started = false
+    /// When the next try of the current step may start (retry delay).
+    var wake: Int?
+    var log = LazyLog()
+
+    init(failed: String?, queue: [String]) {
+        self.failed = failed
+        self.queue = queue
+    }
+}
+
+extension Engine {
+    /// Stages that started an attempt and did not succeed: they may have half-applied. Newest
+    /// attempt first, the failed stage (if any) at the head.
+    func halfAppliedStages(failed: String?) -> [String] {
+        let started = run.stages.filter { record in
+            // A stage none of whose tries could start applied nothing.
+            guard record.attempts.contains(where: { $0.outcome != AttemptOutcome.notStarted.rawValue }) else { return false }
+            switch record.status {
+            case .failed, .running, .pending: return true
+            case .succeeded, .rolledBack, .rollbackFailed: return false
+            }
+        }
+        let newestFirst = started.sorted { ($0.attempts.last?.startedClock ?? 0) > ($1.attempts.last?.startedClock ?? 0) }.map(\.id)
+        guard let failed, newestFirst.contains(failed) else { return newestFirst }
+        return [failed] + newestFirst.filter { $0 != failed }
+    }
+
+    /// The ways of undoing a stage, in order; empty when it has nothing to undo.
+    func undoSteps(_ definition: RunDefinition.StageDefinition) -> [UndoStep] {
+        var steps: [UndoStep] = []
+        // Traffic goes back to 0 % unless the journal says it is there already (or was never moved).
+        if definition.traffic != nil, let percent = run.stage(definition.id)?.traffic, percent != 0 { steps.append(.traffic) }
+        if definition.rollback != nil { steps.append(.rollback) } else if canRestore(definition) { steps.append(.restore) }
+        return steps
+    }
+
+    /// Starts undoing: the stages that may have half-applied first (the failed one, then any stopped
+    /// or interrupted mid-attempt, or running when an engine died), then completed stages in reverse
+    /// order of completion, never past a stage that is not reversible.
+    func beginRollback(failed: String?) {
+        var queue: [String] = []
+        for id in halfAppliedStages(failed: failed) {
+            if let definition = run.definition.stage(id), !undoSteps(definition).isEmpty || !definition.reversible { queue.append(id) }
+        }
+        for id in run.completionOrder.reversed() where run.stage(id)?.status == .succeeded || run.stage(id)?.status == .rollbackFailed {
+            if !queue.contains(id) { queue.append(id) }
+        }
+        record(.rollbackBegun(queue: queue, failedStage: failed))
+        let progress = RollbackProgress(failed: failed, queue: queue)
+        state = .rollingBack(progress)
+        if queue.isEmpty {
+            finishRollback(status: .rolledBack, note: nil)
+        } else {
+            output.note("rolling back: \(queue.map { "'\($0)'" }.joined(separator: " then "))")
+        }
+    }
+
+    func advanceRollback(_ undo: RollbackProgress, now: Int) throws(EngineError) -> Bool {
+        guard !busy else { return false }
+        if let wake = undo.wake {
+            guard now >= wake else { return false }
+            undo.wake = nil
+        }
+        guard let id = undo.queue.first else {
+            finishRollback(status: .rolledBack, note: nil)
+            return true
+        }
+        guard let definition = run.definition.stage(id) else {
+            undo.queue.removeFirst()
+            return true
+        }
+        if !definition.reversible {
+            // Never cross it: the stage and everything before it stay applied.
+            finishRollback(status: .rollbackFailed,
+                           note: "rollback stopped at '\(id)': it is marked 'reversible: false'; it and the stages before it remain applied")
+            return true
+        }
+        if !undo.started {
+            undo.steps = undoSteps(definition)
+            guard !undo.steps.isEmpty else {
+                record(.rollbackFinished(stage: id, status: .nothingToUndo, method: nil))
+                undo.queue.removeFirst()
+                return true
+            }
+            record(.rollbackStarted(stage: id))
+            undo.started = true
+            undo.attempt = 0
+        }
+        let step = undo.steps[0]
+        let script: String
+        switch step {
+        case .traffic: script = definition.traffic ?? "true"
+        case .rollback: script = definition.rollback ?? "true"
+        case .restore: script = definition.restore ?? "true"
+        }
+        undo.attempt += 1
+        let phase = step.rawValue
+        undo.log.reset(logPath("logs/\(id).\(phase).\(undo.attempt).log"))
+        record(.attemptStarted(stage: id, phase: step.phase, attempt: undo.attempt, log: undo.log.path))
+        let isHalfApplied = run.stage(id).map { $0.status != .succeeded && $0.status != .rollbackFailed } ?? false
+        let what = step == .traffic ? "traffic to 0%" : phase
+        output.note("[\(id)] \(what) attempt \(undo.attempt)/\(definition.retry.attempts)" + (isHalfApplied ? " (stopped mid-attempt, it may have half-applied)" : ""))
+        var extra = outputsForScripts(of: id, receiver: "its \(phase)").map { ("PIPELINE_OUTPUT_" + $0.0.uppercased(), $0.1) }
+        extra.append(("PIPELINE_PHASE", phase))
+        if step == .traffic { extra.append(("PIPELINE_TRAFFIC_PERCENT", "0")) }
+        if let backup = run.stage(id)?.backup { extra.append(("PIPELINE_BACKUP_PATH", backup)) }
+        let env = environment(stageID: id, stageEnv: definition.env, attempt: undo.attempt, outputsPath: "/dev/null", extra: extra)
+        try spawn(script, shell: definition.shell, environment: env, timeoutMs: definition.timeoutMs, purpose: .rollback(stage: id),
+                  attempt: (id, step.phase, undo.attempt))
+        return true
+    }
+
+    /// Whether a migrate stage can be undone by restoring its journaled backup.
+    func canRestore(_ definition: RunDefinition.StageDefinition) -> Bool {
+        definition.restore != nil && run.stage(definition.id)?.backup != nil
+    }
+
+    func rollbackScriptFinished(_ id: String, _ child: ChildProcess) throws(EngineError) {
+        guard let undo, let step = undo.steps.first, let definition = run.definition.stage(id) else { return }
+        let phase = step.rawValue
+        let outcome = AttemptOutcome.of(child, interrupted: state.isInterrupting)
+        record(.attemptFinished(attemptEnd(id, phase: step.phase, attempt: undo.attempt, child, outcome: outcome)))
+        undo.log.close()
+        output.attemptEnded(stage: id, attempt: undo.attempt, phase: phase, status: outcome.rawValue, logPath: undo.log.path)
+        if state.isInterrupting { return }
+        if outcome == .succeeded {
+            undo.steps.removeFirst()
+            undo.attempt = 0
+            if step == .traffic { output.note("[\(id)] traffic back to 0%") }
+            guard undo.steps.isEmpty else { return }
+            record(.rollbackFinished(stage: id, status: .rolledBack, method: step == .restore ? "restore" : "rollback"))
+            output.note(step == .restore ? "[\(id)] restored from the backup \(run.stage(id)?.backup ?? "")" : "[\(id)] rolled back")
+            undo.queue.removeFirst()
+            undo.started = false
+            return
+        }
+        output.note("[\(id)] \(phase) attempt \(undo.attempt) failed (\(child.statusText))")
+        if undo.attempt < definition.retry.attempts {
+            undo.wake = clock.now() + retryDelay(definition.retry, after: undo.attempt)
+            return
+        }
+        if step == .rollback, canRestore(definition) {
+            output.note("[\(id)] the downgrade failed; restoring the backup \(run.stage(id)?.backup ?? "") instead")
+            undo.steps = [.restore]
+            undo.attempt = 0
+            return
+        }
+        record(.rollbackFinished(stage: id, status: .rollbackFailed, method: phase))
+        let what = step == .traffic ? "the traffic reset (to 0%) of '\(id)'" : "the \(phase) of '\(id)'"
+        finishRollback(status: .rollbackFailed, note: "\(what) failed after \(undo.attempt) attempt\(undo.attempt == 1 ? "" : "s")")
+    }
+
+    /// Records the end of a rollback and what a person must still undo.
+    func finishRollback(status: RunState.Status, note: String?) {
+        // Still applied: stages whose effects were not undone by a rollback script.
+        let halfApplied = Set(halfAppliedStages(failed: nil))
+        let remaining = (run.completionOrder + run.stages.map(\.id).filter { halfApplied.contains($0) && !run.completionOrder.contains($0) }).filter { id in
+            let record = run.stage(id)
+            guard let definition = run.definition.stage(id) else { return false }
+            let undoable = !undoSteps(definition).isEmpty || !definition.reversible
+            return (record?.status == .succeeded || halfApplied.contains(id)) && undoable || record?.status == .rollbackFailed
+        }
+        let failedStage = undo?.failed
+        let failedRun = failedStage != nil
+        let undone = run.stages.contains { $0.status == .rolledBack }
+        let final: RunState.Status = status == .rollbackFailed ? .rollbackFailed : (failedRun && !undone ? .failed : .rolledBack)
+        record(.runFinished(status: final, remaining: status == .rolledBack ? [] : remaining, note: note, failedStage: failedStage))
+        if status == .rolledBack {
+            output.note(failedRun ? "run \(run.run) failed; completed stages were rolled back" : "run \(run.run) rolled back")
+            state = .finished(failedRun ? ExitStatus.failedRolledBack : ExitStatus.succeeded)
+        } else {
+            output.note("ROLLBACK INCOMPLETE: \(note ?? "")")
+            output.note("still applied, for a human to undo: \(remaining.isEmpty ? "nothing recorded" : remaining.map { "'\($0)'" }.joined(separator: ", "))")
+            state = .finished(ExitStatus.rollbackFailed)
+        }
+    }
+}

@@ -1,0 +1,760 @@
+import PipelineSpec
+import CSystem
+import Foundation
+
+/// A log file created on the first line written (0600), so an attempt that prints nothing costs no inode.
+struct LazyLog {
+    private(set) var path = ""
+    private var fd: Int32 = -1
+
+    /// Starts a new log at `path` (closing the previous one).
+    mutating func reset(_ path: String) {
+        close()
+        self.path = path
+    }
+
+    /// Appends `text`; returns the error when the log cannot be opened or written (full disk, no
+    /// descriptors), so the engine can say so instead of silently losing lines.
+    @discardableResult
+    mutating func write(_ text: String) -> String? {
+        guard !path.isEmpty else { return nil }
+        // Never follow a symlink planted where a log goes.
+        if fd < 0 { fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o600) }
+        guard fd >= 0 else { return "cannot open the log '\(path)': \(String(cString: strerror(errno)))" }
+        var text = text
+        return text.withUTF8 { buffer -> String? in
+            var offset = 0
+            while offset < buffer.count {
+                let n = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                if n <= 0 {
+                    if n < 0 && errno == EINTR { continue }
+                    return "cannot write the log '\(path)': \(String(cString: strerror(errno)))"
+                }
+                offset += n
+            }
+            return nil
+        }
+    }
+
+    mutating func close() {
+        if fd >= 0 { Glibc.close(fd) }
+        fd = -1
+    }
+}
+
+/// An approval question on screen: the stage it is for and what was typed so far.
+struct ApprovalPrompt {
+    var node: Int
+    var typed: [UInt8] = []
+}
+
+/// Runs a pipeline: starts stages as real processes when their needs have succeeded, gates,
+/// retries and times them out, rolls back completed stages in reverse order on failure, and
+/// records every state change in the journal before acting on it.
+///
+/// One thread owns all state: a `poll` loop over the children's output pipes and a signalfd
+/// (SIGCHLD, SIGINT, SIGTERM, SIGHUP), with timers on the injected ``EngineClock``. No state is
+/// shared, so no locks are needed, and a virtual clock can skip idle waits deterministically.
+public final class Engine {
+    /// The phases of the whole run, each with the data only it has.
+    enum State {
+        /// Starting stages as their needs succeed.
+        case running
+        /// A gate stopped the run: no new stage starts; exits 4 once running ones end.
+        case stopping(stage: String, reason: String, message: String)
+        /// `stage` failed: no new stage starts; rollback begins once running ones end.
+        case failing(stage: String)
+        /// Undoing stages one by one: what is left, and the try in flight.
+        case rollingBack(RollbackProgress)
+        /// SIGINT/SIGTERM/SIGHUP (`signals` so far): every process group is being stopped; a rollback
+        /// that was in flight keeps its progress until its scripts have ended.
+        case interrupting(signals: Int, rollback: RollbackProgress?)
+        case finished(Int32)
+
+        var isRunning: Bool { if case .running = self { return true } else { return false } }
+        var isFailing: Bool { if case .failing = self { return true } else { return false } }
+        var isInterrupting: Bool { if case .interrupting = self { return true } else { return false } }
+        /// The rollback in progress (also while an interruption stops its script).
+        var rollback: RollbackProgress? {
+            switch self {
+            case .rollingBack(let progress): return progress
+            case .interrupting(_, let progress): return progress
+            default: return nil
+            }
+        }
+    }
+
+    /// What a stage is doing.
+    enum Phase: Equatable {
+        case pending
+        /// Waiting for a gate timer (`wait`, a closed `window`).
+        case gateTimer(until: Int)
+        /// A gate `check` script runs.
+        case gateCheck
+        /// Gates passed; waits for a free slot.
+        case ready
+        /// An attempt runs (action index within the attempt).
+        case running(action: Int)
+        /// Its approval prompt is shown; the answer is read from standard input by the loop.
+        case awaitingApproval
+        /// Between attempts (or gate-check tries).
+        case retryDelay(until: Int, gateCheck: Bool)
+        case succeeded, failed
+    }
+
+    /// What a running child process is for.
+    enum Purpose {
+        case action(stage: Int)
+        case gateCheck(stage: Int)
+        case rollback(stage: String)
+    }
+
+    struct StageExec {
+        var phase: Phase = .pending
+        var attempt = 0
+        var checkTries = 0
+        /// Gate-check tries journaled before a resume: numbers (and log names) continue after them.
+        var checkNumberBase = 0
+        var waitDone = false
+        var windowDone = false
+        var approvalDone = false
+        /// The answer typed at its prompt, until the gate takes it.
+        var approvalAnswer: Bool?
+        var checkDone = false
+        var log = LazyLog()
+        var outputsPath = ""
+        var actions: [Action] = []
+        /// Where a migrate stage's backup script writes its artifact this attempt (`PIPELINE_BACKUP_PATH`).
+        var backupPath: String?
+    }
+
+    let pipeline: Pipeline?
+    let graph: StageGraph?
+    let options: EngineOptions
+    let output: EngineOutput
+    let clock: EngineClock
+    let store: any StateStore
+    let masker: SecretMasker
+    var state: State = .running
+    var run: RunState
+    var journal: (any RunJournal)!
+    var lock: (any PipelineLock)?
+    var pendingEvents: [JournalEvent] = []
+    var stages: [StageExec] = []
+    /// Stages whose needs have all succeeded and that have not ended, in graph order: the only
+    /// ones the loop looks at, so each step costs what is in flight, not the pipeline's size.
+    var openStages: [Int] = []
+    var openDirty = false
+    var unmetNeeds: [Int] = []
+    var succeededCount = 0
+    var positionInOrder: [Int] = []
+    var jobs: [pid_t: (child: ChildProcess, purpose: Purpose)] = [:]
+    /// Native work in flight (probes, canary, verify), by the fd it reports on.
+    var tasks: [Int32: (task: NativeTask, node: Int)] = [:]
+    /// Whether any child or native task is in flight.
+    var busy: Bool { !jobs.isEmpty || !tasks.isEmpty }
+    var signalFD: Int32 = -1
+    /// The rollback in progress, if any.
+    var undo: RollbackProgress? { state.rollback }
+    /// How many stages run at once (``EngineOptions/maxParallel`` within the descriptor limit).
+    var maxParallel = 1
+    /// The approval prompt on screen, if any.
+    var prompt: ApprovalPrompt?
+    /// Keys for scripts that could not start (negative, never a pid).
+    var nextFailedSpawnToken: pid_t = -1
+    /// Whether a log write failure was already reported (once per run).
+    var reportedLogFailure = false
+
+    var runDirectory: String { store.localDirectory(run.run) }
+
+    init(pipeline: Pipeline?, graph: StageGraph?, run: RunState, store: any StateStore, options: EngineOptions, output: EngineOutput, clock: EngineClock) {
+        self.pipeline = pipeline
+        self.graph = graph
+        self.options = options
+        self.output = output
+        self.clock = clock
+        self.run = run
+        self.store = store
+        masker = SecretMasker(run.definition.secrets.compactMap { name in options.environment[name].map { (name, $0) } })
+        stages = (pipeline?.stages ?? []).map { _ in StageExec() }
+    }
+
+    // MARK: - Entry points
+
+    /// Runs a validated pipeline from the start.
+    /// - Returns: the exit status (see ``ExitStatus``).
+    public static func run(_ loaded: LoadedPipeline, options: EngineOptions, output: EngineOutput) -> Int32 {
+        let clock = EngineClock(virtual: options.virtualClock, wallStart: options.wallStart)
+        let workdir = options.workingDirectory
+        let file = loaded.pipeline.path.hasPrefix("/") ? loaded.pipeline.path : workdir + "/" + loaded.pipeline.path
+        do throws(EngineError) {
+            try checkSecrets(loaded.pipeline.secrets, options.environment)
+            try checkApprovals(options.approved, loaded.pipeline)
+            let store = try StateStores.open(options.stateDirectory)
+            let lock = try store.lock(pipeline: loaded.pipeline.name, run: "(starting)", wait: options.waitForLock)
+            let (runID, sequence) = try store.createRun(pipeline: loaded.pipeline.name, clock: clock)
+            lock.describe(run: runID)
+            let state = RunState(
+                run: runID, pipeline: loaded.pipeline.name, file: file, workdir: workdir,
+                fileHash: Hashing.sha256(loaded.source), started: clock.timestamp(), ended: nil, status: .running,
+                pid: Int(getpid()), waiting: nil,
+                stages: loaded.pipeline.stages.map { .init(id: $0.id, status: .pending, attempts: [], outputs: [], rollback: nil, approved: false) },
+                completionOrder: [], definition: RunDefinition(loaded.pipeline), remaining: [], rollbackNote: nil)
+            let engine = Engine(pipeline: loaded.pipeline, graph: loaded.graph, run: state, store: store, options: options, output: output, clock: clock)
+            engine.lock = lock
+            try PrivateFiles.makeDirectory(engine.runDirectory + "/logs")
+            try PrivateFiles.makeDirectory(engine.runDirectory + "/outputs")
+            engine.journal = try store.openJournal(run: runID, clock: clock)
+            engine.record(.runStarted(.init(run: runID, pipeline: state.pipeline, file: file, workdir: workdir, fileHash: state.fileHash,
+                                            pid: Int(getpid()), host: Host.name, boot: Host.bootID, sequence: sequence, definition: state.definition)), apply: false)
+            try engine.flush()
+            for name in engine.masker.unmaskable {
+                output.note("warning: secret '\(name)' is shorter than \(SecretMasker.minimumLength) characters and cannot be masked in output")
+            }
+            output.note("run \(runID) of '\(state.pipeline)' (\(loaded.pipeline.stages.count) stages); journal: \(engine.runDirectory)")
+            return engine.execute()
+        } catch {
+            output.note("error: \(error.message)")
+            return error.exitCode
+        }
+    }
+
+    /// A declared secret that is not set would silently become the empty string (a deploy with
+    /// `DATABASE_URL=`): refused before anything runs.
+    static func checkSecrets(_ names: [String], _ environment: [String: String]) throws(EngineError) {
+        let missing = names.filter { environment[$0] == nil }.sorted()
+        guard !missing.isEmpty else { return }
+        throw EngineError("declared secret\(missing.count == 1 ? "" : "s") \(missing.map { "'\($0)'" }.joined(separator: ", ")) not set in the environment; nothing was run")
+    }
+
+    /// `--approve NAME` must name a stage with an approval gate: a typo would otherwise be ignored.
+    static func checkApprovals(_ approved: Set<String>, _ pipeline: Pipeline) throws(EngineError) {
+        let gated = pipeline.stages.filter { $0.gate?.approval != nil }.map(\.id)
+        for name in approved.sorted() where !gated.contains(name) {
+            var message = "--approve '\(name)': "
+            message += pipeline.stages.contains { $0.id == name } ? "stage '\(name)' has no approval gate" : "no stage '\(name)'"
+            if let close = Suggestion.closest(name, among: gated) { message += "; did you mean '\(close)'?" }
+            else if gated.isEmpty { message += "; no stage of '\(pipeline.name)' has an approval gate" }
+            throw EngineError(message)
+        }
+    }
+
+    /// Which run a command without a RUN argument means: the newest, when the newest runs all belong to
+    /// one pipeline (or `pipeline` names one); otherwise a refusal listing them.
+    static func latest(_ store: any StateStore, pipeline: String?, command: String) throws(EngineError) -> String {
+        let runs = store.runsNewestFirst()
+        if let pipeline {
+            guard let run = runs.first(where: { $0.pipeline == pipeline }) else { throw EngineError("no runs of pipeline '\(pipeline)' in '\(store.location)'") }
+            return run.id
+        }
+        guard let newest = runs.first else { throw EngineError("no runs recorded in '\(store.location)'") }
+        var latestByPipeline: [(pipeline: String, id: String)] = []
+        for run in runs where !latestByPipeline.contains(where: { $0.pipeline == run.pipeline }) { latestByPipeline.append((run.pipeline, run.id)) }
+        if latestByPipeline.count > 1 {
+            let list = latestByPipeline.map { "'\($0.pipeline)' (latest run \($0.id))" }.joined(separator: ", ")
+            throw EngineError("the state dir holds runs of \(latestByPipeline.count) pipelines: \(list); name the run ('pipeline \(command) RUN') or the pipeline (--pipeline NAME)")
+        }
+        return newest.id
+    }
+
+    /// After a crash of the engine, a try it started may still run (its process group outlives it):
+    /// nothing new may start while one does.
+    /// With `wait` (`--wait-lock`), waits for them to end instead, as for another run's lock.
+    static func checkNoLiveGroups(_ state: RunState, wait: Bool, output: EngineOutput) throws(EngineError) {
+        if wait, state.host.isEmpty || state.host == Host.name {
+            var told = false
+            while true {
+                let live = state.openGroups.filter { Host.groupAlive($0.value) }
+                if live.isEmpty { break }
+                if !told {
+                    output.note("waiting for process group\(live.count == 1 ? "" : "s") \(live.values.sorted().map(String.init).joined(separator: ", ")), started by the engine that stopped, to end")
+                    told = true
+                }
+                usleep(50_000)
+            }
+        }
+        // After a reboot nothing the dead engine started can still run.
+        if !state.boot.isEmpty, state.boot != Host.bootID { return }
+        guard state.host.isEmpty || state.host == Host.name else {
+            if !state.openGroups.isEmpty {
+                throw EngineError("run \(state.run) was started on host '\(state.host)', and tries it started may still run there (process groups \(state.openGroups.values.sorted().map(String.init).joined(separator: ", "))); continue it on that host")
+            }
+            return
+        }
+        let live = state.openGroups.filter { Host.groupAlive($0.value) }.sorted { $0.key < $1.key }
+        guard !live.isEmpty else { return }
+        let list = live.map { "'\($0.key.split(separator: "/").first ?? "")' (process group \($0.value))" }.joined(separator: ", ")
+        let kill = live.map { "kill -TERM -- -\($0.value)" }.joined(separator: "; ")
+        throw EngineError("run \(state.run): \(list) started by the engine that stopped \(live.count == 1 ? "is" : "are") still running; wait for \(live.count == 1 ? "it" : "them") to end or stop \(live.count == 1 ? "it" : "them") ('\(kill)'), then try again (or pass --wait-lock to wait)")
+    }
+
+    /// Continues an interrupted, waiting or abandoned run: succeeded stages are not run again; a run
+    /// interrupted while rolling back finishes its rollback.
+    public static func resume(runID: String?, pipeline: String? = nil, options: EngineOptions, output: EngineOutput) -> Int32 {
+        let clock = EngineClock(virtual: options.virtualClock, wallStart: options.wallStart)
+        do throws(EngineError) {
+            let store = try StateStores.open(options.stateDirectory)
+            let id: String
+            if let runID { id = try RunID.checked(runID) } else { id = try latest(store, pipeline: pipeline, command: "resume") }
+            let lockProbe = try store.load(id)
+            let lock = try store.lock(pipeline: lockProbe.pipeline, run: id, wait: options.waitForLock)
+            let state = try store.load(id)  // again, under the lock
+            switch state.status {
+            case .interrupted, .waiting, .running, .abandoned: break
+            default: throw EngineError("run \(id) finished as '\(state.status.rawValue)'; there is nothing to resume (start a new run, or 'pipeline rollback \(id)')")
+            }
+            try checkNoLiveGroups(state, wait: options.waitForLock, output: output)
+            try checkSecrets(state.definition.secrets, options.environment)
+            var options = options
+            options.workingDirectory = state.workdir
+            if state.rollbackBegun {
+                // Never deploy again what a rollback was undoing: finish the undo.
+                let engine = Engine(pipeline: nil, graph: nil, run: state, store: store, options: options, output: output, clock: clock)
+                engine.lock = lock
+                engine.journal = try store.openJournal(run: id, clock: clock)
+                engine.record(.runResumed(pid: Int(getpid()), host: Host.name, boot: Host.bootID, purpose: .rollback, forced: nil, definition: nil, fileHash: nil))
+                try engine.flush()
+                output.note("run \(id) was stopped while rolling back; finishing the rollback")
+                engine.beginRollback(failed: state.failedStage)
+                return engine.execute()
+            }
+            let loaded: LoadedPipeline
+            do {
+                loaded = try PipelineLoader.load(path: state.file)
+            } catch {
+                throw EngineError("cannot resume run \(id): its pipeline file '\(state.file)' no longer validates:\n" + error.diagnostics.map(\.headline).joined(separator: "\n"))
+            }
+            try checkApprovals(options.approved, loaded.pipeline)
+            // The same checks `run` makes before anything runs: the migration lint included.
+            let findings = MigrationLinter.preflight(loaded.pipeline, workingDirectory: state.workdir)
+            if !findings.isEmpty {
+                throw EngineError("cannot resume run \(id): migration lint found \(findings.count) problem\(findings.count == 1 ? "" : "s"):\n"
+                                  + findings.map(\.headline).joined(separator: "\n"))
+            }
+            let changes = StageChanges(recorded: state, now: loaded.pipeline)
+            if Hashing.sha256(loaded.source) != state.fileHash && !options.force {
+                throw EngineError("the pipeline file '\(state.file)' changed since run \(id) started (\(changes.summary)); resuming would mix two versions (pass --force to resume anyway)")
+            }
+            let engine = Engine(pipeline: loaded.pipeline, graph: loaded.graph, run: state, store: store, options: options, output: output, clock: clock)
+            engine.lock = lock
+            engine.journal = try store.openJournal(run: id, clock: clock)
+            return try engine.prepareResume(changed: Hashing.sha256(loaded.source) != state.fileHash ? changes : nil, source: loaded.source)
+        } catch {
+            output.note("error: \(error.message)")
+            return error.exitCode
+        }
+    }
+
+    /// Undoes the applied stages of a run, newest first, from its journal alone: the stages that
+    /// were running when it stopped (they may have half-applied) first.
+    public static func rollback(runID: String?, pipeline: String? = nil, options: EngineOptions, output: EngineOutput) -> Int32 {
+        let clock = EngineClock(virtual: options.virtualClock, wallStart: options.wallStart)
+        do throws(EngineError) {
+            let store = try StateStores.open(options.stateDirectory)
+            let id: String
+            if let runID { id = try RunID.checked(runID) } else { id = try latest(store, pipeline: pipeline, command: "rollback") }
+            let probe = try store.load(id)
+            let lock = try store.lock(pipeline: probe.pipeline, run: id, wait: options.waitForLock)
+            var state = try store.load(id)
+            if state.status == .rolledBack {
+                throw EngineError("run \(id) is already rolled back", exitCode: 0)
+            }
+            try checkNoLiveGroups(state, wait: options.waitForLock, output: output)
+            try checkSecrets(state.definition.secrets, options.environment)
+            var options = options
+            options.workingDirectory = state.workdir
+            state.status = .running
+            let engine = Engine(pipeline: nil, graph: nil, run: state, store: store, options: options, output: output, clock: clock)
+            engine.lock = lock
+            engine.journal = try store.openJournal(run: id, clock: clock)
+            engine.record(.runResumed(pid: Int(getpid()), host: Host.name, boot: Host.bootID, purpose: .rollback, forced: nil, definition: nil, fileHash: nil))
+            try engine.flush()
+            output.note("rolling back run \(id) of '\(state.pipeline)'")
+            engine.beginRollback(failed: nil)
+            return engine.execute()
+        } catch {
+            output.note(error.exitCode == 0 ? error.message : "error: \(error.message)")
+            return error.exitCode
+        }
+    }
+
+    func prepareResume(changed: StageChanges?, source: [UInt8]) throws(EngineError) -> Int32 {
+        // Stages that were running when the engine died: re-run (idempotent), or stop for a decision.
+        let wasRunning = run.stages.filter { $0.status == .running }.map(\.id)
+        if let changed { output.note("warning: resuming run \(run.run) on a changed file (--force): \(changed.summary)") }
+        record(.runResumed(pid: Int(getpid()), host: Host.name, boot: Host.bootID, purpose: .resume, forced: options.force,
+                           definition: changed.map { _ in RunDefinition(pipeline!) }, fileHash: changed.map { _ in Hashing.sha256(source) }))
+        for id in wasRunning where options.assumeDone.contains(id) {
+            record(.stageFinished(stage: id, status: .succeeded, outputs: [], masked: [], note: "assumed done by a person"))
+        }
+        try flush()
+        // Records are matched by stage id, never by position: the file may have been reordered.
+        for (i, stage) in pipeline!.stages.enumerated() {
+            guard let record = run.stage(stage.id) else { continue }
+            stages[i].attempt = record.attempts.count
+            stages[i].checkNumberBase = record.gateChecks
+            stages[i].approvalDone = record.approved
+            if record.status == .succeeded { stages[i].phase = .succeeded }
+            if wasRunning.contains(stage.id), !stage.idempotent, !options.rerun.contains(stage.id), !options.assumeDone.contains(stage.id) {
+                state = .stopping(stage: stage.id, reason: "decision",
+                                  message: "stage '\(stage.id)' was running when the engine stopped and is not idempotent: check the target, then resume with --rerun \(stage.id) or --assume-done \(stage.id)")
+            }
+        }
+        output.note("resuming run \(run.run) of '\(run.pipeline)'")
+        return execute()
+    }
+
+    // MARK: - Journal
+
+    /// Queues an event and applies it to the in-memory state (the same code replay uses).
+    func record(_ event: JournalEvent, apply: Bool = true) {
+        pendingEvents.append(event)
+        if apply {
+            run.apply(event, time: clock.timestamp(), clock: clock.now())
+        }
+    }
+
+    /// Makes queued events durable; called before any action that depends on them.
+    func flush() throws(EngineError) {
+        guard !pendingEvents.isEmpty else { return }
+        try journal.append(pendingEvents)
+        pendingEvents.removeAll(keepingCapacity: true)
+    }
+
+    // MARK: - The loop
+
+    /// How many stages may run at once: `--max-parallel`, capped so every running stage can have its
+    /// pipe and log (the soft descriptor limit is first raised to the hard one, as servers do).
+    func parallelismWithinDescriptorLimit() -> Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return options.maxParallel }
+        if limit.rlim_cur < limit.rlim_max {
+            var raised = limit
+            raised.rlim_cur = min(limit.rlim_max, 1 << 20)
+            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
+        }
+        let open = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).count
+        let free = Int(clamping: limit.rlim_cur) - open - EngineDefaults.reservedDescriptors
+        let allowed = max(1, free / EngineDefaults.descriptorsPerStage)
+        guard allowed < options.maxParallel else { return options.maxParallel }
+        output.note("warning: --max-parallel \(options.maxParallel) lowered to \(allowed): the descriptor limit (ulimit -n \(limit.rlim_cur)) leaves room for \(allowed) stage\(allowed == 1 ? "" : "s") at once")
+        return allowed
+    }
+
+    func execute() -> Int32 {
+        maxParallel = parallelismWithinDescriptorLimit()
+        if let graph {
+            positionInOrder = [Int](repeating: 0, count: stages.count)
+            for (position, node) in graph.order.enumerated() { positionInOrder[node] = position }
+            unmetNeeds = graph.needs.map { $0.filter { stages[$0].phase != .succeeded }.count }
+            succeededCount = stages.filter { $0.phase == .succeeded }.count
+            openStages = graph.order.filter { unmetNeeds[$0] == 0 && stages[$0].phase != .succeeded && stages[$0].phase != .failed }
+        }
+        signalFD = ps_signalfd_open()
+        defer {
+            if signalFD >= 0 { close(signalFD) }
+        }
+        do {
+            while true {
+                if case .finished(let code) = state {
+                    try flush()
+                    if let problem = store.writeSnapshot(run) { output.note("warning: \(problem) (the journal is intact)") }
+                    output.runEnded(run)
+                    return code
+                }
+                try step()
+                try flush()
+                if case .finished = state { continue }
+                try wait()
+            }
+        } catch {
+            // The journal cannot be written: stop every process, say so, exit 3 (a human must look).
+            for (_, job) in jobs { job.child.signalGroup(SIGKILL) }
+            output.note("error: \(error.message)")
+            return ExitStatus.rollbackFailed
+        }
+    }
+
+    /// Advances every stage and the run as far as possible without waiting.
+    func step() throws(EngineError) {
+        if let prompt, !state.isRunning {
+            // The run is stopping, failing or interrupted: the question no longer stands.
+            output.note("")
+            output.note("[\(stageID(.action(stage: prompt.node)))] approval no longer asked: the run is stopping")
+            stages[prompt.node].phase = .pending
+            self.prompt = nil
+        }
+        var progressed = true
+        while progressed {
+            progressed = false
+            let now = clock.now()
+            switch state {
+            case .running, .stopping:
+                progressed = try advanceStages(now: now)
+                try checkRunEnd()
+            case .failing(let stage):
+                if !busy {
+                    beginRollback(failed: stage)
+                    progressed = true
+                }
+            case .rollingBack(let progress):
+                progressed = try advanceRollback(progress, now: now)
+            case .interrupting:
+                if !busy {
+                    record(.runInterrupted)
+                    if run.rollbackBegun {
+                        output.note("interrupted while rolling back: every script was stopped; finish the rollback with 'pipeline resume \(run.run)' (or 'pipeline rollback \(run.run)')")
+                    } else {
+                        output.note("interrupted: every stage was stopped; continue with 'pipeline resume \(run.run)', or undo it with 'pipeline rollback \(run.run)'")
+                    }
+                    state = .finished(ExitStatus.interrupted)
+                }
+            case .finished:
+                return
+            }
+        }
+    }
+
+    /// Blocks until output, a child's exit, a signal or the next timer.
+    func wait() throws(EngineError) {
+        var timeout = nextTimer().map { max(0, $0 - clock.now()) }
+        if let t = timeout, t > 0, clock.isVirtual, !busy, prompt == nil {
+            clock.skip(t)
+            return
+        }
+        if timeout == nil && !busy && prompt == nil { return }
+        var fds = [pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0)]
+        var owners: [pid_t] = [0]
+        if prompt != nil {
+            fds.append(pollfd(fd: 0, events: Int16(POLLIN), revents: 0))
+            owners.append(0)
+        }
+        for (pid, job) in jobs where !job.child.eof {
+            fds.append(pollfd(fd: job.child.fd, events: Int16(POLLIN), revents: 0))
+            owners.append(pid)
+        }
+        let firstTask = fds.count
+        for fd in tasks.keys { fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0)) }
+        if timeout == nil { timeout = -1 }
+        let n = poll(&fds, nfds_t(fds.count), Int32(clamping: timeout!))
+        if n < 0 && errno != EINTR { throw EngineError("poll failed: \(String(cString: strerror(errno)))", exitCode: 3) }
+        for (i, pfd) in fds.enumerated() where pfd.revents != 0 && i > 0 && i < firstTask {
+            if owners[i] == 0 { readApproval(); continue }
+            if let job = jobs[owners[i]] { drain(job.child, job.purpose) }
+        }
+        for pfd in fds[firstTask...] where pfd.revents != 0 {
+            if let entry = tasks[pfd.fd] { try collect(entry.task, node: entry.node) }
+        }
+        if fds[0].revents != 0 { handleSignals() }
+        handleTimers()
+        try collectFinishedJobs()
+    }
+
+    /// Reads what was typed at the approval prompt; a whole line answers it (end of input: no one
+    /// can answer, the run stops at the gate).
+    func readApproval() {
+        guard var prompt else { return }
+        var buffer = [UInt8](repeating: 0, count: 512)
+        let n = read(0, &buffer, buffer.count)
+        if n < 0 && (errno == EINTR || errno == EAGAIN) { return }
+        if n > 0 { prompt.typed.append(contentsOf: buffer[0..<n]) }
+        let node = prompt.node
+        if let newline = prompt.typed.firstIndex(of: UInt8(ascii: "\n")) {
+            let answer = String(decoding: prompt.typed[..<newline], as: UTF8.self).trimmingCharacters(in: .whitespaces).lowercased()
+            stages[node].approvalAnswer = answer == "y" || answer == "yes"
+        } else if n <= 0 {
+            let stage = stageID(.action(stage: node))
+            stop(stage, reason: "approval", message: "stage '\(stage)' needs approval (no answer: standard input closed); continue with 'pipeline resume \(run.run) --approve \(stage)'")
+        } else {
+            self.prompt = prompt
+            return
+        }
+        stages[node].phase = .pending
+        self.prompt = nil
+    }
+
+    func nextTimer() -> Int? {
+        var times: [Int] = []
+        for (_, job) in jobs {
+            if let d = job.child.deadline, !job.child.timedOut, job.child.exitStatus == nil { times.append(d) }
+            if let t = job.child.terminatedAt, !job.child.killed { times.append(t + options.killGraceMs) }
+            if let exited = job.child.exitedAt, !job.child.eof { times.append(exited + EngineDefaults.outputGraceMs) }
+        }
+        for node in openStages {
+            switch stages[node].phase {
+            case .gateTimer(let until), .retryDelay(let until, _): times.append(until)
+            default: break
+            }
+        }
+        if let wake = undo?.wake { times.append(wake) }
+        for (_, entry) in tasks where !entry.task.timedOut { if let d = entry.task.deadline { times.append(d) } }
+        return times.min()
+    }
+
+    /// A stage ended: it leaves the open set; on success its dependents may join it.
+    func stageEnded(_ node: Int, succeeded: Bool) {
+        stages[node].phase = succeeded ? .succeeded : .failed
+        openStages.removeAll { $0 == node }
+        guard succeeded, let graph else { return }
+        succeededCount += 1
+        for dependent in graph.dependents[node] {
+            unmetNeeds[dependent] -= 1
+            if unmetNeeds[dependent] == 0 {
+                openStages.append(dependent)
+                openDirty = true
+            }
+        }
+    }
+
+    func handleSignals() {
+        while true {
+            let sig = ps_signalfd_read(signalFD)
+            if sig <= 0 { break }
+            if sig == SIGCHLD { continue }
+            if case .interrupting(let signals, let rollback) = state {
+                // Again: kill at once.
+                state = .interrupting(signals: signals + 1, rollback: rollback)
+                for (_, job) in jobs { job.child.signalGroup(SIGKILL); job.child.killed = true }
+                for (_, entry) in tasks { entry.task.cancel() }
+            } else {
+                state = .interrupting(signals: 1, rollback: state.rollback)
+                output.note("received \(String(cString: ps_signal_name(sig))): stopping every stage (again to kill at once)")
+                for (_, job) in jobs { terminate(job.child) }
+                for (_, entry) in tasks { entry.task.cancel() }
+            }
+        }
+        reap()
+    }
+
+    /// Reaps the engine's own children (by pid: children of native tasks are theirs to reap).
+    func reap() {
+        var status: Int32 = 0
+        for (pid, job) in jobs where job.child.exitStatus == nil {
+            guard waitpid(pid, &status, WNOHANG) == pid else { continue }
+            job.child.exitStatus = status
+            job.child.exitedAt = clock.now()
+            // Nothing of the stage may outlive it: stop what is left of its group.
+            if job.child.groupAlive, job.child.terminatedAt == nil { terminate(job.child) }
+            drain(job.child, job.purpose)
+        }
+    }
+
+    func handleTimers() {
+        let now = clock.now()
+        for (_, entry) in tasks {
+            if let deadline = entry.task.deadline, now >= deadline, !entry.task.timedOut {
+                entry.task.timedOut = true
+                emit(.action(stage: entry.node), "timed out after \(TimeSpan(milliseconds: now - entry.task.startedAt)); stopping it")
+                entry.task.cancel()
+            }
+        }
+        for (_, job) in jobs {
+            let child = job.child
+            if let deadline = child.deadline, now >= deadline, child.exitStatus == nil, !child.timedOut {
+                child.timedOut = true
+                emit(job.purpose, "timed out after \(TimeSpan(milliseconds: now - child.startedAt)); stopping its process group")
+                terminate(child)
+            }
+            if let t = child.terminatedAt, !child.killed, now >= t + options.killGraceMs {
+                child.signalGroup(SIGKILL)
+                child.killed = true
+            }
+            if let exited = child.exitedAt, !child.eof, now >= exited + EngineDefaults.outputGraceMs {
+                // The script is done, but a process it started (a daemon in its own session) still
+                // holds the pipe: stop reading rather than wait for it.
+                drain(child, job.purpose)
+                if !child.eof {
+                    child.closeOutput()
+                    emit(job.purpose, "the script exited but a process it started still holds its output; no longer reading it")
+                }
+            }
+        }
+        reap()
+    }
+
+    func terminate(_ child: ChildProcess) {
+        guard child.terminatedAt == nil else { return }
+        child.signalGroup(SIGTERM)
+        child.signalGroup(SIGCONT)
+        child.terminatedAt = clock.now()
+    }
+
+    /// Reads a child's output into the terminal and its log, masked.
+    func drain(_ child: ChildProcess, _ purpose: Purpose) {
+        guard !child.eof else { return }
+        let id = stageID(purpose)
+        for line in child.readLines(masker: masker) {
+            let masked = masker.mask(line)
+            output.stageLine(stage: id, line: masked)
+            writeLog(purpose, masked + "\n")
+        }
+    }
+
+    func stageID(_ purpose: Purpose) -> String {
+        switch purpose {
+        case .action(let i), .gateCheck(let i): return pipeline!.stages[i].id
+        case .rollback(let id): return id
+        }
+    }
+
+    func writeLog(_ purpose: Purpose, _ text: String) {
+        let failure: String?
+        switch purpose {
+        case .action(let i), .gateCheck(let i): failure = stages[i].log.write(text)
+        case .rollback: failure = undo?.log.write(text)
+        }
+        if let failure, !reportedLogFailure {
+            reportedLogFailure = true
+            output.note("warning: \(failure); output still goes to the terminal (further log failures of this run are not reported)")
+        }
+    }
+
+    func emit(_ purpose: Purpose, _ text: String) {
+        let text = masker.mask(text)
+        output.note("[\(stageID(purpose))] \(text)")
+        writeLog(purpose, "pipeline: \(text)\n")
+    }
+
+    func collectFinishedJobs() throws(EngineError) {
+        for (pid, job) in jobs where job.child.finished {
+            jobs[pid] = nil
+            switch job.purpose {
+            case .action(let i): try actionFinished(i, job.child)
+            case .gateCheck(let i): try gateCheckFinished(i, job.child)
+            case .rollback(let id): try rollbackScriptFinished(id, job.child)
+            }
+        }
+    }
+
+    /// Starts a script as a child; the journal must already say it started. Its process group is
+    /// journaled right after (written, not synced: a crash of the engine keeps it, and a crash of the
+    /// machine takes the group with it), so `resume` and `rollback` can tell whether it still runs.
+    /// A script that cannot start (no shell, no descriptors) is a try that exited 127 at once.
+    func spawn(_ script: String, shell: [String], environment: [String], timeoutMs: Int?, purpose: Purpose,
+               attempt: (stage: String, phase: AttemptPhase, number: Int)) throws(EngineError) {
+        try flush()
+        let child: ChildProcess
+        do {
+            child = try ChildProcess(argv: shell + [script], environment: environment, directory: options.workingDirectory, now: clock.now())
+        } catch {
+            let failed = ChildProcess(failedToStart: error.message, token: nextFailedSpawnToken, now: clock.now())
+            nextFailedSpawnToken -= 1
+            jobs[failed.pid] = (failed, purpose)
+            emit(purpose, error.message)
+            return
+        }
+        if let t = timeoutMs { child.deadline = child.startedAt + t }
+        jobs[child.pid] = (child, purpose)
+        try journal.appendUnsynced(.processStarted(stage: attempt.stage, phase: attempt.phase, attempt: attempt.number, pgid: Int(child.pid)))
+    }
+
+    func logPath(_ relative: String) -> String { runDirectory + "/" + relative }
+
+    /// The delay before the next try, with up to ±25% jitter when the policy asks for it.
+    func retryDelay(_ policy: RetryPolicy, after attempt: Int) -> Int {
+        let base = policy.delay(afterAttempt: attempt).milliseconds
+        guard policy.jitter, base > 0 else { return base }
+        let spread = base / 4
+        return min(policy.maxDelay.milliseconds, max(0, base + Int.random(in: -spread...spread)))
+    }
+}

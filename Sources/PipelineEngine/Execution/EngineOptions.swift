@@ -1,0 +1,65 @@
+import PipelineSpec
+/// How a run behaves; set from the command line.
+public struct EngineOptions: Sendable {
+    /// What to do outside a deploy window.
+    public enum WindowPolicy: String, Sendable, CaseIterable { case wait, fail }
+    /// What happens to stages still running when another fails.
+    public enum FailurePolicy: String, Sendable, CaseIterable { case wait, stop }
+
+    /// Where runs are recorded.
+    public var stateDirectory = ".pipeline"
+    /// How many stages run at once.
+    public var maxParallel = 2
+    /// Stages pre-approved (`--approve`).
+    public var approved: Set<String> = []
+    /// Approve every approval gate (`--yes`).
+    public var approveAll = false
+    public var window = WindowPolicy.fail
+    public var onFailure = FailurePolicy.wait
+    /// Wait for the state lock instead of failing.
+    public var waitForLock = false
+    /// Resume even if the pipeline file changed.
+    public var force = false
+    /// Stages that were running when the engine died and may be run again although not idempotent.
+    public var rerun: Set<String> = []
+    /// Stages that were running when the engine died and a human checked are done.
+    public var assumeDone: Set<String> = []
+    /// Grace between SIGTERM and SIGKILL to a process group.
+    public var killGraceMs = 5000
+    /// Skip idle waits (tests).
+    public var virtualClock = false
+    /// Pretend the wall clock reads this at start (tests of deploy windows), ms since 1970.
+    public var wallStart: Int?
+    /// The working directory scripts run in (the caller's).
+    public var workingDirectory = "."
+    /// The caller's environment, passed to every script.
+    public var environment: [String: String] = [:]
+
+    public init() {}
+}
+
+/// Where the engine's words go: the CLI prints them; the library never does.
+public protocol EngineOutput: AnyObject {
+    /// One line of a stage's output (already masked).
+    func stageLine(stage: String, line: String)
+    /// A status line from the engine (already masked).
+    func note(_ text: String)
+    /// Shows a prompt asking a person to approve a stage; false when no one can be asked (no TTY,
+    /// CI). The engine reads the answer (a line, `y`/`yes` approves) from standard input in its
+    /// own loop, so signals, timers and other stages' output stay live while it waits.
+    func promptApproval(stage: String, message: String) -> Bool
+    /// An attempt ended; its whole (masked) log is at `logPath`.
+    func attemptEnded(stage: String, attempt: Int, phase: String, status: String, logPath: String)
+    /// The run ended (or stopped); `state` is final for this invocation.
+    func runEnded(_ state: RunState)
+}
+
+/// The documented exit codes.
+public enum ExitStatus {
+    public static let succeeded: Int32 = 0
+    public static let failedRolledBack: Int32 = 1
+    public static let invalid: Int32 = 2
+    public static let rollbackFailed: Int32 = 3
+    public static let stoppedAtGate: Int32 = 4
+    public static let interrupted: Int32 = 130
+}

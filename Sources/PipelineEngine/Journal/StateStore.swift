@@ -1,0 +1,82 @@
+import PipelineSpec
+/// Everything the engine needs from where runs are kept: create a run, append its events durably,
+/// read a run back, list runs, take and hold the one-run-per-pipeline lock, and say whether the
+/// engine recorded as running a run is still alive. The engine talks only to this seam; local
+/// JSON-lines files with `flock` (``LocalStateStore``) are the first implementation.
+///
+/// Logs, outputs files and backups always stay on the machine that runs the stage, in
+/// ``localDirectory(_:)``; only the journal and the lock live in the store.
+public protocol StateStore: Sendable {
+    /// Where the state is, for messages (a path; never a secret).
+    var location: String { get }
+
+    /// Allocates a new run of `pipeline` (the caller holds its lock): its id, and its place in
+    /// the order runs started in.
+    func createRun(pipeline: String, clock: EngineClock) throws(EngineError) -> (id: String, sequence: Int)
+
+    /// Opens a run's journal for appending.
+    func openJournal(run: String, clock: EngineClock) throws(EngineError) -> any RunJournal
+
+    /// Replays a run's journal.
+    /// - Throws: ``EngineError`` when there is no such run or its journal is corrupt.
+    func load(_ run: String) throws(EngineError) -> RunState
+
+    /// Recorded runs, newest first.
+    func runsNewestFirst() -> [RunListing]
+
+    /// Takes the lock of `pipeline`, failing at once (naming the holder) unless `wait`.
+    func lock(pipeline: String, run: String, wait: Bool) throws(EngineError) -> any PipelineLock
+
+    /// Whether the engine recorded as running `state` still holds its lock.
+    func isLive(_ state: RunState) -> Bool
+
+    /// Stores a readable snapshot of a run (best effort); returns why it could not, or nil.
+    func writeSnapshot(_ state: RunState) -> String?
+
+    /// The directory on this machine for a run's logs, outputs and backups.
+    func localDirectory(_ run: String) -> String
+}
+
+/// A run's journal, opened for appending.
+public protocol RunJournal: AnyObject {
+    /// Appends events durably, in order, before the engine acts on them (write-ahead).
+    func append(_ events: [JournalEvent]) throws(EngineError)
+    /// Appends one event without waiting for it to be durable (made durable by the next ``append(_:)``).
+    func appendUnsynced(_ event: JournalEvent) throws(EngineError)
+}
+
+/// The held lock of one pipeline; released when it is deinitialised (or its holder dies).
+public protocol PipelineLock: AnyObject {
+    /// Says which run holds it (for the message others get).
+    func describe(run: String)
+}
+
+/// One recorded run, as listed.
+public struct RunListing: Sendable {
+    public var id: String
+    public var pipeline: String
+    /// Its place in the order runs started in (0: recorded before the counter existed).
+    public var sequence: Int
+}
+
+/// Opens the store a `--state-dir` (or, later, `--state URL`) names.
+public enum StateStores {
+    /// The store at `location`, checked (an unsafe local state dir is refused).
+    public static func open(_ location: String) throws(EngineError) -> any StateStore {
+        try LocalStateStore(checking: location)
+    }
+}
+
+/// Run ids as given on the command line.
+public enum RunID {
+    /// `20261122T103000Z-3fa9c1`: letters, digits, `-`, `_`, `.`, not starting with a dot, never a path.
+    public static func checked(_ id: String) throws(EngineError) -> String {
+        let allowed = id.utf8.allSatisfy { c in
+            (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c == 45 || c == 95 || c == 46
+        }
+        guard !id.isEmpty, id.utf8.count <= 128, allowed, !id.hasPrefix(".") else {
+            throw EngineError("invalid run id '\(id.prefix(80))': not a run id (like 20261122T103000Z-3fa9c1; see 'pipeline history')")
+        }
+        return id
+    }
+}

@@ -1,0 +1,189 @@
+import PipelineSpec
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// Native HTTP and TCP probes (no shelling out to curl), used by infra-precheck, verify and canary.
+///
+/// HTTP probes never follow redirects: the status judged is the one the probed URL answered
+/// (`expect: 302` can pass, and a health check redirected to a login page fails).
+enum Probes {
+    /// The result of one HTTP GET.
+    struct HTTPResult: Sendable {
+        var status: Int?
+        var body: Data
+        var error: String?
+        var milliseconds: Int
+        /// The `Location` of a redirect that was not followed.
+        var location: String? = nil
+
+        /// The status for a message: `503`, `302 (redirect to /login, not followed)`.
+        var statusText: String {
+            "\(status ?? 0)" + (location.map { " (redirect to \($0), not followed)" } ?? "")
+        }
+    }
+
+    /// GET `url` with a timeout; never throws, never follows a redirect. Gives up early (error
+    /// `cancelled`) once `cancelled` says so, so a stopped stage or an interrupted run does not
+    /// wait for a slow server.
+    static func get(_ url: String, timeoutMs: Int, cancelled: () -> Bool = { false }) -> HTTPResult {
+        let started = EngineClock.monotonicMs()
+        guard let target = URL(string: url), target.scheme == "http" || target.scheme == "https" else {
+            return HTTPResult(status: nil, body: Data(), error: "'\(url)' is not an http(s) URL", milliseconds: 0)
+        }
+        var request = URLRequest(url: target, cachePolicy: .reloadIgnoringLocalAndRemoteCacheData, timeoutInterval: Double(timeoutMs) / 1000)
+        request.httpMethod = "GET"
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.timeoutIntervalForRequest = Double(timeoutMs) / 1000
+        configuration.timeoutIntervalForResource = Double(timeoutMs) / 1000
+        // A delegate, not a completion handler: only a delegate is asked about redirects
+        // (swift-corelibs-foundation follows them without asking when a handler is given).
+        let box = ResultBox()
+        let session = URLSession(configuration: configuration, delegate: box, delegateQueue: nil)
+        defer { session.finishTasksAndInvalidate() }
+        let task = session.dataTask(with: request)
+        task.resume()
+        let giveUp = started + timeoutMs + 1000
+        while box.done.wait(timeout: .now() + .milliseconds(50)) == .timedOut {
+            if cancelled() {
+                task.cancel()
+                return HTTPResult(status: nil, body: Data(), error: "cancelled", milliseconds: EngineClock.monotonicMs() - started)
+            }
+            if EngineClock.monotonicMs() >= giveUp {
+                task.cancel()
+                return HTTPResult(status: nil, body: Data(), error: "timed out after \(TimeSpan(milliseconds: timeoutMs))", milliseconds: EngineClock.monotonicMs() - started)
+            }
+        }
+        let elapsed = EngineClock.monotonicMs() - started
+        let (data, response, error) = box.get()
+        if let error {
+            let text = (error as NSError).code == NSURLErrorTimedOut ? "timed out after \(TimeSpan(milliseconds: timeoutMs))" : error.localizedDescription
+            return HTTPResult(status: nil, body: Data(), error: text, milliseconds: elapsed)
+        }
+        let status = response?.statusCode
+        let location = status.flatMap { (300..<400).contains($0) ? response?.value(forHTTPHeaderField: "Location") : nil }
+        return HTTPResult(status: status, body: data, error: nil, milliseconds: elapsed, location: location)
+    }
+
+    /// Collects one task's answer, and refuses every redirect.
+    private final class ResultBox: NSObject, URLSessionDataDelegate, @unchecked Sendable {
+        let done = DispatchSemaphore(value: 0)
+        private let lock = NSLock()
+        private var data = Data()
+        private var response: HTTPURLResponse?
+        private var error: Error?
+
+        func urlSession(_ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
+                        newRequest request: URLRequest, completionHandler: @escaping @Sendable (URLRequest?) -> Void) {
+            lock.withLock { self.response = response }
+            completionHandler(nil)
+        }
+
+        func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
+                        completionHandler: @escaping @Sendable (URLSession.ResponseDisposition) -> Void) {
+            lock.withLock { self.response = response as? HTTPURLResponse }
+            completionHandler(.allow)
+        }
+
+        func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
+            lock.withLock { self.data.append(data) }
+        }
+
+        func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {
+            lock.withLock {
+                self.error = error
+                if let answered = task.response as? HTTPURLResponse { response = answered }
+            }
+            done.signal()
+        }
+
+        func get() -> (Data, HTTPURLResponse?, Error?) { lock.withLock { (data, response, error) } }
+    }
+
+    /// Connects to `host:port` within a timeout; nil on success, else why not.
+    static func tcp(host: String, port: Int, timeoutMs: Int, cancelled: () -> Bool = { false }) -> String? {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>?
+        let rc = getaddrinfo(host, String(port), &hints, &list)
+        guard rc == 0, let first = list else { return "cannot resolve '\(host)': \(String(cString: gai_strerror(rc)))" }
+        defer { freeaddrinfo(list) }
+        var lastError = "no address"
+        var entry: UnsafeMutablePointer<addrinfo>? = first
+        while let info = entry {
+            entry = info.pointee.ai_next
+            let fd = socket(info.pointee.ai_family, info.pointee.ai_socktype | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), info.pointee.ai_protocol)
+            guard fd >= 0 else { continue }
+            defer { close(fd) }
+            if connect(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0 { return nil }
+            guard errno == EINPROGRESS else { lastError = String(cString: strerror(errno)); continue }
+            var pfd = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+            let giveUp = EngineClock.monotonicMs() + timeoutMs
+            var n: Int32 = 0
+            while n == 0, EngineClock.monotonicMs() < giveUp {
+                if cancelled() { return "cancelled" }
+                n = poll(&pfd, 1, Int32(max(1, min(50, giveUp - EngineClock.monotonicMs()))))
+            }
+            if n == 0 { lastError = "timed out after \(TimeSpan(milliseconds: timeoutMs))"; continue }
+            var error: Int32 = 0
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length)
+            if error == 0 { return nil }
+            lastError = String(cString: strerror(error))
+        }
+        return "cannot connect to \(host):\(port): \(lastError)"
+    }
+
+    /// Why a metric has no value (the round, or the baseline, fails).
+    struct NotANumber: Error, Sendable {
+        var message: String
+    }
+
+    /// The finite number in `text` (`0.05`, ` 12 `, `1e-3`). NaN and ±infinity (`NaN`, `-nan`,
+    /// `inf`) are not numbers here: a metric that reads one fails its round instead of passing
+    /// every bound (every comparison with NaN is false).
+    static func finiteNumber(_ text: String) -> Double? {
+        guard let value = Double(text.trimmingCharacters(in: .whitespaces)), value.isFinite else { return nil }
+        return value
+    }
+
+    /// The number an analysis script printed: its last non-empty line.
+    static func number(printed lines: [String]) -> Result<Double, NotANumber> {
+        guard let last = lines.last(where: { !$0.trimmingCharacters(in: .whitespaces).isEmpty }) else {
+            return .failure(NotANumber(message: "the script printed no number"))
+        }
+        guard let value = finiteNumber(last) else {
+            return .failure(NotANumber(message: "'\(last.trimmingCharacters(in: .whitespaces).prefix(80))' is not a finite number"))
+        }
+        return .success(value)
+    }
+
+    /// The number at a dotted path (`metrics.error_rate`, `p95.0`) in a JSON document: a JSON
+    /// number, or a string holding one (Prometheus writes sample values as strings); finite only.
+    static func number(in body: Data, at path: String) -> Result<Double, NotANumber> {
+        guard var value = try? JSONSerialization.jsonObject(with: body, options: [.fragmentsAllowed]) else {
+            return .failure(NotANumber(message: "the response is not JSON"))
+        }
+        for key in path.split(separator: ".") where !key.isEmpty {
+            if let object = value as? [String: Any], let next = object[String(key)] {
+                value = next
+            } else if let array = value as? [Any], let index = Int(key), array.indices.contains(index) {
+                value = array[index]
+            } else {
+                return .failure(NotANumber(message: "the response has nothing at '\(path)'"))
+            }
+        }
+        if let number = value as? NSNumber, !(value is String) {
+            guard number.doubleValue.isFinite else { return .failure(NotANumber(message: "the value at '\(path)' is not a finite number")) }
+            return .success(number.doubleValue)
+        }
+        if let text = value as? String {
+            guard let number = finiteNumber(text) else {
+                return .failure(NotANumber(message: "'\(text.prefix(80))' at '\(path)' is not a finite number"))
+            }
+            return .success(number)
+        }
+        return .failure(NotANumber(message: "the value at '\(path)' is not a number"))
+    }
+}

@@ -1,0 +1,255 @@
+import PipelineYAML
+
+/// Typed, located access to a ``YAMLDocument``: every accessor checks the node's shape and
+/// records a diagnostic (expected vs found) instead of failing, so all problems are reported together.
+package struct ConfigReader {
+    package let document: YAMLDocument
+    package let path: String
+    package var diagnostics: [Diagnostic] = []
+
+    package init(document: YAMLDocument, path: String) {
+        self.document = document
+        self.path = path
+    }
+
+    package subscript(id: NodeID) -> YAMLNode { document[id] }
+
+    package mutating func error(_ mark: Mark, _ message: String) {
+        diagnostics.append(Diagnostic(.error, path: path, mark: mark, message: message))
+    }
+
+    package mutating func warning(_ mark: Mark, _ message: String, code: String) {
+        diagnostics.append(Diagnostic(.warning, path: path, mark: mark, message: message, code: code))
+    }
+
+    /// "a string", "a mapping", "a list", "null", "a number", "a boolean".
+    package func describe(_ id: NodeID) -> String {
+        let node = document[id]
+        switch node.kind {
+        case .mapping: return "a mapping"
+        case .sequence: return "a list"
+        case .scalar:
+            if node.isNull { return "nothing (null)" }
+            guard node.style == .plain else { return "a string" }
+            if node.value == "true" || node.value == "false" { return "a boolean" }
+            if Double(node.value) != nil { return "a number" }
+            return "a string"
+        }
+    }
+
+    package mutating func mismatch(_ id: NodeID, _ what: String, expected: String) {
+        error(document[id].mark, "\(what): expected \(expected), found \(describe(id))")
+    }
+
+    /// The fields of a mapping whose keys come from `K`. Unknown keys get "did you mean";
+    /// keys in `K` but not in `allowed` are passed to `misplaced` for a kind-specific message.
+    package mutating func fields<K: RawRepresentable & CaseIterable & Hashable>(
+        _ id: NodeID, _ what: String, _ keys: K.Type, allowed: [K]? = nil,
+        misplaced: ((K) -> String)? = nil
+    ) -> Fields<K>? where K.RawValue == String {
+        guard document[id].kind == .mapping else {
+            mismatch(id, what, expected: "a mapping")
+            return nil
+        }
+        var fields = Fields<K>(mark: document[id].mark)
+        let names = (allowed ?? Array(K.allCases)).map(\.rawValue)
+        for (keyID, valueID) in document.entries(of: id) {
+            let key = document[keyID]
+            if let known = K(rawValue: key.value) {
+                if let allowed, !allowed.contains(known) {
+                    error(key.mark, misplaced?(known) ?? "'\(key.value)' is not allowed in \(what)")
+                    continue
+                }
+                fields.values[known] = valueID
+                fields.marks[known] = key.mark
+            } else {
+                error(key.mark, "unknown key '\(key.value)' in \(what)" + Suggestion.didYouMean(key.value, among: names))
+            }
+        }
+        return fields
+    }
+
+    /// Reports each required key that is missing, at the mapping.
+    package mutating func require<K: RawRepresentable & Hashable>(_ fields: Fields<K>, _ keys: [K], in what: String) where K.RawValue == String {
+        for key in keys where fields.values[key] == nil {
+            error(fields.mark, "\(what) is missing required key '\(key.rawValue)'")
+        }
+    }
+
+    /// A scalar as text. Any style is accepted: `NO` where a string is expected stays `NO`.
+    package mutating func string(_ id: NodeID, _ what: String) -> String? {
+        let node = document[id]
+        guard node.kind == .scalar, !node.isNull else {
+            mismatch(id, what, expected: "a string")
+            return nil
+        }
+        return node.value
+    }
+
+    /// A boolean: only plain `true` / `false`; YAML 1.1 spellings get an error with the fix.
+    package mutating func bool(_ id: NodeID, _ what: String) -> Bool? {
+        let node = document[id]
+        if node.kind == .scalar, node.style == .plain {
+            switch node.value {
+            case "true": return true
+            case "false": return false
+            case "yes", "Yes", "YES", "on", "On", "ON", "y", "Y", "True", "TRUE":
+                error(node.mark, "\(what): '\(node.value)' is not a boolean here; write 'true'")
+                return nil
+            case "no", "No", "NO", "off", "Off", "OFF", "n", "N", "False", "FALSE":
+                error(node.mark, "\(what): '\(node.value)' is not a boolean here; write 'false'")
+                return nil
+            default: break
+            }
+        }
+        mismatch(id, what, expected: "'true' or 'false'")
+        return nil
+    }
+
+    /// A plain integer within a range.
+    package mutating func int(_ id: NodeID, _ what: String, in range: ClosedRange<Int>) -> Int? {
+        let node = document[id]
+        guard node.kind == .scalar, node.style == .plain, let value = Int(node.value) else {
+            mismatch(id, what, expected: "an integer")
+            return nil
+        }
+        guard range.contains(value) else {
+            let upper = range.upperBound == Int.max ? "" : " and \(range.upperBound)"
+            error(node.mark, range.upperBound == Int.max
+                ? "\(what) must be at least \(range.lowerBound), found \(value)"
+                : "\(what) must be between \(range.lowerBound)\(upper), found \(value)")
+            return nil
+        }
+        return value
+    }
+
+    /// A plain number.
+    package mutating func number(_ id: NodeID, _ what: String) -> Double? {
+        let node = document[id]
+        guard node.kind == .scalar, node.style == .plain, let value = Double(node.value), value.isFinite else {
+            mismatch(id, what, expected: "a number")
+            return nil
+        }
+        return value
+    }
+
+    /// A duration (`500ms`, `90s`, `10m`, `1h30m`), at most ``FormatLimits/maxDuration``.
+    package mutating func duration(_ id: NodeID, _ what: String, positive: Bool = false) -> TimeSpan? {
+        let node = document[id]
+        guard node.kind == .scalar, !node.isNull else {
+            mismatch(id, what, expected: "a duration like '90s'")
+            return nil
+        }
+        guard let span = TimeSpan(parsing: node.value) else {
+            let hint = Int(node.value) != nil ? "; add a unit: '\(node.value)s'" : "; use h, m, s, ms in that order, e.g. '1h30m', '90s', '500ms'"
+            error(node.mark, "\(what): '\(node.value)' is not a duration\(hint)")
+            return nil
+        }
+        if positive, span.milliseconds == 0 {
+            error(node.mark, "\(what) must be longer than 0s")
+            return nil
+        }
+        if span > FormatLimits.maxDuration {
+            error(node.mark, "\(what) must be at most \(FormatLimits.maxDuration) (30 days), found '\(node.value)'")
+            return nil
+        }
+        return span
+    }
+
+    /// The items of a list.
+    package mutating func list(_ id: NodeID, _ what: String) -> ArraySlice<NodeID>? {
+        guard document[id].kind == .sequence else {
+            mismatch(id, what, expected: "a list")
+            return nil
+        }
+        return document.items(of: id)
+    }
+
+    /// A list of strings, with the mark of each.
+    package mutating func strings(_ id: NodeID, _ what: String) -> [(String, Mark)]? {
+        guard let items = list(id, what) else { return nil }
+        var result: [(String, Mark)] = []
+        for item in items {
+            if let s = string(item, "each item of \(what)") { result.append((s, document[item].mark)) }
+        }
+        return result
+    }
+}
+
+/// The values of a mapping, by key, with where each key is written.
+package struct Fields<K: Hashable> {
+    package var mark: Mark
+    package var values: [K: NodeID] = [:]
+    package var marks: [K: Mark] = [:]
+
+    package subscript(key: K) -> NodeID? { values[key] }
+}
+
+/// "Did you mean" for misspelled words, by edit distance with a cutoff.
+package enum Suggestion {
+    /// `; did you mean 'retry'?` when a candidate is close enough, else "".
+    package static func didYouMean(_ word: String, among candidates: [String]) -> String {
+        guard let best = closest(word, among: candidates) else { return "" }
+        return "; did you mean '\(best)'?"
+    }
+
+    /// The closest candidate within a distance of about a third of the word's length (at most 3).
+    /// A candidate whose length differs from the word's by more than that cannot be close and
+    /// is skipped unread, so a huge unknown word costs one pass over it, not a matrix.
+    /// - Complexity: O(*n* + *c*), *n* the word's length and *c* the candidates' total length.
+    package static func closest(_ word: String, among candidates: [String]) -> String? {
+        let length = word.count
+        let cutoff = max(1, min(3, length / 3 + 1))
+        var lowered: [Character]?
+        var best: (String, Int)?
+        for candidate in candidates where abs(candidate.count - length) <= cutoff {
+            if lowered == nil { lowered = Array(word.lowercased()) }
+            let limit = min(cutoff, (best?.1 ?? cutoff + 1) - 1)
+            guard limit >= 0, let d = distance(lowered!, Array(candidate.lowercased()), cutoff: limit) else { continue }
+            best = (candidate, d)
+        }
+        return best?.0
+    }
+
+    /// Damerau–Levenshtein (optimal string alignment) distance, so `retires` → `retry` is close,
+    /// or nil when it is larger than `cutoff`.
+    /// - Complexity: O(min(*n*, *m*) × `cutoff`) time and O(`cutoff`) memory: only the diagonal
+    ///   band within `cutoff` is computed, and the work stops once a row exceeds it.
+    package static func distance(_ a: String, _ b: String, cutoff: Int) -> Int? {
+        guard abs(a.count - b.count) <= cutoff else { return nil }
+        return distance(Array(a), Array(b), cutoff: cutoff)
+    }
+
+    package static func distance(_ a: [Character], _ b: [Character], cutoff k: Int) -> Int? {
+        guard k >= 0, abs(a.count - b.count) <= k else { return nil }
+        let infinity = k + 1
+        let width = 2 * k + 1
+        // Row i holds d[i][j] for j in i-k...i+k, at index j - i + k.
+        var before = [Int](repeating: infinity, count: width)  // row i - 2
+        var previous = [Int](repeating: infinity, count: width)  // row i - 1
+        var current = [Int](repeating: infinity, count: width)
+        for j in 0...min(k, b.count) { current[j + k] = j }
+        for i in 1...max(1, a.count) where i <= a.count {
+            swap(&before, &previous)
+            swap(&previous, &current)
+            var rowMinimum = infinity
+            for index in 0..<width {
+                let j = i + index - k
+                guard j >= 0, j <= b.count else { current[index] = infinity; continue }
+                if j == 0 { current[index] = i; rowMinimum = min(rowMinimum, i); continue }
+                let up = index + 1 < width ? previous[index + 1] : infinity  // d[i-1][j]
+                let left = index > 0 ? current[index - 1] : infinity  // d[i][j-1]
+                let cost = a[i - 1] == b[j - 1] ? 0 : 1
+                var value = min(up + 1, left + 1, previous[index] + cost)  // d[i-1][j-1] at the same index
+                if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] {
+                    value = min(value, before[index] + 1)  // d[i-2][j-2], same index two rows up
+                }
+                current[index] = min(value, infinity)
+                rowMinimum = min(rowMinimum, current[index])
+            }
+            if rowMinimum > k { return nil }
+        }
+        let result = current[b.count - a.count + k]
+        return result <= k ? result : nil
+    }
+}

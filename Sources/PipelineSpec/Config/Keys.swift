@@ -1,0 +1,94 @@
+/// The keys of every mapping in the format. Each enum is the single list used for decoding,
+/// unknown-key detection, "did you mean", and the test that the JSON Schema agrees.
+
+/// Top-level keys.
+public enum PipelineKey: String, CaseIterable, Sendable {
+    case version, name, description, env, secrets, defaults, stages
+}
+
+/// Keys of `defaults`.
+public enum DefaultsKey: String, CaseIterable, Sendable {
+    case timeout, retry, shell
+}
+
+/// Keys of a retry mapping.
+public enum RetryKey: String, CaseIterable, Sendable {
+    case attempts, delay, backoff, maxDelay = "max-delay", jitter
+}
+
+/// Every key a stage may have; which apply depends on its kind (``allowed(for:)``).
+public enum StageKey: String, CaseIterable, Sendable {
+    // common to every kind
+    case id, name, description, kind, needs, rollback, timeout, retry, env, gate, outputs, idempotent, shell
+    // scripts and kind-specific keys
+    case run
+    case require, files, apply
+    case checks
+    case backup, restore, lint, reversible
+    case traffic, steps, bake, interval, failureLimit = "failure-limit", analysis
+    case http, smoke
+
+    package static let common: [StageKey] = [.id, .name, .description, .kind, .needs, .rollback, .timeout, .retry, .env, .gate, .outputs, .idempotent, .shell]
+
+    /// The kind-specific keys a stage of `kind` accepts, and which of them are required.
+    package static func specific(to kind: StageKind) -> (allowed: [StageKey], required: [StageKey]) {
+        switch kind {
+        case .command, .backend, .frontend: return ([.run], [.run])
+        case .envPresync: return ([.require, .files, .apply], [.require])
+        case .infraPrecheck: return ([.checks], [.checks])
+        case .migrate: return ([.run, .backup, .restore, .lint, .reversible], [.run])
+        case .canary: return ([.traffic, .steps, .bake, .interval, .failureLimit, .analysis], [.traffic, .steps])
+        case .verify: return ([.http, .smoke], [])
+        }
+    }
+
+    /// The kinds whose stages accept this key (for "belongs to 'canary'" messages).
+    package var kinds: [StageKind] {
+        StageKind.allCases.filter { Self.specific(to: $0).allowed.contains(self) }
+    }
+}
+
+/// Keys of `gate`.
+public enum GateKey: String, CaseIterable, Sendable {
+    case approval, window, check, wait
+}
+
+/// Keys of `gate.approval` when it is a mapping.
+public enum ApprovalKey: String, CaseIterable, Sendable {
+    case message
+}
+
+/// Keys of `gate.window`.
+public enum WindowKey: String, CaseIterable, Sendable {
+    case days, hours, timezone
+}
+
+/// Keys of one `infra-precheck` check.
+public enum CheckKey: String, CaseIterable, Sendable {
+    case name, run, http, tcp, timeout
+}
+
+/// Keys of a check's `http`.
+public enum CheckHTTPKey: String, CaseIterable, Sendable {
+    case url, expect, timeout
+}
+
+/// Keys of `migrate`'s `lint`.
+public enum LintKey: String, CaseIterable, Sendable {
+    case paths, allow
+}
+
+/// Keys of one canary `analysis` metric.
+public enum AnalysisKey: String, CaseIterable, Sendable {
+    case name, run, http, max, min
+}
+
+/// Keys of an analysis metric's `http`.
+public enum AnalysisHTTPKey: String, CaseIterable, Sendable {
+    case url, json, timeout
+}
+
+/// Keys of `verify`'s `http`.
+public enum VerifyHTTPKey: String, CaseIterable, Sendable {
+    case url, expect, timeout, interval, initialDelay = "initial-delay", failureThreshold = "failure-threshold", attempts
+}

@@ -1,0 +1,582 @@
+import PipelineYAML
+
+/// Turns a located YAML document into a typed ``Pipeline``, collecting every problem.
+///
+/// References (`${{ … }}`) are parsed here and checked later, once the graph is known.
+package struct PipelineDecoder {
+    /// A reference written in the file, to check against the graph.
+    package struct PendingReference {
+        package var reference: Reference
+        package var mark: Mark
+        /// The stage whose field holds it; nil for top-level `env`.
+        package var stage: String?
+    }
+
+    package var reader: ConfigReader
+    package var references: [PendingReference] = []
+    package var secretsDeclared: Set<String> = []
+
+    package static let defaultShell = ["/bin/sh", "-e", "-c"]
+    package static let defaultTimeout = TimeSpan.minutes(10)
+
+    package init(document: YAMLDocument, path: String) {
+        reader = ConfigReader(document: document, path: path)
+    }
+
+    /// Decodes the whole file; returns nil when the top level cannot be read at all.
+    package mutating func decode() -> Pipeline? {
+        let root = reader.document.root
+        guard reader[root].kind == .mapping else {
+            reader.error(reader[root].mark, "a pipeline file must be a mapping with 'version', 'name' and 'stages', found \(reader.describe(root))")
+            return nil
+        }
+        guard let top = reader.fields(root, "the pipeline", PipelineKey.self) else { return nil }
+        reader.require(top, [.version, .name, .stages], in: "the pipeline")
+
+        if let id = top[.version] {
+            let node = reader[id]
+            if node.kind == .scalar, node.style == .plain, node.value == "1" {
+                // supported
+            } else {
+                reader.error(node.mark, "unsupported version '\(node.value.isEmpty ? reader.describe(id) : node.value)'; supported versions: 1")
+            }
+        }
+        var name = ""
+        if let id = top[.name], let value = reader.string(id, "'name'") {
+            if value.isEmpty || !value.allSatisfy(Self.isNameCharacter) {
+                reader.error(reader[id].mark, "'name' must match [A-Za-z0-9._-]+, found '\(value)'")
+            }
+            name = value
+        }
+        let description = top[.description].flatMap { reader.string($0, "'description'") }
+        var secrets: [String] = []
+        if let id = top[.secrets], let items = reader.strings(id, "'secrets'") {
+            for (secret, mark) in items {
+                if !Self.isEnvName(secret) {
+                    reader.error(mark, "secret '\(secret)' is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)")
+                } else if !secretsDeclared.insert(secret).inserted {
+                    reader.error(mark, "secret '\(secret)' is declared twice")
+                } else {
+                    secrets.append(secret)
+                }
+            }
+        }
+        let env = top[.env].map { decodeEnv($0, what: "'env'", stage: nil) } ?? []
+
+        var shell = Self.defaultShell
+        var timeout = Self.defaultTimeout
+        var retry = RetryPolicy.none
+        if let id = top[.defaults], let defaults = reader.fields(id, "'defaults'", DefaultsKey.self) {
+            if let t = defaults[.timeout], let span = reader.duration(t, "'defaults.timeout'", positive: true) { timeout = span }
+            if let r = defaults[.retry], let policy = decodeRetry(r, what: "'defaults.retry'", base: .none) { retry = policy }
+            if let s = defaults[.shell], let argv = decodeShell(s, what: "'defaults.shell'") { shell = argv }
+        }
+
+        var stages: [Stage] = []
+        if let id = top[.stages], let items = reader.list(id, "'stages'") {
+            if items.isEmpty {
+                reader.error(reader[id].mark, "'stages' is empty; a pipeline needs at least one stage")
+            }
+            var previous: String?
+            for item in items {
+                if let stage = decodeStage(item, previous: previous, timeout: timeout, retry: retry, shell: shell) {
+                    stages.append(stage)
+                    previous = stage.id
+                }
+            }
+        }
+        return Pipeline(version: 1, name: name, description: description, env: env, secrets: secrets,
+                        shell: shell, stages: stages, path: reader.path)
+    }
+
+    // MARK: - Stages
+
+    package mutating func decodeStage(_ id: NodeID, previous: String?, timeout: TimeSpan, retry: RetryPolicy, shell: [String]) -> Stage? {
+        guard reader[id].kind == .mapping else {
+            reader.mismatch(id, "each item of 'stages'", expected: "a mapping with 'id' and 'run'")
+            return nil
+        }
+        // Read id and kind first: every other message names them.
+        var stageID = ""
+        var kind = StageKind.command
+        for (keyID, valueID) in reader.document.entries(of: id) {
+            switch reader[keyID].value {
+            case StageKey.id.rawValue:
+                if let value = reader.string(valueID, "'id'") {
+                    stageID = value
+                    if !Self.isStageID(value) {
+                        reader.error(reader[valueID].mark, "stage id '\(value)' must match [a-z0-9][a-z0-9_-]* and be at most 63 characters")
+                    }
+                }
+            case StageKey.kind.rawValue:
+                let names = StageKind.allCases.map(\.rawValue)
+                if let value = reader.string(valueID, "'kind'") {
+                    if let known = StageKind(rawValue: value) {
+                        kind = known
+                    } else {
+                        reader.error(reader[valueID].mark, "unknown stage kind '\(value)'; expected one of: \(names.joined(separator: ", "))" + Suggestion.didYouMean(value, among: names))
+                        return nil
+                    }
+                }
+            default: break
+            }
+        }
+        let label = stageID.isEmpty ? "a stage" : "stage '\(stageID)'"
+        let specific = StageKey.specific(to: kind)
+        guard let fields = reader.fields(id, label, StageKey.self, allowed: StageKey.common + specific.allowed, misplaced: { key in
+            let owners = key.kinds.map { "'\($0.rawValue)'" }.joined(separator: ", ")
+            return "'\(key.rawValue)' does not apply to a '\(kind.rawValue)' stage; it belongs to \(owners) stages"
+        }) else { return nil }
+        reader.require(fields, [.id] + specific.required, in: label)
+        if kind == .verify, fields[.http] == nil, fields[.smoke] == nil {
+            reader.error(fields.mark, "\(label) needs 'http', 'smoke' or both: a verify stage must check something")
+        }
+
+        var stage = Stage(
+            id: stageID, name: nil, description: nil, kind: kind, needs: previous.map { [$0] } ?? [],
+            needMarks: previous == nil ? [] : [fields.mark], needsWritten: false, run: nil, rollback: nil, timeout: timeout, retry: retry, env: [], gate: nil,
+            outputs: [], idempotent: true, shell: shell, spec: .command, mark: fields.mark, keyMarks: [:])
+        for (key, mark) in fields.marks { stage.keyMarks[key.rawValue] = mark }
+
+        stage.name = fields[.name].flatMap { reader.string($0, "'name' of \(label)") }
+        stage.description = fields[.description].flatMap { reader.string($0, "'description' of \(label)") }
+        if let n = fields[.needs], let items = reader.strings(n, "'needs' of \(label)") {
+            stage.needs = items.map(\.0)
+            stage.needsWritten = true
+            stage.needMarks = items.map(\.1)
+            var seen = Set<String>()
+            for (need, mark) in items where !seen.insert(need).inserted {
+                reader.error(mark, "\(label) lists '\(need)' twice in 'needs'")
+            }
+        }
+        stage.run = fields[.run].flatMap { script($0, "'run' of \(label)") }
+        stage.rollback = fields[.rollback].flatMap { script($0, "'rollback' of \(label)") }
+        if let t = fields[.timeout], let span = reader.duration(t, "'timeout' of \(label)", positive: true) { stage.timeout = span }
+        if let r = fields[.retry], let policy = decodeRetry(r, what: "'retry' of \(label)", base: retry) { stage.retry = policy }
+        if let e = fields[.env] { stage.env = decodeEnv(e, what: "'env' of \(label)", stage: stageID) }
+        if let g = fields[.gate] { stage.gate = decodeGate(g, label: label, stage: stageID) }
+        if let o = fields[.outputs], let items = reader.strings(o, "'outputs' of \(label)") {
+            var seen = Set<String>()
+            for (output, mark) in items {
+                if !Self.isEnvName(output) {
+                    reader.error(mark, "output '\(output)' of \(label) must match [A-Za-z_][A-Za-z0-9_]*")
+                } else if !seen.insert(output).inserted {
+                    reader.error(mark, "output '\(output)' of \(label) is declared twice")
+                } else {
+                    stage.outputs.append(output)
+                }
+            }
+        }
+        if let i = fields[.idempotent], let value = reader.bool(i, "'idempotent' of \(label)") { stage.idempotent = value }
+        if let s = fields[.shell], let argv = decodeShell(s, what: "'shell' of \(label)") { stage.shell = argv }
+        stage.spec = decodeSpec(kind, fields, label: label, stage: stageID)
+        return stage
+    }
+
+    package mutating func decodeSpec(_ kind: StageKind, _ fields: Fields<StageKey>, label: String, stage: String) -> KindSpec {
+        switch kind {
+        case .command: return .command
+        case .backend: return .backend
+        case .frontend: return .frontend
+        case .envPresync:
+            var spec = EnvPresyncSpec(require: [], files: [], apply: nil)
+            if let r = fields[.require], let items = reader.strings(r, "'require' of \(label)") {
+                if items.isEmpty { reader.error(reader[r].mark, "'require' of \(label) is empty; list the variables the new version reads") }
+                for (name, mark) in items where !Self.isEnvName(name) {
+                    reader.error(mark, "'\(name)' in 'require' of \(label) is not an environment variable name")
+                }
+                spec.require = items.map(\.0)
+            }
+            if let f = fields[.files], let items = reader.strings(f, "'files' of \(label)") { spec.files = items.map(\.0) }
+            spec.apply = fields[.apply].flatMap { script($0, "'apply' of \(label)") }
+            return .envPresync(spec)
+        case .infraPrecheck:
+            var checks: [PrecheckCheck] = []
+            if let c = fields[.checks], let items = reader.list(c, "'checks' of \(label)") {
+                if items.isEmpty { reader.error(reader[c].mark, "'checks' of \(label) is empty") }
+                var names = Set<String>()
+                for item in items {
+                    if let check = decodeCheck(item, label: label, stage: stage) {
+                        if !names.insert(check.name).inserted {
+                            reader.error(check.mark, "check '\(check.name)' of \(label) is defined twice")
+                        }
+                        checks.append(check)
+                    }
+                }
+            }
+            return .infraPrecheck(checks)
+        case .migrate:
+            var spec = MigrateSpec(backup: nil, restore: nil, lintPaths: [], lintAllow: [], reversible: true)
+            spec.backup = fields[.backup].flatMap { script($0, "'backup' of \(label)") }
+            spec.restore = fields[.restore].flatMap { script($0, "'restore' of \(label)") }
+            if let r = fields[.reversible], let value = reader.bool(r, "'reversible' of \(label)") { spec.reversible = value }
+            if let l = fields[.lint], let lint = reader.fields(l, "'lint' of \(label)", LintKey.self) {
+                reader.require(lint, [.paths], in: "'lint' of \(label)")
+                if let p = lint[.paths], let items = reader.strings(p, "'lint.paths' of \(label)") { spec.lintPaths = items.map(\.0) }
+                if let a = lint[.allow], let items = reader.strings(a, "'lint.allow' of \(label)") {
+                    let rules = MigrationRule.allCases.map(\.rawValue)
+                    for (rule, mark) in items where MigrationRule(rawValue: rule) == nil {
+                        reader.error(mark, "unknown migration lint rule '\(rule)'" + Suggestion.didYouMean(rule, among: rules))
+                    }
+                    spec.lintAllow = items.map(\.0)
+                }
+            }
+            return .migrate(spec)
+        case .canary:
+            var spec = CanarySpec(traffic: Script(source: "", mark: fields.mark), steps: [], bake: .minutes(5), interval: .seconds(30), failureLimit: 3, analysis: [])
+            if let t = fields[.traffic], let s = script(t, "'traffic' of \(label)") { spec.traffic = s }
+            if let s = fields[.steps], let items = reader.list(s, "'steps' of \(label)") {
+                if items.isEmpty { reader.error(reader[s].mark, "'steps' of \(label) is empty; write e.g. [10, 50, 100]") }
+                for item in items {
+                    guard let percent = reader.int(item, "each canary step (a traffic percentage)", in: 1...100) else { continue }
+                    if let last = spec.steps.last, percent <= last {
+                        reader.error(reader[item].mark, "canary steps must increase: \(percent) follows \(last)")
+                    }
+                    spec.steps.append(percent)
+                }
+            }
+            if let b = fields[.bake], let span = reader.duration(b, "'bake' of \(label)") { spec.bake = span }
+            if let i = fields[.interval], let span = reader.duration(i, "'interval' of \(label)", positive: true) { spec.interval = span }
+            if let f = fields[.failureLimit], let n = reader.int(f, "'failure-limit' of \(label)", in: 1...FormatLimits.maxFailureLimit) { spec.failureLimit = n }
+            if let a = fields[.analysis], let items = reader.list(a, "'analysis' of \(label)") {
+                var names = Set<String>()
+                for item in items {
+                    if let metric = decodeMetric(item, label: label, stage: stage) {
+                        if !names.insert(metric.name).inserted {
+                            reader.error(metric.mark, "metric '\(metric.name)' of \(label) is defined twice")
+                        }
+                        spec.analysis.append(metric)
+                    }
+                }
+            }
+            return .canary(spec)
+        case .verify:
+            var spec = VerifySpec(http: nil, smoke: [])
+            if let h = fields[.http], let http = reader.fields(h, "'http' of \(label)", VerifyHTTPKey.self) {
+                reader.require(http, [.url], in: "'http' of \(label)")
+                var probe = VerifyProbe(url: Template(parts: [], raw: ""), expect: 200, timeout: .seconds(3), interval: .seconds(10),
+                                        initialDelay: .seconds(10), failureThreshold: 3, attempts: 30)
+                if let u = http[.url], let url = url(u, "'http.url' of \(label)", stage: stage) { probe.url = url }
+                if let e = http[.expect], let code = reader.int(e, "'http.expect' of \(label)", in: 100...599) { probe.expect = code }
+                if let t = http[.timeout], let span = reader.duration(t, "'http.timeout' of \(label)", positive: true) { probe.timeout = span }
+                if let i = http[.interval], let span = reader.duration(i, "'http.interval' of \(label)") { probe.interval = span }
+                if let d = http[.initialDelay], let span = reader.duration(d, "'http.initial-delay' of \(label)") { probe.initialDelay = span }
+                if let f = http[.failureThreshold], let n = reader.int(f, "'http.failure-threshold' of \(label)", in: 1...FormatLimits.maxFailureThreshold) { probe.failureThreshold = n }
+                if let a = http[.attempts], let n = reader.int(a, "'http.attempts' of \(label)", in: 1...FormatLimits.maxProbeAttempts) { probe.attempts = n }
+                spec.http = probe
+            }
+            if let s = fields[.smoke], let items = reader.list(s, "'smoke' of \(label)") {
+                spec.smoke = items.compactMap { script($0, "each 'smoke' script of \(label)") }
+            }
+            return .verify(spec)
+        }
+    }
+
+    package mutating func decodeCheck(_ id: NodeID, label: String, stage: String) -> PrecheckCheck? {
+        guard let fields = reader.fields(id, "a check of \(label)", CheckKey.self) else { return nil }
+        reader.require(fields, [.name], in: "a check of \(label)")
+        let name = fields[.name].flatMap { reader.string($0, "'name' of a check") } ?? ""
+        let what = name.isEmpty ? "a check of \(label)" : "check '\(name)' of \(label)"
+        let probes = [CheckKey.run, .http, .tcp].filter { fields[$0] != nil }
+        guard probes.count == 1 else {
+            reader.error(fields.mark, probes.isEmpty
+                ? "\(what) needs one of 'run', 'http' or 'tcp'"
+                : "\(what) has \(probes.map { "'\($0.rawValue)'" }.joined(separator: " and ")); give exactly one")
+            return nil
+        }
+        var timeout = TimeSpan.seconds(3)
+        if let t = fields[.timeout], let span = reader.duration(t, "'timeout' of \(what)", positive: true) { timeout = span }
+        let probe: PrecheckCheck.Probe
+        if let r = fields[.run] {
+            guard let s = script(r, "'run' of \(what)") else { return nil }
+            probe = .command(s)
+        } else if let h = fields[.http] {
+            guard let http = reader.fields(h, "'http' of \(what)", CheckHTTPKey.self) else { return nil }
+            if fields[.timeout] != nil {
+                reader.error(fields.marks[.timeout]!, "\(what): put the timeout of an HTTP check inside 'http'")
+            }
+            reader.require(http, [.url], in: "'http' of \(what)")
+            var request = HTTPProbe(url: Template(parts: [], raw: ""), expect: 200, timeout: .seconds(3))
+            if let u = http[.url], let url = url(u, "'http.url' of \(what)", stage: stage) { request.url = url }
+            if let e = http[.expect], let code = reader.int(e, "'http.expect' of \(what)", in: 100...599) { request.expect = code }
+            if let t = http[.timeout], let span = reader.duration(t, "'http.timeout' of \(what)", positive: true) { request.timeout = span }
+            probe = .http(request)
+        } else {
+            let t = fields[.tcp]!
+            guard let target = reader.string(t, "'tcp' of \(what)") else { return nil }
+            guard let colon = target.lastIndex(of: ":"), let port = Int(target[target.index(after: colon)...]),
+                  (1...65535).contains(port), colon != target.startIndex else {
+                reader.error(reader[t].mark, "'tcp' of \(what) must be 'host:port', found '\(target)'")
+                return nil
+            }
+            var host = String(target[..<colon])
+            if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+            probe = .tcp(host: host, port: port)
+        }
+        return PrecheckCheck(name: name, probe: probe, timeout: timeout, mark: fields.mark)
+    }
+
+    package mutating func decodeMetric(_ id: NodeID, label: String, stage: String) -> CanaryMetric? {
+        guard let fields = reader.fields(id, "a metric of \(label)", AnalysisKey.self) else { return nil }
+        reader.require(fields, [.name], in: "a metric of \(label)")
+        let name = fields[.name].flatMap { reader.string($0, "'name' of a metric") } ?? ""
+        let what = name.isEmpty ? "a metric of \(label)" : "metric '\(name)' of \(label)"
+        if fields[.max] == nil, fields[.min] == nil {
+            reader.error(fields.mark, "\(what) needs a bound: 'max', 'min' or both")
+        }
+        let max = fields[.max].flatMap { bound($0, "'max' of \(what)") }
+        let min = fields[.min].flatMap { bound($0, "'min' of \(what)") }
+        let source: CanaryMetric.Source
+        switch (fields[.run], fields[.http]) {
+        case (let r?, nil):
+            guard let s = script(r, "'run' of \(what)") else { return nil }
+            source = .command(s)
+        case (nil, let h?):
+            guard let http = reader.fields(h, "'http' of \(what)", AnalysisHTTPKey.self) else { return nil }
+            reader.require(http, [.url, .json], in: "'http' of \(what)")
+            let address = http[.url].flatMap { url($0, "'http.url' of \(what)", stage: stage) }
+            let path = http[.json].flatMap { reader.string($0, "'http.json' of \(what)") }
+            var timeout = TimeSpan.seconds(3)
+            if let t = http[.timeout], let span = reader.duration(t, "'http.timeout' of \(what)", positive: true) { timeout = span }
+            guard let address, let path else { return nil }
+            source = .http(url: address, jsonPath: path, timeout: timeout)
+        case (nil, nil):
+            reader.error(fields.mark, "\(what) needs 'run' (a command printing one number) or 'http'")
+            return nil
+        default:
+            reader.error(fields.mark, "\(what) has both 'run' and 'http'; give exactly one")
+            return nil
+        }
+        return CanaryMetric(name: name, source: source, max: max, min: min, mark: fields.mark)
+    }
+
+    package mutating func bound(_ id: NodeID, _ what: String) -> Bound? {
+        let node = reader[id]
+        if node.kind == .scalar, node.style == .plain, let value = Double(node.value), value.isFinite { return .absolute(value) }
+        guard node.kind == .scalar, !node.isNull else {
+            reader.mismatch(id, what, expected: "a number or 'baseline * N'")
+            return nil
+        }
+        let words = node.value.split(separator: " ").map(String.init)
+        if words.count == 3, words[0] == "baseline", let n = Double(words[2]), n.isFinite {
+            if words[1] == "*", n > 0 { return .baselineTimes(n) }
+            if words[1] == "+" { return .baselinePlus(n) }
+        }
+        reader.error(node.mark, "\(what): '\(node.value)' is not a bound; write a number, 'baseline * 1.5' or 'baseline + 0.2'")
+        return nil
+    }
+
+    // MARK: - Shared pieces
+
+    package mutating func decodeRetry(_ id: NodeID, what: String, base: RetryPolicy) -> RetryPolicy? {
+        let node = reader[id]
+        if node.kind == .scalar {
+            guard let attempts = reader.int(id, "\(what) (attempts, the first included)", in: 1...FormatLimits.maxRetryAttempts) else { return nil }
+            var policy = base
+            policy.attempts = attempts
+            return policy
+        }
+        guard let fields = reader.fields(id, what, RetryKey.self) else { return nil }
+        var policy = base
+        if let a = fields[.attempts], let n = reader.int(a, "'attempts' of \(what)", in: 1...FormatLimits.maxRetryAttempts) { policy.attempts = n }
+        if let d = fields[.delay], let span = reader.duration(d, "'delay' of \(what)") { policy.delay = span }
+        if let b = fields[.backoff], let factor = reader.number(b, "'backoff' of \(what)") {
+            if factor < 1 || factor > FormatLimits.maxBackoff {
+                reader.error(reader[b].mark, "'backoff' of \(what) must be between 1.0 and \(formatNumber(FormatLimits.maxBackoff)), found \(reader[b].value)")
+            } else {
+                policy.backoff = factor
+            }
+        }
+        if let m = fields[.maxDelay], let span = reader.duration(m, "'max-delay' of \(what)") { policy.maxDelay = span }
+        if let j = fields[.jitter], let value = reader.bool(j, "'jitter' of \(what)") { policy.jitter = value }
+        if policy.maxDelay < policy.delay, let m = fields.marks[.maxDelay] {
+            reader.error(m, "'max-delay' of \(what) (\(policy.maxDelay)) is shorter than 'delay' (\(policy.delay))")
+        }
+        return policy
+    }
+
+    package mutating func decodeGate(_ id: NodeID, label: String, stage: String) -> Gate? {
+        guard let fields = reader.fields(id, "'gate' of \(label)", GateKey.self) else { return nil }
+        var gate = Gate(approval: nil, window: nil, check: nil, wait: nil)
+        if let a = fields[.approval] {
+            if reader[a].kind == .mapping {
+                if let approval = reader.fields(a, "'gate.approval' of \(label)", ApprovalKey.self) {
+                    let message = approval[.message].flatMap { template($0, "'gate.approval.message' of \(label)", stage: stage) }
+                    gate.approval = Approval(message: message)
+                }
+            } else if let needed = reader.bool(a, "'gate.approval' of \(label)"), needed {
+                gate.approval = Approval(message: nil)
+            }
+        }
+        if let w = fields[.window], let window = reader.fields(w, "'gate.window' of \(label)", WindowKey.self) {
+            reader.require(window, [.hours], in: "'gate.window' of \(label)")
+            var result = DeployWindow(days: [1, 2, 3, 4, 5], start: 0, end: 0, timezone: "UTC")
+            if let d = window[.days], let items = reader.strings(d, "'gate.window.days' of \(label)") {
+                var days: [Int] = []
+                for (day, mark) in items {
+                    if let index = DeployWindow.dayNames.firstIndex(of: day.lowercased()) {
+                        if !days.contains(index + 1) { days.append(index + 1) }
+                    } else {
+                        reader.error(mark, "'\(day)' is not a day; use mon, tue, wed, thu, fri, sat, sun" + Suggestion.didYouMean(day.lowercased(), among: DeployWindow.dayNames))
+                    }
+                }
+                if items.isEmpty { reader.error(reader[d].mark, "'gate.window.days' of \(label) is empty: the stage could never start") }
+                result.days = days.sorted()
+            }
+            if let h = window[.hours], let text = reader.string(h, "'gate.window.hours' of \(label)") {
+                if let (start, end) = Self.hours(text), start != end {
+                    result.start = start
+                    result.end = end
+                } else {
+                    reader.error(reader[h].mark, "'gate.window.hours' of \(label) must be 'HH:MM-HH:MM' (e.g. '10:00-17:00'), found '\(text)'")
+                }
+            }
+            if let z = window[.timezone], let zone = reader.string(z, "'gate.window.timezone' of \(label)") {
+                if TimeZoneCatalog.isKnown(zone) {
+                    result.timezone = zone
+                } else {
+                    reader.error(reader[z].mark, "unknown time zone '\(zone)'; use an IANA name like 'Asia/Tokyo' or 'UTC'")
+                }
+            }
+            gate.window = result
+        }
+        gate.check = fields[.check].flatMap { script($0, "'gate.check' of \(label)") }
+        if let w = fields[.wait], let span = reader.duration(w, "'gate.wait' of \(label)") { gate.wait = span }
+        return gate
+    }
+
+    package mutating func decodeEnv(_ id: NodeID, what: String, stage: String?) -> [EnvEntry] {
+        guard reader[id].kind == .mapping else {
+            reader.mismatch(id, what, expected: "a mapping of NAME: value")
+            return []
+        }
+        var entries: [EnvEntry] = []
+        for (keyID, valueID) in reader.document.entries(of: id) {
+            let key = reader[keyID]
+            if !Self.isEnvName(key.value) {
+                reader.error(key.mark, "'\(key.value)' in \(what) is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)")
+                continue
+            }
+            if key.value.hasPrefix("PIPELINE_") {
+                reader.error(key.mark, "'\(key.value)' in \(what): names starting with PIPELINE_ are set by the engine")
+                continue
+            }
+            let value = reader[valueID]
+            if secretsDeclared.contains(key.value), value.kind == .scalar, !value.value.contains("${{") {
+                reader.error(key.mark, "'\(key.value)' in \(what) is a declared secret; its value must come from the environment, never from the file")
+                continue
+            }
+            guard value.kind == .scalar else {
+                reader.mismatch(valueID, "'\(key.value)' in \(what)", expected: "a scalar value")
+                continue
+            }
+            guard let template = template(valueID, "'\(key.value)' in \(what)", stage: stage) else { continue }
+            entries.append(EnvEntry(name: key.value, value: template, mark: key.mark))
+        }
+        return entries
+    }
+
+    package mutating func decodeShell(_ id: NodeID, what: String) -> [String]? {
+        guard let items = reader.strings(id, what) else { return nil }
+        guard !items.isEmpty, items[0].0.hasPrefix("/") else {
+            reader.error(reader[id].mark, "\(what) must be a list starting with an absolute path, e.g. ['/bin/bash', '-e', '-o', 'pipefail', '-c']")
+            return nil
+        }
+        return items.map(\.0)
+    }
+
+    /// A shell script: references are refused, because a value pasted into shell text can become code.
+    package mutating func script(_ id: NodeID, _ what: String) -> Script? {
+        guard let text = reader.string(id, what) else { return nil }
+        if text.utf8.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) {
+            reader.error(reader[id].mark, "\(what) is empty")
+            return nil
+        }
+        if let open = text.range(of: "${{") {
+            let offset = text.distance(from: text.startIndex, to: open.lowerBound)
+            reader.error(markInside(id, offset: offset),
+                         "\(what): '${{ … }}' cannot appear in shell text, where a value could run as code; bind it in the stage's 'env' and read \"$NAME\" in the script")
+        }
+        return Script(source: text, mark: reader[id].mark)
+    }
+
+    package mutating func url(_ id: NodeID, _ what: String, stage: String) -> Template? {
+        guard let value = template(id, what, stage: stage) else { return nil }
+        if !(value.raw.hasPrefix("http://") || value.raw.hasPrefix("https://") || value.raw.hasPrefix("${{")) {
+            reader.error(reader[id].mark, "\(what) must start with http:// or https://, found '\(value.raw)'")
+        }
+        return value
+    }
+
+    package mutating func template(_ id: NodeID, _ what: String, stage: String?) -> Template? {
+        guard let text = reader.string(id, what) else { return nil }
+        let (parsed, problems) = Template.parse(text)
+        for (offset, message) in problems {
+            reader.error(markInside(id, offset: offset), "\(what): \(message)")
+        }
+        if text.contains("${{") {
+            var offset = 0
+            var rest = text[...]
+            for part in parsed.parts {
+                switch part {
+                case .literal(let literal):
+                    offset += literal.count
+                    rest = rest.dropFirst(literal.count)
+                case .reference(let reference):
+                    references.append(PendingReference(reference: reference, mark: markInside(id, offset: offset), stage: stage))
+                    if let close = rest.range(of: "}}") {
+                        offset += rest.distance(from: rest.startIndex, to: close.upperBound)
+                        rest = rest[close.upperBound...]
+                    }
+                }
+            }
+        }
+        return problems.isEmpty ? parsed : nil
+    }
+
+    /// The mark of a character inside a one-line scalar (plain or quoted); the scalar's own mark otherwise.
+    package func markInside(_ id: NodeID, offset: Int) -> Mark {
+        let node = reader[id]
+        switch node.style {
+        case .plain where !node.value.contains("\n"):
+            return Mark(line: node.mark.line, column: node.mark.column + offset)
+        case .singleQuoted, .doubleQuoted:
+            guard !node.value.prefix(offset).contains("\n"), !node.value.contains("\\"), !node.value.contains("'") else { return node.mark }
+            return Mark(line: node.mark.line, column: node.mark.column + 1 + offset)
+        default:
+            return node.mark
+        }
+    }
+
+    // MARK: - Lexical rules
+
+    package static func isNameCharacter(_ c: Character) -> Bool {
+        c.isASCII && (c.isLetter || c.isNumber || c == "." || c == "_" || c == "-")
+    }
+
+    package static func isEnvName(_ s: String) -> Bool {
+        guard let first = s.utf8.first, !(first >= UInt8(ascii: "0") && first <= UInt8(ascii: "9")) else { return false }
+        return s.utf8.allSatisfy { ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z")) || ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || $0 == UInt8(ascii: "_") }
+    }
+
+    package static func isStageID(_ s: String) -> Bool {
+        let bytes = s.utf8
+        guard let first = bytes.first, bytes.count <= 63 else { return false }
+        func alnum(_ b: UInt8) -> Bool { (b >= UInt8(ascii: "a") && b <= UInt8(ascii: "z")) || (b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9")) }
+        return alnum(first) && bytes.allSatisfy { alnum($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") }
+    }
+
+    /// Parses `HH:MM-HH:MM` into minutes after midnight (the end may be 24:00).
+    package static func hours(_ text: String) -> (Int, Int)? {
+        let halves = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard halves.count == 2, let start = clock(halves[0].trimmingSpaces()), let end = clock(halves[1].trimmingSpaces()) else { return nil }
+        return (start, end)
+    }
+
+    package static func clock(_ text: String) -> Int? {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts[0].count == 2, parts[1].count == 2, let h = Int(parts[0]), let m = Int(parts[1]),
+              (0...24).contains(h), (0...59).contains(m), h < 24 || m == 0 else { return nil }
+        return h * 60 + m
+    }
+}

@@ -1,0 +1,279 @@
+import PipelineYAML
+
+/// A validated pipeline file: what `plan` renders and the executor runs.
+public struct Pipeline: Sendable {
+    /// The format version (always 1 for now).
+    public var version: Int
+    /// The pipeline's name (`[A-Za-z0-9._-]+`), used for locks and journals.
+    public var name: String
+    /// Free text.
+    public var description: String?
+    /// Variables exported to every stage, in the order written.
+    public var env: [EnvEntry]
+    /// Names of environment variables whose values are secret.
+    public var secrets: [String]
+    /// The argv prefix every script is appended to.
+    public var shell: [String]
+    /// Stages in the order written.
+    public var stages: [Stage]
+    /// The file the pipeline was read from, as the user named it.
+    public var path: String
+
+    /// The stage with an id, if any.
+    public func stage(_ id: String) -> Stage? { stages.first { $0.id == id } }
+}
+
+/// One `NAME: value` of an `env` mapping; the value may hold `${{ … }}` references.
+public struct EnvEntry: Sendable, Equatable {
+    /// The variable name.
+    public var name: String
+    /// The value as written, references unresolved.
+    public var value: Template
+    /// Where the entry is written.
+    public var mark: Mark
+}
+
+/// The kinds of stage: each encodes a rule of safe deploys (see DOMAIN.md).
+public enum StageKind: String, CaseIterable, Sendable {
+    case command
+    case envPresync = "env-presync"
+    case infraPrecheck = "infra-precheck"
+    case migrate, backend, frontend, canary, verify
+
+    /// Whether the stage ships code to users (the lint rules about ordering use this).
+    public var isDeploy: Bool { self == .backend || self == .frontend || self == .canary }
+    /// Whether the stage prepares the target (must run before any deploy).
+    public var isPreparation: Bool { self == .envPresync || self == .infraPrecheck || self == .migrate }
+}
+
+/// One stage: common settings plus its kind's own.
+public struct Stage: Sendable {
+    /// Unique id (`[a-z0-9][a-z0-9_-]*`).
+    public var id: String
+    /// Display name.
+    public var name: String?
+    /// Free text.
+    public var description: String?
+    /// The stage's kind.
+    public var kind: StageKind
+    /// Ids of the stages this one needs, after defaulting.
+    public var needs: [String]
+    /// Where each need is written (the stage's mark for a defaulted need).
+    public var needMarks: [Mark]
+    /// Whether `needs` was written (false: it defaulted to the previous stage).
+    public var needsWritten: Bool
+    /// The main script, if the kind has one.
+    public var run: Script?
+    /// The script that undoes this stage.
+    public var rollback: Script?
+    /// Per-attempt time limit.
+    public var timeout: TimeSpan
+    /// Retry policy.
+    public var retry: RetryPolicy
+    /// Stage variables.
+    public var env: [EnvEntry]
+    /// Conditions checked before the stage starts.
+    public var gate: Gate?
+    /// Output names the stage publishes.
+    public var outputs: [String]
+    /// Safe to re-run when the engine died while it ran.
+    public var idempotent: Bool
+    /// The argv prefix its scripts are appended to.
+    public var shell: [String]
+    /// Kind-specific settings.
+    public var spec: KindSpec
+    /// Where the stage's mapping starts.
+    public var mark: Mark
+    /// Where each key of the stage is written, for diagnostics about it.
+    public var keyMarks: [String: Mark]
+
+    /// The mark of a key if written, else the stage's.
+    public func mark(of key: String) -> Mark { keyMarks[key] ?? mark }
+
+    /// False when the migrate stage declares rollback must never go past it.
+    public var reversible: Bool {
+        if case .migrate(let m) = spec { return m.reversible }
+        return true
+    }
+}
+
+/// A shell script written in the file, with where it starts.
+public struct Script: Sendable, Equatable {
+    /// The script text, passed to the shell as one argument, never spliced.
+    public var source: String
+    /// Where it is written.
+    public var mark: Mark
+}
+
+/// Settings that only one kind of stage has.
+public enum KindSpec: Sendable {
+    case command
+    case envPresync(EnvPresyncSpec)
+    case infraPrecheck([PrecheckCheck])
+    case migrate(MigrateSpec)
+    case backend, frontend
+    case canary(CanarySpec)
+    case verify(VerifySpec)
+}
+
+/// `env-presync`: variables that must exist before code ships.
+public struct EnvPresyncSpec: Sendable {
+    public var require: [String]
+    public var files: [String]
+    public var apply: Script?
+}
+
+/// One `infra-precheck` check.
+public struct PrecheckCheck: Sendable {
+    /// How the check probes.
+    public enum Probe: Sendable {
+        case command(Script)
+        case http(HTTPProbe)
+        case tcp(host: String, port: Int)
+    }
+
+    public var name: String
+    public var probe: Probe
+    public var timeout: TimeSpan
+    public var mark: Mark
+}
+
+/// An HTTP request with an expected status.
+public struct HTTPProbe: Sendable {
+    public var url: Template
+    public var expect: Int
+    public var timeout: TimeSpan
+}
+
+/// `migrate`: backup, migration, lint of migration files, reversibility.
+public struct MigrateSpec: Sendable {
+    public var backup: Script?
+    public var restore: Script?
+    public var lintPaths: [String]
+    public var lintAllow: [String]
+    public var reversible: Bool
+}
+
+/// The migration lint rules' ids, shared by validation (`allow`) and the linter.
+public enum MigrationRule: String, CaseIterable, Sendable {
+    case addingNotNullColumn = "adding-not-null-column"
+    case droppingColumn = "dropping-column"
+    case droppingTable = "dropping-table"
+    case renamingColumn = "renaming-column"
+    case renamingTable = "renaming-table"
+    case changingColumnType = "changing-column-type"
+    case settingNotNull = "setting-not-null"
+    case indexWithoutConcurrently = "index-without-concurrently"
+    case emptyDowngrade = "empty-downgrade"
+    case multipleHeads = "multiple-heads"
+}
+
+/// `canary`: traffic steps with metric analysis.
+public struct CanarySpec: Sendable {
+    public var traffic: Script
+    public var steps: [Int]
+    public var bake: TimeSpan
+    public var interval: TimeSpan
+    public var failureLimit: Int
+    public var analysis: [CanaryMetric]
+}
+
+/// One metric a canary watches.
+public struct CanaryMetric: Sendable {
+    /// Where the number comes from.
+    public enum Source: Sendable {
+        case command(Script)
+        case http(url: Template, jsonPath: String, timeout: TimeSpan)
+    }
+
+    public var name: String
+    public var source: Source
+    public var max: Bound?
+    public var min: Bound?
+    public var mark: Mark
+}
+
+/// A metric bound: a fixed number, or relative to the value measured before the first step.
+public enum Bound: Sendable, Equatable, CustomStringConvertible {
+    case absolute(Double)
+    case baselineTimes(Double)
+    case baselinePlus(Double)
+
+    /// The bound for a given baseline.
+    public func value(baseline: Double?) -> Double? {
+        switch self {
+        case .absolute(let v): return v
+        case .baselineTimes(let f): return baseline.map { $0 * f }
+        case .baselinePlus(let d): return baseline.map { $0 + d }
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .absolute(let v): return formatNumber(v)
+        case .baselineTimes(let f): return "baseline * \(formatNumber(f))"
+        case .baselinePlus(let d): return "baseline + \(formatNumber(d))"
+        }
+    }
+}
+
+/// `verify`: a health probe and smoke scripts.
+public struct VerifySpec: Sendable {
+    public var http: VerifyProbe?
+    public var smoke: [Script]
+}
+
+/// The health probe of a verify stage (defaults from DOMAIN.md).
+public struct VerifyProbe: Sendable {
+    public var url: Template
+    public var expect: Int
+    public var timeout: TimeSpan
+    public var interval: TimeSpan
+    public var initialDelay: TimeSpan
+    public var failureThreshold: Int
+    public var attempts: Int
+}
+
+/// Conditions that must hold before a stage starts.
+public struct Gate: Sendable {
+    /// Nil: no approval needed.
+    public var approval: Approval?
+    public var window: DeployWindow?
+    public var check: Script?
+    public var wait: TimeSpan?
+}
+
+/// A human approval.
+public struct Approval: Sendable {
+    public var message: Template?
+}
+
+/// Days and hours, in a time zone, when the stage may start.
+public struct DeployWindow: Sendable {
+    /// 1 = Monday … 7 = Sunday.
+    public var days: [Int]
+    /// Minutes after midnight.
+    public var start: Int
+    public var end: Int
+    public var timezone: String
+
+    package static let dayNames = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+    /// `mon-fri 10:00-17:00 Asia/Tokyo`.
+    public var summary: String {
+        let names = days.map { Self.dayNames[$0 - 1] }
+        let dayText = days == [1, 2, 3, 4, 5] ? "mon-fri" : names.joined(separator: ",")
+        return "\(dayText) \(Self.clock(start))-\(Self.clock(end)) \(timezone)"
+    }
+
+    package static func clock(_ minutes: Int) -> String {
+        let h = minutes / 60, m = minutes % 60
+        return (h < 10 ? "0" : "") + "\(h):" + (m < 10 ? "0" : "") + "\(m)"
+    }
+}
+
+/// Formats a number without a trailing `.0` (`1.5`, `2`, `0.05`).
+package func formatNumber(_ v: Double) -> String {
+    if v == v.rounded(), abs(v) < 1e15 { return String(Int(v)) }
+    return "\(v)"
+}

@@ -1,0 +1,173 @@
+/// Renders the plan of a validated pipeline: the stages in execution waves with their gates,
+/// retries, timeouts and rollback hooks, for terminals, pull requests, diagrams and tools.
+public struct PlanRenderer: Sendable {
+    /// Output formats of `pipeline plan`.
+    public enum Format: String, CaseIterable, Sendable {
+        case text, markdown, mermaid, dot, json
+    }
+
+    /// What to render.
+    public let loaded: LoadedPipeline
+
+    /// Creates a renderer for a validated pipeline.
+    public init(_ loaded: LoadedPipeline) { self.loaded = loaded }
+
+    package var pipeline: Pipeline { loaded.pipeline }
+    package var graph: StageGraph { loaded.graph }
+
+    /// Renders in a format. Text and Markdown show control characters from the file escaped
+    /// (``TerminalText``); JSON escapes them its own way.
+    public func render(_ format: Format) -> String {
+        switch format {
+        case .text: return TerminalText.escaped(text(), keepingNewlines: true)
+        case .markdown: return TerminalText.escaped(markdown(), keepingNewlines: true)
+        case .mermaid: return mermaid()
+        case .dot: return dot()
+        case .json: return json()
+        }
+    }
+
+    // MARK: text
+
+    package func text() -> String {
+        let stages = pipeline.stages
+        var out = "pipeline '\(pipeline.name)' (\(pipeline.path)): \(count(stages.count, "stage")) in \(count(graph.waves.count, "wave"))\n"
+        if let description = pipeline.description { out += description + "\n" }
+        if !pipeline.secrets.isEmpty { out += "secrets (masked in all output): \(pipeline.secrets.joined(separator: ", "))\n" }
+        let width = stages.map(\.id.count).max() ?? 0
+        for (w, wave) in graph.waves.enumerated() {
+            out += "\nwave \(w + 1)" + (wave.count > 1 ? " (\(wave.count) stages in parallel)" : "") + "\n"
+            for node in wave {
+                let stage = stages[node]
+                let summary = StageSummary(stage: stage)
+                let pad = String(repeating: " ", count: width - stage.id.count)
+                let needs = stage.needs.isEmpty ? "nothing" : stage.needs.joined(separator: ", ")
+                out += "  \(stage.id)\(pad)  \(stage.kind.rawValue)  needs \(needs)\n"
+                let indent = "  " + String(repeating: " ", count: width) + "    "
+                if let name = stage.name { out += indent + "name:     \(name)\n" }
+                if let gates = summary.gates { out += indent + "gate:     \(gates)\n" }
+                if let action = summary.action { out += indent + "run:      \(action)\n" }
+                if let details = summary.details { out += indent + "does:     \(details)\n" }
+                out += indent + "timeout:  \(stage.timeout) per attempt; retry: \(summary.retry)\n"
+                out += indent + "rollback: \(summary.rollback ?? "none")\n"
+                if !stage.outputs.isEmpty { out += indent + "outputs:  \(stage.outputs.joined(separator: ", "))\n" }
+            }
+        }
+        out += "\non failure: completed stages are rolled back in reverse order of completion"
+        if let stop = stages.last(where: { !$0.reversible }) {
+            out += ", never past '\(stop.id)' (not reversible)"
+        }
+        out += "\n"
+        if !loaded.warnings.isEmpty {
+            out += "\n\(count(loaded.warnings.count, "warning")):\n"
+            for warning in loaded.warnings { out += "  \(warning.headline)\n" }
+        }
+        return out
+    }
+
+    // MARK: markdown
+
+    package func markdown() -> String {
+        typealias MD = MarkdownText
+        let stages = pipeline.stages
+        var out = "### Deploy plan: \(MD.code(pipeline.name))\n\n"
+        if let description = pipeline.description { out += MD.text(description, block: true) + "\n\n" }
+        out += "\(count(stages.count, "stage")) in \(count(graph.waves.count, "wave")), from \(MD.code(pipeline.path))."
+        if !pipeline.secrets.isEmpty { out += " Secrets (masked): " + pipeline.secrets.map { MD.code($0) }.joined(separator: ", ") + "." }
+        out += "\n\n```mermaid\n" + mermaid() + "```\n\n"
+        out += "| wave | stage | kind | needs | gate | timeout | retry | rollback |\n"
+        out += "|---:|---|---|---|---|---|---|---|\n"
+        let waveOf = graph.waveOf
+        for node in graph.order {
+            let stage = stages[node]
+            let summary = StageSummary(stage: stage)
+            let needs = stage.needs.isEmpty ? "—" : stage.needs.map { MD.code($0, inTable: true) }.joined(separator: ", ")
+            let undoable: Set<StageKind> = [.backend, .frontend, .migrate]
+            let rollback = summary.rollback.map { MD.code($0, inTable: true) }
+                ?? (!stage.reversible ? "**irreversible**" : undoable.contains(stage.kind) ? "**none**" : "—")
+            let gates = markdownGates(stage, summary) ?? "—"
+            out += "| \(waveOf[node] + 1) | \(MD.code(stage.id, inTable: true)) | \(stage.kind.rawValue) | \(needs) | \(gates) | \(stage.timeout) | \(summary.retry) | \(rollback) |\n"
+        }
+        let detailed = graph.order.filter { StageSummary(stage: stages[$0]).details != nil || StageSummary(stage: stages[$0]).action != nil }
+        if !detailed.isEmpty {
+            out += "\n<details><summary>What each stage runs</summary>\n\n"
+            for node in detailed {
+                let summary = StageSummary(stage: stages[node])
+                var line = "- \(MD.code(stages[node].id)):"
+                if let action = summary.action { line += " runs \(MD.code(action))" }
+                if let details = summary.details { line += (summary.action == nil ? " " : "; ") + MD.code(details) }
+                out += line + "\n"
+            }
+            out += "\n</details>\n"
+        }
+        out += "\nOn failure, completed stages are rolled back in reverse order of completion"
+        if let stop = stages.last(where: { !$0.reversible }) { out += ", never past \(MD.code(stop.id)) (not reversible)" }
+        out += ".\n"
+        if !loaded.warnings.isEmpty {
+            out += "\n**\(count(loaded.warnings.count, "warning")):**\n\n"
+            for warning in loaded.warnings {
+                out += "- ⚠️ line \(warning.mark.line): \(MD.text(warning.message))" + (warning.code.map { " (\(MD.code($0)))" } ?? "") + "\n"
+            }
+        }
+        return out
+    }
+
+    /// The gates of a stage for a table cell, with the approval message and the check script in
+    /// code spans (exact: GitHub's autolinks would break a backslash-escaped URL in plain text).
+    private func markdownGates(_ stage: Stage, _ summary: StageSummary) -> String? {
+        guard let gate = stage.gate else { return nil }
+        var parts: [String] = []
+        if let approval = gate.approval {
+            parts.append(approval.message.map { "approval \(MarkdownText.code($0.raw, inTable: true))" } ?? "approval")
+        }
+        if let window = gate.window { parts.append("window \(MarkdownText.text(window.summary))") }
+        if let check = gate.check { parts.append("check \(MarkdownText.code(summary.firstLine(check.source), inTable: true))") }
+        if let wait = gate.wait { parts.append("wait \(wait)") }
+        return parts.isEmpty ? nil : parts.joined(separator: ", ")
+    }
+
+    // MARK: mermaid
+
+    package func mermaid() -> String {
+        var out = "flowchart TD\n"
+        for (i, stage) in pipeline.stages.enumerated() {
+            var label = "\(stage.id)<br/><small>\(stage.kind.rawValue)</small>"
+            if stage.gate?.approval != nil { label += "<br/>🔒 approval" }
+            if stage.gate?.window != nil { label += "<br/>🕑 window" }
+            let quoted = label.replacingAll("\"", with: "#quot;")
+            out += stage.reversible ? "  n\(i)[\"\(quoted)\"]\n" : "  n\(i)[[\"\(quoted)\"]]\n"
+        }
+        for (i, needs) in graph.needs.enumerated() {
+            for need in needs { out += "  n\(need) --> n\(i)\n" }
+        }
+        return out
+    }
+
+    // MARK: dot
+
+    package func dot() -> String {
+        var out = "digraph \(dotQuote(pipeline.name)) {\n  rankdir=TB;\n  node [shape=box, style=rounded, fontname=\"Helvetica\"];\n"
+        for (w, wave) in graph.waves.enumerated() {
+            out += "  subgraph wave_\(w + 1) { rank=same;"
+            for node in wave { out += " \(dotQuote(pipeline.stages[node].id));" }
+            out += " }\n"
+        }
+        for stage in pipeline.stages {
+            var label = "\(stage.id)\\n\(stage.kind.rawValue)"
+            if stage.gate?.approval != nil { label += "\\napproval" }
+            if stage.gate?.window != nil { label += "\\nwindow" }
+            let shape = stage.reversible ? "" : ", peripheries=2"
+            out += "  \(dotQuote(stage.id)) [label=\"\(label.replacingAll("\"", with: "\\\""))\"\(shape)];\n"
+        }
+        for (i, needs) in graph.needs.enumerated() {
+            for need in needs { out += "  \(dotQuote(pipeline.stages[need].id)) -> \(dotQuote(pipeline.stages[i].id));\n" }
+        }
+        return out + "}\n"
+    }
+
+    private func dotQuote(_ s: String) -> String {
+        "\"" + s.replacingAll("\\", with: "\\\\").replacingAll("\"", with: "\\\"") + "\""
+    }
+
+    private func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
+}
