@@ -1,5 +1,4 @@
 import ArgumentParser
-import PipelineEngine
 import PipelineSpec
 
 extension PlanRenderer.Format: ExpressibleByArgument {}
@@ -21,27 +20,5 @@ struct Plan: ParsableCommand {
     func run() throws {
         let loaded = try Load.pipeline(file, strict: strict)
         Terminal.out(PlanRenderer(loaded).render(format))
-    }
-}
-
-struct Schema: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Print the JSON Schema (2020-12) of the pipeline format, for editors and CI validators.")
-
-    func run() throws {
-        Terminal.out(PipelineSchema.json)
-    }
-}
-
-/// Loading shared by the commands: invalid input is printed as diagnostics and exits 2.
-enum Load {
-    static func pipeline(_ file: String, strict: Bool = false) throws -> LoadedPipeline {
-        do {
-            return try PipelineLoader.load(path: file, options: .init(strict: strict))
-        } catch {
-            let renderer = DiagnosticRenderer(sources: [file: PipelineLoader.source(of: file) ?? []])
-            Terminal.err(renderer.render(error.diagnostics, format: .text))
-            throw ExitCode(2)
-        }
     }
 }

@@ -288,23 +288,34 @@ public final class Engine {
         throw EngineError("run \(state.run): \(list) started by the engine that stopped \(live.count == 1 ? "is" : "are") still running; wait for \(live.count == 1 ? "it" : "them") to end or stop \(live.count == 1 ? "it" : "them") ('\(kill)'), then try again (or pass --wait-lock to wait)")
     }
 
+    /// Opens the store, picks the run (RUN, or the latest of one pipeline), takes its pipeline's
+    /// lock and loads the run again under it; refuses while a process group of the run still lives.
+    static func takeOver(runID: String?, pipeline: String?, command: String, options: EngineOptions,
+                         output: EngineOutput) throws(EngineError) -> (any StateStore, any PipelineLock, RunState) {
+        let store = try StateStores.open(options.stateDirectory)
+        let id: String
+        if let runID { id = try RunID.checked(runID) } else { id = try latest(store, pipeline: pipeline, command: command) }
+        let probe = try store.load(id)
+        let lock = try store.lock(pipeline: probe.pipeline, run: id, wait: options.waitForLock)
+        let state = try store.load(id)  // again, under the lock
+        if state.status != .rolledBack {
+            try checkNoLiveGroups(state, wait: options.waitForLock, output: output)
+            try checkSecrets(state.definition.secrets, options.environment)
+        }
+        return (store, lock, state)
+    }
+
     /// Continues an interrupted, waiting or abandoned run: succeeded stages are not run again; a run
     /// interrupted while rolling back finishes its rollback.
     public static func resume(runID: String?, pipeline: String? = nil, options: EngineOptions, output: EngineOutput) -> Int32 {
         let clock = EngineClock(virtual: options.virtualClock, wallStart: options.wallStart)
         do throws(EngineError) {
-            let store = try StateStores.open(options.stateDirectory)
-            let id: String
-            if let runID { id = try RunID.checked(runID) } else { id = try latest(store, pipeline: pipeline, command: "resume") }
-            let lockProbe = try store.load(id)
-            let lock = try store.lock(pipeline: lockProbe.pipeline, run: id, wait: options.waitForLock)
-            let state = try store.load(id)  // again, under the lock
+            let (store, lock, state) = try takeOver(runID: runID, pipeline: pipeline, command: "resume", options: options, output: output)
+            let id = state.run
             switch state.status {
             case .interrupted, .waiting, .running, .abandoned: break
             default: throw EngineError("run \(id) finished as '\(state.status.rawValue)'; there is nothing to resume (start a new run, or 'pipeline rollback \(id)')")
             }
-            try checkNoLiveGroups(state, wait: options.waitForLock, output: output)
-            try checkSecrets(state.definition.secrets, options.environment)
             var options = options
             options.workingDirectory = state.workdir
             if state.rollbackBegun {
@@ -350,17 +361,11 @@ public final class Engine {
     public static func rollback(runID: String?, pipeline: String? = nil, options: EngineOptions, output: EngineOutput) -> Int32 {
         let clock = EngineClock(virtual: options.virtualClock, wallStart: options.wallStart)
         do throws(EngineError) {
-            let store = try StateStores.open(options.stateDirectory)
-            let id: String
-            if let runID { id = try RunID.checked(runID) } else { id = try latest(store, pipeline: pipeline, command: "rollback") }
-            let probe = try store.load(id)
-            let lock = try store.lock(pipeline: probe.pipeline, run: id, wait: options.waitForLock)
-            var state = try store.load(id)
+            var (store, lock, state) = try takeOver(runID: runID, pipeline: pipeline, command: "rollback", options: options, output: output)
+            let id = state.run
             if state.status == .rolledBack {
                 throw EngineError("run \(id) is already rolled back", exitCode: 0)
             }
-            try checkNoLiveGroups(state, wait: options.waitForLock, output: output)
-            try checkSecrets(state.definition.secrets, options.environment)
             var options = options
             options.workingDirectory = state.workdir
             state.status = .running

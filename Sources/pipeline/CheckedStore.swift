@@ -1,0 +1,16 @@
+import ArgumentParser
+import Foundation
+import PipelineEngine
+import PipelineSpec
+
+/// Opens a state dir for reading, refusing an unsafe one with a one-line error and exit 2.
+enum CheckedStore {
+    static func open(_ root: String) throws -> any StateStore {
+        do {
+            return try StateStores.open(root)
+        } catch {
+            Terminal.err("error: \(error.message)\n")
+            throw ExitCode(2)
+        }
+    }
+}

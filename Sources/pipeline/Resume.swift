@@ -1,0 +1,35 @@
+import ArgumentParser
+import Foundation
+import PipelineEngine
+import PipelineSpec
+
+struct Resume: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Continue an interrupted or waiting run; succeeded stages are not run again.")
+
+    @Argument(help: "The run id (default: the latest run).")
+    var runID: String?
+
+    @OptionGroup var engine: EngineArguments
+
+    @Flag(help: "Resume even if the pipeline file changed since the run started.")
+    var force = false
+
+    @Option(help: "Run again a non-idempotent stage that was running when the engine stopped (repeatable).")
+    var rerun: [String] = []
+
+    @Option(help: "Treat a stage that was running when the engine stopped as done (repeatable).")
+    var assumeDone: [String] = []
+
+    @Option(help: "Without RUN: the latest run of this pipeline (needed when the state dir holds several pipelines).")
+    var pipeline: String?
+
+    func run() throws {
+        var options = try engine.options()
+        options.force = force
+        options.rerun = Set(rerun)
+        options.assumeDone = Set(assumeDone)
+        let code = Engine.resume(runID: runID, pipeline: pipeline, options: options, output: TerminalOutput(environment: options.environment))
+        if code != 0 { throw ExitCode(code) }
+    }
+}

@@ -1,0 +1,53 @@
+import ArgumentParser
+import Foundation
+import PipelineEngine
+import PipelineSpec
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show a run's state (default: the latest run).")
+
+    @Argument(help: "The run id (default: the latest run).")
+    var runID: String?
+
+    @Option(help: "Where runs are recorded.")
+    var stateDir = ".pipeline"
+
+    @Flag(help: "Print the documented JSON shape (schemas/journal.schema.json, 'state').")
+    var json = false
+
+    func run() throws {
+        let state: RunState
+        do {
+            let store = try StateStores.open(stateDir)
+            guard let id = try runID.map(RunID.checked) ?? store.runsNewestFirst().first?.id else { throw EngineError("no runs recorded in '\(stateDir)'") }
+            state = try store.load(id)
+        } catch let error as EngineError {
+            Terminal.err("error: \(error.message)\n")
+            throw ExitCode(2)
+        }
+        if json {
+            Terminal.out(state.json.pretty)
+            return
+        }
+        var text = "run \(state.run) of '\(state.pipeline)': \(state.status.rawValue)\n"
+        text += "file \(state.file), started \(state.started)" + (state.ended.map { ", ended \($0)" } ?? "") + "\n"
+        if let waiting = state.waiting { text += "waiting (\(waiting.reason)): \(waiting.message)\n" }
+        if state.status == .abandoned {
+            text += "abandoned: its engine (pid \(state.pid)) is gone without recording an end; continue it with 'pipeline resume \(state.run)' or undo it with 'pipeline rollback \(state.run)'\n"
+        }
+        let width = state.stages.map(\.id.count).max() ?? 5
+        for stage in state.stages {
+            let pad = String(repeating: " ", count: width - stage.id.count)
+            var line = "  \(stage.id)\(pad)  \(stage.status.rawValue)"
+            if !stage.attempts.isEmpty { line += ", \(stage.attempts.count) attempt\(stage.attempts.count == 1 ? "" : "s")" }
+            if let last = stage.attempts.last, let outcome = last.outcome, outcome != "succeeded" {
+                line += " (last: \(outcome)\(last.exitCode.map { ", exit \($0)" } ?? "")\(last.signal.map { ", \($0)" } ?? ""))"
+            }
+            if let rollback = stage.rollback { line += "; rollback: \(rollback.status)" }
+            text += line + "\n"
+        }
+        if let note = state.rollbackNote { text += "note: \(note)\n" }
+        if !state.remaining.isEmpty { text += "still applied, for a human to undo: \(state.remaining.joined(separator: ", "))\n" }
+        Terminal.out(text)
+    }
+}
