@@ -44,11 +44,13 @@ final class RollbackProgress {
     }
 }
 
-extension Engine {
+/// What a rollback must undo, decided from the recorded run alone: pure, so it is tested
+/// in-process on replayed journals.
+extension RunState {
     /// Stages that started an attempt and did not succeed: they may have half-applied. Newest
     /// attempt first, the failed stage (if any) at the head.
     func halfAppliedStages(failed: String?) -> [String] {
-        let started = run.stages.filter { record in
+        let started = stages.filter { record in
             // A stage none of whose tries could start applied nothing.
             guard record.attempts.contains(where: { $0.outcome != AttemptOutcome.notStarted.rawValue }) else { return false }
             switch record.status {
@@ -65,22 +67,38 @@ extension Engine {
     func undoSteps(_ definition: RunDefinition.StageDefinition) -> [UndoStep] {
         var steps: [UndoStep] = []
         // Traffic goes back to 0 % unless the journal says it is there already (or was never moved).
-        if definition.traffic != nil, let percent = run.stage(definition.id)?.traffic, percent != 0 { steps.append(.traffic) }
+        if definition.traffic != nil, let percent = stage(definition.id)?.traffic, percent != 0 { steps.append(.traffic) }
         if definition.rollback != nil { steps.append(.rollback) } else if canRestore(definition) { steps.append(.restore) }
         return steps
     }
 
+    /// Whether a migrate stage can be undone by restoring its journaled backup.
+    func canRestore(_ definition: RunDefinition.StageDefinition) -> Bool {
+        definition.restore != nil && stage(definition.id)?.backup != nil
+    }
+
+
+    /// The stages a rollback undoes, in order: those that may have half-applied (the failed one
+    /// first), then the completed ones newest first. A stage with nothing to undo is left out
+    /// unless it is irreversible (the rollback stops there).
+    func rollbackQueue(failed: String?) -> [String] {
+        var queue: [String] = []
+        for id in halfAppliedStages(failed: failed) {
+            if let definition = definition.stage(id), !undoSteps(definition).isEmpty || !definition.reversible { queue.append(id) }
+        }
+        for id in completionOrder.reversed() where stage(id)?.status == .succeeded || stage(id)?.status == .rollbackFailed {
+            if !queue.contains(id) { queue.append(id) }
+        }
+        return queue
+    }
+}
+
+extension Engine {
     /// Starts undoing: the stages that may have half-applied first (the failed one, then any stopped
     /// or interrupted mid-attempt, or running when an engine died), then completed stages in reverse
     /// order of completion, never past a stage that is not reversible.
     func beginRollback(failed: String?) {
-        var queue: [String] = []
-        for id in halfAppliedStages(failed: failed) {
-            if let definition = run.definition.stage(id), !undoSteps(definition).isEmpty || !definition.reversible { queue.append(id) }
-        }
-        for id in run.completionOrder.reversed() where run.stage(id)?.status == .succeeded || run.stage(id)?.status == .rollbackFailed {
-            if !queue.contains(id) { queue.append(id) }
-        }
+        let queue = run.rollbackQueue(failed: failed)
         record(.rollbackBegun(queue: queue, failedStage: failed))
         let progress = RollbackProgress(failed: failed, queue: queue)
         state = .rollingBack(progress)
@@ -112,7 +130,7 @@ extension Engine {
             return true
         }
         if !undo.started {
-            undo.steps = undoSteps(definition)
+            undo.steps = run.undoSteps(definition)
             guard !undo.steps.isEmpty else {
                 record(.rollbackFinished(stage: id, status: .nothingToUndo, method: nil))
                 undo.queue.removeFirst()
@@ -146,11 +164,6 @@ extension Engine {
         return true
     }
 
-    /// Whether a migrate stage can be undone by restoring its journaled backup.
-    func canRestore(_ definition: RunDefinition.StageDefinition) -> Bool {
-        definition.restore != nil && run.stage(definition.id)?.backup != nil
-    }
-
     func rollbackScriptFinished(_ id: String, _ child: ChildProcess) throws(EngineError) {
         guard let undo, let step = undo.steps.first, let definition = run.definition.stage(id) else { return }
         let phase = step.rawValue
@@ -175,7 +188,7 @@ extension Engine {
             undo.wake = clock.now() + retryDelay(definition.retry, after: undo.attempt)
             return
         }
-        if step == .rollback, canRestore(definition) {
+        if step == .rollback, run.canRestore(definition) {
             output.note("[\(id)] the downgrade failed; restoring the backup \(run.stage(id)?.backup ?? "") instead")
             undo.steps = [.restore]
             undo.attempt = 0
@@ -189,11 +202,11 @@ extension Engine {
     /// Records the end of a rollback and what a person must still undo.
     func finishRollback(status: RunState.Status, note: String?) {
         // Still applied: stages whose effects were not undone by a rollback script.
-        let halfApplied = Set(halfAppliedStages(failed: nil))
+        let halfApplied = Set(run.halfAppliedStages(failed: nil))
         let remaining = (run.completionOrder + run.stages.map(\.id).filter { halfApplied.contains($0) && !run.completionOrder.contains($0) }).filter { id in
             let record = run.stage(id)
             guard let definition = run.definition.stage(id) else { return false }
-            let undoable = !undoSteps(definition).isEmpty || !definition.reversible
+            let undoable = !run.undoSteps(definition).isEmpty || !definition.reversible
             return (record?.status == .succeeded || halfApplied.contains(id)) && undoable || record?.status == .rollbackFailed
         }
         let failedStage = undo?.failed
