@@ -8,6 +8,6 @@ let package = Package(
     name: "PipelineFuzz",
     dependencies: [.package(name: "pipeline", path: "..")],
     targets: [
-        .executableTarget(name: "PipelineFuzz", dependencies: [.product(name: "PipelineKit", package: "pipeline")]),
+        .executableTarget(name: "PipelineFuzz", dependencies: [.product(name: "PipelineKit", package: "pipeline")])
     ]
 )

@@ -258,9 +258,10 @@ private struct Builder {
             frames[top].expectingKey = false
             let key = nodes[Int(id)]
             if let first = firstMark(of: key.value, in: top) {
-                duplicates.append(YAMLProblem(
-                    mark: key.mark,
-                    message: "duplicate key '\(key.value)' (first defined at line \(first.line))"))
+                duplicates.append(
+                    YAMLProblem(
+                        mark: key.mark,
+                        message: "duplicate key '\(key.value)' (first defined at line \(first.line))"))
                 frames[top].dropValue = true
                 return
             }

@@ -17,10 +17,12 @@ struct History: ParsableCommand {
         if json {
             let rows: [JSONValue] = store.runsNewestFirst().map(\.id).map { id in
                 let state = try? store.load(id)
-                return .object([("run", .string(id)), ("pipeline", state.map { .string($0.pipeline) } ?? .null),
-                                ("status", state.map { .string($0.status.rawValue) } ?? .null),
-                                ("started", state.map { .string($0.started) } ?? .null),
-                                ("ended", state?.ended.map(JSONValue.string) ?? .null)])
+                return .object([
+                    ("run", .string(id)), ("pipeline", state.map { .string($0.pipeline) } ?? .null),
+                    ("status", state.map { .string($0.status.rawValue) } ?? .null),
+                    ("started", state.map { .string($0.started) } ?? .null),
+                    ("ended", state?.ended.map(JSONValue.string) ?? .null),
+                ])
             }
             Terminal.out(JSONValue.array(rows).pretty)
             return

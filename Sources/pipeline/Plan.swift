@@ -6,7 +6,9 @@ extension PlanRenderer.Format: ExpressibleByArgument {}
 struct Plan: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show what a pipeline will run: stages in parallel waves with gates, retries, timeouts and rollbacks.",
-        discussion: "Formats: text (terminal), markdown (paste into a pull request), mermaid, dot (Graphviz), json (stable shape, see docs/format.md). Exit status: 0, or 2 when the file is invalid.")
+        discussion:
+            "Formats: text (terminal), markdown (paste into a pull request), mermaid, dot (Graphviz), json (stable shape, see docs/format.md). Exit status: 0, or 2 when the file is invalid."
+    )
 
     @Argument(help: "The pipeline file.")
     var file: String

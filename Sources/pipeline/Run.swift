@@ -7,9 +7,9 @@ struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a pipeline: stages as real processes, with gates, retries, timeouts and reverse-order rollback on failure.",
         discussion: """
-        Exit status: 0 succeeded; 1 failed and rolled back cleanly; 2 invalid input, usage or lock held; \
-        3 rollback failed or incomplete (a human must act); 4 stopped at a gate; 130 interrupted.
-        """)
+            Exit status: 0 succeeded; 1 failed and rolled back cleanly; 2 invalid input, usage or lock held; \
+            3 rollback failed or incomplete (a human must act); 4 stopped at a gate; 130 interrupted.
+            """)
 
     @Argument(help: "The pipeline file.")
     var file: String
@@ -28,7 +28,9 @@ struct Run: ParsableCommand {
             var sources: [String: [UInt8]] = [file: loaded.source]
             for path in Set(findings.map(\.path)) where sources[path] == nil { sources[path] = PipelineLoader.source(of: path, limit: 16 << 20) }
             Terminal.err(DiagnosticRenderer(sources: sources).render(findings, format: .text))
-            Terminal.err("migration lint: \(findings.count) problem\(findings.count == 1 ? "" : "s"); nothing was run (allow a rule with 'lint: { allow: [rule-id] }' or a '-- pipeline: allow rule-id' comment)\n")
+            Terminal.err(
+                "migration lint: \(findings.count) problem\(findings.count == 1 ? "" : "s"); nothing was run (allow a rule with 'lint: { allow: [rule-id] }' or a '-- pipeline: allow rule-id' comment)\n"
+            )
             throw ExitCode(2)
         }
         if dryRun {

@@ -33,7 +33,8 @@ struct Status: ParsableCommand {
         text += "file \(state.file), started \(state.started)" + (state.ended.map { ", ended \($0)" } ?? "") + "\n"
         if let waiting = state.waiting { text += "waiting (\(waiting.reason)): \(waiting.message)\n" }
         if state.status == .abandoned {
-            text += "abandoned: its engine (pid \(state.pid)) is gone without recording an end; continue it with 'pipeline resume \(state.run)' or undo it with 'pipeline rollback \(state.run)'\n"
+            text +=
+                "abandoned: its engine (pid \(state.pid)) is gone without recording an end; continue it with 'pipeline resume \(state.run)' or undo it with 'pipeline rollback \(state.run)'\n"
         }
         let width = state.stages.map(\.id.count).max() ?? 5
         for stage in state.stages {

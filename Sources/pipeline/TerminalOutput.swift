@@ -70,7 +70,8 @@ final class TerminalOutput: EngineOutput {
         text += "| stage | status | attempts | duration | rollback |\n|---|---|---:|---:|---|\n"
         for stage in state.stages {
             let ms = stage.attempts.compactMap(\.durationMs).reduce(0, +)
-            text += "| `\(stage.id)` | \(stage.status.rawValue) | \(stage.attempts.count) | \(Double(ms) / 1000)s | \(stage.rollback?.status.rawValue ?? "—") |\n"
+            text +=
+                "| `\(stage.id)` | \(stage.status.rawValue) | \(stage.attempts.count) | \(Double(ms) / 1000)s | \(stage.rollback?.status.rawValue ?? "—") |\n"
         }
         if !state.remaining.isEmpty { text += "\n**Still applied, for a human to undo:** \(state.remaining.joined(separator: ", "))\n" }
         if let handle = FileHandle(forWritingAtPath: summaryPath) {

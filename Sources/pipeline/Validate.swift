@@ -50,9 +50,11 @@ struct Validate: ParsableCommand {
             if format == .text {
                 let errors = all.filter { $0.severity == .error }.count
                 let warnings = all.count - errors
-                let summary = invalid
+                let summary =
+                    invalid
                     ? "\(errors) error\(errors == 1 ? "" : "s"), \(warnings) warning\(warnings == 1 ? "" : "s")"
-                    : "\(files.count == 1 ? files[0] : "\(files.count) files"): valid" + (warnings > 0 ? ", \(warnings) warning\(warnings == 1 ? "" : "s")" : "")
+                    : "\(files.count == 1 ? files[0] : "\(files.count) files"): valid"
+                        + (warnings > 0 ? ", \(warnings) warning\(warnings == 1 ? "" : "s")" : "")
                 Terminal.err(summary + "\n")
             }
         }

@@ -12,12 +12,12 @@ struct CrashConsistencyTests {
         var text = "version: 1\nname: ledger\nstages:\n"
         for i in 1...6 {
             text += """
-              - id: s\(i)
-                kind: backend
-                run: 'echo start s\(i) >> ledger; sleep 0.15; echo end s\(i) >> ledger'
-                rollback: 'echo undo-start s\(i) >> ledger; sleep 0.05; echo undo s\(i) >> ledger'
+                  - id: s\(i)
+                    kind: backend
+                    run: 'echo start s\(i) >> ledger; sleep 0.15; echo end s\(i) >> ledger'
+                    rollback: 'echo undo-start s\(i) >> ledger; sleep 0.05; echo undo s\(i) >> ledger'
 
-            """
+                """
         }
         return text
     }()

@@ -13,10 +13,15 @@ import Testing
         let create = try Binary.run(executable: "psql", ["-v", "ON_ERROR_STOP=1", "-q", "-c", "CREATE DATABASE \(name)", serverURL])
         try #require(create.status == 0, "PostgreSQL is not reachable at \(serverURL) (scripts/test starts it): \(create.stderr)")
         let url = String(serverURL[..<serverURL.lastIndex(of: "/")!]) + "/" + name
-        let seed = try Binary.run(executable: "psql", ["-v", "ON_ERROR_STOP=1", "-q", "-c", """
-            CREATE TABLE customers (id serial PRIMARY KEY, name text NOT NULL, created_at date NOT NULL DEFAULT '2026-01-01');
-            INSERT INTO customers (name) VALUES ('ada'), ('grace'), ('linus');
-            """, url])
+        let seed = try Binary.run(
+            executable: "psql",
+            [
+                "-v", "ON_ERROR_STOP=1", "-q", "-c",
+                """
+                CREATE TABLE customers (id serial PRIMARY KEY, name text NOT NULL, created_at date NOT NULL DEFAULT '2026-01-01');
+                INSERT INTO customers (name) VALUES ('ada'), ('grace'), ('linus');
+                """, url,
+            ])
         try #require(seed.status == 0, "\(seed.stderr)")
         return url
     }
@@ -114,12 +119,13 @@ import Testing
     }
 
     @Test func aBackupScriptThatWritesNothingStopsTheMigration() throws {
-        let box = try Sandbox("""
-        version: 1
-        name: nobackup
-        stages:
-          - { id: migrate, kind: migrate, backup: "echo pretending", run: "touch migrated", rollback: "rm -f migrated" }
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: nobackup
+            stages:
+              - { id: migrate, kind: migrate, backup: "echo pretending", run: "touch migrated", rollback: "rm -f migrated" }
+            """)
         defer { box.remove() }
         let result = try box.pipeline(["run", "p.yml"])
         #expect(result.status == 1)
@@ -129,17 +135,17 @@ import Testing
 
     @Test func runLintsMigrationsBeforeAnythingRuns() throws {
         let pipeline = """
-        version: 1
-        name: linted
-        stages:
-          - { id: first, run: "echo first >> ran.log" }
-          - id: migrate
-            kind: migrate
-            lint: { paths: ["db/*.sql"]ALLOW }
-            backup: 'echo dump > "$PIPELINE_BACKUP_PATH"'
-            run: echo migrate >> ran.log
-            rollback: echo undo >> ran.log
-        """
+            version: 1
+            name: linted
+            stages:
+              - { id: first, run: "echo first >> ran.log" }
+              - id: migrate
+                kind: migrate
+                lint: { paths: ["db/*.sql"]ALLOW }
+                backup: 'echo dump > "$PIPELINE_BACKUP_PATH"'
+                run: echo migrate >> ran.log
+                rollback: echo undo >> ran.log
+            """
         let box = try Sandbox(pipeline.replacingOccurrences(of: "ALLOW", with: ""))
         defer { box.remove() }
         try FileManager.default.createDirectory(at: box.dir.appendingPathComponent("db"), withIntermediateDirectories: true)

@@ -8,19 +8,22 @@ import Testing
     /// A working directory with `pipelines/` linked from the repository, so `.pipeline/` stays private to the test.
     static func workspace() throws -> Sandbox {
         let box = try Sandbox("", name: "unused.yml")
-        try FileManager.default.createSymbolicLink(at: box.dir.appendingPathComponent("pipelines"),
-                                                   withDestinationURL: Binary.root.appendingPathComponent("pipelines"))
+        try FileManager.default.createSymbolicLink(
+            at: box.dir.appendingPathComponent("pipelines"),
+            withDestinationURL: Binary.root.appendingPathComponent("pipelines"))
         return box
     }
 
     /// Demo services still running from this test's working directory.
     static func demoProcesses(_ box: Sandbox) throws -> String {
-        try box.shell("""
-        for pid in $(pgrep -f "pipelines/demo/[s]ervice.py"); do
-          [ "$(readlink /proc/$pid/cwd)" = "$(pwd -P)" ] && ps -o pid=,args= -p "$pid"
-        done
-        true
-        """).stdout
+        try box.shell(
+            """
+            for pid in $(pgrep -f "pipelines/demo/[s]ervice.py"); do
+              [ "$(readlink /proc/$pid/cwd)" = "$(pwd -P)" ] && ps -o pid=,args= -p "$pid"
+            done
+            true
+            """
+        ).stdout
     }
 
     @Test func theDemoDeploysVersionTwo() throws {
@@ -30,7 +33,9 @@ import Testing
         #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
         #expect(result.stdout.contains("[migrate] applied 0002_add_price.sql"))
         // Behaviour, not measured values: the canary passed at 100 % and was promoted.
-        #expect(result.stdout.contains("[canary] 100%: v2 error rate = ") && result.stderr.contains("[canary] promoted through"), "\(result.stdout)\n\(result.stderr)")
+        #expect(
+            result.stdout.contains("[canary] 100%: v2 error rate = ") && result.stderr.contains("[canary] promoted through"),
+            "\(result.stdout)\n\(result.stderr)")
         #expect(result.stdout.contains("[verify] 3 items served by v2 with prices"))
         let link = try FileManager.default.destinationOfSymbolicLink(atPath: box.dir.appendingPathComponent(".pipeline/demo/web/current").path)
         #expect(link == "releases/v2")
@@ -51,8 +56,10 @@ import Testing
         #expect(result.status == 1, "\(result.stdout)\n\(result.stderr)")
         #expect(result.stderr.contains("canary aborted at 10%: v2 error rate = "), "\(result.stderr)")
         // Reverse order: traffic, web symlink, v2, database.
-        let order = ["[canary] 2 consecutive failed analyses at 10%: aborting, traffic back to 0%", "[frontend] web/current -> releases/v1", "[backend] stopped v2",
-                     "[migrate] applied 0002_add_price.down.sql"].map { result.stdout.range(of: $0)?.lowerBound }
+        let order = [
+            "[canary] 2 consecutive failed analyses at 10%: aborting, traffic back to 0%", "[frontend] web/current -> releases/v1", "[backend] stopped v2",
+            "[migrate] applied 0002_add_price.down.sql",
+        ].map { result.stdout.range(of: $0)?.lowerBound }
         #expect(order.allSatisfy { $0 != nil }, "\(result.stdout)")
         #expect(order.compactMap { $0 } == order.compactMap { $0 }.sorted())
         let after = try box.shell("pipelines/demo/demo.sh snapshot")
@@ -69,24 +76,26 @@ import Testing
     @Test(.timeLimit(.minutes(2))) func theDemoRefusesWhenItsPortsAreTaken() throws {
         let box = try Self.workspace()
         defer { box.remove() }
-        try box.write("squatter.py", """
-        import json, sys
-        from http.server import BaseHTTPRequestHandler, HTTPServer
-        class H(BaseHTTPRequestHandler):
-            def do_GET(self):
-                body = json.dumps({"status": "ok"}).encode()
-                self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
-            def log_message(self, *a): pass
-        try:
-            server = HTTPServer(("127.0.0.1", 18080), H)
-        except OSError:
-            open("squatter.ready", "w").write("taken by someone else already"); sys.exit(0)
-        open("squatter.ready", "w").write("listening")
-        server.timeout = 0.2
-        import time
-        end = time.time() + 60
-        while time.time() < end: server.handle_request()
-        """)
+        try box.write(
+            "squatter.py",
+            """
+            import json, sys
+            from http.server import BaseHTTPRequestHandler, HTTPServer
+            class H(BaseHTTPRequestHandler):
+                def do_GET(self):
+                    body = json.dumps({"status": "ok"}).encode()
+                    self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
+                def log_message(self, *a): pass
+            try:
+                server = HTTPServer(("127.0.0.1", 18080), H)
+            except OSError:
+                open("squatter.ready", "w").write("taken by someone else already"); sys.exit(0)
+            open("squatter.ready", "w").write("listening")
+            server.timeout = 0.2
+            import time
+            end = time.time() + 60
+            while time.time() < end: server.handle_request()
+            """)
         let squatter = try Background(executable: "/usr/bin/env", ["python3", "squatter.py"], in: box.dir)
         defer { squatter.signal(SIGKILL); _ = squatter.wait(seconds: 10) }
         #expect(waitUntil(seconds: 20) { box.exists("squatter.ready") })

@@ -8,25 +8,28 @@ import Testing
 @Suite(.timeLimit(.minutes(2)))
 struct DescriptorTests {
     @Test func nativeChecksNeverReadOrCloseADescriptorTwice() throws {
-        let strace = try #require(["/usr/bin/strace", "/bin/strace"].first { FileManager.default.isExecutableFile(atPath: $0) },
-                                  "strace is installed by scripts/install-deps --test")
-        let box = try Sandbox("""
-        version: 1
-        name: fds
-        stages:
-          - id: check
-            kind: infra-precheck
-            checks:
-              - {name: one, run: 'echo one'}
-              - {name: two, run: 'echo two; echo more'}
-              - {name: quiet, run: 'true'}
-          - id: verify
-            kind: verify
-            smoke: ['echo smoke', 'printf "no newline"', 'true']
-        """)
+        let strace = try #require(
+            ["/usr/bin/strace", "/bin/strace"].first { FileManager.default.isExecutableFile(atPath: $0) },
+            "strace is installed by scripts/install-deps --test")
+        let box = try Sandbox(
+            """
+            version: 1
+            name: fds
+            stages:
+              - id: check
+                kind: infra-precheck
+                checks:
+                  - {name: one, run: 'echo one'}
+                  - {name: two, run: 'echo two; echo more'}
+                  - {name: quiet, run: 'true'}
+              - id: verify
+                kind: verify
+                smoke: ['echo smoke', 'printf "no newline"', 'true']
+            """)
         defer { box.remove() }
-        let result = try Binary.run(executable: strace, ["-f", "-e", "trace=close,read,poll", "-o", "trace.txt", Binary.path, "run", "p.yml"],
-                                    in: box.dir)
+        let result = try Binary.run(
+            executable: strace, ["-f", "-e", "trace=close,read,poll", "-o", "trace.txt", Binary.path, "run", "p.yml"],
+            in: box.dir)
         #expect(result.status == 0, "\(result.stderr)")
         let trace = box.read("trace.txt")
         #expect(trace.contains("close("), "strace recorded nothing: \(trace.prefix(300))")

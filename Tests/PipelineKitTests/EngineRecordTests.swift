@@ -8,17 +8,22 @@ import Testing
 /// built from typed events, replayed, and the rollback plan, liveness bookkeeping and replay
 /// compatibility are checked without a process or a clock.
 @Suite struct EngineRecordTests {
-    static func stage(_ id: String, kind: String = "backend", rollback: String? = "undo", traffic: String? = nil,
-                      restore: String? = nil, reversible: Bool = true) -> RunDefinition.StageDefinition {
-        .init(id: id, kind: kind, rollback: rollback, traffic: traffic, restore: restore, shell: ["/bin/sh", "-c"], timeoutMs: 1000,
-              retry: .none, env: [], reversible: reversible, outputs: [])
+    static func stage(
+        _ id: String, kind: String = "backend", rollback: String? = "undo", traffic: String? = nil,
+        restore: String? = nil, reversible: Bool = true
+    ) -> RunDefinition.StageDefinition {
+        .init(
+            id: id, kind: kind, rollback: rollback, traffic: traffic, restore: restore, shell: ["/bin/sh", "-c"], timeoutMs: 1000,
+            retry: .none, env: [], reversible: reversible, outputs: [])
     }
 
     /// A journal of `events` after a `run_started` of `stages`, replayed.
     static func replay(_ stages: [RunDefinition.StageDefinition], _ events: [JournalEvent], boot: String = "boot-1") throws -> RunState {
-        let start = JournalEvent.runStarted(.init(run: "20261201T000000Z-000001", pipeline: "p", file: "/p.yml", workdir: "/", fileHash: "h",
-                                                  pid: 42, host: "h1", boot: boot, sequence: 1,
-                                                  definition: RunDefinition(env: [], secrets: [], stages: stages)))
+        let start = JournalEvent.runStarted(
+            .init(
+                run: "20261201T000000Z-000001", pipeline: "p", file: "/p.yml", workdir: "/", fileHash: "h",
+                pid: 42, host: "h1", boot: boot, sequence: 1,
+                definition: RunDefinition(env: [], secrets: [], stages: stages)))
         // Through the journal's text form, as a real replay reads it.
         let lines = ([start] + events).enumerated().map { i, event in event.line(time: "2026-12-01T00:00:0\(i % 10).000Z", clockMs: i * 10) }
         let parsed = try lines.map { try #require(JSONValue.parse(Substring($0.compact))) }
@@ -46,24 +51,31 @@ import Testing
     }
 
     @Test func theFailedStageLeadsThenOtherHalfAppliedStagesNewestFirst() throws {
-        let events = Self.succeeded("a") + [Self.started("b"), Self.started("c"), Self.finished("c", .failed),
-                                            .stageFinished(stage: "c", status: .failed, outputs: [], masked: [], note: nil),
-                                            Self.finished("b", .stopped), .stageFinished(stage: "b", status: .failed, outputs: [], masked: [], note: nil)]
+        let events =
+            Self.succeeded("a") + [
+                Self.started("b"), Self.started("c"), Self.finished("c", .failed),
+                .stageFinished(stage: "c", status: .failed, outputs: [], masked: [], note: nil),
+                Self.finished("b", .stopped), .stageFinished(stage: "b", status: .failed, outputs: [], masked: [], note: nil),
+            ]
         let run = try Self.replay([Self.stage("a"), Self.stage("b"), Self.stage("c")], events)
         #expect(run.rollbackQueue(failed: "b") == ["b", "c", "a"])
         #expect(run.rollbackQueue(failed: "c") == ["c", "b", "a"])
     }
 
     @Test func aStageWhoseScriptNeverStartedAppliedNothing() throws {
-        let events = Self.succeeded("api") + [Self.started("web"), Self.finished("web", .notStarted),
-                                              .stageFinished(stage: "web", status: .failed, outputs: [], masked: [], note: nil)]
+        let events =
+            Self.succeeded("api") + [
+                Self.started("web"), Self.finished("web", .notStarted),
+                .stageFinished(stage: "web", status: .failed, outputs: [], masked: [], note: nil),
+            ]
         let run = try Self.replay([Self.stage("api"), Self.stage("web")], events)
         #expect(run.rollbackQueue(failed: "web") == ["api"])
     }
 
     @Test func aStageWithNothingToUndoIsLeftOutButAnIrreversibleOneStopsTheRollback() throws {
         let events = Self.succeeded("plain") + Self.succeeded("irreversible") + [Self.started("c")]
-        let run = try Self.replay([Self.stage("plain", rollback: nil), Self.stage("irreversible", rollback: nil, reversible: false), Self.stage("c", rollback: nil)], events)
+        let run = try Self.replay(
+            [Self.stage("plain", rollback: nil), Self.stage("irreversible", rollback: nil, reversible: false), Self.stage("c", rollback: nil)], events)
         #expect(run.rollbackQueue(failed: nil) == ["irreversible", "plain"])
         #expect(run.undoSteps(run.definition.stage("plain")!) == [])
     }
@@ -71,23 +83,28 @@ import Testing
     @Test(arguments: [(25, [UndoStep.traffic, .rollback]), (100, [.traffic, .rollback]), (0, [.rollback])])
     func aCanaryIsSentBackToZeroUnlessTheJournalSaysItIsThere(percent: Int, steps: [UndoStep]) throws {
         let stamp = JournalEvent.NativeStamp(at: "2026-12-01T00:00:00.000Z", atMs: 1)
-        let run = try Self.replay([Self.stage("canary", kind: "canary", traffic: "./traffic.sh")],
-                                  [Self.started("canary"), .traffic(stamp, stage: "canary", percent: 10), .traffic(stamp, stage: "canary", percent: percent)])
+        let run = try Self.replay(
+            [Self.stage("canary", kind: "canary", traffic: "./traffic.sh")],
+            [Self.started("canary"), .traffic(stamp, stage: "canary", percent: 10), .traffic(stamp, stage: "canary", percent: percent)])
         #expect(run.undoSteps(run.definition.stage("canary")!) == steps)
     }
 
     @Test func aSucceededTrafficResetCountsAsTrafficAtZero() throws {
         let stamp = JournalEvent.NativeStamp(at: "2026-12-01T00:00:00.000Z", atMs: 1)
-        let run = try Self.replay([Self.stage("canary", kind: "canary", traffic: "./traffic.sh")],
-                                  [Self.started("canary"), .traffic(stamp, stage: "canary", percent: 50), .rollbackBegun(queue: ["canary"], failedStage: nil),
-                                   .rollbackStarted(stage: "canary"), .attemptStarted(stage: "canary", phase: .traffic, attempt: 1, log: "l"),
-                                   Self.finished("canary", .succeeded, phase: .traffic)])
+        let run = try Self.replay(
+            [Self.stage("canary", kind: "canary", traffic: "./traffic.sh")],
+            [
+                Self.started("canary"), .traffic(stamp, stage: "canary", percent: 50), .rollbackBegun(queue: ["canary"], failedStage: nil),
+                .rollbackStarted(stage: "canary"), .attemptStarted(stage: "canary", phase: .traffic, attempt: 1, log: "l"),
+                Self.finished("canary", .succeeded, phase: .traffic),
+            ])
         #expect(run.undoSteps(run.definition.stage("canary")!) == [.rollback])
     }
 
     @Test func aMigrateStageWithoutADowngradeIsRestoredFromItsJournaledBackup() throws {
-        let withBackup = try Self.replay([Self.stage("db", kind: "migrate", rollback: nil, restore: "./restore.sh")],
-                                         Self.succeeded("db").prefix(1) + [.backup(stage: "db", attempt: 1, path: "/b", bytes: 3)] + Self.succeeded("db").dropFirst())
+        let withBackup = try Self.replay(
+            [Self.stage("db", kind: "migrate", rollback: nil, restore: "./restore.sh")],
+            Self.succeeded("db").prefix(1) + [.backup(stage: "db", attempt: 1, path: "/b", bytes: 3)] + Self.succeeded("db").dropFirst())
         #expect(withBackup.undoSteps(withBackup.definition.stage("db")!) == [.restore])
         let without = try Self.replay([Self.stage("db", kind: "migrate", rollback: nil, restore: "./restore.sh")], Self.succeeded("db"))
         #expect(without.undoSteps(without.definition.stage("db")!) == [])
@@ -111,17 +128,26 @@ import Testing
         #expect(open.stage("a")?.attempts.last?.pgid == 4242)
         let ended = try Self.replay([Self.stage("a")], events + [Self.finished("a", .succeeded)])
         #expect(ended.openGroups.isEmpty)
-        let rebooted = try Self.replay([Self.stage("a")], events + [.runResumed(pid: 7, host: "h1", boot: "boot-2", purpose: .resume, forced: false,
-                                                                                 definition: nil, fileHash: nil)])
+        let rebooted = try Self.replay(
+            [Self.stage("a")],
+            events + [
+                .runResumed(
+                    pid: 7, host: "h1", boot: "boot-2", purpose: .resume, forced: false,
+                    definition: nil, fileHash: nil)
+            ])
         #expect(rebooted.openGroups.isEmpty)
         #expect(rebooted.stage("a")?.attempts.last?.outcome == AttemptOutcome.unknown.rawValue)
     }
 
     @Test func resumeForceOnAChangedFileKeepsTheRemovedStagesInTheRecord() throws {
         let changed = RunDefinition(env: [], secrets: [], stages: [Self.stage("new"), Self.stage("b")])
-        let run = try Self.replay([Self.stage("a"), Self.stage("b")],
-                                  Self.succeeded("a") + [.runResumed(pid: 7, host: "h1", boot: "boot-1", purpose: .resume, forced: true,
-                                                                     definition: changed, fileHash: "h2")])
+        let run = try Self.replay(
+            [Self.stage("a"), Self.stage("b")],
+            Self.succeeded("a") + [
+                .runResumed(
+                    pid: 7, host: "h1", boot: "boot-1", purpose: .resume, forced: true,
+                    definition: changed, fileHash: "h2")
+            ])
         #expect(Set(run.definition.stages.map(\.id)) == ["new", "b", "a"])
         #expect(run.stage("a")?.status == .succeeded)
         #expect(run.stage("new")?.status == .pending)
@@ -143,7 +169,8 @@ import Testing
         let stamp = JournalEvent.NativeStamp(at: "2026-12-01T00:00:00.000Z", atMs: 1)
         let definition = RunDefinition(env: [("A", "1")], secrets: ["S"], stages: [Self.stage("a", traffic: "t")])
         let events: [JournalEvent] = [
-            .runStarted(.init(run: "r", pipeline: "p", file: "f", workdir: "w", fileHash: "h", pid: 1, host: "h", boot: "b", sequence: 3, definition: definition)),
+            .runStarted(
+                .init(run: "r", pipeline: "p", file: "f", workdir: "w", fileHash: "h", pid: 1, host: "h", boot: "b", sequence: 3, definition: definition)),
             .runResumed(pid: 2, host: "h", boot: "b", purpose: .resume, forced: true, definition: definition, fileHash: "h2"),
             .stageApproved(stage: "a", by: "prompt"), .gatePassed(stage: "a", gate: "wait", ms: 5),
             Self.started("a"), .processStarted(stage: "a", phase: .run, attempt: 1, pgid: 9), Self.finished("a", .timedOut),

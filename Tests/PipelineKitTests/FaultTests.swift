@@ -12,20 +12,22 @@ import Testing
 
     /// F02: `pipeline rollback` after the engine died (kill -9) or was interrupted (SIGINT) while
     /// migrate stage `b` ran must undo `b` first (it may have half-applied), then `a`.
-    @Test("F02: rollback after a crash or Ctrl-C undoes the stage that was running, first",
-          .timeLimit(.minutes(5)), arguments: [SIGKILL, SIGINT])
+    @Test(
+        "F02: rollback after a crash or Ctrl-C undoes the stage that was running, first",
+        .timeLimit(.minutes(5)), arguments: [SIGKILL, SIGINT])
     func rollbackUndoesTheStageThatWasRunning(_ sig: Int32) throws {
-        let box = try Sandbox("""
-        version: 1
-        name: f02
-        stages:
-          - {id: a, kind: backend, run: 'echo deploy a >> ledger', rollback: 'echo undo a >> ledger'}
-          - id: b
-            kind: migrate
-            run: |
-              echo $$ > b.pid; echo migrate-step-1 >> ledger; sleep 2; echo migrate-step-2 >> ledger
-            rollback: echo undo b >> ledger
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: f02
+            stages:
+              - {id: a, kind: backend, run: 'echo deploy a >> ledger', rollback: 'echo undo a >> ledger'}
+              - id: b
+                kind: migrate
+                run: |
+                  echo $$ > b.pid; echo migrate-step-1 >> ledger; sleep 2; echo migrate-step-2 >> ledger
+                rollback: echo undo b >> ledger
+            """)
         defer { box.remove() }
         defer { if let pid = box.pid("b.pid") { kill(-pid, SIGKILL); kill(pid, SIGKILL) } }
         let engine = try box.background(["run", "p.yml"])
@@ -48,31 +50,34 @@ import Testing
         let b = Sandbox.stages(state)["b"]
         #expect(b?["status"] as? String != "running", "b still shows as running after the rollback: \(String(describing: b))")
         if state["status"] as? String == "rolled_back" {
-            #expect(b?["status"] as? String == "rolled_back",
-                    "run reads rolled_back while b is '\(b?["status"] ?? "nil")' (remaining: \(state["remaining"] ?? "nil"))")
+            #expect(
+                b?["status"] as? String == "rolled_back",
+                "run reads rolled_back while b is '\(b?["status"] ?? "nil")' (remaining: \(state["remaining"] ?? "nil"))")
         }
     }
 
     /// F02 (canary): a canary interrupted mid-bake has traffic on the new release; the rollback must
     /// call its traffic script with PIPELINE_TRAFFIC_PERCENT=0 before undoing the backend beneath it.
-    @Test("F02: rollback of an interrupted canary sets its traffic to 0 %",
-          .timeLimit(.minutes(5)), arguments: [SIGKILL, SIGINT])
+    @Test(
+        "F02: rollback of an interrupted canary sets its traffic to 0 %",
+        .timeLimit(.minutes(5)), arguments: [SIGKILL, SIGINT])
     func rollbackOfAnInterruptedCanarySetsTrafficToZero(_ sig: Int32) throws {
-        let box = try Sandbox("""
-        version: 1
-        name: f02c
-        stages:
-          - {id: api, kind: backend, run: 'echo deploy api >> ledger', rollback: 'echo undo api >> ledger'}
-          - id: canary
-            kind: canary
-            steps: [50, 100]
-            bake: 40s
-            interval: 1s
-            failure-limit: 1
-            traffic: echo traffic $PIPELINE_TRAFFIC_PERCENT >> ledger
-            analysis:
-              - {name: errors, run: 'echo 0', max: 1}
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: f02c
+            stages:
+              - {id: api, kind: backend, run: 'echo deploy api >> ledger', rollback: 'echo undo api >> ledger'}
+              - id: canary
+                kind: canary
+                steps: [50, 100]
+                bake: 40s
+                interval: 1s
+                failure-limit: 1
+                traffic: echo traffic $PIPELINE_TRAFFIC_PERCENT >> ledger
+                analysis:
+                  - {name: errors, run: 'echo 0', max: 1}
+            """)
         defer { box.remove() }
         let engine = try box.background(["run", "p.yml", "--kill-grace", "1s"])
         #expect(waitUntil(seconds: 20) { Ledger(box).contains("traffic 50") }, "the canary never reached 50 %")
@@ -94,21 +99,23 @@ import Testing
 
     /// F01: the run fails at `c`, the rollback of `b` is interrupted; `pipeline resume` must finish the
     /// rollback (or refuse and point to `pipeline rollback`), never deploy again, never end `succeeded`.
-    @Test("F01: resume after an interrupted rollback never re-runs a deploy stage",
-          .timeLimit(.minutes(5)), arguments: [SIGINT, SIGKILL])
+    @Test(
+        "F01: resume after an interrupted rollback never re-runs a deploy stage",
+        .timeLimit(.minutes(5)), arguments: [SIGINT, SIGKILL])
     func resumeAfterAnInterruptedRollbackNeverDeploysAgain(_ sig: Int32) throws {
-        let box = try Sandbox("""
-        version: 1
-        name: f01
-        stages:
-          - {id: a, kind: backend, run: 'echo deploy a >> ledger', rollback: 'echo undo a >> ledger'}
-          - id: b
-            kind: backend
-            run: echo deploy b >> ledger
-            rollback: |
-              echo $$ > undo-b.pid; echo undo-start b >> ledger; sleep 3; echo undo b >> ledger
-          - {id: c, run: 'echo run c >> ledger; test -f fixed'}
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: f01
+            stages:
+              - {id: a, kind: backend, run: 'echo deploy a >> ledger', rollback: 'echo undo a >> ledger'}
+              - id: b
+                kind: backend
+                run: echo deploy b >> ledger
+                rollback: |
+                  echo $$ > undo-b.pid; echo undo-start b >> ledger; sleep 3; echo undo b >> ledger
+              - {id: c, run: 'echo run c >> ledger; test -f fixed'}
+            """)
         defer { box.remove() }
         defer { if let pid = box.pid("undo-b.pid") { kill(-pid, SIGKILL); kill(pid, SIGKILL) } }
         let engine = try box.background(["run", "p.yml", "--kill-grace", "1s"])
@@ -133,8 +140,9 @@ import Testing
                 Issue.record("a was undone but b's undo never completed; ledger: \(ledger.text)")
             }
         } else {
-            #expect(resumed.status != 0 && resumed.output.contains("pipeline rollback"),
-                    "resume neither finished the rollback nor pointed to 'pipeline rollback' (exit \(String(describing: resumed.status))): \(resumed.output)")
+            #expect(
+                resumed.status != 0 && resumed.output.contains("pipeline rollback"),
+                "resume neither finished the rollback nor pointed to 'pipeline rollback' (exit \(String(describing: resumed.status))): \(resumed.output)")
         }
     }
 
@@ -144,16 +152,17 @@ import Testing
     /// must wait for it or refuse (naming the process group), never run a second copy alongside.
     @Test("F03: resume right after kill -9 never runs a second copy of a live stage", .timeLimit(.minutes(5)))
     func resumeNeverOverlapsAStageStillRunning() throws {
-        let box = try Sandbox("""
-        version: 1
-        name: f03
-        stages:
-          - id: m
-            kind: migrate
-            run: |
-              echo start $$ >> ledger; sleep 3; echo end $$ >> ledger
-            rollback: echo undo >> ledger
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: f03
+            stages:
+              - id: m
+                kind: migrate
+                run: |
+                  echo start $$ >> ledger; sleep 3; echo end $$ >> ledger
+                rollback: echo undo >> ledger
+            """)
         defer { box.remove() }
         var pids: [Int32] { Ledger(box).lines.filter { $0.hasPrefix("start ") }.compactMap { Int32($0.dropFirst(6)) } }
         defer { for pid in pids { kill(-pid, SIGKILL); kill(pid, SIGKILL) } }
@@ -179,30 +188,34 @@ import Testing
     /// re-run, `deploy` runs exactly once after approval, and no crash.
     @Test("F04: resume --force matches stages by id", .timeLimit(.minutes(5)), arguments: ["added-at-top", "reordered"])
     func forcedResumeMatchesStagesByID(_ change: String) throws {
-        let box = try Sandbox("""
-        version: 1
-        name: f04
-        stages:
-          - {id: build, run: 'echo build >> ledger'}
-          - {id: deploy, gate: {approval: true}, run: 'echo deploy >> ledger'}
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: f04
+            stages:
+              - {id: build, run: 'echo build >> ledger'}
+              - {id: deploy, gate: {approval: true}, run: 'echo deploy >> ledger'}
+            """)
         defer { box.remove() }
         let stopped = try box.pipeline(["run", "p.yml"], within: 30)
         #expect(stopped.status == 4, "\(stopped.output)")
-        let changed = change == "added-at-top" ? """
-        version: 1
-        name: f04
-        stages:
-          - {id: migrate, run: 'echo migrate >> ledger'}
-          - {id: build, run: 'echo build >> ledger'}
-          - {id: deploy, gate: {approval: true}, run: 'echo deploy >> ledger'}
-        """ : """
-        version: 1
-        name: f04
-        stages:
-          - {id: deploy, needs: [build], gate: {approval: true}, run: 'echo deploy >> ledger'}
-          - {id: build, needs: [], run: 'echo build >> ledger'}
-        """
+        let changed =
+            change == "added-at-top"
+            ? """
+            version: 1
+            name: f04
+            stages:
+              - {id: migrate, run: 'echo migrate >> ledger'}
+              - {id: build, run: 'echo build >> ledger'}
+              - {id: deploy, gate: {approval: true}, run: 'echo deploy >> ledger'}
+            """
+            : """
+            version: 1
+            name: f04
+            stages:
+              - {id: deploy, needs: [build], gate: {approval: true}, run: 'echo deploy >> ledger'}
+              - {id: build, needs: [], run: 'echo build >> ledger'}
+            """
         try box.write("p.yml", changed)
         let resumed = try box.pipeline(["resume", "--force", "--approve", "deploy"], within: 30)
         #expect(resumed.returned, "resume hung: \(resumed.output)")
@@ -221,13 +234,14 @@ import Testing
     /// the completed stage is rolled back.
     @Test("F05: a stage whose shell does not exist fails and rolls back", .timeLimit(.minutes(3)))
     func aShellThatCannotStartFailsTheStageAndRollsBack() throws {
-        let box = try Sandbox("""
-        version: 1
-        name: f05
-        stages:
-          - {id: api, kind: backend, run: 'echo deploy api >> ledger', rollback: 'echo undo api >> ledger'}
-          - {id: web, kind: frontend, shell: [/nonexistent/bash, -c], run: 'echo web', rollback: 'echo undo web >> ledger'}
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: f05
+            stages:
+              - {id: api, kind: backend, run: 'echo deploy api >> ledger', rollback: 'echo undo api >> ledger'}
+              - {id: web, kind: frontend, shell: [/nonexistent/bash, -c], run: 'echo web', rollback: 'echo undo web >> ledger'}
+            """)
         defer { box.remove() }
         let result = try box.pipeline(["run", "p.yml"], within: 30)
         #expect(result.status == 1, "expected a failed, rolled-back run (exit 1): exit \(String(describing: result.status)): \(result.output)")
@@ -301,61 +315,66 @@ import Testing
         // Without python3 there is no portable pty here (util-linux `script` forwards signals to its
         // own child differently); the test cannot run then.
         try #require(FileManager.default.isExecutableFile(atPath: python), "no /usr/bin/python3 for a pty")
-        let box = try Sandbox("""
-        version: 1
-        name: f12
-        stages:
-          - {id: build, run: 'echo build >> ledger'}
-          - {id: deploy, gate: {approval: true}, run: 'echo deploy >> ledger'}
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: f12
+            stages:
+              - {id: build, run: 'echo build >> ledger'}
+              - {id: deploy, gate: {approval: true}, run: 'echo deploy >> ledger'}
+            """)
         defer { box.remove() }
-        try box.write("pty_run.py", """
-        import os, pty, select, signal, sys, time
-        binary = sys.argv[1]
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"), "NO_COLOR": "1"}
-        pid, fd = pty.fork()
-        if pid == 0:
-            os.execve(binary, [binary, "run", "p.yml"], env)
-        out = b""
-        def pump(t):
-            global out
-            r, _, _ = select.select([fd], [], [], t)
-            if not r:
+        try box.write(
+            "pty_run.py",
+            """
+            import os, pty, select, signal, sys, time
+            binary = sys.argv[1]
+            env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"), "NO_COLOR": "1"}
+            pid, fd = pty.fork()
+            if pid == 0:
+                os.execve(binary, [binary, "run", "p.yml"], env)
+            out = b""
+            def pump(t):
+                global out
+                r, _, _ = select.select([fd], [], [], t)
+                if not r:
+                    return True
+                try:
+                    data = os.read(fd, 4096)
+                except OSError:
+                    return False
+                if not data:
+                    return False
+                out += data
                 return True
-            try:
-                data = os.read(fd, 4096)
-            except OSError:
-                return False
-            if not data:
-                return False
-            out += data
-            return True
-        deadline = time.time() + 20
-        while b"[y/N]" not in out and time.time() < deadline:
-            if not pump(0.1):
-                break
-        prompted = b"[y/N]" in out
-        if prompted:
-            os.kill(pid, signal.SIGINT)
-        code = None
-        deadline = time.time() + 15
-        while time.time() < deadline:
-            p, status = os.waitpid(pid, os.WNOHANG)
-            if p == pid:
-                code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
-                break
-            pump(0.1)
-        if code is None:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-        with open("pty.out", "wb") as f:
-            f.write(out)
-        print("prompted=%s exit=%s" % (prompted, code))
-        """)
+            deadline = time.time() + 20
+            while b"[y/N]" not in out and time.time() < deadline:
+                if not pump(0.1):
+                    break
+            prompted = b"[y/N]" in out
+            if prompted:
+                os.kill(pid, signal.SIGINT)
+            code = None
+            deadline = time.time() + 15
+            while time.time() < deadline:
+                p, status = os.waitpid(pid, os.WNOHANG)
+                if p == pid:
+                    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+                    break
+                pump(0.1)
+            if code is None:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            with open("pty.out", "wb") as f:
+                f.write(out)
+            print("prompted=%s exit=%s" % (prompted, code))
+            """)
         let result = try box.shell("exec \(python) pty_run.py \"$PIPELINE\"", within: 50)
         #expect(result.returned)
         #expect(result.stdout.contains("prompted=True"), "no approval prompt on the pty: \(result.output) \(box.read("pty.out"))")
-        #expect(result.stdout.contains("exit=130"), "SIGINT at the prompt did not end the run with 130 (\(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines))); pty: \(box.read("pty.out"))")
+        #expect(
+            result.stdout.contains("exit=130"),
+            "SIGINT at the prompt did not end the run with 130 (\(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines))); pty: \(box.read("pty.out"))")
         let types = try box.events().compactMap { $0["type"] as? String }
         #expect(types.contains("run_interrupted"), "no run_interrupted in the journal: \(types)")
         #expect(!Ledger(box).contains("deploy"))
@@ -366,21 +385,23 @@ import Testing
     /// `pipeline run p.yml | head -1`: the reader closes early; the run goes on to its end, not killed by SIGPIPE.
     @Test("SIGPIPE: a closed stdout pipe does not kill the run", .timeLimit(.minutes(3)))
     func aClosedStdoutDoesNotKillTheRun() throws {
-        let box = try Sandbox("""
-        version: 1
-        name: sigpipe
-        stages:
-          - id: a
-            run: |
-              echo first
-              sleep 1
-              i=0; while [ $i -lt 50 ]; do echo "line $i"; i=$((i + 1)); done
-          - {id: b, run: 'echo more; echo done >> ledger'}
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: sigpipe
+            stages:
+              - id: a
+                run: |
+                  echo first
+                  sleep 1
+                  i=0; while [ $i -lt 50 ]; do echo "line $i"; i=$((i + 1)); done
+              - {id: b, run: 'echo more; echo done >> ledger'}
+            """)
         defer { box.remove() }
-        let result = try box.shell("""
-        ( "$PIPELINE" run p.yml 2>err.txt; echo $? > code.txt ) | head -1 > head.txt
-        """, within: 40)
+        let result = try box.shell(
+            """
+            ( "$PIPELINE" run p.yml 2>err.txt; echo $? > code.txt ) | head -1 > head.txt
+            """, within: 40)
         #expect(result.returned)
         #expect(box.read("head.txt").contains("first"))
         let code = box.read("code.txt").trimmingCharacters(in: .whitespacesAndNewlines)
@@ -396,12 +417,13 @@ import Testing
     /// `abandoned`, and the text says what to do (`pipeline resume` / `pipeline rollback`).
     @Test("status of a run whose engine died says abandoned, not running", .timeLimit(.minutes(5)))
     func statusOfADeadEngineSaysAbandoned() throws {
-        let box = try Sandbox("""
-        version: 1
-        name: dead
-        stages:
-          - {id: a, run: 'echo $$ > a.pid; exec sleep 30'}
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: dead
+            stages:
+              - {id: a, run: 'echo $$ > a.pid; exec sleep 30'}
+            """)
         defer { box.remove() }
         defer { if let pid = box.pid("a.pid") { kill(pid, SIGKILL) } }
         let engine = try box.background(["run", "p.yml"])
@@ -416,8 +438,9 @@ import Testing
         let header = text.stdout.split(separator: "\n").first.map(String.init) ?? ""
         #expect(!header.hasSuffix(": running"), "status says the dead run is running: \(text.output)")
         #expect(text.output.contains("abandoned"), "status does not say abandoned: \(text.output)")
-        #expect(text.output.contains("pipeline resume") && text.output.contains("pipeline rollback"),
-                "status does not name 'pipeline resume' and 'pipeline rollback': \(text.output)")
+        #expect(
+            text.output.contains("pipeline resume") && text.output.contains("pipeline rollback"),
+            "status does not name 'pipeline resume' and 'pipeline rollback': \(text.output)")
         let json = try box.pipeline(["status", "--json"], within: 20)
         let state = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
         #expect(state?["status"] as? String == "abandoned", "status --json says '\(state?["status"] ?? "nil")'")
@@ -428,16 +451,17 @@ import Testing
     /// A one-attempt stage interrupted (Ctrl-C) and resumed never prints `attempt 2/1`.
     @Test("attempt numbers after Ctrl-C and resume stay within the retry budget", .timeLimit(.minutes(5)))
     func attemptNumbersStayWithinTheBudget() throws {
-        let box = try Sandbox("""
-        version: 1
-        name: attempts
-        stages:
-          - id: long
-            run: |
-              if [ -f resumed ]; then echo long >> ledger; exit 0; fi
-              echo $$ > long.pid
-              sleep 30
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: attempts
+            stages:
+              - id: long
+                run: |
+                  if [ -f resumed ]; then echo long >> ledger; exit 0; fi
+                  echo $$ > long.pid
+                  sleep 30
+            """)
         defer { box.remove() }
         defer { if let pid = box.pid("long.pid") { kill(-pid, SIGKILL) } }
         let engine = try box.background(["run", "p.yml", "--kill-grace", "1s"])
@@ -457,13 +481,14 @@ import Testing
     /// `secrets: [TOKEN]` with TOKEN unset: exit 2 before anything runs, the message names TOKEN, no run recorded.
     @Test("a declared secret missing from the environment stops the run before it starts", .timeLimit(.minutes(3)))
     func aMissingDeclaredSecretStopsBeforeAnythingRuns() throws {
-        let box = try Sandbox("""
-        version: 1
-        name: secretless
-        secrets: [TOKEN]
-        stages:
-          - {id: a, env: {T: '${{ secrets.TOKEN }}'}, run: 'echo ran >> ledger'}
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: secretless
+            secrets: [TOKEN]
+            stages:
+              - {id: a, env: {T: '${{ secrets.TOKEN }}'}, run: 'echo ran >> ledger'}
+            """)
         defer { box.remove() }
         let result = try box.pipeline(["run", "p.yml"], within: 30)
         #expect(result.status == 2, "exit \(String(describing: result.status)): \(result.output)")
@@ -477,19 +502,22 @@ import Testing
     /// `pipeline rollback` with no run id, when the latest runs belong to two pipelines: refuse and list both.
     @Test("rollback without a run id refuses when two pipelines have runs", .timeLimit(.minutes(3)))
     func rollbackWithoutARunIDRefusesWhenTwoPipelinesHaveRuns() throws {
-        let box = try Sandbox("""
-        version: 1
-        name: alpha
-        stages:
-          - {id: a, run: 'echo deploy alpha >> ledger', rollback: 'echo undo alpha >> ledger'}
-        """, name: "alpha.yml")
+        let box = try Sandbox(
+            """
+            version: 1
+            name: alpha
+            stages:
+              - {id: a, run: 'echo deploy alpha >> ledger', rollback: 'echo undo alpha >> ledger'}
+            """, name: "alpha.yml")
         defer { box.remove() }
-        try box.write("beta.yml", """
-        version: 1
-        name: beta
-        stages:
-          - {id: b, run: 'echo deploy beta >> ledger', rollback: 'echo undo beta >> ledger'}
-        """)
+        try box.write(
+            "beta.yml",
+            """
+            version: 1
+            name: beta
+            stages:
+              - {id: b, run: 'echo deploy beta >> ledger', rollback: 'echo undo beta >> ledger'}
+            """)
         #expect(try box.pipeline(["run", "alpha.yml"], within: 30).status == 0)
         #expect(try box.pipeline(["run", "beta.yml"], within: 30).status == 0)
         let runs = box.runs
@@ -501,21 +529,23 @@ import Testing
         for (run, name) in zip(runs, ["alpha", "beta"]) where runs.count == 2 {
             let state = try box.state(run)
             let pipeline = state["pipeline"] as? String ?? name
-            #expect(result.output.contains(run) || result.output.contains("'\(pipeline)'"),
-                    "the refusal does not list run \(run) of '\(pipeline)': \(result.output)")
+            #expect(
+                result.output.contains(run) || result.output.contains("'\(pipeline)'"),
+                "the refusal does not list run \(run) of '\(pipeline)': \(result.output)")
         }
     }
 
     /// `--approve deplyo` names no stage: a usage error (exit 2) suggesting 'deploy', nothing run.
     @Test("--approve with a mistyped stage id is a usage error with a suggestion", .timeLimit(.minutes(3)))
     func approveWithAMistypedStageIsAUsageError() throws {
-        let box = try Sandbox("""
-        version: 1
-        name: typo
-        stages:
-          - {id: build, run: 'echo build >> ledger'}
-          - {id: deploy, gate: {approval: true}, run: 'echo deploy >> ledger'}
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: typo
+            stages:
+              - {id: build, run: 'echo build >> ledger'}
+              - {id: deploy, gate: {approval: true}, run: 'echo deploy >> ledger'}
+            """)
         defer { box.remove() }
         let result = try box.pipeline(["run", "p.yml", "--approve", "deplyo"], within: 30)
         #expect(result.status == 2, "exit \(String(describing: result.status)): \(result.output)")

@@ -6,19 +6,20 @@ import Testing
 @Suite(.timeLimit(.minutes(3)))
 struct HostileScriptTests {
     @Test func binaryOutputWithoutNewlinesIsLoggedMaskedAndTheRunGoesOn() throws {
-        let box = try Sandbox("""
-        version: 1
-        name: hostile
-        secrets: [TOKEN]
-        stages:
-          - id: noise
-            env: {T: '${{ secrets.TOKEN }}'}
-            run: |
-              head -c 300000 /dev/urandom
-              printf 'before-%s-after' "$T"
-              head -c 300000 /dev/urandom
-          - {id: next, run: 'echo next ran'}
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: hostile
+            secrets: [TOKEN]
+            stages:
+              - id: noise
+                env: {T: '${{ secrets.TOKEN }}'}
+                run: |
+                  head -c 300000 /dev/urandom
+                  printf 'before-%s-after' "$T"
+                  head -c 300000 /dev/urandom
+              - {id: next, run: 'echo next ran'}
+            """)
         defer { box.remove() }
         let result = try box.pipeline(["run", "p.yml"], env: ["TOKEN": "s3cretvalue123"], within: 120)
         #expect(result.returned && result.status == 0, "\(result.stderr.suffix(500))")

@@ -14,7 +14,9 @@ import Testing
     /// The event types each scenario must produce; together they must cover the schema.
     static let expectedTypes: [String: Set<String>] = [
         "success": ["run_started", "attempt_started", "attempt_finished", "stage_finished", "run_finished"],
-        "retries": ["run_started", "gate_passed", "attempt_started", "attempt_finished", "stage_finished", "rollback_started", "rollback_finished", "run_finished"],
+        "retries": [
+            "run_started", "gate_passed", "attempt_started", "attempt_finished", "stage_finished", "rollback_started", "rollback_finished", "run_finished",
+        ],
         "rollbackFailure": ["attempt_finished", "rollback_begun", "rollback_started", "rollback_finished", "run_finished"],
         "approval": ["run_waiting", "run_resumed", "stage_approved", "gate_passed", "attempt_started", "attempt_finished", "run_finished"],
         "interrupted": ["attempt_finished", "run_interrupted", "run_resumed", "run_finished", "process_started", "outputs_recorded"],
@@ -104,25 +106,26 @@ import Testing
     // MARK: - Real journals match the schema
 
     @Test func successWithOutputsAndAMaskedSecret() throws {
-        let box = try Sandbox("""
-        version: 1
-        name: shop
-        secrets: [API_TOKEN]
-        env: { REGION: eu-west-1, AUTH: "${{ secrets.API_TOKEN }}" }
-        stages:
-          - { id: build, run: "echo built", outputs: [version] }
-          - id: deploy
-            outputs: [url, token]
-            env: { TARGET: prod }
-            retry: { attempts: 2, delay: 1s, backoff: 1.5 }
-            timeout: 2m
-            run: |
-              echo "version=1.4.2" >> "$PIPELINE_OUTPUTS"
-              echo "url=https://shop.example/$TARGET" >> "$PIPELINE_OUTPUTS"
-              echo "token=$AUTH" >> "$PIPELINE_OUTPUTS"
-              echo "deploying with $AUTH"
-            rollback: echo undo
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: shop
+            secrets: [API_TOKEN]
+            env: { REGION: eu-west-1, AUTH: "${{ secrets.API_TOKEN }}" }
+            stages:
+              - { id: build, run: "echo built", outputs: [version] }
+              - id: deploy
+                outputs: [url, token]
+                env: { TARGET: prod }
+                retry: { attempts: 2, delay: 1s, backoff: 1.5 }
+                timeout: 2m
+                run: |
+                  echo "version=1.4.2" >> "$PIPELINE_OUTPUTS"
+                  echo "url=https://shop.example/$TARGET" >> "$PIPELINE_OUTPUTS"
+                  echo "token=$AUTH" >> "$PIPELINE_OUTPUTS"
+                  echo "deploying with $AUTH"
+                rollback: echo undo
+            """)
         defer { box.remove() }
         let result = try box.pipeline(["run", "p.yml"], env: ["API_TOKEN": "s3cr3t-t0ken"])
         #expect(result.status == 0, "\(result.stderr)")
@@ -137,18 +140,19 @@ import Testing
     }
 
     @Test func failureWithRetriesAndReverseRollback() throws {
-        let box = try Sandbox("""
-        version: 1
-        name: failing
-        stages:
-          - { id: a, run: "echo a", rollback: "echo undo a", gate: { wait: 1m } }
-          - { id: b, run: "echo b" }
-          - id: c
-            retry: { attempts: 3, delay: 2s }
-            run: "echo trying; exit 7"
-            rollback: "echo undo c"
-          - { id: never, run: "echo never" }
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: failing
+            stages:
+              - { id: a, run: "echo a", rollback: "echo undo a", gate: { wait: 1m } }
+              - { id: b, run: "echo b" }
+              - id: c
+                retry: { attempts: 3, delay: 2s }
+                run: "echo trying; exit 7"
+                rollback: "echo undo c"
+              - { id: never, run: "echo never" }
+            """)
         defer { box.remove() }
         let result = try box.pipeline(["run", "p.yml"], env: Self.virtual)
         #expect(result.status == 1, "\(result.stderr)")
@@ -159,15 +163,16 @@ import Testing
     }
 
     @Test func aFailedRollbackAndATimeoutAndStoppedStage() throws {
-        let box = try Sandbox("""
-        version: 1
-        name: rbfail
-        stages:
-          - { id: a, run: "echo a", rollback: "echo undo a" }
-          - { id: b, run: "echo b", rollback: "echo cannot; exit 3", retry: { attempts: 2, delay: 10ms } }
-          - { id: slow, needs: [b], run: "sleep 30", rollback: "echo undo slow" }
-          - { id: c, needs: [b], run: "sleep 30", timeout: 300ms, rollback: "kill -TERM $$" }
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: rbfail
+            stages:
+              - { id: a, run: "echo a", rollback: "echo undo a" }
+              - { id: b, run: "echo b", rollback: "echo cannot; exit 3", retry: { attempts: 2, delay: 10ms } }
+              - { id: slow, needs: [b], run: "sleep 30", rollback: "echo undo slow" }
+              - { id: c, needs: [b], run: "sleep 30", timeout: 300ms, rollback: "kill -TERM $$" }
+            """)
         defer { box.remove() }
         let result = try box.pipeline(["run", "p.yml", "--on-failure", "stop", "--max-parallel", "4", "--kill-grace", "200ms"])
         #expect(result.status == 3, "\(result.stderr)")
@@ -178,20 +183,21 @@ import Testing
     }
 
     @Test func anApprovalGateWaitsThenResumesWithApproval() throws {
-        let box = try Sandbox("""
-        version: 1
-        name: gated
-        stages:
-          - { id: build, run: "echo build" }
-          - id: deploy
-            gate:
-              approval: { message: "ship ${{ run.id }}?" }
-              window: { days: [mon, tue, wed, thu, fri, sat, sun], hours: "00:00-23:59", timezone: UTC }
-              wait: 30s
-              check: test -f ready
-            retry: { attempts: 2, delay: 10s }
-            run: echo deploy
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: gated
+            stages:
+              - { id: build, run: "echo build" }
+              - id: deploy
+                gate:
+                  approval: { message: "ship ${{ run.id }}?" }
+                  window: { days: [mon, tue, wed, thu, fri, sat, sun], hours: "00:00-23:59", timezone: UTC }
+                  wait: 30s
+                  check: test -f ready
+                retry: { attempts: 2, delay: 10s }
+                run: echo deploy
+            """)
         defer { box.remove() }
         // Inside the window whenever the test runs: a Wednesday noon, UTC.
         let env = Self.virtual.merging(["PIPELINE_TEST_NOW_MS": "1795608000000"]) { $1 }
@@ -206,25 +212,27 @@ import Testing
     }
 
     @Test func anInterruptedRunThenResume() throws {
-        let box = try Sandbox("""
-        version: 1
-        name: stoppable
-        stages:
-          - { id: first, run: "echo first" }
-          - id: long
-            outputs: [previous]
-            run: |
-              echo "previous=v41" >> "$PIPELINE_OUTPUTS"
-              if [ -f resumed ]; then echo long; exit 0; fi
-              echo started > started
-              sleep 60
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: stoppable
+            stages:
+              - { id: first, run: "echo first" }
+              - id: long
+                outputs: [previous]
+                run: |
+                  echo "previous=v41" >> "$PIPELINE_OUTPUTS"
+                  if [ -f resumed ]; then echo long; exit 0; fi
+                  echo started > started
+                  sleep 60
+            """)
         defer { box.remove() }
-        let result = try box.shell("""
-        "$PIPELINE" run p.yml --kill-grace 300ms > run.out 2>&1 & pid=$!
-        while [ ! -s started ]; do sleep 0.02; done
-        kill -TERM $pid; wait $pid; echo "exit=$?"
-        """)
+        let result = try box.shell(
+            """
+            "$PIPELINE" run p.yml --kill-grace 300ms > run.out 2>&1 & pid=$!
+            while [ ! -s started ]; do sleep 0.02; done
+            kill -TERM $pid; wait $pid; echo "exit=$?"
+            """)
         #expect(result.stdout == "exit=130\n", "\(box.read("run.out"))")
         #expect(try box.state()["status"] as? String == "interrupted")
         // What the interrupted try wrote is recorded for its rollback.
@@ -238,13 +246,14 @@ import Testing
     }
 
     @Test func aCrashWithATornLineThenADecisionAndAssumeDone() throws {
-        let box = try Sandbox("""
-        version: 1
-        name: careful
-        stages:
-          - { id: prep, run: "echo prep" }
-          - { id: charge, idempotent: false, run: "echo charge" }
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: careful
+            stages:
+              - { id: prep, run: "echo prep" }
+              - { id: charge, idempotent: false, run: "echo charge" }
+            """)
         defer { box.remove() }
         // Killed halfway through writing the 3rd append ("prep finished, charge started"): a torn last line.
         #expect(try box.pipeline(["run", "p.yml"], env: ["PIPELINE_TEST_CRASH_AT": "3-half"]).status == 137)
@@ -264,19 +273,20 @@ import Testing
     }
 
     @Test func aMigrateStageRestoredFromItsBackup() throws {
-        let box = try Sandbox("""
-        version: 1
-        name: migrating
-        stages:
-          - { id: api, run: "echo api", rollback: "echo undo api" }
-          - id: db
-            kind: migrate
-            backup: echo dump > "$PIPELINE_BACKUP_PATH"
-            run: echo migrate
-            rollback: echo downgrade fails; exit 1
-            restore: echo "restore from $PIPELINE_BACKUP_PATH"
-          - { id: web, shell: [/nonexistent/sh, -c], run: "echo web" }
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: migrating
+            stages:
+              - { id: api, run: "echo api", rollback: "echo undo api" }
+              - id: db
+                kind: migrate
+                backup: echo dump > "$PIPELINE_BACKUP_PATH"
+                run: echo migrate
+                rollback: echo downgrade fails; exit 1
+                restore: echo "restore from $PIPELINE_BACKUP_PATH"
+              - { id: web, shell: [/nonexistent/sh, -c], run: "echo web" }
+            """)
         defer { box.remove() }
         #expect(try box.pipeline(["run", "p.yml"]).status == 1)
         Self.expectTypes(try Self.checkAll(box), "restore")
@@ -288,14 +298,15 @@ import Testing
     }
 
     @Test func rollbackOfASucceededRun() throws {
-        let box = try Sandbox("""
-        version: 1
-        name: undoable
-        stages:
-          - { id: a, run: "echo a", rollback: "echo undo a" }
-          - { id: b, run: "echo b" }
-          - { id: c, run: "echo c", rollback: "echo undo c" }
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: undoable
+            stages:
+              - { id: a, run: "echo a", rollback: "echo undo a" }
+              - { id: b, run: "echo b" }
+              - { id: c, run: "echo c", rollback: "echo undo c" }
+            """)
         defer { box.remove() }
         #expect(try box.pipeline(["run", "p.yml"]).status == 0)
         #expect(try box.pipeline(["rollback"]).status == 0)
@@ -305,19 +316,20 @@ import Testing
     @Test func verifyProbesAndSmokeTests() throws {
         let server = try ScriptedServer(["/health": [["status": 503], ["status": 200, "body": "ok"]]])
         defer { server.stop() }
-        let box = try Sandbox("""
-        version: 1
-        name: verify
-        secrets: [TOKEN]
-        stages:
-          - id: verify
-            kind: verify
-            http: { url: "\(server.base)/health?t=${{ secrets.TOKEN }}", timeout: 3s, interval: 10s, initial-delay: 10s, failure-threshold: 3 }
-            smoke: ["echo smoke ok"]
-          - id: unreachable
-            kind: verify
-            http: { url: "http://127.0.0.1:\(closedPort())/health", timeout: 1s, interval: 10s, failure-threshold: 1 }
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: verify
+            secrets: [TOKEN]
+            stages:
+              - id: verify
+                kind: verify
+                http: { url: "\(server.base)/health?t=${{ secrets.TOKEN }}", timeout: 3s, interval: 10s, initial-delay: 10s, failure-threshold: 3 }
+                smoke: ["echo smoke ok"]
+              - id: unreachable
+                kind: verify
+                http: { url: "http://127.0.0.1:\(closedPort())/health", timeout: 1s, interval: 10s, failure-threshold: 1 }
+            """)
         defer { box.remove() }
         #expect(try box.pipeline(["run", "p.yml"], env: Self.virtual.merging(["TOKEN": "tok-123456"]) { $1 }).status == 1)
         Self.expectTypes(try Self.checkAll(box), "verify")
@@ -395,7 +407,9 @@ import Testing
         #expect(wrongType.status == 1)
         #expect(wrongType.stdout.contains("events.jsonl:4: error: /exit_code:"), "\(wrongType.stdout)")
         // An event type the schema does not know.
-        let unknown = try check("unknown-type") { $0 + "{\"type\":\"stage_teleported\",\"time\":\"2026-01-01T00:00:00.000Z\",\"clock_ms\":1,\"stage\":\"a\"}\n" }
+        let unknown = try check("unknown-type") {
+            $0 + "{\"type\":\"stage_teleported\",\"time\":\"2026-01-01T00:00:00.000Z\",\"clock_ms\":1,\"stage\":\"a\"}\n"
+        }
         #expect(unknown.status == 1)
         #expect(unknown.stdout.contains("events.jsonl:7: error:"), "\(unknown.stdout)")
         // A field the schema does not allow, and a required one missing.
@@ -414,7 +428,9 @@ import Testing
         let noPgid = try check("no-pgid") { text in
             lines(text) { $0.contains("\"process_started\"") ? $0.replacingOccurrences(of: ",\"pgid\":", with: ",\"pid\":") : $0 }
         }
-        #expect(noPgid.status == 1 && noPgid.stdout.contains("events.jsonl:3: error:") && noPgid.stdout.contains("'pgid' is a required property"), "\(noPgid.stdout)")
+        #expect(
+            noPgid.status == 1 && noPgid.stdout.contains("events.jsonl:3: error:") && noPgid.stdout.contains("'pgid' is a required property"),
+            "\(noPgid.stdout)")
         let noHost = try check("no-host") { text in
             lines(text) { $0.contains("\"run_started\"") ? $0.replacingOccurrences(of: ",\"host\":", with: ",\"hostname\":") : $0 }
         }
@@ -440,7 +456,8 @@ import Testing
         let statusResult = try check("status", file: nil, statusText: badStatus)
         #expect(statusResult.status == 1 && statusResult.stdout.contains("status.json:1: error: /stages/0/attempts:"), "\(statusResult.stdout)")
         // A stage status that no longer exists; 'abandoned' is for status --json only, never state.json.
-        let skippedStage = status.replacingOccurrences(of: "\"status\": \"succeeded\",\n      \"attempts\"", with: "\"status\": \"skipped\",\n      \"attempts\"")
+        let skippedStage = status.replacingOccurrences(
+            of: "\"status\": \"succeeded\",\n      \"attempts\"", with: "\"status\": \"skipped\",\n      \"attempts\"")
         #expect(skippedStage != status)
         let skippedResult = try check("status-skipped", file: nil, statusText: skippedStage)
         #expect(skippedResult.status == 1 && skippedResult.stdout.contains("status.json:1: error: /stages/0/status:"), "\(skippedResult.stdout)")

@@ -122,41 +122,47 @@ import Testing
         let server = try ScriptedServer(["/ready": [["status": 200]], "/bucket": [["status": 403]]])
         defer { server.stop() }
         let closed = closedPort()
-        let box = try Sandbox("""
-        version: 1
-        name: pre
-        stages:
-          - id: pre
-            kind: infra-precheck
-            checks:
-              - { name: api ready, http: { url: "\(server.base)/ready" } }
-              - { name: bucket readable, http: { url: "\(server.base)/bucket", expect: 200 } }
-              - { name: server port, tcp: "127.0.0.1:\(server.port)" }
-              - { name: database port, tcp: "127.0.0.1:\(closed)", timeout: 1s }
-              - { name: disk, run: "echo checking disk; exit 3" }
-              - { name: dns, run: "true" }
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: pre
+            stages:
+              - id: pre
+                kind: infra-precheck
+                checks:
+                  - { name: api ready, http: { url: "\(server.base)/ready" } }
+                  - { name: bucket readable, http: { url: "\(server.base)/bucket", expect: 200 } }
+                  - { name: server port, tcp: "127.0.0.1:\(server.port)" }
+                  - { name: database port, tcp: "127.0.0.1:\(closed)", timeout: 1s }
+                  - { name: disk, run: "echo checking disk; exit 3" }
+                  - { name: dns, run: "true" }
+            """)
         defer { box.remove() }
         let result = try box.pipeline(["run", "p.yml"])
         #expect(result.status == 1)
-        #expect(result.stderr.contains("3 of 6 checks failed: 'bucket readable': GET \(server.base)/bucket returned 403, expected 200; 'database port': cannot connect to 127.0.0.1:\(closed): Connection refused; 'disk': exit 3"))
+        #expect(
+            result.stderr.contains(
+                "3 of 6 checks failed: 'bucket readable': GET \(server.base)/bucket returned 403, expected 200; 'database port': cannot connect to 127.0.0.1:\(closed): Connection refused; 'disk': exit 3"
+            ))
         #expect(result.stdout.contains("[pre] disk: checking disk"))
         #expect(result.stdout.contains("[pre] check 'api ready' passed"))
     }
 
     @Test func envPresyncNamesEveryMissingVariableAndFile() throws {
-        let box = try Sandbox("""
-        version: 1
-        name: presync
-        stages:
-          - id: presync
-            kind: env-presync
-            require: [DATABASE_URL, STRIPE_WEBHOOK_SECRET]
-            files: [.env.example, ci.yml]
-            apply: echo applied >> ran.log
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: presync
+            stages:
+              - id: presync
+                kind: env-presync
+                require: [DATABASE_URL, STRIPE_WEBHOOK_SECRET]
+                files: [.env.example, ci.yml]
+                apply: echo applied >> ran.log
+            """)
         defer { box.remove() }
-        try "DATABASE_URL=\n# STRIPE_WEBHOOK_SECRET= (commented out)\n".write(to: box.dir.appendingPathComponent(".env.example"), atomically: true, encoding: .utf8)
+        try "DATABASE_URL=\n# STRIPE_WEBHOOK_SECRET= (commented out)\n".write(
+            to: box.dir.appendingPathComponent(".env.example"), atomically: true, encoding: .utf8)
         try "env:\n  DATABASE_URL: ${{ secrets.DATABASE_URL }}\n  STRIPE_WEBHOOK_SECRET: ${{ secrets.STRIPE_WEBHOOK_SECRET }}\n"
             .write(to: box.dir.appendingPathComponent("ci.yml"), atomically: true, encoding: .utf8)
         let failed = try box.pipeline(["run", "p.yml"], env: ["DATABASE_URL": "postgres://x"])
@@ -172,37 +178,40 @@ import Testing
     @Test func sigtermDuringASlowProbeStopsAtOnce() throws {
         let server = try ScriptedServer(["/health": [["status": 200, "delay_ms": 60000]]])
         defer { server.stop() }
-        let box = try Sandbox("""
-        version: 1
-        name: slow
-        stages:
-          - id: verify
-            kind: verify
-            http: { url: "\(server.base)/health", timeout: 5m, initial-delay: 0s, failure-threshold: 1 }
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: slow
+            stages:
+              - id: verify
+                kind: verify
+                http: { url: "\(server.base)/health", timeout: 5m, initial-delay: 0s, failure-threshold: 1 }
+            """)
         defer { box.remove() }
         let started = Date()
-        let result = try box.shell("""
-        "$PIPELINE" run p.yml > run.out 2>&1 & pid=$!
-        until grep -q "health probe" run.out 2>/dev/null; do sleep 0.05; done
-        sleep 0.3; kill -TERM $pid; wait $pid; echo "exit=$?"
-        """)
+        let result = try box.shell(
+            """
+            "$PIPELINE" run p.yml > run.out 2>&1 & pid=$!
+            until grep -q "health probe" run.out 2>/dev/null; do sleep 0.05; done
+            sleep 0.3; kill -TERM $pid; wait $pid; echo "exit=$?"
+            """)
         #expect(result.stdout == "exit=130\n", "\(box.read("run.out"))")
         #expect(Date().timeIntervalSince(started) < 20, "the probe is cancelled, not waited for")
         #expect(Sandbox.stages(try box.state())["verify"]?["status"] as? String == "pending", "interrupted, to run again on resume")
     }
 
     @Test func aCheckThatStartsADaemonFinishesWhenItsScriptDoes() throws {
-        let box = try Sandbox("""
-        version: 1
-        name: daemon
-        stages:
-          - id: pre
-            kind: infra-precheck
-            timeout: 20s
-            checks:
-              - { name: starts a daemon, run: "setsid sleep 30 > /dev/null 2>&1 & echo $! > daemon.pid; echo started", timeout: 10s }
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: daemon
+            stages:
+              - id: pre
+                kind: infra-precheck
+                timeout: 20s
+                checks:
+                  - { name: starts a daemon, run: "setsid sleep 30 > /dev/null 2>&1 & echo $! > daemon.pid; echo started", timeout: 10s }
+            """)
         defer { box.remove() }
         let started = Date()
         let result = try box.pipeline(["run", "p.yml"])
@@ -212,17 +221,18 @@ import Testing
     }
 
     @Test func aRetriedMigrationKeepsTheFirstBackup() throws {
-        let box = try Sandbox("""
-        version: 1
-        name: retried
-        stages:
-          - id: migrate
-            kind: migrate
-            retry: { attempts: 2, delay: 10ms }
-            backup: 'cp db "$PIPELINE_BACKUP_PATH"'
-            run: echo "half-applied" >> db; exit 1
-            restore: 'cp "$PIPELINE_BACKUP_PATH" db'
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: retried
+            stages:
+              - id: migrate
+                kind: migrate
+                retry: { attempts: 2, delay: 10ms }
+                backup: 'cp db "$PIPELINE_BACKUP_PATH"'
+                run: echo "half-applied" >> db; exit 1
+                restore: 'cp "$PIPELINE_BACKUP_PATH" db'
+            """)
         defer { box.remove() }
         try "schema v1\n".write(to: box.dir.appendingPathComponent("db"), atomically: true, encoding: .utf8)
         let result = try box.pipeline(["run", "p.yml"])
@@ -231,4 +241,3 @@ import Testing
         #expect(try box.events().filter { $0["type"] as? String == "backup" }.count == 1)
     }
 }
-

@@ -167,18 +167,27 @@ import Testing
     @Test func suppressionCommentsInPython() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        try dir.write("versions/a1_first.py", alembic(revision: "a1", down: "None", upgrade: """
-            # pipeline: allow renaming-table -- the old name is served by a view meanwhile
-            op.rename_table("a", "b")
-            op.drop_column("t", "c")  # pipeline: allow dropping-column
-            op.alter_column(
-                "t", "d", nullable=False  # pipeline: allow setting-not-null
-            )
-            op.drop_table("x")
-            """))
-        try dir.write("versions/b2_second.py", "# pipeline: allow dropping-table, empty-downgrade\n" + alembic(revision: "b2", down: "\"a1\"", upgrade: """
-            op.drop_table("y")
-            """, downgrade: "pass"))
+        try dir.write(
+            "versions/a1_first.py",
+            alembic(
+                revision: "a1", down: "None",
+                upgrade: """
+                    # pipeline: allow renaming-table -- the old name is served by a view meanwhile
+                    op.rename_table("a", "b")
+                    op.drop_column("t", "c")  # pipeline: allow dropping-column
+                    op.alter_column(
+                        "t", "d", nullable=False  # pipeline: allow setting-not-null
+                    )
+                    op.drop_table("x")
+                    """))
+        try dir.write(
+            "versions/b2_second.py",
+            "# pipeline: allow dropping-table, empty-downgrade\n"
+                + alembic(
+                    revision: "b2", down: "\"a1\"",
+                    upgrade: """
+                        op.drop_table("y")
+                        """, downgrade: "pass"))
         let result = Self.lint(["versions"], in: dir.url)
         #expect(result.errors.isEmpty, "\(result.errors)")
         #expect(result.findings.map { "\($0.path):\($0.line) \($0.rule.rawValue)" } == ["versions/a1_first.py:21 dropping-table"])
@@ -187,19 +196,22 @@ import Testing
     @Test func unknownRuleInASuppressionCommentIsAnError() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        try dir.write("0001.sql", """
+        try dir.write(
+            "0001.sql",
+            """
             -- pipeline: allow droping-column
             ALTER TABLE users DROP COLUMN legacy; -- pipeline: allow renaming-colum, dropping-table
             -- pipeline: ignore dropping-column
             """)
         try dir.write("0002.py", alembic(revision: "r2", down: "None", upgrade: "op.drop_table('t')  # pipeline: allow drop-table"))
         let result = Self.lint(["."], in: dir.url)
-        #expect(result.errors == [
-            "0001.sql:1:20: error: unknown migration lint rule 'droping-column' in a suppression comment; did you mean 'dropping-column'?",
-            "0001.sql:2:58: error: unknown migration lint rule 'renaming-colum' in a suppression comment; did you mean 'renaming-column'?",
-            "0001.sql:3:14: error: unknown 'pipeline:' directive 'ignore'; write 'pipeline: allow RULE'",
-            "0002.py:15:43: error: unknown migration lint rule 'drop-table' in a suppression comment; did you mean 'dropping-table'?",
-        ])
+        #expect(
+            result.errors == [
+                "0001.sql:1:20: error: unknown migration lint rule 'droping-column' in a suppression comment; did you mean 'dropping-column'?",
+                "0001.sql:2:58: error: unknown migration lint rule 'renaming-colum' in a suppression comment; did you mean 'renaming-column'?",
+                "0001.sql:3:14: error: unknown 'pipeline:' directive 'ignore'; write 'pipeline: allow RULE'",
+                "0002.py:15:43: error: unknown migration lint rule 'drop-table' in a suppression comment; did you mean 'dropping-table'?",
+            ])
         // The misspelled suppression suppresses nothing.
         #expect(result.findings.map(\.rule) == [.droppingColumn, .droppingTable])
     }
@@ -224,19 +236,22 @@ import Testing
         try Data("revision = 'x'\ndef upgrade():\n    op.drop_table('\u{00e9}".utf8.dropLast()).write(to: dir.url.appendingPathComponent("cut.py"))
         try dir.write("ok.sql", "DROP TABLE t;")
         let result = Self.lint(["."], in: dir.url)
-        #expect(result.errors == [
-            "blob.sql: error: not UTF-8 text (a binary file?); migration files are read as UTF-8",
-            "cut.py: error: not UTF-8 text (a binary file?); migration files are read as UTF-8",
-        ])
+        #expect(
+            result.errors == [
+                "blob.sql: error: not UTF-8 text (a binary file?); migration files are read as UTF-8",
+                "cut.py: error: not UTF-8 text (a binary file?); migration files are read as UTF-8",
+            ])
         #expect(result.findings.map(\.path) == ["ok.sql"])
     }
 
     @Test("truncated and garbled input never crashes the linter", arguments: 0..<4)
     func garbledInput(_ seed: Int) throws {
-        let fragments = ["ALTER", "TABLE", "t", "ADD", "COLUMN", "DROP", "RENAME", "TO", "CREATE", "INDEX", "ON", "NOT", "NULL",
-                         "(", ")", ",", ";", ".", "'", "\"", "`", "$$", "$a$", "E'", "\\", "--", "/*", "*/", "\n", " ", "\t",
-                         "op", ".", "drop_column", "execute", "def", "downgrade", "upgrade", ":", "revision", "=", "down_revision",
-                         "\"\"\"", "'''", "#", "pipeline:", "allow", "r\"", "with", "as", "batch_op", "é", "\r\n", "[", "]", "CASE", "BEGIN", "END"]
+        let fragments = [
+            "ALTER", "TABLE", "t", "ADD", "COLUMN", "DROP", "RENAME", "TO", "CREATE", "INDEX", "ON", "NOT", "NULL",
+            "(", ")", ",", ";", ".", "'", "\"", "`", "$$", "$a$", "E'", "\\", "--", "/*", "*/", "\n", " ", "\t",
+            "op", ".", "drop_column", "execute", "def", "downgrade", "upgrade", ":", "revision", "=", "down_revision",
+            "\"\"\"", "'''", "#", "pipeline:", "allow", "r\"", "with", "as", "batch_op", "é", "\r\n", "[", "]", "CASE", "BEGIN", "END",
+        ]
         var generator = SplitMix(seed: UInt64(seed))
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
@@ -256,8 +271,11 @@ import Testing
 
     @Test func globsMatchLikeAShell() throws {
         let sql = Self.lint(["postgres/V1?__*.sql"])
-        #expect(Set(sql.findings.map(\.path)) == ["postgres/V10__rename_invoices.sql", "postgres/V12__widen_invoice_amount.sql",
-                                                  "postgres/V14__require_account_referrer.sql", "postgres/V16__index_invoices_account.sql"])
+        #expect(
+            Set(sql.findings.map(\.path)) == [
+                "postgres/V10__rename_invoices.sql", "postgres/V12__widen_invoice_amount.sql",
+                "postgres/V14__require_account_referrer.sql", "postgres/V16__index_invoices_account.sql",
+            ])
         let deep = Self.lint(["**/*.sql"])
         #expect(deep.findings.count == Self.firing.filter { $0.path.hasSuffix(".sql") }.count)
         let alembic = Self.lint(["alembic/*/versions/*.py"])
@@ -278,13 +296,14 @@ import Testing
         try dir.write("notes.txt", "DROP TABLE t;")
         let result = Self.lint(["missing", "migrations/*.sql", "docs", "env.py", "notes.txt"], in: dir.url)
         #expect(result.findings.isEmpty)
-        #expect(result.errors == [
-            "missing: error: no such file or directory",
-            "migrations/*.sql: error: no files match this pattern",
-            "env.py: error: not an Alembic migration (no top-level 'revision =' and 'def upgrade')",
-            "notes.txt: error: not a migration file; expected *.sql or an Alembic *.py",
-            "docs: error: no migration files here (*.sql, or Alembic *.py with 'revision =' and 'def upgrade')",
-        ])
+        #expect(
+            result.errors == [
+                "missing: error: no such file or directory",
+                "migrations/*.sql: error: no files match this pattern",
+                "env.py: error: not an Alembic migration (no top-level 'revision =' and 'def upgrade')",
+                "notes.txt: error: not a migration file; expected *.sql or an Alembic *.py",
+                "docs: error: no migration files here (*.sql, or Alembic *.py with 'revision =' and 'def upgrade')",
+            ])
     }
 
     @Test func nonMigrationPythonFilesInAFolderAreSkipped() throws {
@@ -295,13 +314,17 @@ import Testing
 
     // MARK: - Downgrades, dialects, Alembic details
 
-    @Test("downgrade files may drop and rename", arguments: [
-        "0003_users.down.sql", "down_0003.sql", "0003-users-downgrade.sql", "0003_users_rollback.sql", "U3__users.sql", "down/0003_users.sql",
-    ])
+    @Test(
+        "downgrade files may drop and rename",
+        arguments: [
+            "0003_users.down.sql", "down_0003.sql", "0003-users-downgrade.sql", "0003_users_rollback.sql", "U3__users.sql", "down/0003_users.sql",
+        ])
     func downgradeFileNames(_ name: String) throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        try dir.write(name, "DROP TABLE users;\nALTER TABLE t RENAME COLUMN a TO b;\nALTER TABLE t RENAME TO u;\nALTER TABLE t DROP COLUMN c;\nCREATE INDEX i ON t (a);\n")
+        try dir.write(
+            name, "DROP TABLE users;\nALTER TABLE t RENAME COLUMN a TO b;\nALTER TABLE t RENAME TO u;\nALTER TABLE t DROP COLUMN c;\nCREATE INDEX i ON t (a);\n"
+        )
         let result = Self.lint([name], in: dir.url)
         // Only the non-destructive rules still apply in a downgrade.
         #expect(result.findings.map(\.rule) == [.indexWithoutConcurrently])
@@ -328,7 +351,9 @@ import Testing
     @Test func sqlLexerIgnoresStringsCommentsAndQuotedNames() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        try dir.write("0001.sql", """
+        try dir.write(
+            "0001.sql",
+            """
             /* DROP TABLE a; /* nested */ DROP TABLE b; */
             INSERT INTO log VALUES ('DROP TABLE c;', E'it\\'s; DROP TABLE d', $$DROP TABLE e;$$, $x$ ; DROP TABLE f $x$);
             SELECT "DROP TABLE g;" FROM t;
@@ -342,20 +367,25 @@ import Testing
     @Test func multiActionAlterTableReportsEachAction() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        try dir.write("0001.sql", "alter table users\n  add column a int not null,\n  drop column b,\n  alter c type bigint,\n  add column d numeric(10, 2) check (d is not null);\n")
+        try dir.write(
+            "0001.sql",
+            "alter table users\n  add column a int not null,\n  drop column b,\n  alter c type bigint,\n  add column d numeric(10, 2) check (d is not null);\n")
         let result = Self.lint(["0001.sql"], in: dir.url)
-        #expect(result.findings.map { "\($0.line):\($0.column) \($0.rule.rawValue)" } == [
-            "2:3 adding-not-null-column", "3:3 dropping-column", "4:3 changing-column-type",
-        ])
+        #expect(
+            result.findings.map { "\($0.line):\($0.column) \($0.rule.rawValue)" } == [
+                "2:3 adding-not-null-column", "3:3 dropping-column", "4:3 changing-column-type",
+            ])
     }
 
-    @Test("empty downgrade bodies", arguments: [
-        ("def downgrade(): pass", true),
-        ("def downgrade() -> None:\n    \"\"\"Nothing.\"\"\"\n    # really nothing\n    ...", true),
-        ("def downgrade():\n    return None", true),
-        ("def downgrade():\n    op.drop_table('t')", false),
-        ("def downgrade():\n    raise NotImplementedError('irreversible: restore the backup')", false),
-    ])
+    @Test(
+        "empty downgrade bodies",
+        arguments: [
+            ("def downgrade(): pass", true),
+            ("def downgrade() -> None:\n    \"\"\"Nothing.\"\"\"\n    # really nothing\n    ...", true),
+            ("def downgrade():\n    return None", true),
+            ("def downgrade():\n    op.drop_table('t')", false),
+            ("def downgrade():\n    raise NotImplementedError('irreversible: restore the backup')", false),
+        ])
     func emptyDowngrade(_ body: String, _ empty: Bool) throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
@@ -393,14 +423,16 @@ import Testing
     // MARK: - The binary
 
     @Test func cliExitsZeroWhenClean() throws {
-        let result = try Binary.run(["lint-migrations", "migrations/alembic/linear", "migrations/postgres/V3__add_accounts_region.sql"], in: Fixtures.directory)
+        let result = try Binary.run(
+            ["lint-migrations", "migrations/alembic/linear", "migrations/postgres/V3__add_accounts_region.sql"], in: Fixtures.directory)
         #expect(result.status == 0)
         #expect(result.stdout.isEmpty)
         #expect(result.stderr == "0 findings in 0 files\n")
     }
 
     @Test func cliExitsOneWithCompilerStyleFindings() throws {
-        let result = try Binary.run(["lint-migrations", "migrations/postgres/V2__add_accounts_plan.sql", "migrations/postgres/V1*.sql"], in: Fixtures.directory)
+        let result = try Binary.run(
+            ["lint-migrations", "migrations/postgres/V2__add_accounts_plan.sql", "migrations/postgres/V1*.sql"], in: Fixtures.directory)
         #expect(result.status == 1)
         let lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         #expect(lines.first?.hasPrefix("migrations/postgres/V10__rename_invoices.sql:1:39: error: renaming table 'public.invoices' to 'bills'") == true)
@@ -415,8 +447,11 @@ import Testing
     }
 
     @Test func cliAllowAndJSON() throws {
-        let result = try Binary.run(["lint-migrations", "--format", "json", "--allow", "renaming-table,changing-column-type", "--allow", "setting-not-null",
-                                     "migrations/postgres/V1*.sql"], in: Fixtures.directory)
+        let result = try Binary.run(
+            [
+                "lint-migrations", "--format", "json", "--allow", "renaming-table,changing-column-type", "--allow", "setting-not-null",
+                "migrations/postgres/V1*.sql",
+            ], in: Fixtures.directory)
         #expect(result.status == 1)
         let items = try #require(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]])
         #expect(items.count == 1)

@@ -5,8 +5,10 @@ import PipelineYAML
 import Testing
 
 @Suite struct TimeSpanTests {
-    @Test(arguments: [("500ms", 500), ("90s", 90_000), ("10m", 600_000), ("1h30m", 5_400_000), ("1h", 3_600_000),
-                      ("0s", 0), ("2m5s250ms", 125_250), ("1h0m", 3_600_000)])
+    @Test(arguments: [
+        ("500ms", 500), ("90s", 90_000), ("10m", 600_000), ("1h30m", 5_400_000), ("1h", 3_600_000),
+        ("0s", 0), ("2m5s250ms", 125_250), ("1h0m", 3_600_000),
+    ])
     func parses(_ text: String, _ ms: Int) {
         #expect(TimeSpan(parsing: text)?.milliseconds == ms)
     }

@@ -6,7 +6,8 @@ import Testing
     static let sixStages: String = {
         var text = "version: 1\nname: crashy\nstages:\n"
         for i in 1...6 {
-            text += "  - { id: s\(i), outputs: [n], run: 'echo s\(i) >> ran.log; echo n=\(i) >> \"$PIPELINE_OUTPUTS\"', rollback: 'echo undo-s\(i) >> ran.log' }\n"
+            text +=
+                "  - { id: s\(i), outputs: [n], run: 'echo s\(i) >> ran.log; echo n=\(i) >> \"$PIPELINE_OUTPUTS\"', rollback: 'echo undo-s\(i) >> ran.log' }\n"
         }
         return text
     }()
@@ -98,19 +99,21 @@ import Testing
     }
 
     @Test func aSecondRunOnTheSameTargetIsRefusedWhileTheFirstHoldsTheLock() throws {
-        let box = try Sandbox("""
-        version: 1
-        name: locked
-        stages:
-          - { id: long, run: "sleep 1; echo done >> ran.log" }
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: locked
+            stages:
+              - { id: long, run: "sleep 1; echo done >> ran.log" }
+            """)
         defer { box.remove() }
-        let result = try box.shell("""
-        "$PIPELINE" run p.yml > first.out 2>&1 & first=$!
-        while [ ! -s .pipeline/locks/locked.lock ]; do sleep 0.02; done
-        "$PIPELINE" run p.yml > second.out 2>&1; echo "second=$?"
-        wait $first; echo "first=$?"
-        """)
+        let result = try box.shell(
+            """
+            "$PIPELINE" run p.yml > first.out 2>&1 & first=$!
+            while [ ! -s .pipeline/locks/locked.lock ]; do sleep 0.02; done
+            "$PIPELINE" run p.yml > second.out 2>&1; echo "second=$?"
+            wait $first; echo "first=$?"
+            """)
         #expect(result.stdout == "second=2\nfirst=0\n")
         #expect(box.runs.count == 1)
         let holder = try #require(box.runs.first)
@@ -129,22 +132,23 @@ import Testing
     }
 
     @Test func secretsNeverAppearInOutputLogsOrJournal() throws {
-        let box = try Sandbox("""
-        version: 1
-        name: secretive
-        secrets: [API_TOKEN, CERT]
-        stages:
-          - id: leak
-            outputs: [token]
-            env: { ALIAS: "${{ secrets.API_TOKEN }}", API_TOKEN: "${{ secrets.API_TOKEN }}", CERT: "${{ secrets.CERT }}" }
-            run: |
-              echo "token is $API_TOKEN and alias $ALIAS"
-              printf '%s\\n' "$CERT"
-              echo "token=$API_TOKEN" >> "$PIPELINE_OUTPUTS"
-              echo "$API_TOKEN" >&2
-              exit 1
-            rollback: echo "undo with $API_TOKEN"
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: secretive
+            secrets: [API_TOKEN, CERT]
+            stages:
+              - id: leak
+                outputs: [token]
+                env: { ALIAS: "${{ secrets.API_TOKEN }}", API_TOKEN: "${{ secrets.API_TOKEN }}", CERT: "${{ secrets.CERT }}" }
+                run: |
+                  echo "token is $API_TOKEN and alias $ALIAS"
+                  printf '%s\\n' "$CERT"
+                  echo "token=$API_TOKEN" >> "$PIPELINE_OUTPUTS"
+                  echo "$API_TOKEN" >&2
+                  exit 1
+                rollback: echo "undo with $API_TOKEN"
+            """)
         defer { box.remove() }
         let secret = "tok-3f9a-SECRET-value"
         let cert = "-----BEGIN-----\nline-one-secret\nline-two-secret\n-----END-----"
@@ -163,24 +167,26 @@ import Testing
     }
 
     @Test func sigtermStopsEveryChildRecordsInterruptedAndResumes() throws {
-        let box = try Sandbox("""
-        version: 1
-        name: stoppable
-        stages:
-          - { id: first, run: "echo first >> ran.log" }
-          - id: long
-            run: |
-              if [ -f resumed ]; then echo long >> ran.log; exit 0; fi
-              (exec sleep 60) &
-              echo $! > grandchild.pid
-              sleep 60
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: stoppable
+            stages:
+              - { id: first, run: "echo first >> ran.log" }
+              - id: long
+                run: |
+                  if [ -f resumed ]; then echo long >> ran.log; exit 0; fi
+                  (exec sleep 60) &
+                  echo $! > grandchild.pid
+                  sleep 60
+            """)
         defer { box.remove() }
-        let result = try box.shell("""
-        "$PIPELINE" run p.yml --kill-grace 500ms > run.out 2>&1 & pid=$!
-        while [ ! -s grandchild.pid ]; do sleep 0.02; done
-        kill -TERM $pid; wait $pid; echo "exit=$?"
-        """)
+        let result = try box.shell(
+            """
+            "$PIPELINE" run p.yml --kill-grace 500ms > run.out 2>&1 & pid=$!
+            while [ ! -s grandchild.pid ]; do sleep 0.02; done
+            kill -TERM $pid; wait $pid; echo "exit=$?"
+            """)
         #expect(result.stdout == "exit=130\n", "\(box.read("run.out"))")
         let grandchild = try #require(Int32(box.read("grandchild.pid").trimmingCharacters(in: .whitespacesAndNewlines)))
         #expect(processIsGone(grandchild))
@@ -195,20 +201,22 @@ import Testing
     }
 
     @Test func approvalGateStopsANonInteractiveRunUntilResumedWithApproval() throws {
-        let box = try Sandbox("""
-        version: 1
-        name: gated
-        stages:
-          - { id: build, run: "echo build >> ran.log" }
-          - id: deploy
-            gate: { approval: { message: "ship run ${{ run.id }} to production?" } }
-            run: echo deploy >> ran.log
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: gated
+            stages:
+              - { id: build, run: "echo build >> ran.log" }
+              - id: deploy
+                gate: { approval: { message: "ship run ${{ run.id }} to production?" } }
+                run: echo deploy >> ran.log
+            """)
         defer { box.remove() }
         let stopped = try box.pipeline(["run", "p.yml"])
         #expect(stopped.status == 4)
         let run = try #require(box.runs.first)
-        #expect(stopped.stderr.contains("stage 'deploy' needs approval (ship run \(run) to production?); continue with 'pipeline resume \(run) --approve deploy'"))
+        #expect(
+            stopped.stderr.contains("stage 'deploy' needs approval (ship run \(run) to production?); continue with 'pipeline resume \(run) --approve deploy'"))
         let waiting = try box.state()
         #expect(waiting["status"] as? String == "waiting")
         #expect((waiting["waiting"] as? [String: Any])?["reason"] as? String == "approval")
@@ -231,12 +239,13 @@ import Testing
     }
 
     @Test func aNonIdempotentStageThatWasRunningStopsForADecision() throws {
-        let box = try Sandbox("""
-        version: 1
-        name: careful
-        stages:
-          - { id: charge, idempotent: false, run: "echo $$ > charge.pid; echo charge >> ran.log; exec sleep 60" }
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: careful
+            stages:
+              - { id: charge, idempotent: false, run: "echo $$ > charge.pid; echo charge >> ran.log; exec sleep 60" }
+            """)
         defer { box.remove() }
         _ = try box.shell("\"$PIPELINE\" run p.yml >/dev/null 2>&1 & pid=$!; while [ ! -s ran.log ]; do sleep 0.02; done; kill -9 $pid; wait $pid")
         // The engine died with its child still running (nothing could stop it); clean it up here.
@@ -258,12 +267,13 @@ import Testing
     }
 
     @Test func deployWindowStopsOutsideItsHours() throws {
-        let box = try Sandbox("""
-        version: 1
-        name: windowed
-        stages:
-          - { id: deploy, gate: { window: { days: [mon, tue, wed, thu, fri], hours: "10:00-17:00", timezone: Asia/Tokyo } }, run: "echo ran >> ran.log" }
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: windowed
+            stages:
+              - { id: deploy, gate: { window: { days: [mon, tue, wed, thu, fri], hours: "10:00-17:00", timezone: Asia/Tokyo } }, run: "echo ran >> ran.log" }
+            """)
         defer { box.remove() }
         // Saturday 2026-11-21 12:00 in Tokyo: outside (a weekend).
         let saturday = "1795230000000"

@@ -4,17 +4,18 @@ import Testing
 /// `pipeline run` with real processes: ordering, parallelism, retries, timeouts, rollback.
 @Suite(.timeLimit(.minutes(3))) struct RunCommandTests {
     @Test func fanOutAndFanInHonourNeedsAndMaxParallel() throws {
-        let box = try Sandbox("""
-        version: 1
-        name: fan
-        stages:
-          - { id: root, run: "sleep 0.1" }
-          - { id: a, needs: [root], run: "sleep 0.3" }
-          - { id: b, needs: [root], run: "sleep 0.3" }
-          - { id: c, needs: [root], run: "sleep 0.3" }
-          - { id: d, needs: [root], run: "sleep 0.3" }
-          - { id: join, needs: [a, b, c, d], run: "true" }
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: fan
+            stages:
+              - { id: root, run: "sleep 0.1" }
+              - { id: a, needs: [root], run: "sleep 0.3" }
+              - { id: b, needs: [root], run: "sleep 0.3" }
+              - { id: c, needs: [root], run: "sleep 0.3" }
+              - { id: d, needs: [root], run: "sleep 0.3" }
+              - { id: join, needs: [a, b, c, d], run: "true" }
+            """)
         defer { box.remove() }
         let result = try box.pipeline(["run", "p.yml", "--max-parallel", "2"])
         #expect(result.status == 0, "\(result.stderr)")
@@ -40,24 +41,28 @@ import Testing
     }
 
     @Test func retryBacksOffAndSucceedsOnTheThirdAttempt() throws {
-        let box = try Sandbox("""
-        version: 1
-        name: flaky
-        stages:
-          - id: flaky
-            retry: { attempts: 3, delay: 2s, backoff: 2.0, jitter: false }
-            run: |
-              n=$(cat count 2>/dev/null || echo 0); n=$((n + 1)); echo "$n" > count
-              echo "try $n"
-              [ "$n" -ge 3 ]
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: flaky
+            stages:
+              - id: flaky
+                retry: { attempts: 3, delay: 2s, backoff: 2.0, jitter: false }
+                run: |
+                  n=$(cat count 2>/dev/null || echo 0); n=$((n + 1)); echo "$n" > count
+                  echo "try $n"
+                  [ "$n" -ge 3 ]
+            """)
         defer { box.remove() }
         // The virtual clock skips the 2 s and 4 s waits instead of sleeping.
         let result = try box.pipeline(["run", "p.yml"], env: ["PIPELINE_TEST_CLOCK": "virtual"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("[flaky] try 3"))
         let events = try box.events().filter { $0["stage"] as? String == "flaky" && ($0["type"] as? String)?.hasPrefix("attempt_") == true }
-        #expect(events.map { $0["type"] as! String } == ["attempt_started", "attempt_finished", "attempt_started", "attempt_finished", "attempt_started", "attempt_finished"])
+        #expect(
+            events.map { $0["type"] as! String } == [
+                "attempt_started", "attempt_finished", "attempt_started", "attempt_finished", "attempt_started", "attempt_finished",
+            ])
         let clock = events.map { $0["clock_ms"] as! Int }
         #expect(clock[2] - clock[1] >= 2000 && clock[2] - clock[1] < 2500, "first delay 2s")
         #expect(clock[4] - clock[3] >= 4000 && clock[4] - clock[3] < 4500, "second delay 4s")
@@ -68,12 +73,13 @@ import Testing
     }
 
     @Test func exhaustedRetriesFailTheRun() throws {
-        let box = try Sandbox("""
-        version: 1
-        name: broken
-        stages:
-          - { id: broken, retry: 2, run: "echo nope; exit 7" }
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: broken
+            stages:
+              - { id: broken, retry: 2, run: "echo nope; exit 7" }
+            """)
         defer { box.remove() }
         let result = try box.pipeline(["run", "p.yml"], env: ["PIPELINE_TEST_CLOCK": "virtual"])
         #expect(result.status == 1)
@@ -88,18 +94,19 @@ import Testing
     }
 
     @Test func timeoutKillsTheWholeProcessGroupEvenWhatIgnoresSIGTERM() throws {
-        let box = try Sandbox("""
-        version: 1
-        name: slow
-        stages:
-          - id: slow
-            timeout: 500ms
-            run: |
-              (trap '' TERM; exec sleep 60) &
-              echo $! > grandchild.pid
-              trap '' TERM
-              sleep 60
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: slow
+            stages:
+              - id: slow
+                timeout: 500ms
+                run: |
+                  (trap '' TERM; exec sleep 60) &
+                  echo $! > grandchild.pid
+                  trap '' TERM
+                  sleep 60
+            """)
         defer { box.remove() }
         let result = try box.pipeline(["run", "p.yml", "--kill-grace", "300ms"])
         #expect(result.status == 1)
@@ -116,17 +123,17 @@ import Testing
         var text = "version: 1\nname: seven\nstages:\n"
         for i in 1...7 {
             text += """
-              - id: s\(i)
-                outputs: [token]
-                run: |
-                  echo "run s\(i)" >> order.log
-                  echo "token=t\(i)" >> "$PIPELINE_OUTPUTS"
-                  [ "$FAIL_AT" != "s\(i)" ]
-                rollback: |
-                  echo "undo s\(i) ${PIPELINE_OUTPUT_TOKEN:-none}" >> order.log
-                  [ "$BREAK_UNDO" != "s\(i)" ]
+                  - id: s\(i)
+                    outputs: [token]
+                    run: |
+                      echo "run s\(i)" >> order.log
+                      echo "token=t\(i)" >> "$PIPELINE_OUTPUTS"
+                      [ "$FAIL_AT" != "s\(i)" ]
+                    rollback: |
+                      echo "undo s\(i) ${PIPELINE_OUTPUT_TOKEN:-none}" >> order.log
+                      [ "$BREAK_UNDO" != "s\(i)" ]
 
-            """
+                """
         }
         return text
     }()
@@ -136,19 +143,20 @@ import Testing
         defer { box.remove() }
         let result = try box.pipeline(["run", "p.yml"], env: ["FAIL_AT": "s5"])
         #expect(result.status == 1, "\(result.stderr)")
-        #expect(box.read("order.log") == """
-        run s1
-        run s2
-        run s3
-        run s4
-        run s5
-        undo s5 t5
-        undo s4 t4
-        undo s3 t3
-        undo s2 t2
-        undo s1 t1
+        #expect(
+            box.read("order.log") == """
+                run s1
+                run s2
+                run s3
+                run s4
+                run s5
+                undo s5 t5
+                undo s4 t4
+                undo s3 t3
+                undo s2 t2
+                undo s1 t1
 
-        """)
+                """)
         let state = try box.state()
         #expect(state["status"] as? String == "rolled_back")
         let stages = Sandbox.stages(state)
@@ -176,15 +184,16 @@ import Testing
     }
 
     @Test func rollbackStopsAtAnIrreversibleStage() throws {
-        let box = try Sandbox("""
-        version: 1
-        name: irreversible
-        stages:
-          - { id: a, run: "echo a >> order.log", rollback: "echo undo-a >> order.log" }
-          - { id: m, kind: migrate, reversible: false, backup: 'echo dump > "$PIPELINE_BACKUP_PATH"', run: "echo m >> order.log", rollback: "echo undo-m >> order.log" }
-          - { id: b, kind: backend, run: "echo b >> order.log", rollback: "echo undo-b >> order.log" }
-          - { id: c, run: "exit 1" }
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: irreversible
+            stages:
+              - { id: a, run: "echo a >> order.log", rollback: "echo undo-a >> order.log" }
+              - { id: m, kind: migrate, reversible: false, backup: 'echo dump > "$PIPELINE_BACKUP_PATH"', run: "echo m >> order.log", rollback: "echo undo-m >> order.log" }
+              - { id: b, kind: backend, run: "echo b >> order.log", rollback: "echo undo-b >> order.log" }
+              - { id: c, run: "exit 1" }
+            """)
         defer { box.remove() }
         let result = try box.pipeline(["run", "p.yml"])
         #expect(result.status == 3)
@@ -227,24 +236,27 @@ import Testing
             #expect(mode == 0o700, "\(dir)")
         }
         for file in ["events.jsonl", "state.json", "logs/s5.1.log", "outputs/s1.1.env"] {
-            let mode = try FileManager.default.attributesOfItem(atPath: box.dir.appendingPathComponent(".pipeline/runs/\(run)/\(file)").path)[.posixPermissions] as? Int
+            let mode =
+                try FileManager.default.attributesOfItem(atPath: box.dir.appendingPathComponent(".pipeline/runs/\(run)/\(file)").path)[.posixPermissions]
+                as? Int
             #expect(mode == 0o600, "\(file)")
         }
     }
 
     @Test func outputsFlowToLaterStagesThroughTheEnvironmentOnly() throws {
-        let box = try Sandbox("""
-        version: 1
-        name: flow
-        env: { GREETING: "hello; rm -rf nothing" }
-        stages:
-          - id: api
-            outputs: [release]
-            run: echo 'release=v2 $(touch pwned) `touch pwned2`' >> "$PIPELINE_OUTPUTS"
-          - id: web
-            env: { RELEASE: "${{ stages.api.outputs.release }}", RUN: "${{ run.id }}", MSG: "${{ env.GREETING }}" }
-            run: printf '%s|%s|%s\\n' "$RELEASE" "$MSG" "${RUN:+has-run-id}" > seen.txt
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: flow
+            env: { GREETING: "hello; rm -rf nothing" }
+            stages:
+              - id: api
+                outputs: [release]
+                run: echo 'release=v2 $(touch pwned) `touch pwned2`' >> "$PIPELINE_OUTPUTS"
+              - id: web
+                env: { RELEASE: "${{ stages.api.outputs.release }}", RUN: "${{ run.id }}", MSG: "${{ env.GREETING }}" }
+                run: printf '%s|%s|%s\\n' "$RELEASE" "$MSG" "${RUN:+has-run-id}" > seen.txt
+            """)
         defer { box.remove() }
         let result = try box.pipeline(["run", "p.yml"])
         #expect(result.status == 0, "\(result.stderr)")
@@ -257,17 +269,19 @@ import Testing
 /// In GitHub Actions, output is grouped per attempt and a summary table is appended to the step summary.
 @Suite(.timeLimit(.minutes(2))) struct GitHubActionsTests {
     @Test func groupsAndStepSummary() throws {
-        let box = try Sandbox("""
-        version: 1
-        name: ci
-        stages:
-          - { id: build, run: "echo compiling" }
-          - { id: test, retry: { attempts: 2, delay: 1s }, run: "n=$(cat n 2>/dev/null || echo 0); echo $((n+1)) > n; echo testing; [ $n -ge 1 ]" }
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: ci
+            stages:
+              - { id: build, run: "echo compiling" }
+              - { id: test, retry: { attempts: 2, delay: 1s }, run: "n=$(cat n 2>/dev/null || echo 0); echo $((n+1)) > n; echo testing; [ $n -ge 1 ]" }
+            """)
         defer { box.remove() }
         let summary = box.dir.appendingPathComponent("summary.md")
         FileManager.default.createFile(atPath: summary.path, contents: Data("# earlier step\n".utf8))
-        let result = try box.pipeline(["run", "p.yml"], env: ["GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": summary.path, "PIPELINE_TEST_CLOCK": "virtual"])
+        let result = try box.pipeline(
+            ["run", "p.yml"], env: ["GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": summary.path, "PIPELINE_TEST_CLOCK": "virtual"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("::group::build attempt 1: succeeded\ncompiling\n::endgroup::\n"))
         #expect(result.stdout.contains("::group::test attempt 1: failed\ntesting\npipeline: attempt 1 failed (exit 1)\n::endgroup::\n"))

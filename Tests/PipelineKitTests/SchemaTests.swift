@@ -73,7 +73,8 @@ import Testing
         let good = try Binary.run(executable: "/usr/bin/env", ["python3", script] + examples)
         #expect(good.status == 0, "\(good.stdout)\(good.stderr)")
         let rejected = ["unknown-keys", "wrong-kind-keys", "bad-durations", "out-of-range", "wrong-types", "missing-required", "missing-stage-keys", "bad-ids"]
-        let bad = try Binary.run(executable: "/usr/bin/env", ["python3", script, "--expect-invalid"] + rejected.map { "Tests/PipelineKitTests/Fixtures/invalid/\($0).yml" })
+        let bad = try Binary.run(
+            executable: "/usr/bin/env", ["python3", script, "--expect-invalid"] + rejected.map { "Tests/PipelineKitTests/Fixtures/invalid/\($0).yml" })
         #expect(bad.status == 0, "\(bad.stdout)\(bad.stderr)")
     }
 }

@@ -27,21 +27,22 @@ import Testing
     // MARK: - F06: outputs are passed on as written; only what is shown is masked
 
     @Test func outputsReachLaterStagesAndTheRollbackAsWrittenAndAreJournaledMasked() throws {
-        let box = try Sandbox("""
-        version: 1
-        name: f06
-        secrets: [DB_PASSWORD]
-        stages:
-          - id: api
-            kind: backend
-            outputs: [previous]
-            run: echo previous=api-postgres-0041 >> "$PIPELINE_OUTPUTS"
-            rollback: printf '%s' "$PIPELINE_OUTPUT_PREVIOUS" > rollback-got.txt
-          - id: use
-            needs: [api]
-            env: {PREV: '${{ stages.api.outputs.previous }}'}
-            run: printf '%s' "$PREV" > downstream-got.txt; exit 1
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: f06
+            secrets: [DB_PASSWORD]
+            stages:
+              - id: api
+                kind: backend
+                outputs: [previous]
+                run: echo previous=api-postgres-0041 >> "$PIPELINE_OUTPUTS"
+                rollback: printf '%s' "$PIPELINE_OUTPUT_PREVIOUS" > rollback-got.txt
+              - id: use
+                needs: [api]
+                env: {PREV: '${{ stages.api.outputs.previous }}'}
+                run: printf '%s' "$PREV" > downstream-got.txt; exit 1
+            """)
         defer { box.remove() }
         let result = try box.pipeline(["run", "p.yml"], env: ["DB_PASSWORD": "postgres"])
         #expect(result.status == 1, "\(result.stderr)")
@@ -57,19 +58,20 @@ import Testing
     }
 
     @Test func aRollbackFromTheJournalWarnsAboutAMaskedOutputAndDoesNotPassIt() throws {
-        let box = try Sandbox("""
-        version: 1
-        name: f06b
-        secrets: [DB_PASSWORD]
-        stages:
-          - id: api
-            kind: backend
-            outputs: [previous, revision]
-            run: |
-              echo previous=api-postgres-0041 >> "$PIPELINE_OUTPUTS"
-              echo revision=r42 >> "$PIPELINE_OUTPUTS"
-            rollback: printf '%s|%s' "${PIPELINE_OUTPUT_PREVIOUS-unset}" "$PIPELINE_OUTPUT_REVISION" > rollback-got.txt
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: f06b
+            secrets: [DB_PASSWORD]
+            stages:
+              - id: api
+                kind: backend
+                outputs: [previous, revision]
+                run: |
+                  echo previous=api-postgres-0041 >> "$PIPELINE_OUTPUTS"
+                  echo revision=r42 >> "$PIPELINE_OUTPUTS"
+                rollback: printf '%s|%s' "${PIPELINE_OUTPUT_PREVIOUS-unset}" "$PIPELINE_OUTPUT_REVISION" > rollback-got.txt
+            """)
         defer { box.remove() }
         let run = try box.pipeline(["run", "p.yml"], env: ["DB_PASSWORD": "postgres"])
         #expect(run.status == 0, "\(run.stderr)")
@@ -80,23 +82,24 @@ import Testing
     }
 
     @Test func aResumedRunWarnsAboutAMaskedOutputAndDoesNotPassIt() throws {
-        let box = try Sandbox("""
-        version: 1
-        name: f06c
-        secrets: [DB_PASSWORD]
-        stages:
-          - id: api
-            kind: backend
-            outputs: [previous, revision]
-            run: |
-              echo previous=api-postgres-0041 >> "$PIPELINE_OUTPUTS"
-              echo revision=r42 >> "$PIPELINE_OUTPUTS"
-          - id: use
-            needs: [api]
-            gate: {approval: true}
-            env: {PREV: '${{ stages.api.outputs.previous }}', REV: '${{ stages.api.outputs.revision }}'}
-            run: printf '%s|%s' "$PREV" "$REV" > use-got.txt
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: f06c
+            secrets: [DB_PASSWORD]
+            stages:
+              - id: api
+                kind: backend
+                outputs: [previous, revision]
+                run: |
+                  echo previous=api-postgres-0041 >> "$PIPELINE_OUTPUTS"
+                  echo revision=r42 >> "$PIPELINE_OUTPUTS"
+              - id: use
+                needs: [api]
+                gate: {approval: true}
+                env: {PREV: '${{ stages.api.outputs.previous }}', REV: '${{ stages.api.outputs.revision }}'}
+                run: printf '%s|%s' "$PREV" "$REV" > use-got.txt
+            """)
         defer { box.remove() }
         let first = try box.pipeline(["run", "p.yml"], env: ["DB_PASSWORD": "postgres"])
         #expect(first.status == 4, "stopped at the approval gate: \(first.stderr)")
@@ -109,20 +112,21 @@ import Testing
     // MARK: - F07: an outputs file that is not UTF-8
 
     @Test func aNonUTF8OutputsLineFailsTheAttemptAndNoSecretStaysOnDisk() throws {
-        let box = try Sandbox("""
-        version: 1
-        name: f07
-        secrets: [TOKEN]
-        stages:
-          - id: api
-            kind: backend
-            outputs: [previous, token, note]
-            env: {T: '${{ secrets.TOKEN }}'}
-            run: |
-              echo previous=v41 >> "$PIPELINE_OUTPUTS"
-              echo "token=$T" >> "$PIPELINE_OUTPUTS"
-              printf 'note=caf\\351\\n' >> "$PIPELINE_OUTPUTS"
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: f07
+            secrets: [TOKEN]
+            stages:
+              - id: api
+                kind: backend
+                outputs: [previous, token, note]
+                env: {T: '${{ secrets.TOKEN }}'}
+                run: |
+                  echo previous=v41 >> "$PIPELINE_OUTPUTS"
+                  echo "token=$T" >> "$PIPELINE_OUTPUTS"
+                  printf 'note=caf\\351\\n' >> "$PIPELINE_OUTPUTS"
+            """)
         defer { box.remove() }
         let result = try box.pipeline(["run", "p.yml"], env: ["TOKEN": "s3cretvalue123"])
         #expect(result.status == 1, "\(result.stderr)")
@@ -140,16 +144,17 @@ import Testing
     }
 
     @Test func aFailedAttemptLeavesNoSecretInItsOutputsFile() throws {
-        let box = try Sandbox("""
-        version: 1
-        name: f07b
-        secrets: [TOKEN]
-        stages:
-          - id: api
-            outputs: [token]
-            env: {T: '${{ secrets.TOKEN }}'}
-            run: echo "token=$T" >> "$PIPELINE_OUTPUTS"; exit 1
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: f07b
+            secrets: [TOKEN]
+            stages:
+              - id: api
+                outputs: [token]
+                env: {T: '${{ secrets.TOKEN }}'}
+                run: echo "token=$T" >> "$PIPELINE_OUTPUTS"; exit 1
+            """)
         defer { box.remove() }
         let result = try box.pipeline(["run", "p.yml"], env: ["TOKEN": "s3cretvalue123"])
         #expect(result.status == 1)
@@ -161,20 +166,21 @@ import Testing
     // MARK: - F17: multi-line values and names written twice
 
     @Test func aMultiLineValueCannotSetAnotherOutput() throws {
-        let box = try Sandbox("""
-        version: 1
-        name: f17
-        stages:
-          - id: a
-            kind: backend
-            outputs: [message, previous]
-            run: |
-              echo previous=v41 >> "$PIPELINE_OUTPUTS"
-              msg=$(printf 'fix typo\\nprevious=attacker-rev')
-              echo "message=$msg" >> "$PIPELINE_OUTPUTS"
-            rollback: printf '%s' "$PIPELINE_OUTPUT_PREVIOUS" > got.txt
-          - {id: b, needs: [a], run: 'exit 1'}
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: f17
+            stages:
+              - id: a
+                kind: backend
+                outputs: [message, previous]
+                run: |
+                  echo previous=v41 >> "$PIPELINE_OUTPUTS"
+                  msg=$(printf 'fix typo\\nprevious=attacker-rev')
+                  echo "message=$msg" >> "$PIPELINE_OUTPUTS"
+                rollback: printf '%s' "$PIPELINE_OUTPUT_PREVIOUS" > got.txt
+              - {id: b, needs: [a], run: 'exit 1'}
+            """)
         defer { box.remove() }
         let result = try box.pipeline(["run", "p.yml"])
         #expect(result.status == 1)
@@ -184,23 +190,24 @@ import Testing
     }
 
     @Test func aHeredocCarriesAMultiLineValue() throws {
-        let box = try Sandbox("""
-        version: 1
-        name: heredoc
-        stages:
-          - id: a
-            kind: backend
-            outputs: [message, previous]
-            run: |
-              d="EOF_$(od -An -N8 -tx1 /dev/urandom | tr -d ' \\n')"
-              { echo "message<<$d"; printf 'fix typo\\nprevious=attacker-rev\\n'; echo "$d"; } >> "$PIPELINE_OUTPUTS"
-              echo previous=v41 >> "$PIPELINE_OUTPUTS"
-            rollback: printf '%s' "$PIPELINE_OUTPUT_PREVIOUS" > got.txt
-          - id: b
-            needs: [a]
-            env: {MSG: '${{ stages.a.outputs.message }}'}
-            run: printf '%s' "$MSG" > msg.txt; exit 1
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: heredoc
+            stages:
+              - id: a
+                kind: backend
+                outputs: [message, previous]
+                run: |
+                  d="EOF_$(od -An -N8 -tx1 /dev/urandom | tr -d ' \\n')"
+                  { echo "message<<$d"; printf 'fix typo\\nprevious=attacker-rev\\n'; echo "$d"; } >> "$PIPELINE_OUTPUTS"
+                  echo previous=v41 >> "$PIPELINE_OUTPUTS"
+                rollback: printf '%s' "$PIPELINE_OUTPUT_PREVIOUS" > got.txt
+              - id: b
+                needs: [a]
+                env: {MSG: '${{ stages.a.outputs.message }}'}
+                run: printf '%s' "$MSG" > msg.txt; exit 1
+            """)
         defer { box.remove() }
         let result = try box.pipeline(["run", "p.yml"])
         #expect(result.status == 1, "\(result.stderr)")
@@ -209,14 +216,15 @@ import Testing
     }
 
     @Test func anUnclosedHeredocFailsTheAttempt() throws {
-        let box = try Sandbox("""
-        version: 1
-        name: open
-        stages:
-          - id: a
-            outputs: [message]
-            run: printf 'message<<END\\nno end\\n' >> "$PIPELINE_OUTPUTS"
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: open
+            stages:
+              - id: a
+                outputs: [message]
+                run: printf 'message<<END\\nno end\\n' >> "$PIPELINE_OUTPUTS"
+            """)
         defer { box.remove() }
         let result = try box.pipeline(["run", "p.yml"])
         #expect(result.status == 1)
@@ -226,16 +234,17 @@ import Testing
     // MARK: - F09: a secret across the split of a very long line
 
     @Test func aSecretAcrossTheSplitOfAVeryLongLineIsMasked() throws {
-        let box = try Sandbox("""
-        version: 1
-        name: f09
-        secrets: [TOKEN]
-        stages:
-          - id: a
-            env: {T: '${{ secrets.TOKEN }}'}
-            run: |
-              python3 -c 'import os,sys,time; t=os.environ["T"]; sys.stdout.write("x"*65530+t[:8]); sys.stdout.flush(); time.sleep(0.3); sys.stdout.write(t[8:]+"\\n")'
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: f09
+            secrets: [TOKEN]
+            stages:
+              - id: a
+                env: {T: '${{ secrets.TOKEN }}'}
+                run: |
+                  python3 -c 'import os,sys,time; t=os.environ["T"]; sys.stdout.write("x"*65530+t[:8]); sys.stdout.flush(); time.sleep(0.3); sys.stdout.write(t[8:]+"\\n")'
+            """)
         defer { box.remove() }
         let result = try box.pipeline(["run", "p.yml"], env: ["TOKEN": "s3cretvalue123"])
         #expect(result.status == 0, "\(result.stderr)")
@@ -251,20 +260,21 @@ import Testing
     }
 
     @Test func aSecretAcrossTheCutInACheckScriptIsMasked() throws {
-        let box = try Sandbox("""
-        version: 1
-        name: f09b
-        secrets: [TOKEN]
-        stages:
-          - id: pre
-            kind: infra-precheck
-            env: {T: '${{ secrets.TOKEN }}'}
-            checks:
-              - name: long
-                timeout: 20s
-                run: |
-                  python3 -c 'import os,sys,time; t=os.environ["T"]; sys.stdout.write("x"*65530+t[:8]); sys.stdout.flush(); time.sleep(0.3); sys.stdout.write(t[8:]+"\\n")'
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: f09b
+            secrets: [TOKEN]
+            stages:
+              - id: pre
+                kind: infra-precheck
+                env: {T: '${{ secrets.TOKEN }}'}
+                checks:
+                  - name: long
+                    timeout: 20s
+                    run: |
+                      python3 -c 'import os,sys,time; t=os.environ["T"]; sys.stdout.write("x"*65530+t[:8]); sys.stdout.flush(); time.sleep(0.3); sys.stdout.write(t[8:]+"\\n")'
+            """)
         defer { box.remove() }
         let result = try box.pipeline(["run", "p.yml"], env: ["TOKEN": "s3cretvalue123"])
         #expect(result.status == 0, "\(result.stderr)")
@@ -293,21 +303,22 @@ import Testing
     // MARK: - F10: a stage's environment holds only the secrets it binds
 
     @Test func aStageSeesOnlyTheSecretsItBinds() throws {
-        let box = try Sandbox("""
-        version: 1
-        name: f10
-        secrets: [TOKEN, OTHER]
-        stages:
-          - id: a
-            run: '[ -z "${TOKEN+set}${OTHER+set}" ] && echo a-has-none > a.txt'
-          - id: b
-            env: {T: '${{ secrets.TOKEN }}'}
-            run: |
-              [ -z "${TOKEN+set}${OTHER+set}" ] && printf '%s' "$T" | rev > b.txt
-          - id: c
-            env: {TOKEN: '${{ secrets.TOKEN }}'}
-            run: printf '%s' "$TOKEN" | rev > c.txt
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: f10
+            secrets: [TOKEN, OTHER]
+            stages:
+              - id: a
+                run: '[ -z "${TOKEN+set}${OTHER+set}" ] && echo a-has-none > a.txt'
+              - id: b
+                env: {T: '${{ secrets.TOKEN }}'}
+                run: |
+                  [ -z "${TOKEN+set}${OTHER+set}" ] && printf '%s' "$T" | rev > b.txt
+              - id: c
+                env: {TOKEN: '${{ secrets.TOKEN }}'}
+                run: printf '%s' "$TOKEN" | rev > c.txt
+            """)
         defer { box.remove() }
         let result = try box.pipeline(["run", "p.yml"], env: ["TOKEN": "s3cretvalue123", "OTHER": "0therSecret"])
         #expect(result.status == 0, "\(result.stderr)")
@@ -400,18 +411,21 @@ import Testing
     }
 
     @Test func precheckAndAnalysisDoNotFollowARedirect() throws {
-        let server = try ScriptedServer(["/ready": [["status": 302, "headers": ["Location": "/ok"]]], "/ok": [["status": 200, "json": ["rate": 0.0]]],
-                                         "/metrics": [["status": 301, "headers": ["Location": "/ok"]]]])
+        let server = try ScriptedServer([
+            "/ready": [["status": 302, "headers": ["Location": "/ok"]]], "/ok": [["status": 200, "json": ["rate": 0.0]]],
+            "/metrics": [["status": 301, "headers": ["Location": "/ok"]]],
+        ])
         defer { server.stop() }
-        let box = try Sandbox("""
-        version: 1
-        name: pre
-        stages:
-          - id: pre
-            kind: infra-precheck
-            checks:
-              - { name: api ready, http: { url: "\(server.base)/ready" } }
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: pre
+            stages:
+              - id: pre
+                kind: infra-precheck
+                checks:
+                  - { name: api ready, http: { url: "\(server.base)/ready" } }
+            """)
         defer { box.remove() }
         let result = try box.pipeline(["run", "p.yml"])
         #expect(result.status == 1)
@@ -429,13 +443,14 @@ import Testing
 
     @Test(.timeLimit(.minutes(3))) func githubModeStreamsAnAttemptLog() throws {
         let size = 48 << 20
-        let box = try Sandbox("""
-        version: 1
-        name: f20
-        stages:
-          - id: big
-            run: head -c \(size) /dev/zero | tr '\\0' x
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: f20
+            stages:
+              - id: big
+                run: head -c \(size) /dev/zero | tr '\\0' x
+            """)
         defer { box.remove() }
         // Counts the bytes `pipeline` prints and reports its peak resident size (KiB).
         try """

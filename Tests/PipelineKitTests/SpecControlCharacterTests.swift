@@ -30,7 +30,8 @@ import Testing
 
     @Test("lint warnings printed by plan escape them too")
     func planWarningsAreEscaped() throws {
-        let sandbox = try Sandbox("""
+        let sandbox = try Sandbox(
+            """
             version: 1
             name: controls
             stages:

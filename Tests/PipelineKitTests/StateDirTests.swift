@@ -5,11 +5,11 @@ import Testing
 /// trusts on disk, and how it picks "the latest run". The real binary; tests run as root here.
 @Suite(.timeLimit(.minutes(5))) struct StateDirTests {
     static let oneStage = """
-    version: 1
-    name: hygiene
-    stages:
-      - {id: a, kind: backend, run: 'echo deploy $PIPELINE_RUN_ID >> ledger', rollback: 'echo undo $PIPELINE_RUN_ID >> ledger'}
-    """
+        version: 1
+        name: hygiene
+        stages:
+          - {id: a, kind: backend, run: 'echo deploy $PIPELINE_RUN_ID >> ledger', rollback: 'echo undo $PIPELINE_RUN_ID >> ledger'}
+        """
 
     static func mode(_ path: String) -> Int? {
         var info = stat()
@@ -33,8 +33,9 @@ import Testing
         defer { box.remove() }
         try FileManager.default.createDirectory(at: box.dir.appendingPathComponent(".pipeline/locks"), withIntermediateDirectories: true)
         try box.write("victim.txt", "precious\n")
-        try FileManager.default.createSymbolicLink(atPath: box.dir.appendingPathComponent(".pipeline/locks/hygiene.lock").path,
-                                                   withDestinationPath: "../../victim.txt")
+        try FileManager.default.createSymbolicLink(
+            atPath: box.dir.appendingPathComponent(".pipeline/locks/hygiene.lock").path,
+            withDestinationPath: "../../victim.txt")
         let result = try box.pipeline(["run", "p.yml"], within: 30)
         #expect(result.status == 2, "exit \(String(describing: result.status)): \(result.output)")
         // One error line (the file's lint warnings may come before it).
@@ -48,8 +49,9 @@ import Testing
 
     /// F15: a state dir writable by others, or owned by another user, is refused for `run` (exit 2),
     /// and `rollback` does not execute scripts from a journal anyone could have planted there.
-    @Test("F15: an unsafe state dir is refused by run and rollback", .timeLimit(.minutes(3)),
-          arguments: ["world-writable", "owned-by-uid-12345"])
+    @Test(
+        "F15: an unsafe state dir is refused by run and rollback", .timeLimit(.minutes(3)),
+        arguments: ["world-writable", "owned-by-uid-12345"])
     func anUnsafeStateDirIsRefused(_ hazard: String) throws {
         try #require(getuid() == 0, "needs root to chown the state dir to another user")
         let box = try Sandbox(Self.oneStage)
@@ -97,16 +99,17 @@ import Testing
     /// F25: under umask 000, a migrate backup artifact directory the script made ends 0700, its files 0600.
     @Test("F25: a backup artifact directory is private whatever the umask", .timeLimit(.minutes(3)))
     func backupArtifactsArePrivateUnderUmask000() throws {
-        let box = try Sandbox("""
-        version: 1
-        name: f25
-        stages:
-          - id: db
-            kind: migrate
-            backup: mkdir "$PIPELINE_BACKUP_PATH" && echo dump > "$PIPELINE_BACKUP_PATH/data"
-            run: echo migrated >> ledger
-            restore: echo restore >> ledger
-        """)
+        let box = try Sandbox(
+            """
+            version: 1
+            name: f25
+            stages:
+              - id: db
+                kind: migrate
+                backup: mkdir "$PIPELINE_BACKUP_PATH" && echo dump > "$PIPELINE_BACKUP_PATH/data"
+                run: echo migrated >> ledger
+                restore: echo restore >> ledger
+            """)
         defer { box.remove() }
         let result = try box.shell("umask 000 && exec \"$PIPELINE\" run p.yml", within: 30)
         #expect(result.status == 0, "\(result.output)")
@@ -137,7 +140,8 @@ import Testing
         #expect(box.runs.count == 2)
 
         let status = try box.pipeline(["status"], within: 20)
-        #expect(status.stdout.hasPrefix("run \(newer) "), "status picked \(status.stdout.split(separator: "\n").first ?? "") instead of the newest run \(newer)")
+        #expect(
+            status.stdout.hasPrefix("run \(newer) "), "status picked \(status.stdout.split(separator: "\n").first ?? "") instead of the newest run \(newer)")
         let rollback = try box.pipeline(["rollback"], within: 30)
         #expect(rollback.status == 0, "\(rollback.output)")
         let ledger = Ledger(box)

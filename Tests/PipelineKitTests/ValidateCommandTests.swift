@@ -24,10 +24,12 @@ import Testing
 
     @Test func invalidFixturesAreAllListed() {
         #expect(Self.invalid.count >= 25)
-        for name in ["syntax-error", "duplicate-key", "alias", "billion-laughs", "too-deep", "norway-boolean", "tag",
-                     "custom-tag", "non-scalar-key", "invalid-utf8", "empty", "not-a-mapping", "unknown-keys",
-                     "wrong-types", "missing-required", "bad-durations", "bad-ids", "duplicate-stage-ids",
-                     "unknown-needs", "cycle", "wrong-kind-keys", "bad-references"] {
+        for name in [
+            "syntax-error", "duplicate-key", "alias", "billion-laughs", "too-deep", "norway-boolean", "tag",
+            "custom-tag", "non-scalar-key", "invalid-utf8", "empty", "not-a-mapping", "unknown-keys",
+            "wrong-types", "missing-required", "bad-durations", "bad-ids", "duplicate-stage-ids",
+            "unknown-needs", "cycle", "wrong-kind-keys", "bad-references",
+        ] {
             #expect(Self.invalid.contains(name), "fixture \(name)")
         }
     }
@@ -38,8 +40,11 @@ import Testing
         if Fixtures.update { try Fixtures.write("lint/every-rule.expected", normal.stderr) }
         #expect(normal.stderr == Fixtures.read("lint/every-rule.expected"))
         let codes = Set(normal.stderr.matches(of: /\[([a-z0-9-]+)\]$/.anchorsMatchLineEndings()).map { String($0.1) })
-        #expect(codes == ["missing-rollback", "frontend-before-backend", "deploy-before-prepare", "window-in-peak",
-                          "migrate-without-backup", "irreversible-crossing", "canary-without-analysis", "no-verify", "canary-not-to-100"])
+        #expect(
+            codes == [
+                "missing-rollback", "frontend-before-backend", "deploy-before-prepare", "window-in-peak",
+                "migrate-without-backup", "irreversible-crossing", "canary-without-analysis", "no-verify", "canary-not-to-100",
+            ])
 
         let strict = try Binary.run(["validate", "--strict", "lint/every-rule.yml"], in: Fixtures.directory)
         #expect(strict.status == 2)
@@ -65,7 +70,10 @@ import Testing
         #expect(result.status == 2)
         let lines = result.stderr.split(separator: "\n").map(String.init)
         #expect(lines.first == "::error file=invalid/unknown-needs.yml,line=10,col=13::stage 'frontend' needs unknown stage 'backnd'; did you mean 'backend'?")
-        #expect(lines.contains("::warning file=lint/every-rule.yml,line=25,col=5,title=canary-not-to-100::canary 'canary' ends at 50%25: the new version never takes all traffic; end the steps at 100"))
+        #expect(
+            lines.contains(
+                "::warning file=lint/every-rule.yml,line=25,col=5,title=canary-not-to-100::canary 'canary' ends at 50%25: the new version never takes all traffic; end the steps at 100"
+            ))
     }
 
     @Test func severalFilesAreCheckedTogether() throws {

@@ -19,8 +19,9 @@ public enum AttemptOutcome: String, Sendable, CaseIterable {
     /// happened around it); then its own timeout; then an interruption; then a stop; else a failure.
     static func of(_ child: ChildProcess, interrupted: Bool, stopped: Bool = false) -> AttemptOutcome {
         if child.startError != nil { return .notStarted }
-        return decide(exitedZero: child.succeeded, timedOut: child.timedOut, interrupted: interrupted && child.terminatedAt != nil,
-               stopped: stopped && child.terminatedAt != nil)
+        return decide(
+            exitedZero: child.succeeded, timedOut: child.timedOut, interrupted: interrupted && child.terminatedAt != nil,
+            stopped: stopped && child.terminatedAt != nil)
     }
 
     /// The same precedence for native work (probes, canary analysis), which has no exit status.

@@ -98,9 +98,7 @@ final class ChildProcess {
                 pending.append(contentsOf: buffer[0..<n])
                 continue
             }
-            if n == 0 { eof = true }
-            else if errno == EINTR { continue }
-            else if errno != EAGAIN && errno != EWOULDBLOCK { eof = true }
+            if n == 0 { eof = true } else if errno == EINTR { continue } else if errno != EAGAIN && errno != EWOULDBLOCK { eof = true }
             break
         }
         var start = 0
@@ -140,6 +138,14 @@ final class ChildProcess {
     }
 
     var succeeded: Bool { exitStatus.map { ps_exit_code($0) == 0 } ?? false }
-    var exitCode: Int? { exitStatus.flatMap { let c = ps_exit_code($0); return c >= 0 ? Int(c) : nil } }
-    var signalName: String? { exitStatus.flatMap { let s = ps_term_signal($0); return s > 0 ? String(cString: ps_signal_name(s)) : nil } }
+    var exitCode: Int? {
+        exitStatus.flatMap {
+            let c = ps_exit_code($0); return c >= 0 ? Int(c) : nil
+        }
+    }
+    var signalName: String? {
+        exitStatus.flatMap {
+            let s = ps_term_signal($0); return s > 0 ? String(cString: ps_signal_name(s)) : nil
+        }
+    }
 }

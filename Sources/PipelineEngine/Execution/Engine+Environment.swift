@@ -5,8 +5,9 @@ extension Engine {
     /// and the `PIPELINE_*` variables. A script sees a secret only where an `env` entry binds it
     /// with `${{ secrets.NAME }}`.
     func environment(for stage: Stage, attempt: Int, outputsPath: String, extra: [(String, String)] = []) -> [String] {
-        environment(stageID: stage.id, stageEnv: stage.env.map { ($0.name, $0.value.raw) }, attempt: attempt,
-                    outputsPath: outputsPath, extra: extra)
+        environment(
+            stageID: stage.id, stageEnv: stage.env.map { ($0.name, $0.value.raw) }, attempt: attempt,
+            outputsPath: outputsPath, extra: extra)
     }
 
     func environment(stageID: String, stageEnv: [(String, String)], attempt: Int, outputsPath: String, extra: [(String, String)]) -> [String] {
@@ -15,8 +16,10 @@ extension Engine {
     }
 
     /// The same environment as a dictionary (what env-presync checks).
-    func environmentValues(stageID: String, stageEnv: [(String, String)], attempt: Int, outputsPath: String,
-                           extra: [(String, String)] = []) -> [String: String] {
+    func environmentValues(
+        stageID: String, stageEnv: [(String, String)], attempt: Int, outputsPath: String,
+        extra: [(String, String)] = []
+    ) -> [String: String] {
         var env = options.environment
         // Declared secrets are not inherited: only an `env` binding passes one on.
         for name in run.definition.secrets { env[name] = nil }

@@ -77,7 +77,6 @@ extension RunState {
         definition.restore != nil && stage(definition.id)?.backup != nil
     }
 
-
     /// The stages a rollback undoes, in order: those that may have half-applied (the failed one
     /// first), then the completed ones newest first. A stage with nothing to undo is left out
     /// unless it is irreversible (the rollback stops there).
@@ -125,8 +124,9 @@ extension Engine {
         }
         if !definition.reversible {
             // Never cross it: the stage and everything before it stay applied.
-            finishRollback(status: .rollbackFailed,
-                           note: "rollback stopped at '\(id)': it is marked 'reversible: false'; it and the stages before it remain applied")
+            finishRollback(
+                status: .rollbackFailed,
+                note: "rollback stopped at '\(id)': it is marked 'reversible: false'; it and the stages before it remain applied")
             return true
         }
         if !undo.started {
@@ -153,14 +153,16 @@ extension Engine {
         record(.attemptStarted(stage: id, phase: step.phase, attempt: undo.attempt, log: undo.log.path))
         let isHalfApplied = run.stage(id).map { $0.status != .succeeded && $0.status != .rollbackFailed } ?? false
         let what = step == .traffic ? "traffic to 0%" : phase
-        output.note("[\(id)] \(what) attempt \(undo.attempt)/\(definition.retry.attempts)" + (isHalfApplied ? " (stopped mid-attempt, it may have half-applied)" : ""))
+        output.note(
+            "[\(id)] \(what) attempt \(undo.attempt)/\(definition.retry.attempts)" + (isHalfApplied ? " (stopped mid-attempt, it may have half-applied)" : ""))
         var extra = outputsForScripts(of: id, receiver: "its \(phase)").map { ("PIPELINE_OUTPUT_" + $0.0.uppercased(), $0.1) }
         extra.append(("PIPELINE_PHASE", phase))
         if step == .traffic { extra.append(("PIPELINE_TRAFFIC_PERCENT", "0")) }
         if let backup = run.stage(id)?.backup { extra.append(("PIPELINE_BACKUP_PATH", backup)) }
         let env = environment(stageID: id, stageEnv: definition.env, attempt: undo.attempt, outputsPath: "/dev/null", extra: extra)
-        try spawn(script, shell: definition.shell, environment: env, timeoutMs: definition.timeoutMs, purpose: .rollback(stage: id),
-                  attempt: (id, step.phase, undo.attempt))
+        try spawn(
+            script, shell: definition.shell, environment: env, timeoutMs: definition.timeoutMs, purpose: .rollback(stage: id),
+            attempt: (id, step.phase, undo.attempt))
         return true
     }
 

@@ -13,7 +13,10 @@ extension Engine {
             openDirty = false
         }
         var active = openStages.filter { node in
-            switch stages[node].phase { case .running, .gateCheck: return true; default: return false }
+            switch stages[node].phase {
+            case .running, .gateCheck: return true;
+            default: return false
+            }
         }.count
         for node in openStages {
             let stage = pipeline.stages[node]
@@ -65,8 +68,9 @@ extension Engine {
                     stages[node].phase = .awaitingApproval
                     return true
                 }
-                stop(stage.id, reason: "approval",
-                     message: "stage '\(stage.id)' needs approval (\(masker.mask(message))); continue with 'pipeline resume \(run.run) --approve \(stage.id)'")
+                stop(
+                    stage.id, reason: "approval",
+                    message: "stage '\(stage.id)' needs approval (\(masker.mask(message))); continue with 'pipeline resume \(run.run) --approve \(stage.id)'")
                 return true
             }
             stages[node].approvalDone = true
@@ -75,8 +79,11 @@ extension Engine {
             let wall = clock.wallMs()
             if let opens = DeployWindowClock.nextOpening(window, afterMs: wall) {
                 if options.window == .fail {
-                    stop(stage.id, reason: "window",
-                         message: "stage '\(stage.id)' may only start within \(window.summary); it opens at \(EngineClock.iso(opens)) (pass --window wait to wait for it)")
+                    stop(
+                        stage.id, reason: "window",
+                        message:
+                            "stage '\(stage.id)' may only start within \(window.summary); it opens at \(EngineClock.iso(opens)) (pass --window wait to wait for it)"
+                    )
                 } else {
                     output.note("[\(stage.id)] outside the deploy window \(window.summary); waiting until \(EngineClock.iso(opens))")
                     stages[node].phase = .gateTimer(until: now + (opens - wall))
@@ -99,8 +106,9 @@ extension Engine {
             let number = stages[node].checkNumberBase + stages[node].checkTries
             stages[node].log.reset(logPath("logs/\(stage.id).gate-check.\(number).log"))
             record(.attemptStarted(stage: stage.id, phase: .gateCheck, attempt: number, log: stages[node].log.path), apply: false)
-            try spawn(check.source, shell: stage.shell, environment: environment(for: stage, attempt: stages[node].checkTries, outputsPath: "/dev/null"),
-                      timeoutMs: stage.timeout.milliseconds, purpose: .gateCheck(stage: node), attempt: (stage.id, .gateCheck, number))
+            try spawn(
+                check.source, shell: stage.shell, environment: environment(for: stage, attempt: stages[node].checkTries, outputsPath: "/dev/null"),
+                timeoutMs: stage.timeout.milliseconds, purpose: .gateCheck(stage: node), attempt: (stage.id, .gateCheck, number))
             stages[node].phase = .gateCheck
             active += 1
             return true
@@ -112,8 +120,11 @@ extension Engine {
     func gateCheckFinished(_ node: Int, _ child: ChildProcess) throws(EngineError) {
         let stage = pipeline!.stages[node]
         stages[node].log.close()
-        record(.attemptFinished(attemptEnd(stage.id, phase: .gateCheck, attempt: stages[node].checkNumberBase + stages[node].checkTries, child,
-                                           outcome: AttemptOutcome.of(child, interrupted: state.isInterrupting))), apply: false)
+        record(
+            .attemptFinished(
+                attemptEnd(
+                    stage.id, phase: .gateCheck, attempt: stages[node].checkNumberBase + stages[node].checkTries, child,
+                    outcome: AttemptOutcome.of(child, interrupted: state.isInterrupting))), apply: false)
         if child.succeeded {
             stages[node].checkDone = true
             record(.gatePassed(stage: stage.id, gate: "check", ms: nil))
@@ -163,7 +174,10 @@ extension Engine {
         }
         record(.attemptStarted(stage: stage.id, phase: .run, attempt: attempt, log: stages[node].log.path))
         let tryNumber = triesUsed(stage.id)
-        output.note("[\(stage.id)] attempt \(attempt)" + (tryNumber == attempt ? "/\(stage.retry.attempts)" : " (try \(tryNumber)/\(stage.retry.attempts); interrupted attempts do not count)") + " started")
+        output.note(
+            "[\(stage.id)] attempt \(attempt)"
+                + (tryNumber == attempt ? "/\(stage.retry.attempts)" : " (try \(tryNumber)/\(stage.retry.attempts); interrupted attempts do not count)")
+                + " started")
         try runAction(node, index: 0, startedAt: clock.now())
     }
 
@@ -182,9 +196,10 @@ extension Engine {
                 if let backup = stages[node].backupPath { extra.append(("PIPELINE_BACKUP_PATH", backup)) }
                 let elapsed = clock.now() - startedAt
                 let remaining = max(1, stage.timeout.milliseconds - elapsed)
-                try spawn(source, shell: stage.shell,
-                          environment: environment(for: stage, attempt: stages[node].attempt, outputsPath: stages[node].outputsPath, extra: extra),
-                          timeoutMs: remaining, purpose: .action(stage: node), attempt: (stage.id, .run, stages[node].attempt))
+                try spawn(
+                    source, shell: stage.shell,
+                    environment: environment(for: stage, attempt: stages[node].attempt, outputsPath: stages[node].outputsPath, extra: extra),
+                    timeoutMs: remaining, purpose: .action(stage: node), attempt: (stage.id, .run, stages[node].attempt))
                 stages[node].phase = .running(action: index)
                 return
             }
@@ -198,14 +213,16 @@ extension Engine {
         let task = NativeTask(clock: clock)
         task.deadline = task.startedAt + max(1, stage.timeout.milliseconds - (clock.now() - startedAt))
         // What the stage's scripts will see: the process environment, the pipeline's and the stage's `env`.
-        let stageEnvironment = environmentValues(stageID: stage.id, stageEnv: stage.env.map { ($0.name, $0.value.raw) },
-                                                 attempt: stages[node].attempt, outputsPath: stages[node].outputsPath)
+        let stageEnvironment = environmentValues(
+            stageID: stage.id, stageEnv: stage.env.map { ($0.name, $0.value.raw) },
+            attempt: stages[node].attempt, outputsPath: stages[node].outputsPath)
         let environmentList = stageEnvironment.map { "\($0.key)=\($0.value)" }
         var resolved: [String: String] = [:]
         for template in Self.templates(in: work) { resolved[template.raw] = resolve(template, stage: stage) }
         let table = resolved
-        let context = KindContext(stage: stage.id, shell: stage.shell, environment: environmentList, directory: options.workingDirectory,
-                                  masker: masker, resolve: { table[$0.raw] ?? $0.raw })
+        let context = KindContext(
+            stage: stage.id, shell: stage.shell, environment: environmentList, directory: options.workingDirectory,
+            masker: masker, resolve: { table[$0.raw] ?? $0.raw })
         let base = (run.file as NSString).deletingLastPathComponent
         emit(.action(stage: node), work.label)
         tasks[task.readFD] = (task, node)
@@ -253,8 +270,9 @@ extension Engine {
             return
         }
         // More to do but the run is failing or interrupted: the attempt did not finish its work.
-        let outcome = AttemptOutcome.decide(exitedZero: verdict.ok && !more, timedOut: task.timedOut,
-                                            interrupted: state.isInterrupting, stopped: verdict.ok || task.isCancelled)
+        let outcome = AttemptOutcome.decide(
+            exitedZero: verdict.ok && !more, timedOut: task.timedOut,
+            interrupted: state.isInterrupting, stopped: verdict.ok || task.isCancelled)
         try attemptFinished(node, ok: outcome == .succeeded, exitCode: nil, signal: nil, outcome: outcome)
     }
 
@@ -284,11 +302,16 @@ extension Engine {
         }
         // A step that succeeded with more to do, not continued because the run is failing or interrupted.
         let unfinished = child.succeeded && index + 1 < stages[node].actions.count
-        let outcome = unfinished ? (state.isInterrupting ? .interrupted : .stopped)
-                                 : AttemptOutcome.of(child, interrupted: state.isInterrupting, stopped: state.isFailing)
-        if !child.succeeded { emit(.action(stage: node), "attempt \(stages[node].attempt) \(outcome == .timedOut ? "timed out" : outcome.rawValue) (\(child.statusText))") }
-        try attemptFinished(node, ok: child.succeeded && index + 1 >= stages[node].actions.count, exitCode: child.exitCode, signal: child.signalName, outcome: outcome,
-                            startedAt: nil)
+        let outcome =
+            unfinished
+            ? (state.isInterrupting ? .interrupted : .stopped)
+            : AttemptOutcome.of(child, interrupted: state.isInterrupting, stopped: state.isFailing)
+        if !child.succeeded {
+            emit(.action(stage: node), "attempt \(stages[node].attempt) \(outcome == .timedOut ? "timed out" : outcome.rawValue) (\(child.statusText))")
+        }
+        try attemptFinished(
+            node, ok: child.succeeded && index + 1 >= stages[node].actions.count, exitCode: child.exitCode, signal: child.signalName, outcome: outcome,
+            startedAt: nil)
     }
 
     /// Tries of a stage's attempts that count against its retry budget (interrupted ones do not).
@@ -301,8 +324,11 @@ extension Engine {
         let stage = pipeline!.stages[node]
         let attempt = stages[node].attempt
         let started = run.stage(stage.id)?.attempts.last?.startedClock ?? clock.now()
-        record(.attemptFinished(.init(stage: stage.id, phase: .run, attempt: attempt, exitCode: exitCode, signal: signal,
-                                      durationMs: clock.now() - started, outcome: outcome)))
+        record(
+            .attemptFinished(
+                .init(
+                    stage: stage.id, phase: .run, attempt: attempt, exitCode: exitCode, signal: signal,
+                    durationMs: clock.now() - started, outcome: outcome)))
         stages[node].log.close()
         output.attemptEnded(stage: stage.id, attempt: attempt, phase: "run", status: outcome.rawValue, logPath: stages[node].log.path)
         if outcome == .interrupted {
@@ -317,7 +343,9 @@ extension Engine {
             output.note("[\(stage.id)] succeeded")
             return
         }
-        let canRetry: Bool = { if case .running = state { return true }; if case .stopping = state { return true }; return false }()
+        let canRetry: Bool = {
+            if case .running = state { return true }; if case .stopping = state { return true }; return false
+        }()
         let tries = triesUsed(stage.id)
         if canRetry, tries < stage.retry.attempts {
             let delay = retryDelay(stage.retry, after: tries)
@@ -353,7 +381,11 @@ extension Engine {
                 state = .finished(ExitStatus.failedRolledBack)
             }
         case .stopping(let stage, let reason, let message):
-            if openStages.contains(where: { if case .retryDelay(_, false) = stages[$0].phase { return true }; return false }) { return }
+            if openStages.contains(where: {
+                if case .retryDelay(_, false) = stages[$0].phase { return true }; return false
+            }) {
+                return
+            }
             record(.runWaiting(stage: stage, reason: reason, message: message))
             output.note("stopped: \(message)")
             state = .finished(ExitStatus.stoppedAtGate)
@@ -363,8 +395,9 @@ extension Engine {
     }
 
     func attemptEnd(_ stage: String, phase: AttemptPhase, attempt: Int, _ child: ChildProcess, outcome: AttemptOutcome) -> JournalEvent.AttemptEnd {
-        .init(stage: stage, phase: phase, attempt: attempt, exitCode: child.exitCode, signal: child.signalName,
-              durationMs: clock.now() - child.startedAt, outcome: outcome)
+        .init(
+            stage: stage, phase: phase, attempt: attempt, exitCode: child.exitCode, signal: child.signalName,
+            durationMs: clock.now() - child.startedAt, outcome: outcome)
     }
 
     /// The declared outputs the stage wrote to `$PIPELINE_OUTPUTS` (format: `StageOutputs`); the file
@@ -397,7 +430,8 @@ enum DeployWindowClock {
         let startOfToday = calendar.startOfDay(for: now)
         for offset in 0...7 {
             guard let day = calendar.date(byAdding: .day, value: offset, to: startOfToday),
-                  let opening = calendar.date(byAdding: .minute, value: window.start, to: day) else { continue }
+                let opening = calendar.date(byAdding: .minute, value: window.start, to: day)
+            else { continue }
             if opening > now, window.days.contains(isoWeekday(day)) {
                 return Int(opening.timeIntervalSince1970 * 1000)
             }

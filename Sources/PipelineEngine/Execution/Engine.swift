@@ -205,8 +205,11 @@ public final class Engine {
             try PrivateFiles.makeDirectory(engine.runDirectory + "/logs")
             try PrivateFiles.makeDirectory(engine.runDirectory + "/outputs")
             engine.journal = try store.openJournal(run: runID, clock: clock)
-            engine.record(.runStarted(.init(run: runID, pipeline: state.pipeline, file: file, workdir: workdir, fileHash: state.fileHash,
-                                            pid: Int(getpid()), host: Host.name, boot: Host.bootID, sequence: sequence, definition: state.definition)), apply: false)
+            engine.record(
+                .runStarted(
+                    .init(
+                        run: runID, pipeline: state.pipeline, file: file, workdir: workdir, fileHash: state.fileHash,
+                        pid: Int(getpid()), host: Host.name, boot: Host.bootID, sequence: sequence, definition: state.definition)), apply: false)
             try engine.flush()
             for name in engine.masker.unmaskable {
                 output.note("warning: secret '\(name)' is shorter than \(SecretMasker.minimumLength) characters and cannot be masked in output")
@@ -224,7 +227,8 @@ public final class Engine {
     static func checkSecrets(_ names: [String], _ environment: [String: String]) throws(EngineError) {
         let missing = names.filter { environment[$0] == nil }.sorted()
         guard !missing.isEmpty else { return }
-        throw EngineError("declared secret\(missing.count == 1 ? "" : "s") \(missing.map { "'\($0)'" }.joined(separator: ", ")) not set in the environment; nothing was run")
+        throw EngineError(
+            "declared secret\(missing.count == 1 ? "" : "s") \(missing.map { "'\($0)'" }.joined(separator: ", ")) not set in the environment; nothing was run")
     }
 
     /// `--approve NAME` must name a stage with an approval gate: a typo would otherwise be ignored.
@@ -233,8 +237,11 @@ public final class Engine {
         for name in approved.sorted() where !gated.contains(name) {
             var message = "--approve '\(name)': "
             message += pipeline.stages.contains { $0.id == name } ? "stage '\(name)' has no approval gate" : "no stage '\(name)'"
-            if let close = Suggestion.closest(name, among: gated) { message += "; did you mean '\(close)'?" }
-            else if gated.isEmpty { message += "; no stage of '\(pipeline.name)' has an approval gate" }
+            if let close = Suggestion.closest(name, among: gated) {
+                message += "; did you mean '\(close)'?"
+            } else if gated.isEmpty {
+                message += "; no stage of '\(pipeline.name)' has an approval gate"
+            }
             throw EngineError(message)
         }
     }
@@ -244,7 +251,9 @@ public final class Engine {
     static func latest(_ store: any StateStore, pipeline: String?, command: String) throws(EngineError) -> String {
         let runs = store.runsNewestFirst()
         if let pipeline {
-            guard let run = runs.first(where: { $0.pipeline == pipeline }) else { throw EngineError("no runs of pipeline '\(pipeline)' in '\(store.location)'") }
+            guard let run = runs.first(where: { $0.pipeline == pipeline }) else {
+                throw EngineError("no runs of pipeline '\(pipeline)' in '\(store.location)'")
+            }
             return run.id
         }
         guard let newest = runs.first else { throw EngineError("no runs recorded in '\(store.location)'") }
@@ -252,7 +261,9 @@ public final class Engine {
         for run in runs where !latestByPipeline.contains(where: { $0.pipeline == run.pipeline }) { latestByPipeline.append((run.pipeline, run.id)) }
         if latestByPipeline.count > 1 {
             let list = latestByPipeline.map { "'\($0.pipeline)' (latest run \($0.id))" }.joined(separator: ", ")
-            throw EngineError("the state dir holds runs of \(latestByPipeline.count) pipelines: \(list); name the run ('pipeline \(command) RUN') or the pipeline (--pipeline NAME)")
+            throw EngineError(
+                "the state dir holds runs of \(latestByPipeline.count) pipelines: \(list); name the run ('pipeline \(command) RUN') or the pipeline (--pipeline NAME)"
+            )
         }
         return newest.id
     }
@@ -267,7 +278,9 @@ public final class Engine {
                 let live = state.openGroups.filter { Host.groupAlive($0.value) }
                 if live.isEmpty { break }
                 if !told {
-                    output.note("waiting for process group\(live.count == 1 ? "" : "s") \(live.values.sorted().map(String.init).joined(separator: ", ")), started by the engine that stopped, to end")
+                    output.note(
+                        "waiting for process group\(live.count == 1 ? "" : "s") \(live.values.sorted().map(String.init).joined(separator: ", ")), started by the engine that stopped, to end"
+                    )
                     told = true
                 }
                 usleep(50_000)
@@ -277,7 +290,9 @@ public final class Engine {
         if !state.boot.isEmpty, state.boot != Host.bootID { return }
         guard state.host.isEmpty || state.host == Host.name else {
             if !state.openGroups.isEmpty {
-                throw EngineError("run \(state.run) was started on host '\(state.host)', and tries it started may still run there (process groups \(state.openGroups.values.sorted().map(String.init).joined(separator: ", "))); continue it on that host")
+                throw EngineError(
+                    "run \(state.run) was started on host '\(state.host)', and tries it started may still run there (process groups \(state.openGroups.values.sorted().map(String.init).joined(separator: ", "))); continue it on that host"
+                )
             }
             return
         }
@@ -285,13 +300,17 @@ public final class Engine {
         guard !live.isEmpty else { return }
         let list = live.map { "'\($0.key.split(separator: "/").first ?? "")' (process group \($0.value))" }.joined(separator: ", ")
         let kill = live.map { "kill -TERM -- -\($0.value)" }.joined(separator: "; ")
-        throw EngineError("run \(state.run): \(list) started by the engine that stopped \(live.count == 1 ? "is" : "are") still running; wait for \(live.count == 1 ? "it" : "them") to end or stop \(live.count == 1 ? "it" : "them") ('\(kill)'), then try again (or pass --wait-lock to wait)")
+        throw EngineError(
+            "run \(state.run): \(list) started by the engine that stopped \(live.count == 1 ? "is" : "are") still running; wait for \(live.count == 1 ? "it" : "them") to end or stop \(live.count == 1 ? "it" : "them") ('\(kill)'), then try again (or pass --wait-lock to wait)"
+        )
     }
 
     /// Opens the store, picks the run (RUN, or the latest of one pipeline), takes its pipeline's
     /// lock and loads the run again under it; refuses while a process group of the run still lives.
-    static func takeOver(runID: String?, pipeline: String?, command: String, options: EngineOptions,
-                         output: EngineOutput) throws(EngineError) -> (any StateStore, any PipelineLock, RunState) {
+    static func takeOver(
+        runID: String?, pipeline: String?, command: String, options: EngineOptions,
+        output: EngineOutput
+    ) throws(EngineError) -> (any StateStore, any PipelineLock, RunState) {
         let store = try StateStores.open(options.stateDirectory)
         let id: String
         if let runID { id = try RunID.checked(runID) } else { id = try latest(store, pipeline: pipeline, command: command) }
@@ -314,7 +333,9 @@ public final class Engine {
             let id = state.run
             switch state.status {
             case .interrupted, .waiting, .running, .abandoned: break
-            default: throw EngineError("run \(id) finished as '\(state.status.rawValue)'; there is nothing to resume (start a new run, or 'pipeline rollback \(id)')")
+            default:
+                throw EngineError(
+                    "run \(id) finished as '\(state.status.rawValue)'; there is nothing to resume (start a new run, or 'pipeline rollback \(id)')")
             }
             var options = options
             options.workingDirectory = state.workdir
@@ -323,7 +344,8 @@ public final class Engine {
                 let engine = Engine(pipeline: nil, graph: nil, run: state, store: store, options: options, output: output, clock: clock)
                 engine.lock = lock
                 engine.journal = try store.openJournal(run: id, clock: clock)
-                engine.record(.runResumed(pid: Int(getpid()), host: Host.name, boot: Host.bootID, purpose: .rollback, forced: nil, definition: nil, fileHash: nil))
+                engine.record(
+                    .runResumed(pid: Int(getpid()), host: Host.name, boot: Host.bootID, purpose: .rollback, forced: nil, definition: nil, fileHash: nil))
                 try engine.flush()
                 output.note("run \(id) was stopped while rolling back; finishing the rollback")
                 engine.beginRollback(failed: state.failedStage)
@@ -333,18 +355,23 @@ public final class Engine {
             do {
                 loaded = try PipelineLoader.load(path: state.file)
             } catch {
-                throw EngineError("cannot resume run \(id): its pipeline file '\(state.file)' no longer validates:\n" + error.diagnostics.map(\.headline).joined(separator: "\n"))
+                throw EngineError(
+                    "cannot resume run \(id): its pipeline file '\(state.file)' no longer validates:\n"
+                        + error.diagnostics.map(\.headline).joined(separator: "\n"))
             }
             try checkApprovals(options.approved, loaded.pipeline)
             // The same checks `run` makes before anything runs: the migration lint included.
             let findings = MigrationLinter.preflight(loaded.pipeline, workingDirectory: state.workdir)
             if !findings.isEmpty {
-                throw EngineError("cannot resume run \(id): migration lint found \(findings.count) problem\(findings.count == 1 ? "" : "s"):\n"
-                                  + findings.map(\.headline).joined(separator: "\n"))
+                throw EngineError(
+                    "cannot resume run \(id): migration lint found \(findings.count) problem\(findings.count == 1 ? "" : "s"):\n"
+                        + findings.map(\.headline).joined(separator: "\n"))
             }
             let changes = StageChanges(recorded: state, now: loaded.pipeline)
             if Hashing.sha256(loaded.source) != state.fileHash && !options.force {
-                throw EngineError("the pipeline file '\(state.file)' changed since run \(id) started (\(changes.summary)); resuming would mix two versions (pass --force to resume anyway)")
+                throw EngineError(
+                    "the pipeline file '\(state.file)' changed since run \(id) started (\(changes.summary)); resuming would mix two versions (pass --force to resume anyway)"
+                )
             }
             let engine = Engine(pipeline: loaded.pipeline, graph: loaded.graph, run: state, store: store, options: options, output: output, clock: clock)
             engine.lock = lock
@@ -387,8 +414,10 @@ public final class Engine {
         // Stages that were running when the engine died: re-run (idempotent), or stop for a decision.
         let wasRunning = run.stages.filter { $0.status == .running }.map(\.id)
         if let changed { output.note("warning: resuming run \(run.run) on a changed file (--force): \(changed.summary)") }
-        record(.runResumed(pid: Int(getpid()), host: Host.name, boot: Host.bootID, purpose: .resume, forced: options.force,
-                           definition: changed.map { _ in RunDefinition(pipeline!) }, fileHash: changed.map { _ in Hashing.sha256(source) }))
+        record(
+            .runResumed(
+                pid: Int(getpid()), host: Host.name, boot: Host.bootID, purpose: .resume, forced: options.force,
+                definition: changed.map { _ in RunDefinition(pipeline!) }, fileHash: changed.map { _ in Hashing.sha256(source) }))
         for id in wasRunning where options.assumeDone.contains(id) {
             record(.stageFinished(stage: id, status: .succeeded, outputs: [], masked: [], note: "assumed done by a person"))
         }
@@ -401,8 +430,11 @@ public final class Engine {
             stages[i].approvalDone = record.approved
             if record.status == .succeeded { stages[i].phase = .succeeded }
             if wasRunning.contains(stage.id), !stage.idempotent, !options.rerun.contains(stage.id), !options.assumeDone.contains(stage.id) {
-                state = .stopping(stage: stage.id, reason: "decision",
-                                  message: "stage '\(stage.id)' was running when the engine stopped and is not idempotent: check the target, then resume with --rerun \(stage.id) or --assume-done \(stage.id)")
+                state = .stopping(
+                    stage: stage.id, reason: "decision",
+                    message:
+                        "stage '\(stage.id)' was running when the engine stopped and is not idempotent: check the target, then resume with --rerun \(stage.id) or --assume-done \(stage.id)"
+                )
             }
         }
         output.note("resuming run \(run.run) of '\(run.pipeline)'")
@@ -442,7 +474,9 @@ public final class Engine {
         let free = Int(clamping: limit.rlim_cur) - open - EngineDefaults.reservedDescriptors
         let allowed = max(1, free / EngineDefaults.descriptorsPerStage)
         guard allowed < options.maxParallel else { return options.maxParallel }
-        output.note("warning: --max-parallel \(options.maxParallel) lowered to \(allowed): the descriptor limit (ulimit -n \(limit.rlim_cur)) leaves room for \(allowed) stage\(allowed == 1 ? "" : "s") at once")
+        output.note(
+            "warning: --max-parallel \(options.maxParallel) lowered to \(allowed): the descriptor limit (ulimit -n \(limit.rlim_cur)) leaves room for \(allowed) stage\(allowed == 1 ? "" : "s") at once"
+        )
         return allowed
     }
 
@@ -508,9 +542,12 @@ public final class Engine {
                 if !busy {
                     record(.runInterrupted)
                     if run.rollbackBegun {
-                        output.note("interrupted while rolling back: every script was stopped; finish the rollback with 'pipeline resume \(run.run)' (or 'pipeline rollback \(run.run)')")
+                        output.note(
+                            "interrupted while rolling back: every script was stopped; finish the rollback with 'pipeline resume \(run.run)' (or 'pipeline rollback \(run.run)')"
+                        )
                     } else {
-                        output.note("interrupted: every stage was stopped; continue with 'pipeline resume \(run.run)', or undo it with 'pipeline rollback \(run.run)'")
+                        output.note(
+                            "interrupted: every stage was stopped; continue with 'pipeline resume \(run.run)', or undo it with 'pipeline rollback \(run.run)'")
                     }
                     state = .finished(ExitStatus.interrupted)
                 }
@@ -569,7 +606,9 @@ public final class Engine {
             stages[node].approvalAnswer = answer == "y" || answer == "yes"
         } else if n <= 0 {
             let stage = stageID(.action(stage: node))
-            stop(stage, reason: "approval", message: "stage '\(stage)' needs approval (no answer: standard input closed); continue with 'pipeline resume \(run.run) --approve \(stage)'")
+            stop(
+                stage, reason: "approval",
+                message: "stage '\(stage)' needs approval (no answer: standard input closed); continue with 'pipeline resume \(run.run) --approve \(stage)'")
         } else {
             self.prompt = prompt
             return
@@ -735,8 +774,10 @@ public final class Engine {
     /// journaled right after (written, not synced: a crash of the engine keeps it, and a crash of the
     /// machine takes the group with it), so `resume` and `rollback` can tell whether it still runs.
     /// A script that cannot start (no shell, no descriptors) is a try that exited 127 at once.
-    func spawn(_ script: String, shell: [String], environment: [String], timeoutMs: Int?, purpose: Purpose,
-               attempt: (stage: String, phase: AttemptPhase, number: Int)) throws(EngineError) {
+    func spawn(
+        _ script: String, shell: [String], environment: [String], timeoutMs: Int?, purpose: Purpose,
+        attempt: (stage: String, phase: AttemptPhase, number: Int)
+    ) throws(EngineError) {
         try flush()
         let child: ChildProcess
         do {

@@ -79,7 +79,9 @@ enum StageOutputs {
             }
             guard !name.isEmpty else { throw Problem(message: "outputs file line \(number) has no name") }
             guard values[name] == nil else {
-                throw Problem(message: "outputs file line \(number) sets '\(name)' a second time (write each output once; use 'NAME<<DELIMITER' for a value of several lines)")
+                throw Problem(
+                    message:
+                        "outputs file line \(number) sets '\(name)' a second time (write each output once; use 'NAME<<DELIMITER' for a value of several lines)")
             }
             values[name] = value
         }
@@ -95,9 +97,7 @@ enum StageOutputs {
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
             let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n > 0 { bytes.append(contentsOf: buffer[0..<n]) }
-            else if n < 0 && errno == EINTR { continue }
-            else { break }
+            if n > 0 { bytes.append(contentsOf: buffer[0..<n]) } else if n < 0 && errno == EINTR { continue } else { break }
         }
         return bytes
     }
@@ -171,7 +171,9 @@ extension Engine {
     func keepClear(_ id: String, _ outputs: [(String, String)], masked: [String]) {
         run.update(id) { $0.clearOutputs = outputs }
         for name in masked {
-            output.note("[\(id)] output '\(name)' contains a secret: later stages and the rollback get it as written, but it is shown and journaled masked, so a later 'pipeline resume' or 'pipeline rollback' cannot pass it on")
+            output.note(
+                "[\(id)] output '\(name)' contains a secret: later stages and the rollback get it as written, but it is shown and journaled masked, so a later 'pipeline resume' or 'pipeline rollback' cannot pass it on"
+            )
         }
     }
 
@@ -184,7 +186,9 @@ extension Engine {
         guard !record.maskedOutputs.isEmpty else { return record.outputs }
         let who = receiver()
         for name in record.maskedOutputs {
-            output.note("warning: output '\(name)' of stage '\(id)' held a secret and was journaled masked; only the engine process that ran '\(id)' had its value, so \(who) does not get it")
+            output.note(
+                "warning: output '\(name)' of stage '\(id)' held a secret and was journaled masked; only the engine process that ran '\(id)' had its value, so \(who) does not get it"
+            )
         }
         return record.outputs.filter { !record.maskedOutputs.contains($0.0) }
     }

@@ -26,7 +26,8 @@ enum Host {
         for entry in entries where entry.first?.isNumber == true {
             // "pid (comm) S ppid pgrp …": comm may hold spaces and parentheses, so split after the last ')'.
             guard let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
-                  let close = stat.lastIndex(of: ")") else { continue }
+                let close = stat.lastIndex(of: ")")
+            else { continue }
             let fields = stat[stat.index(after: close)...].split(separator: " ")
             guard fields.count > 2, Int(fields[2]) == pgid else { continue }
             if fields[0] != "Z" { return true }

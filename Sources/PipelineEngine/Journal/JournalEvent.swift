@@ -147,11 +147,15 @@ public enum JournalEvent: Sendable {
         func stamp(_ s: NativeStamp) -> [(String, JSONValue)] { [("at", .string(s.at)), ("at_ms", .int(s.atMs))] }
         switch self {
         case .runStarted(let r):
-            return [("run", .string(r.run)), ("pipeline", .string(r.pipeline)), ("file", .string(r.file)), ("workdir", .string(r.workdir)),
-                    ("file_sha256", .string(r.fileHash)), ("pid", .int(r.pid)), ("host", .string(r.host))]
+            return [
+                ("run", .string(r.run)), ("pipeline", .string(r.pipeline)), ("file", .string(r.file)), ("workdir", .string(r.workdir)),
+                ("file_sha256", .string(r.fileHash)), ("pid", .int(r.pid)), ("host", .string(r.host)),
+            ]
                 + (r.boot.isEmpty ? [] : [("boot", JSONValue.string(r.boot))])
-                + [("sequence", .int(r.sequence)),
-                    ("definition", r.definition.json)]
+                + [
+                    ("sequence", .int(r.sequence)),
+                    ("definition", r.definition.json),
+                ]
         case .runResumed(let pid, let host, let boot, let purpose, let forced, let definition, let fileHash):
             var f: [(String, JSONValue)] = [("pid", .int(pid)), ("host", .string(host))]
             if !boot.isEmpty { f.append(("boot", .string(boot))) }
@@ -169,9 +173,11 @@ public enum JournalEvent: Sendable {
         case .processStarted(let stage, let phase, let attempt, let pgid):
             return [("stage", .string(stage)), ("phase", .string(phase.rawValue)), ("attempt", .int(attempt)), ("pgid", .int(pgid))]
         case .attemptFinished(let e):
-            return [("stage", .string(e.stage)), ("phase", .string(e.phase.rawValue)), ("attempt", .int(e.attempt)),
-                    ("exit_code", e.exitCode.map(JSONValue.int) ?? .null), ("signal", optional(e.signal)),
-                    ("duration_ms", .int(e.durationMs)), ("outcome", .string(e.outcome.rawValue))]
+            return [
+                ("stage", .string(e.stage)), ("phase", .string(e.phase.rawValue)), ("attempt", .int(e.attempt)),
+                ("exit_code", e.exitCode.map(JSONValue.int) ?? .null), ("signal", optional(e.signal)),
+                ("duration_ms", .int(e.durationMs)), ("outcome", .string(e.outcome.rawValue)),
+            ]
         case .stageFinished(let stage, let status, let values, let masked, let note):
             return [("stage", .string(stage)), ("status", .string(status.rawValue)), ("outputs", outputs(values))]
                 + (masked.isEmpty ? [] : [("masked", .array(masked.map(JSONValue.string)))])
@@ -198,11 +204,15 @@ public enum JournalEvent: Sendable {
         case .runInterrupted, .unknown:
             return []
         case .probe(let s, let stage, let attempt, let url, let status, let error, let ms, let ok):
-            return stamp(s) + [("stage", .string(stage)), ("attempt", .int(attempt)), ("url", .string(url)),
-                               ("status", status.map(JSONValue.int) ?? .null), ("error", optional(error)), ("ms", .int(ms)), ("ok", .bool(ok))]
+            return stamp(s) + [
+                ("stage", .string(stage)), ("attempt", .int(attempt)), ("url", .string(url)),
+                ("status", status.map(JSONValue.int) ?? .null), ("error", optional(error)), ("ms", .int(ms)), ("ok", .bool(ok)),
+            ]
         case .measurement(let s, let stage, let step, let metric, let value, let bound, let verdict):
-            return stamp(s) + [("stage", .string(stage)), ("step", .int(step)), ("metric", .string(metric)),
-                               ("value", value.map(JSONValue.double) ?? .null), ("bound", optional(bound)), ("verdict", .string(verdict))]
+            return stamp(s) + [
+                ("stage", .string(stage)), ("step", .int(step)), ("metric", .string(metric)),
+                ("value", value.map(JSONValue.double) ?? .null), ("bound", optional(bound)), ("verdict", .string(verdict)),
+            ]
         case .traffic(let s, let stage, let percent):
             return stamp(s) + [("stage", .string(stage)), ("percent", .int(percent))]
         }
@@ -260,14 +270,17 @@ extension JournalRecord {
         }
         switch kind {
         case .runStarted:
-            event = .runStarted(.init(
-                run: json["run"]?.string ?? "", pipeline: json["pipeline"]?.string ?? "", file: json["file"]?.string ?? "",
-                workdir: json["workdir"]?.string ?? "", fileHash: json["file_sha256"]?.string ?? "", pid: json["pid"]?.int ?? 0,
-                host: json["host"]?.string ?? "", boot: json["boot"]?.string ?? "", sequence: json["sequence"]?.int ?? 0, definition: RunDefinition(json: json["definition"] ?? .null)))
+            event = .runStarted(
+                .init(
+                    run: json["run"]?.string ?? "", pipeline: json["pipeline"]?.string ?? "", file: json["file"]?.string ?? "",
+                    workdir: json["workdir"]?.string ?? "", fileHash: json["file_sha256"]?.string ?? "", pid: json["pid"]?.int ?? 0,
+                    host: json["host"]?.string ?? "", boot: json["boot"]?.string ?? "", sequence: json["sequence"]?.int ?? 0,
+                    definition: RunDefinition(json: json["definition"] ?? .null)))
         case .runResumed:
-            event = .runResumed(pid: json["pid"]?.int ?? 0, host: json["host"]?.string ?? "", boot: json["boot"]?.string ?? "",
-                                purpose: json["purpose"]?.string.flatMap(ResumePurpose.init(rawValue:)), forced: json["forced"]?.bool,
-                                definition: json["definition"].map(RunDefinition.init(json:)), fileHash: json["file_sha256"]?.string)
+            event = .runResumed(
+                pid: json["pid"]?.int ?? 0, host: json["host"]?.string ?? "", boot: json["boot"]?.string ?? "",
+                purpose: json["purpose"]?.string.flatMap(ResumePurpose.init(rawValue:)), forced: json["forced"]?.bool,
+                definition: json["definition"].map(RunDefinition.init(json:)), fileHash: json["file_sha256"]?.string)
         case .stageApproved:
             event = .stageApproved(stage: stage, by: json["by"]?.string ?? "")
         case .gatePassed:
@@ -277,12 +290,14 @@ extension JournalRecord {
         case .processStarted:
             event = .processStarted(stage: stage, phase: phase, attempt: attempt, pgid: json["pgid"]?.int ?? 0)
         case .attemptFinished:
-            event = .attemptFinished(.init(
-                stage: stage, phase: phase, attempt: attempt, exitCode: json["exit_code"]?.int, signal: json["signal"]?.string,
-                durationMs: json["duration_ms"]?.int ?? 0, outcome: AttemptOutcome(rawValue: json["outcome"]?.string ?? "") ?? .failed))
+            event = .attemptFinished(
+                .init(
+                    stage: stage, phase: phase, attempt: attempt, exitCode: json["exit_code"]?.int, signal: json["signal"]?.string,
+                    durationMs: json["duration_ms"]?.int ?? 0, outcome: AttemptOutcome(rawValue: json["outcome"]?.string ?? "") ?? .failed))
         case .stageFinished:
-            event = .stageFinished(stage: stage, status: RunState.StageStatus(rawValue: json["status"]?.string ?? "") ?? .failed,
-                                   outputs: pairs(json["outputs"]), masked: json["masked"]?.strings ?? [], note: json["note"]?.string)
+            event = .stageFinished(
+                stage: stage, status: RunState.StageStatus(rawValue: json["status"]?.string ?? "") ?? .failed,
+                outputs: pairs(json["outputs"]), masked: json["masked"]?.strings ?? [], note: json["note"]?.string)
         case .outputsRecorded:
             event = .outputsRecorded(stage: stage, outputs: pairs(json["outputs"]), masked: json["masked"]?.strings ?? [])
         case .backup:
@@ -294,16 +309,19 @@ extension JournalRecord {
         case .rollbackStarted:
             event = .rollbackStarted(stage: stage)
         case .rollbackFinished:
-            event = .rollbackFinished(stage: stage, status: RollbackStatus(rawValue: json["status"]?.string ?? "") ?? .rollbackFailed,
-                                      method: json["method"]?.string)
+            event = .rollbackFinished(
+                stage: stage, status: RollbackStatus(rawValue: json["status"]?.string ?? "") ?? .rollbackFailed,
+                method: json["method"]?.string)
         case .runFinished:
-            event = .runFinished(status: RunState.Status(rawValue: json["status"]?.string ?? "") ?? .failed, remaining: json["remaining"]?.strings,
-                                 note: json["note"]?.string, failedStage: json["failed_stage"]?.string)
+            event = .runFinished(
+                status: RunState.Status(rawValue: json["status"]?.string ?? "") ?? .failed, remaining: json["remaining"]?.strings,
+                note: json["note"]?.string, failedStage: json["failed_stage"]?.string)
         case .runInterrupted:
             event = .runInterrupted
         case .probe:
-            event = .probe(stamp(), stage: stage, attempt: attempt, url: json["url"]?.string ?? "", status: json["status"]?.int,
-                           error: json["error"]?.string, ms: json["ms"]?.int ?? 0, ok: json["ok"]?.bool ?? false)
+            event = .probe(
+                stamp(), stage: stage, attempt: attempt, url: json["url"]?.string ?? "", status: json["status"]?.int,
+                error: json["error"]?.string, ms: json["ms"]?.int ?? 0, ok: json["ok"]?.bool ?? false)
         case .measurement:
             let value: Double? = {
                 switch json["value"] {
@@ -312,8 +330,9 @@ extension JournalRecord {
                 default: return nil
                 }
             }()
-            event = .measurement(stamp(), stage: stage, step: json["step"]?.int ?? 0, metric: json["metric"]?.string ?? "",
-                                 value: value, bound: json["bound"]?.string, verdict: json["verdict"]?.string ?? "")
+            event = .measurement(
+                stamp(), stage: stage, step: json["step"]?.int ?? 0, metric: json["metric"]?.string ?? "",
+                value: value, bound: json["bound"]?.string, verdict: json["verdict"]?.string ?? "")
         case .traffic:
             event = .traffic(stamp(), stage: stage, percent: json["percent"]?.int ?? 0)
         }

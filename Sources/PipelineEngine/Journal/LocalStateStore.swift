@@ -32,10 +32,13 @@ public struct LocalStateStore: StateStore {
         }
         guard info.st_mode & S_IFMT == S_IFDIR else { throw EngineError("refusing the state dir '\(path)': it is not a directory") }
         if info.st_uid != geteuid() {
-            throw EngineError("refusing the state dir '\(path)': it is owned by uid \(info.st_uid), not by you (uid \(geteuid())); a run recorded there could execute another user's scripts")
+            throw EngineError(
+                "refusing the state dir '\(path)': it is owned by uid \(info.st_uid), not by you (uid \(geteuid())); a run recorded there could execute another user's scripts"
+            )
         }
         if info.st_mode & 0o022 != 0 {
-            throw EngineError("refusing the state dir '\(path)': it is writable by others (mode \(String(info.st_mode & 0o777, radix: 8))); fix it with 'chmod 700 \(path)'")
+            throw EngineError(
+                "refusing the state dir '\(path)': it is writable by others (mode \(String(info.st_mode & 0o777, radix: 8))); fix it with 'chmod 700 \(path)'")
         }
     }
 
@@ -89,7 +92,8 @@ public struct LocalStateStore: StateStore {
         let n = pread(fd, &buffer, buffer.count, 0)
         let text = n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : ""
         guard let current = text.isEmpty ? 0 : Int(text), current >= 0 else {
-            throw EngineError("the run counter '\(path)' is corrupt ('\(text.prefix(20))'); write a number there at least as large as the number of runs recorded")
+            throw EngineError(
+                "the run counter '\(path)' is corrupt ('\(text.prefix(20))'); write a number there at least as large as the number of runs recorded")
         }
         let next = current + 1
         let line = "\(next)\n"
@@ -323,7 +327,8 @@ public final class StateLock: PipelineLock {
             let n = pread(fd, &buffer, buffer.count, 0)
             let holder = n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : ""
             close(fd)
-            throw EngineError("pipeline '\(pipeline)' is locked by another run (\(holder.isEmpty ? "holder unknown" : holder)); wait for it, or pass --wait-lock")
+            throw EngineError(
+                "pipeline '\(pipeline)' is locked by another run (\(holder.isEmpty ? "holder unknown" : holder)); wait for it, or pass --wait-lock")
         }
         describe(run: run)
     }

@@ -86,8 +86,9 @@ extension RunState {
         case .attemptStarted(let stage, .gateCheck, _, _):
             update(stage) { $0.gateChecks += 1 }
         case .attemptStarted(let stage, let phase, let number, let log):
-            let attempt = Attempt(number: number, started: time, ended: nil, exitCode: nil, signal: nil,
-                                  durationMs: nil, outcome: nil, log: log, startedClock: clock, endedClock: nil)
+            let attempt = Attempt(
+                number: number, started: time, ended: nil, exitCode: nil, signal: nil,
+                durationMs: nil, outcome: nil, log: log, startedClock: clock, endedClock: nil)
             update(stage) { record in
                 if phase.undoes {
                     if record.rollback == nil { record.rollback = Rollback(status: .running, attempts: []) }
@@ -175,14 +176,15 @@ extension RunState {
     /// The snapshot written to `state.json` and printed by `status --json`.
     public var json: JSONValue {
         func attempts(_ list: [Attempt]) -> JSONValue {
-            .array(list.map { a in
-                .object([
-                    ("number", .int(a.number)), ("started", .string(a.started)), ("ended", a.ended.map(JSONValue.string) ?? .null),
-                    ("exit_code", a.exitCode.map(JSONValue.int) ?? .null), ("signal", a.signal.map(JSONValue.string) ?? .null),
-                    ("duration_ms", a.durationMs.map(JSONValue.int) ?? .null), ("outcome", a.outcome.map(JSONValue.string) ?? .null),
-                    ("log", .string(a.log)),
-                ])
-            })
+            .array(
+                list.map { a in
+                    .object([
+                        ("number", .int(a.number)), ("started", .string(a.started)), ("ended", a.ended.map(JSONValue.string) ?? .null),
+                        ("exit_code", a.exitCode.map(JSONValue.int) ?? .null), ("signal", a.signal.map(JSONValue.string) ?? .null),
+                        ("duration_ms", a.durationMs.map(JSONValue.int) ?? .null), ("outcome", a.outcome.map(JSONValue.string) ?? .null),
+                        ("log", .string(a.log)),
+                    ])
+                })
         }
         return .object([
             ("format", .int(1)),
@@ -190,16 +192,27 @@ extension RunState {
             ("file_sha256", .string(fileHash)), ("started", .string(started)), ("ended", ended.map(JSONValue.string) ?? .null),
             ("status", .string(status.rawValue)), ("pid", .int(pid)),
             ("waiting", waiting.map { .object([("stage", .string($0.stage)), ("reason", .string($0.reason)), ("message", .string($0.message))]) } ?? .null),
-            ("stages", .array(stages.map { s in
-                .object([
-                    ("id", .string(s.id)), ("status", .string(s.status.rawValue)),
-                    ("attempts", .int(s.attempts.count)), ("attempt_log", attempts(s.attempts)),
-                    ("outputs", .object(s.outputs.map { ($0.0, .string($0.1)) })),
-                    ("backup", s.backup.map(JSONValue.string) ?? .null),
-                    ("rollback", s.rollback.map { .object([("status", .string($0.status.rawValue)), ("method", $0.method.map(JSONValue.string) ?? .null),
-                                                           ("attempts", attempts($0.attempts))]) } ?? .null),
-                ])
-            })),
+            (
+                "stages",
+                .array(
+                    stages.map { s in
+                        .object([
+                            ("id", .string(s.id)), ("status", .string(s.status.rawValue)),
+                            ("attempts", .int(s.attempts.count)), ("attempt_log", attempts(s.attempts)),
+                            ("outputs", .object(s.outputs.map { ($0.0, .string($0.1)) })),
+                            ("backup", s.backup.map(JSONValue.string) ?? .null),
+                            (
+                                "rollback",
+                                s.rollback.map {
+                                    .object([
+                                        ("status", .string($0.status.rawValue)), ("method", $0.method.map(JSONValue.string) ?? .null),
+                                        ("attempts", attempts($0.attempts)),
+                                    ])
+                                } ?? .null
+                            ),
+                        ])
+                    })
+            ),
             ("completion_order", .array(completionOrder.map(JSONValue.string))),
             ("remaining", .array(remaining.map(JSONValue.string))),
             ("rollback_note", rollbackNote.map(JSONValue.string) ?? .null),
@@ -221,9 +234,10 @@ extension RunDefinition {
                 id: s["id"]?.string ?? "", kind: s["kind"]?.string ?? "command", rollback: s["rollback"]?.string, traffic: s["traffic"]?.string,
                 restore: s["restore"]?.string,
                 shell: s["shell"]?.strings ?? ["/bin/sh", "-e", "-c"], timeoutMs: s["timeout_ms"]?.int ?? 600_000,
-                retry: RetryPolicy(attempts: r?["attempts"]?.int ?? 1, delay: TimeSpan(milliseconds: r?["delay_ms"]?.int ?? 1000),
-                                   backoff: Double(r?["backoff_x1000"]?.int ?? 2000) / 1000, maxDelay: TimeSpan(milliseconds: r?["max_delay_ms"]?.int ?? 60_000),
-                                   jitter: r?["jitter"]?.bool ?? true),
+                retry: RetryPolicy(
+                    attempts: r?["attempts"]?.int ?? 1, delay: TimeSpan(milliseconds: r?["delay_ms"]?.int ?? 1000),
+                    backoff: Double(r?["backoff_x1000"]?.int ?? 2000) / 1000, maxDelay: TimeSpan(milliseconds: r?["max_delay_ms"]?.int ?? 60_000),
+                    jitter: r?["jitter"]?.bool ?? true),
                 env: pairs(s["env"]), reversible: s["reversible"]?.bool ?? true, outputs: s["outputs"]?.strings ?? [])
         }
     }
@@ -237,8 +251,10 @@ extension RunDefinition {
             var traffic: String?
             if case .migrate(let spec) = s.spec { restore = spec.restore?.source }
             if case .canary(let spec) = s.spec { traffic = spec.traffic.source }
-            return StageDefinition(id: s.id, kind: s.kind.rawValue, rollback: s.rollback?.source, traffic: traffic, restore: restore, shell: s.shell, timeoutMs: s.timeout.milliseconds,
-                            retry: s.retry, env: s.env.map { ($0.name, $0.value.raw) }, reversible: s.reversible, outputs: s.outputs)
+            return StageDefinition(
+                id: s.id, kind: s.kind.rawValue, rollback: s.rollback?.source, traffic: traffic, restore: restore, shell: s.shell,
+                timeoutMs: s.timeout.milliseconds,
+                retry: s.retry, env: s.env.map { ($0.name, $0.value.raw) }, reversible: s.reversible, outputs: s.outputs)
         }
     }
 
@@ -255,14 +271,20 @@ extension RunDefinition.StageDefinition {
     var json: JSONValue {
         let s = self
         return .object([
-                    ("id", .string(s.id)), ("kind", .string(s.kind)), ("rollback", s.rollback.map(JSONValue.string) ?? .null),
-                    ("traffic", s.traffic.map(JSONValue.string) ?? .null),
-                    ("restore", s.restore.map(JSONValue.string) ?? .null),
-                    ("shell", .array(s.shell.map(JSONValue.string))), ("timeout_ms", .int(s.timeoutMs)),
-                    ("retry", .object([("attempts", .int(s.retry.attempts)), ("delay_ms", .int(s.retry.delay.milliseconds)),
-                                       ("backoff_x1000", .int(Int(exactly: (s.retry.backoff * 1000).rounded()) ?? Int(Int32.max))), ("max_delay_ms", .int(s.retry.maxDelay.milliseconds)),
-                                       ("jitter", .bool(s.retry.jitter))])),
-                    ("env", .object(s.env.map { ($0.0, .string($0.1)) })), ("reversible", .bool(s.reversible)),
+            ("id", .string(s.id)), ("kind", .string(s.kind)), ("rollback", s.rollback.map(JSONValue.string) ?? .null),
+            ("traffic", s.traffic.map(JSONValue.string) ?? .null),
+            ("restore", s.restore.map(JSONValue.string) ?? .null),
+            ("shell", .array(s.shell.map(JSONValue.string))), ("timeout_ms", .int(s.timeoutMs)),
+            (
+                "retry",
+                .object([
+                    ("attempts", .int(s.retry.attempts)), ("delay_ms", .int(s.retry.delay.milliseconds)),
+                    ("backoff_x1000", .int(Int(exactly: (s.retry.backoff * 1000).rounded()) ?? Int(Int32.max))),
+                    ("max_delay_ms", .int(s.retry.maxDelay.milliseconds)),
+                    ("jitter", .bool(s.retry.jitter)),
+                ])
+            ),
+            ("env", .object(s.env.map { ($0.0, .string($0.1)) })), ("reversible", .bool(s.reversible)),
             ("outputs", .array(s.outputs.map(JSONValue.string))),
         ])
     }

@@ -39,8 +39,10 @@ enum PrecheckRunner {
     static func probe(_ check: PrecheckCheck, _ context: KindContext, _ task: NativeTask) -> String? {
         switch check.probe {
         case .command(let script):
-            let code = task.runScript(context.shell + [script.source], environment: context.environment, directory: context.directory,
-                                      timeoutMs: check.timeout.milliseconds, masker: context.masker) { task.say("\(check.name): \(context.masker.mask($0))") }
+            let code = task.runScript(
+                context.shell + [script.source], environment: context.environment, directory: context.directory,
+                timeoutMs: check.timeout.milliseconds, masker: context.masker
+            ) { task.say("\(check.name): \(context.masker.mask($0))") }
             guard let code else { return "did not finish within \(check.timeout)" }
             return code == 0 ? nil : "exit \(code)"
         case .http(let probe):
@@ -132,8 +134,10 @@ enum VerifyRunner {
             let result = Probes.get(url, timeoutMs: probe.timeout.milliseconds, cancelled: { task.isCancelled })
             let ok = result.error == nil && result.status == probe.expect
             let detail = result.error ?? "HTTP \(result.statusText)"
-            task.record(.probe(task.stamp, stage: context.stage, attempt: attempt, url: shown, status: result.status, error: result.error,
-                               ms: result.milliseconds, ok: ok))
+            task.record(
+                .probe(
+                    task.stamp, stage: context.stage, attempt: attempt, url: shown, status: result.status, error: result.error,
+                    ms: result.milliseconds, ok: ok))
             if ok {
                 task.say("probe \(attempt): \(detail) from \(shown): healthy")
                 return .init(ok: true, message: "healthy after \(attempt) probe\(attempt == 1 ? "" : "s")")
@@ -182,8 +186,10 @@ enum CanaryRunner {
                 for metric in spec.analysis {
                     let value = measure(metric, context, task)
                     let (ok, boundText) = judge(value, metric, baseline: baseline[metric.name])
-                    task.record(.measurement(task.stamp, stage: context.stage, step: step, metric: metric.name, value: value, bound: boundText,
-                                             verdict: ok ? "pass" : "fail"))
+                    task.record(
+                        .measurement(
+                            task.stamp, stage: context.stage, step: step, metric: metric.name, value: value, bound: boundText,
+                            verdict: ok ? "pass" : "fail"))
                     let shown = value.map(formatNumber) ?? "no value"
                     task.say("\(step)%: \(metric.name) = \(shown) (\(boundText)): \(ok ? "pass" : "FAIL")")
                     if !ok { failed.append("\(metric.name) = \(shown) (\(boundText))") }
@@ -202,8 +208,10 @@ enum CanaryRunner {
     static func shift(to percent: Int, _ spec: CanarySpec, _ context: KindContext, _ task: NativeTask) -> Bool {
         task.say("traffic → \(percent)%")
         task.record(.traffic(task.stamp, stage: context.stage, percent: percent))
-        let code = task.runScript(context.shell + [spec.traffic.source], environment: context.environment + ["PIPELINE_TRAFFIC_PERCENT=\(percent)"],
-                                  directory: context.directory, timeoutMs: 120_000, masker: context.masker) { task.say(context.masker.mask($0)) }
+        let code = task.runScript(
+            context.shell + [spec.traffic.source], environment: context.environment + ["PIPELINE_TRAFFIC_PERCENT=\(percent)"],
+            directory: context.directory, timeoutMs: 120_000, masker: context.masker
+        ) { task.say(context.masker.mask($0)) }
         return code == 0
     }
 
@@ -218,8 +226,10 @@ enum CanaryRunner {
         switch metric.source {
         case .command(let script):
             var lines: [String] = []
-            let code = task.runScript(context.shell + [script.source], environment: context.environment, directory: context.directory,
-                                      timeoutMs: 30_000) { lines.append($0) }
+            let code = task.runScript(
+                context.shell + [script.source], environment: context.environment, directory: context.directory,
+                timeoutMs: 30_000
+            ) { lines.append($0) }
             guard code == 0 else { return nil }
             return value(Probes.number(printed: lines))
         case .http(let url, let path, let timeout):

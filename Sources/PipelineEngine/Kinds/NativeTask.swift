@@ -100,8 +100,10 @@ final class NativeTask: @unchecked Sendable {
 
     /// Runs a script to completion as a child in its own process group; output lines go to `onLine`.
     /// - Returns: the exit code, or nil when it was killed (timeout or cancel) or could not start.
-    func runScript(_ argv: [String], environment: [String], directory: String, timeoutMs: Int, masker: SecretMasker? = nil,
-                   onLine: (String) -> Void) -> Int? {
+    func runScript(
+        _ argv: [String], environment: [String], directory: String, timeoutMs: Int, masker: SecretMasker? = nil,
+        onLine: (String) -> Void
+    ) -> Int? {
         let child: ChildProcess
         do {
             child = try ChildProcess(argv: argv, environment: environment, directory: directory, now: clock.now())

@@ -1,7 +1,7 @@
 import PipelineSpec
 import Foundation
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// Native HTTP and TCP probes (no shelling out to curl), used by infra-precheck, verify and canary.
@@ -52,7 +52,8 @@ enum Probes {
             }
             if EngineClock.monotonicMs() >= giveUp {
                 task.cancel()
-                return HTTPResult(status: nil, body: Data(), error: "timed out after \(TimeSpan(milliseconds: timeoutMs))", milliseconds: EngineClock.monotonicMs() - started)
+                return HTTPResult(
+                    status: nil, body: Data(), error: "timed out after \(TimeSpan(milliseconds: timeoutMs))", milliseconds: EngineClock.monotonicMs() - started)
             }
         }
         let elapsed = EngineClock.monotonicMs() - started
@@ -74,14 +75,18 @@ enum Probes {
         private var response: HTTPURLResponse?
         private var error: Error?
 
-        func urlSession(_ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
-                        newRequest request: URLRequest, completionHandler: @escaping @Sendable (URLRequest?) -> Void) {
+        func urlSession(
+            _ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
+            newRequest request: URLRequest, completionHandler: @escaping @Sendable (URLRequest?) -> Void
+        ) {
             lock.withLock { self.response = response }
             completionHandler(nil)
         }
 
-        func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
-                        completionHandler: @escaping @Sendable (URLSession.ResponseDisposition) -> Void) {
+        func urlSession(
+            _ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
+            completionHandler: @escaping @Sendable (URLSession.ResponseDisposition) -> Void
+        ) {
             lock.withLock { self.response = response as? HTTPURLResponse }
             completionHandler(.allow)
         }
@@ -113,7 +118,8 @@ enum Probes {
         var entry: UnsafeMutablePointer<addrinfo>? = first
         while let info = entry {
             entry = info.pointee.ai_next
-            let fd = socket(info.pointee.ai_family, info.pointee.ai_socktype | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), info.pointee.ai_protocol)
+            let fd = socket(
+                info.pointee.ai_family, info.pointee.ai_socktype | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), info.pointee.ai_protocol)
             guard fd >= 0 else { continue }
             defer { close(fd) }
             if connect(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0 { return nil }

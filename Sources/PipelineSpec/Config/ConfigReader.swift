@@ -115,9 +115,11 @@ package struct ConfigReader {
         }
         guard range.contains(value) else {
             let upper = range.upperBound == Int.max ? "" : " and \(range.upperBound)"
-            error(node.mark, range.upperBound == Int.max
-                ? "\(what) must be at least \(range.lowerBound), found \(value)"
-                : "\(what) must be between \(range.lowerBound)\(upper), found \(value)")
+            error(
+                node.mark,
+                range.upperBound == Int.max
+                    ? "\(what) must be at least \(range.lowerBound), found \(value)"
+                    : "\(what) must be between \(range.lowerBound)\(upper), found \(value)")
             return nil
         }
         return value

@@ -85,8 +85,9 @@ package struct PipelineDecoder {
                 }
             }
         }
-        return Pipeline(version: 1, name: name, description: description, env: env, secrets: secrets,
-                        shell: shell, stages: stages, path: reader.path)
+        return Pipeline(
+            version: 1, name: name, description: description, env: env, secrets: secrets,
+            shell: shell, stages: stages, path: reader.path)
     }
 
     // MARK: - Stages
@@ -114,7 +115,9 @@ package struct PipelineDecoder {
                     if let known = StageKind(rawValue: value) {
                         kind = known
                     } else {
-                        reader.error(reader[valueID].mark, "unknown stage kind '\(value)'; expected one of: \(names.joined(separator: ", "))" + Suggestion.didYouMean(value, among: names))
+                        reader.error(
+                            reader[valueID].mark,
+                            "unknown stage kind '\(value)'; expected one of: \(names.joined(separator: ", "))" + Suggestion.didYouMean(value, among: names))
                         return nil
                     }
                 }
@@ -123,10 +126,14 @@ package struct PipelineDecoder {
         }
         let label = stageID.isEmpty ? "a stage" : "stage '\(stageID)'"
         let specific = StageKey.specific(to: kind)
-        guard let fields = reader.fields(id, label, StageKey.self, allowed: StageKey.common + specific.allowed, misplaced: { key in
-            let owners = key.kinds.map { "'\($0.rawValue)'" }.joined(separator: ", ")
-            return "'\(key.rawValue)' does not apply to a '\(kind.rawValue)' stage; it belongs to \(owners) stages"
-        }) else { return nil }
+        guard
+            let fields = reader.fields(
+                id, label, StageKey.self, allowed: StageKey.common + specific.allowed,
+                misplaced: { key in
+                    let owners = key.kinds.map { "'\($0.rawValue)'" }.joined(separator: ", ")
+                    return "'\(key.rawValue)' does not apply to a '\(kind.rawValue)' stage; it belongs to \(owners) stages"
+                })
+        else { return nil }
         reader.require(fields, [.id] + specific.required, in: label)
         if kind == .verify, fields[.http] == nil, fields[.smoke] == nil {
             reader.error(fields.mark, "\(label) needs 'http', 'smoke' or both: a verify stage must check something")
@@ -223,7 +230,8 @@ package struct PipelineDecoder {
             }
             return .migrate(spec)
         case .canary:
-            var spec = CanarySpec(traffic: Script(source: "", mark: fields.mark), steps: [], bake: .minutes(5), interval: .seconds(30), failureLimit: 3, analysis: [])
+            var spec = CanarySpec(
+                traffic: Script(source: "", mark: fields.mark), steps: [], bake: .minutes(5), interval: .seconds(30), failureLimit: 3, analysis: [])
             if let t = fields[.traffic], let s = script(t, "'traffic' of \(label)") { spec.traffic = s }
             if let s = fields[.steps], let items = reader.list(s, "'steps' of \(label)") {
                 if items.isEmpty { reader.error(reader[s].mark, "'steps' of \(label) is empty; write e.g. [10, 50, 100]") }
@@ -237,7 +245,9 @@ package struct PipelineDecoder {
             }
             if let b = fields[.bake], let span = reader.duration(b, "'bake' of \(label)") { spec.bake = span }
             if let i = fields[.interval], let span = reader.duration(i, "'interval' of \(label)", positive: true) { spec.interval = span }
-            if let f = fields[.failureLimit], let n = reader.int(f, "'failure-limit' of \(label)", in: 1...FormatLimits.maxFailureLimit) { spec.failureLimit = n }
+            if let f = fields[.failureLimit], let n = reader.int(f, "'failure-limit' of \(label)", in: 1...FormatLimits.maxFailureLimit) {
+                spec.failureLimit = n
+            }
             if let a = fields[.analysis], let items = reader.list(a, "'analysis' of \(label)") {
                 var names = Set<String>()
                 for item in items {
@@ -254,14 +264,17 @@ package struct PipelineDecoder {
             var spec = VerifySpec(http: nil, smoke: [])
             if let h = fields[.http], let http = reader.fields(h, "'http' of \(label)", VerifyHTTPKey.self) {
                 reader.require(http, [.url], in: "'http' of \(label)")
-                var probe = VerifyProbe(url: Template(parts: [], raw: ""), expect: 200, timeout: .seconds(3), interval: .seconds(10),
-                                        initialDelay: .seconds(10), failureThreshold: 3, attempts: 30)
+                var probe = VerifyProbe(
+                    url: Template(parts: [], raw: ""), expect: 200, timeout: .seconds(3), interval: .seconds(10),
+                    initialDelay: .seconds(10), failureThreshold: 3, attempts: 30)
                 if let u = http[.url], let url = url(u, "'http.url' of \(label)", stage: stage) { probe.url = url }
                 if let e = http[.expect], let code = reader.int(e, "'http.expect' of \(label)", in: 100...599) { probe.expect = code }
                 if let t = http[.timeout], let span = reader.duration(t, "'http.timeout' of \(label)", positive: true) { probe.timeout = span }
                 if let i = http[.interval], let span = reader.duration(i, "'http.interval' of \(label)") { probe.interval = span }
                 if let d = http[.initialDelay], let span = reader.duration(d, "'http.initial-delay' of \(label)") { probe.initialDelay = span }
-                if let f = http[.failureThreshold], let n = reader.int(f, "'http.failure-threshold' of \(label)", in: 1...FormatLimits.maxFailureThreshold) { probe.failureThreshold = n }
+                if let f = http[.failureThreshold], let n = reader.int(f, "'http.failure-threshold' of \(label)", in: 1...FormatLimits.maxFailureThreshold) {
+                    probe.failureThreshold = n
+                }
                 if let a = http[.attempts], let n = reader.int(a, "'http.attempts' of \(label)", in: 1...FormatLimits.maxProbeAttempts) { probe.attempts = n }
                 spec.http = probe
             }
@@ -279,9 +292,11 @@ package struct PipelineDecoder {
         let what = name.isEmpty ? "a check of \(label)" : "check '\(name)' of \(label)"
         let probes = [CheckKey.run, .http, .tcp].filter { fields[$0] != nil }
         guard probes.count == 1 else {
-            reader.error(fields.mark, probes.isEmpty
-                ? "\(what) needs one of 'run', 'http' or 'tcp'"
-                : "\(what) has \(probes.map { "'\($0.rawValue)'" }.joined(separator: " and ")); give exactly one")
+            reader.error(
+                fields.mark,
+                probes.isEmpty
+                    ? "\(what) needs one of 'run', 'http' or 'tcp'"
+                    : "\(what) has \(probes.map { "'\($0.rawValue)'" }.joined(separator: " and ")); give exactly one")
             return nil
         }
         var timeout = TimeSpan.seconds(3)
@@ -305,7 +320,8 @@ package struct PipelineDecoder {
             let t = fields[.tcp]!
             guard let target = reader.string(t, "'tcp' of \(what)") else { return nil }
             guard let colon = target.lastIndex(of: ":"), let port = Int(target[target.index(after: colon)...]),
-                  (1...65535).contains(port), colon != target.startIndex else {
+                (1...65535).contains(port), colon != target.startIndex
+            else {
                 reader.error(reader[t].mark, "'tcp' of \(what) must be 'host:port', found '\(target)'")
                 return nil
             }
@@ -417,7 +433,10 @@ package struct PipelineDecoder {
                     if let index = DeployWindow.dayNames.firstIndex(of: day.lowercased()) {
                         if !days.contains(index + 1) { days.append(index + 1) }
                     } else {
-                        reader.error(mark, "'\(day)' is not a day; use mon, tue, wed, thu, fri, sat, sun" + Suggestion.didYouMean(day.lowercased(), among: DeployWindow.dayNames))
+                        reader.error(
+                            mark,
+                            "'\(day)' is not a day; use mon, tue, wed, thu, fri, sat, sun"
+                                + Suggestion.didYouMean(day.lowercased(), among: DeployWindow.dayNames))
                     }
                 }
                 if items.isEmpty { reader.error(reader[d].mark, "'gate.window.days' of \(label) is empty: the stage could never start") }
@@ -494,8 +513,10 @@ package struct PipelineDecoder {
         }
         if let open = text.range(of: "${{") {
             let offset = text.distance(from: text.startIndex, to: open.lowerBound)
-            reader.error(markInside(id, offset: offset),
-                         "\(what): '${{ … }}' cannot appear in shell text, where a value could run as code; bind it in the stage's 'env' and read \"$NAME\" in the script")
+            reader.error(
+                markInside(id, offset: offset),
+                "\(what): '${{ … }}' cannot appear in shell text, where a value could run as code; bind it in the stage's 'env' and read \"$NAME\" in the script"
+            )
         }
         return Script(source: text, mark: reader[id].mark)
     }
@@ -556,7 +577,10 @@ package struct PipelineDecoder {
 
     package static func isEnvName(_ s: String) -> Bool {
         guard let first = s.utf8.first, !(first >= UInt8(ascii: "0") && first <= UInt8(ascii: "9")) else { return false }
-        return s.utf8.allSatisfy { ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z")) || ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || $0 == UInt8(ascii: "_") }
+        return s.utf8.allSatisfy {
+            ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z")) || ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z"))
+                || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || $0 == UInt8(ascii: "_")
+        }
     }
 
     package static func isStageID(_ s: String) -> Bool {
@@ -576,7 +600,8 @@ package struct PipelineDecoder {
     package static func clock(_ text: String) -> Int? {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false)
         guard parts.count == 2, parts[0].count == 2, parts[1].count == 2, let h = Int(parts[0]), let m = Int(parts[1]),
-              (0...24).contains(h), (0...59).contains(m), h < 24 || m == 0 else { return nil }
+            (0...24).contains(h), (0...59).contains(m), h < 24 || m == 0
+        else { return nil }
         return h * 60 + m
     }
 }

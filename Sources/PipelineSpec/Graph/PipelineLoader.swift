@@ -122,23 +122,33 @@ public enum PipelineLoader {
                 break
             case .env(let name):
                 if !envNames.contains(name) {
-                    decoder.reader.error(pending.mark, "'${{ env.\(name) }}' names no variable of the top-level 'env'" + Suggestion.didYouMean(name, among: envNames))
+                    decoder.reader.error(
+                        pending.mark, "'${{ env.\(name) }}' names no variable of the top-level 'env'" + Suggestion.didYouMean(name, among: envNames))
                 }
             case .secret(let name):
                 if !pipeline.secrets.contains(name) {
-                    decoder.reader.error(pending.mark, "'${{ secrets.\(name) }}' names no declared secret; add it to 'secrets'" + Suggestion.didYouMean(name, among: pipeline.secrets))
+                    decoder.reader.error(
+                        pending.mark,
+                        "'${{ secrets.\(name) }}' names no declared secret; add it to 'secrets'" + Suggestion.didYouMean(name, among: pipeline.secrets))
                 }
             case .output(let stageID, let name):
                 guard let reader = pending.stage else {
-                    decoder.reader.error(pending.mark, "the top-level 'env' cannot read stage outputs; bind '${{ stages.\(stageID).outputs.\(name) }}' in the 'env' of the stage that needs it")
+                    decoder.reader.error(
+                        pending.mark,
+                        "the top-level 'env' cannot read stage outputs; bind '${{ stages.\(stageID).outputs.\(name) }}' in the 'env' of the stage that needs it"
+                    )
                     continue
                 }
                 guard let producer = pipeline.stage(stageID) else {
-                    decoder.reader.error(pending.mark, "'${{ stages.\(stageID).outputs.\(name) }}' names unknown stage '\(stageID)'" + Suggestion.didYouMean(stageID, among: ids))
+                    decoder.reader.error(
+                        pending.mark, "'${{ stages.\(stageID).outputs.\(name) }}' names unknown stage '\(stageID)'" + Suggestion.didYouMean(stageID, among: ids)
+                    )
                     continue
                 }
                 if stageID == reader {
-                    decoder.reader.error(pending.mark, "stage '\(reader)' cannot read its own output '\(name)'; its rollback receives it as $PIPELINE_OUTPUT_\(name.uppercased())")
+                    decoder.reader.error(
+                        pending.mark,
+                        "stage '\(reader)' cannot read its own output '\(name)'; its rollback receives it as $PIPELINE_OUTPUT_\(name.uppercased())")
                     continue
                 }
                 var runsBefore = true
@@ -147,7 +157,10 @@ public enum PipelineLoader {
                     runsBefore = ancestorCache[reader]!.contains(node)
                 }
                 if !runsBefore {
-                    decoder.reader.error(pending.mark, "stage '\(reader)' reads an output of '\(stageID)' but does not need it (directly or not), so the value may not exist yet; add '\(stageID)' to its 'needs'")
+                    decoder.reader.error(
+                        pending.mark,
+                        "stage '\(reader)' reads an output of '\(stageID)' but does not need it (directly or not), so the value may not exist yet; add '\(stageID)' to its 'needs'"
+                    )
                 } else if !producer.outputs.contains(name) {
                     let hint = Suggestion.didYouMean(name, among: producer.outputs)
                     decoder.reader.error(pending.mark, "stage '\(stageID)' declares no output '\(name)'" + (hint.isEmpty ? "; list it in its 'outputs'" : hint))
@@ -191,4 +204,3 @@ public enum PipelineLoader {
         return bytes
     }
 }
-

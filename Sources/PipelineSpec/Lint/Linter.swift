@@ -42,48 +42,57 @@ public enum Linter {
             switch stage.kind {
             case .frontend:
                 for b in backends where !ancestors(i).contains(b) {
-                    warn(.frontendBeforeBackend, stage.mark(of: "needs"),
-                         "frontend \(name) does not need backend '\(stages[b].id)': the new UI could call an API that is not deployed yet")
+                    warn(
+                        .frontendBeforeBackend, stage.mark(of: "needs"),
+                        "frontend \(name) does not need backend '\(stages[b].id)': the new UI could call an API that is not deployed yet")
                 }
             case .canary:
                 if case .canary(let spec) = stage.spec {
                     if spec.analysis.isEmpty {
-                        warn(.canaryWithoutAnalysis, stage.mark(of: "kind"),
-                             "canary \(name) has no 'analysis': traffic would shift without any metric able to stop it")
+                        warn(
+                            .canaryWithoutAnalysis, stage.mark(of: "kind"),
+                            "canary \(name) has no 'analysis': traffic would shift without any metric able to stop it")
                     }
                     if let last = spec.steps.last, last != 100 {
-                        warn(.canaryNotTo100, stage.mark(of: "steps"),
-                             "canary \(name) ends at \(last)%: the new version never takes all traffic; end the steps at 100")
+                        warn(
+                            .canaryNotTo100, stage.mark(of: "steps"),
+                            "canary \(name) ends at \(last)%: the new version never takes all traffic; end the steps at 100")
                     }
                 }
             case .migrate:
                 if case .migrate(let spec) = stage.spec, spec.backup == nil {
-                    warn(.migrateWithoutBackup, stage.mark(of: "kind"),
-                         "migrate \(name) has no 'backup': take one right before migrating so a failed migration can be restored")
+                    warn(
+                        .migrateWithoutBackup, stage.mark(of: "kind"),
+                        "migrate \(name) has no 'backup': take one right before migrating so a failed migration can be restored")
                 }
             default: break
             }
             if stage.kind.isDeploy {
                 for p in preparations where !ancestors(i).contains(p) && p != i {
-                    warn(.deployBeforePrepare, stage.mark(of: "needs"),
-                         "\(stage.kind.rawValue) \(name) does not need \(stages[p].kind.rawValue) '\(stages[p].id)': code could ship before its config, infrastructure or schema is ready")
+                    warn(
+                        .deployBeforePrepare, stage.mark(of: "needs"),
+                        "\(stage.kind.rawValue) \(name) does not need \(stages[p].kind.rawValue) '\(stages[p].id)': code could ship before its config, infrastructure or schema is ready"
+                    )
                 }
             }
             if [.backend, .frontend, .migrate].contains(stage.kind), stage.rollback == nil {
-                warn(.missingRollback, stage.mark(of: "kind"),
-                     "\(stage.kind.rawValue) \(name) has no 'rollback': a later failure could not undo it")
+                warn(
+                    .missingRollback, stage.mark(of: "kind"),
+                    "\(stage.kind.rawValue) \(name) has no 'rollback': a later failure could not undo it")
             }
             if let window = stage.gate?.window, window.start < 9 * 60, window.end > 8 * 60 || window.end < window.start {
-                warn(.windowInPeak, stage.mark(of: "gate"),
-                     "the deploy window of \(name) includes the 08:00-09:00 morning peak; prefer 10:00-17:00")
+                warn(
+                    .windowInPeak, stage.mark(of: "gate"),
+                    "the deploy window of \(name) includes the 08:00-09:00 morning peak; prefer 10:00-17:00")
             }
             if !stage.reversible {
                 let later = graph.descendants(of: i)
                 let earlierWithRollback = ancestors(i).filter { stages[$0].rollback != nil }.sorted()
                 if !later.isEmpty, !earlierWithRollback.isEmpty {
                     let names = earlierWithRollback.map { "'\(stages[$0].id)'" }.joined(separator: ", ")
-                    warn(.irreversibleCrossing, stage.mark(of: "reversible"),
-                         "\(name) is not reversible: if a later stage fails, rollback stops here and \(names) stay applied; plan that deploy separately")
+                    warn(
+                        .irreversibleCrossing, stage.mark(of: "reversible"),
+                        "\(name) is not reversible: if a later stage fails, rollback stops here and \(names) stay applied; plan that deploy separately")
                 }
             }
         }
@@ -92,8 +101,9 @@ public enum Linter {
             let covered = verifies.contains { v in deploys.allSatisfy { ancestors(v).contains($0) } }
             if !covered {
                 let last = stages[deploys.last!]
-                warn(.noVerify, last.mark(of: "kind"),
-                     verifies.isEmpty
+                warn(
+                    .noVerify, last.mark(of: "kind"),
+                    verifies.isEmpty
                         ? "no 'verify' stage: nothing checks the service works after the deploy"
                         : "no 'verify' stage needs every deploy stage: the last deploy is never checked")
             }

@@ -24,18 +24,21 @@ package struct AlembicScanner {
         var scanner = AlembicScanner(source: source, lexed: lexed)
         let functions = scanner.functions()
         guard let revisionLine = scanner.topLevelLine(assigning: "revision"),
-              functions.contains(where: { $0.name.hasPrefix("upgrade") }) else { return nil }
+            functions.contains(where: { $0.name.hasPrefix("upgrade") })
+        else { return nil }
         scanner.readHeader(sqlite: sqlite)
         scanner.readRevision(revisionLine)
         // A merge revision (several down_revisions) joins branches and changes nothing:
         // its upgrade and downgrade are both empty by design.
-        let merge = (scanner.scan.revision?.downRevisions.count ?? 0) > 1
+        let merge =
+            (scanner.scan.revision?.downRevisions.count ?? 0) > 1
             && functions.filter { $0.name.hasPrefix("upgrade") }.allSatisfy { $0.statements.allSatisfy(scanner.doesNothing) }
         for function in functions {
             let downgrade = function.name.hasPrefix("downgrade")
             if downgrade, !merge, function.statements.allSatisfy({ scanner.doesNothing($0) }) {
-                scanner.report(.emptyDowngrade, at: function.def, anchors: [function.def],
-                               FindingMessage.emptyDowngrade(function: function.name))
+                scanner.report(
+                    .emptyDowngrade, at: function.def, anchors: [function.def],
+                    FindingMessage.emptyDowngrade(function: function.name))
             }
             scanner.sql.downgrade = downgrade
             scanner.sql.createdTables = []
@@ -192,7 +195,8 @@ package struct AlembicScanner {
             defer { k += 1 }
             let receiver = tokens[k]
             guard receiver.kind == .name, receiver.text == "op" || batchTables[receiver.text] != nil,
-                  tokens[k + 1].isOp("."), tokens[k + 2].kind == .name, tokens[k + 3].isOp("(") else { continue }
+                tokens[k + 1].isOp("."), tokens[k + 2].kind == .name, tokens[k + 3].isOp("(")
+            else { continue }
             let close = closing(k + 3, limit: body.upperBound)
             let inside = (k + 4)..<close
             let call = Call(receiver: k, method: tokens[k + 2].text, arguments: arguments(inside), inside: inside)
@@ -226,8 +230,9 @@ package struct AlembicScanner {
                 tokens[argument.value].contains { $0.isName("Computed") || $0.isName("Identity") }
             }
             guard nullable, !serverDefault, !generated else { return }
-            report(.addingNotNullColumn, at: call.receiver, anchors: [call.receiver],
-                   FindingMessage.addingNotNullColumn(column: column.positional(0).flatMap { string($0.value) }, table: table))
+            report(
+                .addingNotNullColumn, at: call.receiver, anchors: [call.receiver],
+                FindingMessage.addingNotNullColumn(column: column.positional(0).flatMap { string($0.value) }, table: table))
         case "drop_column":
             guard !sql.downgrade, !isNew else { return }
             let column = call.positional(shift).flatMap { string($0.value) }
@@ -241,12 +246,14 @@ package struct AlembicScanner {
             guard !isNew else { return }
             let column = call.positional(shift).flatMap { string($0.value) }
             if let rename = call.keyword("new_column_name"), !sql.downgrade {
-                report(.renamingColumn, at: rename.start, anchors: [call.receiver],
-                       FindingMessage.renamingColumn(from: column, to: string(rename.value), table: table))
+                report(
+                    .renamingColumn, at: rename.start, anchors: [call.receiver],
+                    FindingMessage.renamingColumn(from: column, to: string(rename.value), table: table))
             }
             if let type = call.keyword("type_") {
-                report(.changingColumnType, at: type.start, anchors: [call.receiver],
-                       FindingMessage.changingColumnType(column: column, table: table, type: text(type.value)))
+                report(
+                    .changingColumnType, at: type.start, anchors: [call.receiver],
+                    FindingMessage.changingColumnType(column: column, table: table, type: text(type.value)))
             }
             if let nullable = call.keyword("nullable"), isName(nullable.value, "False") {
                 report(.settingNotNull, at: nullable.start, anchors: [call.receiver], FindingMessage.settingNotNull(column: column, table: table))
@@ -264,8 +271,9 @@ package struct AlembicScanner {
             let indexTable = batch ? table : (call.positional(1) ?? call.keyword("table_name")).flatMap { string($0.value) }
             let concurrently = call.keyword("postgresql_concurrently").map { isName($0.value, "True") } ?? false
             guard !concurrently, !sql.sqlite, !(indexTable.map { sql.createdTables.contains($0) } ?? false) else { return }
-            report(.indexWithoutConcurrently, at: call.receiver, anchors: [call.receiver],
-                   FindingMessage.indexWithoutConcurrently(index: index, table: indexTable))
+            report(
+                .indexWithoutConcurrently, at: call.receiver, anchors: [call.receiver],
+                FindingMessage.indexWithoutConcurrently(index: index, table: indexTable))
         case "execute":
             guard let argument = call.positional(0) ?? call.keyword("sqltext") else { return }
             executeSQL(argument.value, callLine: source.position(tokens[call.receiver].start).line)
@@ -368,7 +376,8 @@ package struct AlembicScanner {
         guard !value.isEmpty else { return [] }
         if tokens[value].allSatisfy({ $0.kind == .string }) { return Array(tokens[value]) }
         guard let open = value.first(where: { tokens[$0].isOp("(") }),
-              tokens[value.lowerBound..<open].allSatisfy({ $0.kind == .name || $0.isOp(".") }) else { return [] }
+            tokens[value.lowerBound..<open].allSatisfy({ $0.kind == .name || $0.isOp(".") })
+        else { return [] }
         let close = closing(open, limit: value.upperBound)
         guard let first = arguments((open + 1)..<close).first, first.keyword == nil else { return [] }
         return stringTokens(first.value)
@@ -389,8 +398,9 @@ package struct AlembicScanner {
     }
 
     private mutating func report(_ rule: MigrationRule, at token: Int, anchors: [Int], _ message: String) {
-        scan.findings.append(ScannedFinding(
-            rule: rule, position: source.position(tokens[token].start),
-            anchorLines: anchors.map { source.position(tokens[$0].start).line }, message: message))
+        scan.findings.append(
+            ScannedFinding(
+                rule: rule, position: source.position(tokens[token].start),
+                anchorLines: anchors.map { source.position(tokens[$0].start).line }, message: message))
     }
 }

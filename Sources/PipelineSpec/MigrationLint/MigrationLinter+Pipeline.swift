@@ -29,8 +29,10 @@ extension MigrationLinter {
             }
             for error in result.errors {
                 if error.mark.line == 0 {
-                    diagnostics.append(Diagnostic(.error, path: file, mark: stage.mark(of: "lint"),
-                                                  message: "stage '\(stage.id)': lint: \(error.path): \(error.message)"))
+                    diagnostics.append(
+                        Diagnostic(
+                            .error, path: file, mark: stage.mark(of: "lint"),
+                            message: "stage '\(stage.id)': lint: \(error.path): \(error.message)"))
                 } else {
                     var located = error
                     located.message += " (stage '\(stage.id)')"

@@ -64,7 +64,8 @@ public enum MigrationLinter {
                 scanned.append((file, scan))
                 covered.formUnion(file.arguments)
             } else if file.explicit {
-                let message = file.fileExtension == "py"
+                let message =
+                    file.fileExtension == "py"
                     ? "not an Alembic migration (no top-level 'revision =' and 'def upgrade')"
                     : "not a migration file; expected *.sql or an Alembic *.py"
                 errors.append(.file(.error, path: file.path, message: message))
@@ -78,20 +79,25 @@ public enum MigrationLinter {
         let revisions = scanned.indices.compactMap { i in scanned[i].scan.revision.map { (file: i, revision: $0) } }
         for head in RevisionGraph.multipleHeads(revisions.map(\.revision)) {
             let (file, revision) = revisions[head.index]
-            scanned[file].scan.findings.append(ScannedFinding(
-                rule: .multipleHeads, position: revision.position, anchorLines: [revision.position.line],
-                message: FindingMessage.multipleHeads(revision.id, all: head.heads)))
+            scanned[file].scan.findings.append(
+                ScannedFinding(
+                    rule: .multipleHeads, position: revision.position, anchorLines: [revision.position.line],
+                    message: FindingMessage.multipleHeads(revision.id, all: head.heads)))
         }
 
         var findings: [MigrationFinding] = []
         for (file, scan) in scanned {
             for problem in scan.problems.sorted(by: { $0.position < $1.position }) {
-                errors.append(Diagnostic(.error, path: file.path, mark: Mark(line: problem.position.line, column: problem.position.column),
-                                         message: problem.message))
+                errors.append(
+                    Diagnostic(
+                        .error, path: file.path, mark: Mark(line: problem.position.line, column: problem.position.column),
+                        message: problem.message))
             }
             for finding in scan.findings where !scan.isSuppressed(finding, allow: allow) {
-                findings.append(MigrationFinding(rule: finding.rule, path: file.path, line: finding.position.line,
-                                                 column: finding.position.column, message: finding.message))
+                findings.append(
+                    MigrationFinding(
+                        rule: finding.rule, path: file.path, line: finding.position.line,
+                        column: finding.position.column, message: finding.message))
             }
         }
         findings.sort { ($0.path, $0.line, $0.column, $0.rule.rawValue) < ($1.path, $1.line, $1.column, $1.rule.rawValue) }
@@ -141,8 +147,10 @@ public enum MigrationLinter {
         scan.record(lexed.comments, in: source, isHeader: isHeader)
         scan.findings = SQLScanner.scan(source, tokens: lexed.tokens, context: &context)
         if context.downgrade, lexed.tokens.isEmpty {
-            scan.findings.append(ScannedFinding(rule: .emptyDowngrade, position: SourcePosition(line: 1, column: 1),
-                                                anchorLines: [1], message: FindingMessage.emptyDowngradeFile))
+            scan.findings.append(
+                ScannedFinding(
+                    rule: .emptyDowngrade, position: SourcePosition(line: 1, column: 1),
+                    anchorLines: [1], message: FindingMessage.emptyDowngradeFile))
         }
         return scan
     }

@@ -23,10 +23,11 @@ extension MigrationRule {
         let words = id.lowercased().split(separator: "-")
         let stems = allCases.filter { rule in
             let ruleWords = rule.rawValue.split(separator: "-")
-            return ruleWords.count == words.count && zip(words, ruleWords).allSatisfy { word, ruleWord in
-                let shared = zip(word, ruleWord).prefix { $0 == $1 }.count
-                return shared >= min(4, word.count, ruleWord.count)
-            }
+            return ruleWords.count == words.count
+                && zip(words, ruleWords).allSatisfy { word, ruleWord in
+                    let shared = zip(word, ruleWord).prefix { $0 == $1 }.count
+                    return shared >= min(4, word.count, ruleWord.count)
+                }
         }
         return stems.count == 1 ? stems.first : nil
     }

@@ -135,8 +135,10 @@ package enum PythonLexer {
         if source[i] == ".", source[i + 1] == ".", source[i + 2] == "." { return 3 }
         guard let c = source[i], let d = source[i + 1] else { return 1 }
         let pair = String([c, d])
-        let pairs: Set<String> = ["==", "!=", "<=", ">=", "->", ":=", "**", "//", "<<", ">>",
-                                  "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "@="]
+        let pairs: Set<String> = [
+            "==", "!=", "<=", ">=", "->", ":=", "**", "//", "<<", ">>",
+            "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "@=",
+        ]
         return pairs.contains(pair) ? 2 : 1
     }
 }

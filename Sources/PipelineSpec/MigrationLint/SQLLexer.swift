@@ -126,8 +126,10 @@ package enum SQLLexer {
     }
 
     /// A string or identifier closed by `quote`, where a doubled quote stands for one.
-    private static func quoted(_ source: SourceText, from start: Int, contentStart: Int, quote: Character,
-                               backslashEscapes: Bool, kind: SQLToken.Kind) -> SQLToken {
+    private static func quoted(
+        _ source: SourceText, from start: Int, contentStart: Int, quote: Character,
+        backslashEscapes: Bool, kind: SQLToken.Kind
+    ) -> SQLToken {
         var content = ""
         var k = contentStart
         while let c = source[k] {

@@ -107,15 +107,17 @@ package struct SQLScanner {
             let notNull = SQLCursor.containsAtTopLevel(rest, "NOT", "NULL")
             let hasDefault = SQLCursor.containsAtTopLevel(rest, "DEFAULT") || SQLCursor.containsAtTopLevel(rest, "GENERATED")
             if notNull && !hasDefault {
-                report(.addingNotNullColumn, at: first, anchor: anchor,
-                       FindingMessage.addingNotNullColumn(column: column, table: table.display))
+                report(
+                    .addingNotNullColumn, at: first, anchor: anchor,
+                    FindingMessage.addingNotNullColumn(column: column, table: table.display))
             }
         } else if cursor.accept("DROP") {
             guard !context.downgrade, !(cursor.current.map { constraintWords.contains($0.keyword) } ?? true) else { return }
             _ = cursor.accept("COLUMN")
             _ = cursor.accept("IF", "EXISTS")
-            report(.droppingColumn, at: first, anchor: anchor,
-                   FindingMessage.droppingColumn(column: cursor.identifier(), table: table.display))
+            report(
+                .droppingColumn, at: first, anchor: anchor,
+                FindingMessage.droppingColumn(column: cursor.identifier(), table: table.display))
         } else if cursor.accept("RENAME") {
             if cursor.accept("TO") {
                 let new = cursor.name()
@@ -127,8 +129,9 @@ package struct SQLScanner {
                 _ = cursor.accept("COLUMN")
                 let old = cursor.identifier()
                 let new = cursor.accept("TO") ? cursor.identifier() : nil
-                report(.renamingColumn, at: first, anchor: anchor,
-                       FindingMessage.renamingColumn(from: old, to: new, table: table.display))
+                report(
+                    .renamingColumn, at: first, anchor: anchor,
+                    FindingMessage.renamingColumn(from: old, to: new, table: table.display))
             }
         } else if cursor.accept("ALTER") {
             _ = cursor.accept("COLUMN")
@@ -136,8 +139,9 @@ package struct SQLScanner {
             if cursor.accept("TYPE") || cursor.accept("SET", "DATA", "TYPE") {
                 let typeTokens = cursor.rest.prefix { !["USING", "COLLATE"].contains($0.keyword) }
                 let type = typeTokens.first.flatMap { first in typeTokens.last.map { source.text(first.start..<$0.end) } }
-                report(.changingColumnType, at: first, anchor: anchor,
-                       FindingMessage.changingColumnType(column: column, table: table.display, type: type))
+                report(
+                    .changingColumnType, at: first, anchor: anchor,
+                    FindingMessage.changingColumnType(column: column, table: table.display, type: type))
             } else if cursor.accept("SET", "NOT", "NULL") {
                 report(.settingNotNull, at: first, anchor: anchor, FindingMessage.settingNotNull(column: column, table: table.display))
             }
@@ -166,13 +170,16 @@ package struct SQLScanner {
         _ = cursor.accept("ONLY")
         let table = cursor.name()
         guard !concurrently, !context.sqlite, !(table.map { context.createdTables.contains($0.key) } ?? false) else { return }
-        report(.indexWithoutConcurrently, at: first, anchor: first,
-               FindingMessage.indexWithoutConcurrently(index: index?.display, table: table?.display))
+        report(
+            .indexWithoutConcurrently, at: first, anchor: first,
+            FindingMessage.indexWithoutConcurrently(index: index?.display, table: table?.display))
     }
 
     private mutating func report(_ rule: MigrationRule, at token: SQLToken, anchor: SQLToken, _ message: String) {
-        findings.append(ScannedFinding(rule: rule, position: source.position(token.start),
-                                       anchorLines: [source.position(anchor.start).line], message: message))
+        findings.append(
+            ScannedFinding(
+                rule: rule, position: source.position(token.start),
+                anchorLines: [source.position(anchor.start).line], message: message))
     }
 }
 

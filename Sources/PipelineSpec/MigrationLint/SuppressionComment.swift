@@ -26,7 +26,8 @@ package struct SuppressionComment: Sendable {
         while let c = at(i), c.isLetter { i += 1 }
         let verb = source.text(verbStart..<i)
         guard verb.lowercased() == "allow" else {
-            let message = verb.isEmpty
+            let message =
+                verb.isEmpty
                 ? "'pipeline:' comment names no directive; write e.g. 'pipeline: allow dropping-column'"
                 : "unknown 'pipeline:' directive '\(verb)'; write 'pipeline: allow RULE'"
             return (nil, [LintProblem(position: verb.isEmpty ? start : source.position(verbStart), message: message)])
@@ -47,8 +48,10 @@ package struct SuppressionComment: Sendable {
                 rules.insert(rule)
             } else {
                 let hint = MigrationRule.closest(to: id).map { "; did you mean '\($0.rawValue)'?" } ?? ""
-                problems.append(LintProblem(position: source.position(idStart),
-                                            message: "unknown migration lint rule '\(id)' in a suppression comment" + hint))
+                problems.append(
+                    LintProblem(
+                        position: source.position(idStart),
+                        message: "unknown migration lint rule '\(id)' in a suppression comment" + hint))
             }
         }
         if named == 0 {

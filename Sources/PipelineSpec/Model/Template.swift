@@ -83,7 +83,8 @@ extension StringProtocol {
         // On UTF-8 bytes: blanks are ASCII, and this runs for every scalar of a large file.
         let text = Substring(self)
         guard let first = text.utf8.firstIndex(where: { $0 != 0x20 && $0 != 0x09 }),
-              let last = text.utf8.lastIndex(where: { $0 != 0x20 && $0 != 0x09 }) else { return "" }
+            let last = text.utf8.lastIndex(where: { $0 != 0x20 && $0 != 0x09 })
+        else { return "" }
         return String(text[first...last])
     }
 }

@@ -49,7 +49,8 @@ package enum Action {
         case .canary(let spec):
             return [.native(.canary(spec))]
         case .verify(let spec):
-            return (spec.http.map { [.native(.verify($0))] } ?? []) + spec.smoke.enumerated().map { .script($0.element.source, label: "smoke \($0.offset + 1)", env: []) }
+            return (spec.http.map { [.native(.verify($0))] } ?? [])
+                + spec.smoke.enumerated().map { .script($0.element.source, label: "smoke \($0.offset + 1)", env: []) }
         }
     }
 }

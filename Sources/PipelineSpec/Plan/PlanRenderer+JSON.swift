@@ -9,7 +9,9 @@ extension PlanRenderer {
         o.field("file", pipeline.path)
         o.field("description", pipeline.description)
         o.field("secrets", list: pipeline.secrets)
-        o.field("waves", raw: "[" + graph.waves.map { wave in "[" + wave.map { JSON.quote(stages[$0].id) }.joined(separator: ", ") + "]" }.joined(separator: ", ") + "]")
+        o.field(
+            "waves",
+            raw: "[" + graph.waves.map { wave in "[" + wave.map { JSON.quote(stages[$0].id) }.joined(separator: ", ") + "]" }.joined(separator: ", ") + "]")
         var items: [String] = []
         for node in graph.order {
             let stage = stages[node]

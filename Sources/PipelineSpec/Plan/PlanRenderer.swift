@@ -83,10 +83,12 @@ public struct PlanRenderer: Sendable {
             let summary = StageSummary(stage: stage)
             let needs = stage.needs.isEmpty ? "—" : stage.needs.map { MD.code($0, inTable: true) }.joined(separator: ", ")
             let undoable: Set<StageKind> = [.backend, .frontend, .migrate]
-            let rollback = summary.rollback.map { MD.code($0, inTable: true) }
+            let rollback =
+                summary.rollback.map { MD.code($0, inTable: true) }
                 ?? (!stage.reversible ? "**irreversible**" : undoable.contains(stage.kind) ? "**none**" : "—")
             let gates = markdownGates(stage, summary) ?? "—"
-            out += "| \(waveOf[node] + 1) | \(MD.code(stage.id, inTable: true)) | \(stage.kind.rawValue) | \(needs) | \(gates) | \(stage.timeout) | \(summary.retry) | \(rollback) |\n"
+            out +=
+                "| \(waveOf[node] + 1) | \(MD.code(stage.id, inTable: true)) | \(stage.kind.rawValue) | \(needs) | \(gates) | \(stage.timeout) | \(summary.retry) | \(rollback) |\n"
         }
         let detailed = graph.order.filter { StageSummary(stage: stages[$0]).details != nil || StageSummary(stage: stages[$0]).action != nil }
         if !detailed.isEmpty {

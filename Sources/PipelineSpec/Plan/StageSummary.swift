@@ -26,13 +26,14 @@ package struct StageSummary {
             if spec.apply != nil { text += "; apply" }
             return text
         case .infraPrecheck(let checks):
-            return "checks: " + checks.map { check in
-                switch check.probe {
-                case .command: return "\(check.name) (command)"
-                case .http(let probe): return "\(check.name) (GET \(probe.url.raw) → \(probe.expect))"
-                case .tcp(let host, let port): return "\(check.name) (tcp \(host):\(port))"
-                }
-            }.joined(separator: ", ")
+            return "checks: "
+                + checks.map { check in
+                    switch check.probe {
+                    case .command: return "\(check.name) (command)"
+                    case .http(let probe): return "\(check.name) (GET \(probe.url.raw) → \(probe.expect))"
+                    case .tcp(let host, let port): return "\(check.name) (tcp \(host):\(port))"
+                    }
+                }.joined(separator: ", ")
         case .migrate(let spec):
             var parts: [String] = [spec.backup != nil ? "backup first" : "no backup"]
             if spec.restore != nil { parts.append("restore available") }
@@ -43,18 +44,22 @@ package struct StageSummary {
             var text = spec.steps.map { "\($0)%" }.joined(separator: " → ")
             text += ", bake \(spec.bake) each, measure every \(spec.interval), abort after \(spec.failureLimit) consecutive failures"
             if !spec.analysis.isEmpty {
-                text += "; analysis: " + spec.analysis.map { metric in
-                    var bounds: [String] = []
-                    if let max = metric.max { bounds.append("≤ \(max)") }
-                    if let min = metric.min { bounds.append("≥ \(min)") }
-                    return "\(metric.name) \(bounds.joined(separator: " and "))"
-                }.joined(separator: ", ")
+                text +=
+                    "; analysis: "
+                    + spec.analysis.map { metric in
+                        var bounds: [String] = []
+                        if let max = metric.max { bounds.append("≤ \(max)") }
+                        if let min = metric.min { bounds.append("≥ \(min)") }
+                        return "\(metric.name) \(bounds.joined(separator: " and "))"
+                    }.joined(separator: ", ")
             }
             return text
         case .verify(let spec):
             var parts: [String] = []
             if let http = spec.http {
-                parts.append("GET \(http.url.raw) → \(http.expect) (first after \(http.initialDelay), every \(http.interval), timeout \(http.timeout), unhealthy after \(http.failureThreshold) failures)")
+                parts.append(
+                    "GET \(http.url.raw) → \(http.expect) (first after \(http.initialDelay), every \(http.interval), timeout \(http.timeout), unhealthy after \(http.failureThreshold) failures)"
+                )
             }
             if !spec.smoke.isEmpty { parts.append("\(spec.smoke.count) smoke script\(spec.smoke.count == 1 ? "" : "s")") }
             return parts.joined(separator: "; ")

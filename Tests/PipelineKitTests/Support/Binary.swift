@@ -38,7 +38,9 @@ struct Binary {
     }
 
     /// Runs any executable; returns its status and output.
-    static func run(executable: String, _ arguments: [String], in directory: URL = root, environment: [String: String] = [:], stdin: String? = nil) throws -> Result {
+    static func run(executable: String, _ arguments: [String], in directory: URL = root, environment: [String: String] = [:], stdin: String? = nil) throws
+        -> Result
+    {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("pipeline-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
