@@ -8,6 +8,8 @@ final class ChildProcess {
     let pid: pid_t
     let fd: Int32
     let startedAt: Int
+    /// What started it, and what signals and probes its group.
+    private let spawner: any ProcessSpawner
     var deadline: Int?
     var exitStatus: Int32?
     var eof = false
@@ -30,6 +32,7 @@ final class ChildProcess {
         precondition(token < 0)
         pid = token
         fd = -1
+        spawner = SystemSpawner()
         startedAt = now
         exitStatus = 127 << 8
         eof = true
@@ -37,30 +40,10 @@ final class ChildProcess {
         startError = message
     }
 
-    /// Spawns `argv` (argv[0] absolute) with `environment` in `directory`.
-    init(argv: [String], environment: [String], directory: String?, now: Int) throws(EngineError) {
-        var fds: [Int32] = [0, 0]
-        guard ps_pipe_cloexec(&fds) == 0 else { throw EngineError("cannot create a pipe: \(String(cString: strerror(errno)))", exitCode: 1) }
-        let cArgs = argv.map { strdup($0) } + [nil]
-        let cEnv = environment.map { strdup($0) } + [nil]
-        defer {
-            cArgs.forEach { free($0) }
-            cEnv.forEach { free($0) }
-        }
-        var child: pid_t = 0
-        let rc = cArgs.withUnsafeBufferPointer { args in
-            cEnv.withUnsafeBufferPointer { env in
-                ps_spawn(&child, args.baseAddress, env.baseAddress, fds[1], directory)
-            }
-        }
-        close(fds[1])
-        guard rc == 0 else {
-            close(fds[0])
-            throw EngineError("cannot start '\(argv[0])': \(String(cString: strerror(rc)))", exitCode: 1)
-        }
-        _ = fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK)
-        pid = child
-        fd = fds[0]
+    /// Spawns `argv` (argv[0] absolute) with `environment` in `directory`, through `spawner`.
+    init(argv: [String], environment: [String], directory: String?, now: Int, spawner: any ProcessSpawner = SystemSpawner()) throws(EngineError) {
+        (pid, fd) = try spawner.start(argv: argv, environment: environment, directory: directory)
+        self.spawner = spawner
         startedAt = now
     }
 
@@ -122,11 +105,11 @@ final class ChildProcess {
     /// Sends a signal to the whole process group (grandchildren included).
     func signalGroup(_ sig: Int32) {
         guard pid > 0 else { return }
-        _ = kill(-pid, sig)
+        spawner.signal(group: pid, sig)
     }
 
     /// Whether any process of the group is still alive.
-    var groupAlive: Bool { pid > 0 && kill(-pid, 0) == 0 }
+    var groupAlive: Bool { pid > 0 && spawner.groupAlive(pid) }
 
     /// `exit 3`, `killed by SIGKILL`.
     var statusText: String {

@@ -134,6 +134,8 @@ public final class Engine {
     let output: EngineOutput
     let clock: EngineClock
     let store: any StateStore
+    /// What starts the scripts' processes.
+    let spawner: any ProcessSpawner
     let masker: SecretMasker
     var state: State = .running
     var run: RunState
@@ -175,6 +177,7 @@ public final class Engine {
         self.clock = clock
         self.run = run
         self.store = store
+        spawner = options.spawner ?? SystemSpawner()
         masker = SecretMasker(run.definition.secrets.compactMap { name in options.environment[name].map { (name, $0) } })
         stages = (pipeline?.stages ?? []).map { _ in StageExec() }
     }
@@ -184,7 +187,7 @@ public final class Engine {
     /// Runs a validated pipeline from the start.
     /// - Returns: the exit status (see ``ExitStatus``).
     public static func run(_ loaded: LoadedPipeline, options: EngineOptions, output: EngineOutput) -> Int32 {
-        let clock = EngineClock(virtual: options.virtualClock, wallStart: options.wallStart)
+        let clock = options.clock ?? EngineClock(virtual: options.virtualClock, wallStart: options.wallStart)
         let workdir = options.workingDirectory
         let file = loaded.pipeline.path.hasPrefix("/") ? loaded.pipeline.path : workdir + "/" + loaded.pipeline.path
         do throws(EngineError) {
@@ -327,7 +330,7 @@ public final class Engine {
     /// Continues an interrupted, waiting or abandoned run: succeeded stages are not run again; a run
     /// interrupted while rolling back finishes its rollback.
     public static func resume(runID: String?, pipeline: String? = nil, options: EngineOptions, output: EngineOutput) -> Int32 {
-        let clock = EngineClock(virtual: options.virtualClock, wallStart: options.wallStart)
+        let clock = options.clock ?? EngineClock(virtual: options.virtualClock, wallStart: options.wallStart)
         do throws(EngineError) {
             let (store, lock, state) = try takeOver(runID: runID, pipeline: pipeline, command: "resume", options: options, output: output)
             let id = state.run
@@ -386,7 +389,7 @@ public final class Engine {
     /// Undoes the applied stages of a run, newest first, from its journal alone: the stages that
     /// were running when it stopped (they may have half-applied) first.
     public static func rollback(runID: String?, pipeline: String? = nil, options: EngineOptions, output: EngineOutput) -> Int32 {
-        let clock = EngineClock(virtual: options.virtualClock, wallStart: options.wallStart)
+        let clock = options.clock ?? EngineClock(virtual: options.virtualClock, wallStart: options.wallStart)
         do throws(EngineError) {
             var (store, lock, state) = try takeOver(runID: runID, pipeline: pipeline, command: "rollback", options: options, output: output)
             let id = state.run
@@ -560,7 +563,14 @@ public final class Engine {
     /// Blocks until output, a child's exit, a signal or the next timer.
     func wait() throws(EngineError) {
         var timeout = nextTimer().map { max(0, $0 - clock.now()) }
-        if let t = timeout, t > 0, clock.isVirtual, !busy, prompt == nil {
+        if clock.isVirtual, let change = spawner.nextChange() {
+            // Simulated processes on a virtual clock: jump to whichever comes first, their next
+            // change or a timer, let them act, then look at what they did without waiting.
+            let target = min(change, clock.now() + (timeout ?? Int.max / 2))
+            clock.skip(target - clock.now())
+            spawner.advance(to: clock.now())
+            timeout = 0
+        } else if let t = timeout, t > 0, clock.isVirtual, !busy, prompt == nil {
             clock.skip(t)
             return
         }
@@ -672,9 +682,8 @@ public final class Engine {
 
     /// Reaps the engine's own children (by pid: children of native tasks are theirs to reap).
     func reap() {
-        var status: Int32 = 0
         for (pid, job) in jobs where job.child.exitStatus == nil {
-            guard waitpid(pid, &status, WNOHANG) == pid else { continue }
+            guard let status = spawner.reap(pid) else { continue }
             job.child.exitStatus = status
             job.child.exitedAt = clock.now()
             // Nothing of the stage may outlive it: stop what is left of its group.
@@ -781,7 +790,9 @@ public final class Engine {
         try flush()
         let child: ChildProcess
         do {
-            child = try ChildProcess(argv: shell + [script], environment: environment, directory: options.workingDirectory, now: clock.now())
+            child = try ChildProcess(
+                argv: shell + [script], environment: environment, directory: options.workingDirectory, now: clock.now(),
+                spawner: spawner)
         } catch {
             let failed = ChildProcess(failedToStart: error.message, token: nextFailedSpawnToken, now: clock.now())
             nextFailedSpawnToken -= 1

@@ -34,6 +34,11 @@ public struct EngineOptions: Sendable {
     public var workingDirectory = "."
     /// The caller's environment, passed to every script.
     public var environment: [String: String] = [:]
+    /// The clock, when the caller brings one (tests: a manual clock); else real, or virtual with
+    /// ``virtualClock``.
+    public var clock: EngineClock?
+    /// What starts the scripts (tests: simulated processes); else real processes.
+    public var spawner: (any ProcessSpawner)?
 
     public init() {}
 }

@@ -12,6 +12,8 @@ public final class EngineClock: @unchecked Sendable {
     private let wallBaseMs: Int?
     /// Whether idle waits are skipped.
     public let isVirtual: Bool
+    /// A manual clock: time moves only when it is skipped (in-process engine tests).
+    private let frozenAt: Int?
 
     /// Creates a clock.
     /// - Parameters:
@@ -19,11 +21,20 @@ public final class EngineClock: @unchecked Sendable {
     ///   - wallStart: pretend the wall clock read this (ms since 1970) when the clock was made.
     public init(virtual: Bool = false, wallStart: Int? = nil) {
         isVirtual = virtual
+        frozenAt = nil
         wallBaseMs = wallStart.map { $0 - Self.monotonicMs() }
     }
 
+    /// A manual clock that reads `wallStart` (ms since 1970) until it is moved: only waits the engine
+    /// skips (and simulated processes) advance it, never real time.
+    public init(manualAt wallStart: Int) {
+        isVirtual = true
+        frozenAt = Self.monotonicMs()
+        wallBaseMs = wallStart - frozenAt!
+    }
+
     /// Milliseconds on a monotonic scale (virtual offset included).
-    public func now() -> Int { Self.monotonicMs() + offsetMs }
+    public func now() -> Int { (frozenAt ?? Self.monotonicMs()) + offsetMs }
 
     /// Milliseconds since 1970 (virtual offset included).
     public func wallMs() -> Int {
