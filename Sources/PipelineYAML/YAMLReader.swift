@@ -1,4 +1,4 @@
-import CYAML
+internal import CYAML
 
 /// Reads untrusted YAML into a ``YAMLDocument`` through libyaml's event API, strictly:
 /// one document, no anchors or aliases, no tags, scalar keys only, bounded size and depth.

@@ -41,7 +41,7 @@ struct Status: ParsableCommand {
             let pad = String(repeating: " ", count: width - stage.id.count)
             var line = "  \(stage.id)\(pad)  \(stage.status.rawValue)"
             if !stage.attempts.isEmpty { line += ", \(stage.attempts.count) attempt\(stage.attempts.count == 1 ? "" : "s")" }
-            if let last = stage.attempts.last, let outcome = last.outcome, outcome != "succeeded" {
+            if let last = stage.attempts.last, let outcome = last.outcome?.rawValue, outcome != "succeeded" {
                 line += " (last: \(outcome)\(last.exitCode.map { ", exit \($0)" } ?? "")\(last.signal.map { ", \($0)" } ?? ""))"
             }
             if let rollback = stage.rollback { line += "; rollback: \(rollback.status)" }

@@ -136,7 +136,7 @@ import Testing
                     definition: nil, fileHash: nil)
             ])
         #expect(rebooted.openGroups.isEmpty)
-        #expect(rebooted.stage("a")?.attempts.last?.outcome == AttemptOutcome.unknown.rawValue)
+        #expect(rebooted.stage("a")?.attempts.last?.outcome == .unknown)
     }
 
     @Test func resumeForceOnAChangedFileKeepsTheRemovedStagesInTheRecord() throws {

@@ -1,5 +1,5 @@
 import PipelineSpec
-import CSystem
+internal import CSystem
 import Foundation
 
 /// A script running as a child in its own process group, its stdout and stderr on one pipe.

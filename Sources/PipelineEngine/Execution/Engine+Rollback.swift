@@ -1,5 +1,5 @@
 import PipelineSpec
-import CSystem
+internal import CSystem
 import Foundation
 
 /// One way of undoing a stage, tried in order: a canary's traffic back to 0 %, the stage's
@@ -52,7 +52,7 @@ extension RunState {
     func halfAppliedStages(failed: String?) -> [String] {
         let started = stages.filter { record in
             // A stage none of whose tries could start applied nothing.
-            guard record.attempts.contains(where: { $0.outcome != AttemptOutcome.notStarted.rawValue }) else { return false }
+            guard record.attempts.contains(where: { $0.outcome != .notStarted }) else { return false }
             switch record.status {
             case .failed, .running, .pending: return true
             case .succeeded, .rolledBack, .rollbackFailed: return false

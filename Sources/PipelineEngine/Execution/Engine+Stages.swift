@@ -1,5 +1,5 @@
 import PipelineSpec
-import CSystem
+internal import CSystem
 import Foundation
 
 extension Engine {
@@ -316,7 +316,7 @@ extension Engine {
 
     /// Tries of a stage's attempts that count against its retry budget (interrupted ones do not).
     func triesUsed(_ id: String) -> Int {
-        (run.stage(id)?.attempts ?? []).filter { AttemptOutcome(rawValue: $0.outcome ?? "")?.usesBudget ?? true }.count
+        (run.stage(id)?.attempts ?? []).filter { $0.outcome?.usesBudget ?? true }.count
     }
 
     func attemptFinished(_ node: Int, ok: Bool, exitCode: Int?, signal: String?, outcome: AttemptOutcome, startedAt: Int? = nil) throws(EngineError) {

@@ -1,5 +1,5 @@
 import PipelineSpec
-import CSystem
+internal import CSystem
 import Foundation
 
 /// A log file created on the first line written (0600), so an attempt that prints nothing costs no inode.

@@ -1,4 +1,4 @@
-import CSystem
+internal import CSystem
 import Foundation
 import PipelineSpec
 
@@ -9,13 +9,13 @@ public protocol ProcessSpawner: AnyObject, Sendable {
     /// Starts `argv` (argv[0] absolute) in a new process group with `environment` in `directory`,
     /// stdin from /dev/null, stdout and stderr on one pipe.
     /// - Returns: the process (and group) id, and the pipe's read end, non-blocking and close-on-exec.
-    func start(argv: [String], environment: [String], directory: String?) throws(EngineError) -> (pid: pid_t, output: Int32)
+    func start(argv: [String], environment: [String], directory: String?) throws(EngineError) -> (pid: Int32, output: Int32)
     /// The wait status of `pid` once it has exited (it is reaped then), else nil. Never blocks.
-    func reap(_ pid: pid_t) -> Int32?
+    func reap(_ pid: Int32) -> Int32?
     /// Sends `signal` to the whole process group `pid`.
-    func signal(group pid: pid_t, _ signal: Int32)
+    func signal(group pid: Int32, _ signal: Int32)
     /// Whether any process of group `pid` is alive.
-    func groupAlive(_ pid: pid_t) -> Bool
+    func groupAlive(_ pid: Int32) -> Bool
     /// For simulated processes: when (on the engine's clock) the next one changes state; nil for
     /// real processes, which change state in real time.
     func nextChange() -> Int?
@@ -28,7 +28,7 @@ public protocol ProcessSpawner: AnyObject, Sendable {
 public final class SystemSpawner: ProcessSpawner, @unchecked Sendable {
     public init() {}
 
-    public func start(argv: [String], environment: [String], directory: String?) throws(EngineError) -> (pid: pid_t, output: Int32) {
+    public func start(argv: [String], environment: [String], directory: String?) throws(EngineError) -> (pid: Int32, output: Int32) {
         var fds: [Int32] = [0, 0]
         guard ps_pipe_cloexec(&fds) == 0 else { throw EngineError("cannot create a pipe: \(String(cString: strerror(errno)))", exitCode: 1) }
         let cArgs = argv.map { strdup($0) } + [nil]
@@ -37,7 +37,7 @@ public final class SystemSpawner: ProcessSpawner, @unchecked Sendable {
             cArgs.forEach { free($0) }
             cEnv.forEach { free($0) }
         }
-        var child: pid_t = 0
+        var child: Int32 = 0
         let rc = cArgs.withUnsafeBufferPointer { args in
             cEnv.withUnsafeBufferPointer { env in
                 ps_spawn(&child, args.baseAddress, env.baseAddress, fds[1], directory)
@@ -52,19 +52,19 @@ public final class SystemSpawner: ProcessSpawner, @unchecked Sendable {
         return (child, fds[0])
     }
 
-    public func reap(_ pid: pid_t) -> Int32? {
+    public func reap(_ pid: Int32) -> Int32? {
         var status: Int32 = 0
         var reaped = waitpid(pid, &status, WNOHANG)
         while reaped < 0 && errno == EINTR { reaped = waitpid(pid, &status, WNOHANG) }
         return reaped == pid ? status : nil
     }
 
-    public func signal(group pid: pid_t, _ signal: Int32) {
+    public func signal(group pid: Int32, _ signal: Int32) {
         guard pid > 0 else { return }
         _ = kill(-pid, signal)
     }
 
-    public func groupAlive(_ pid: pid_t) -> Bool { pid > 0 && kill(-pid, 0) == 0 }
+    public func groupAlive(_ pid: Int32) -> Bool { pid > 0 && kill(-pid, 0) == 0 }
 
     public func nextChange() -> Int? { nil }
 

@@ -1,5 +1,5 @@
 import PipelineSpec
-import CSystem
+internal import CSystem
 import Foundation
 
 /// The `$PIPELINE_OUTPUTS` file format (GitHub's `GITHUB_OUTPUT`):

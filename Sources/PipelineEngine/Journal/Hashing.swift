@@ -1,5 +1,5 @@
 import PipelineSpec
-import Crypto
+internal import Crypto
 
 /// Content hashes recorded in the journal.
 enum Hashing {

@@ -1,5 +1,5 @@
 import PipelineSpec
-import CSystem
+internal import CSystem
 import Foundation
 
 /// The files of runs under a state directory (default `.pipeline/`):

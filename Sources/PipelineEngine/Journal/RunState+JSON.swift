@@ -44,11 +44,11 @@ extension RunState {
             // It stays 'running' until a new attempt starts or a person says it is done.
             for i in stages.indices {
                 if stages[i].status == .running, let n = stages[i].attempts.indices.last, stages[i].attempts[n].ended == nil {
-                    stages[i].attempts[n].outcome = AttemptOutcome.unknown.rawValue
+                    stages[i].attempts[n].outcome = .unknown
                 }
                 // An undo try cut off the same way.
                 if let n = stages[i].rollback?.attempts.indices.last, stages[i].rollback!.attempts[n].ended == nil {
-                    stages[i].rollback!.attempts[n].outcome = AttemptOutcome.unknown.rawValue
+                    stages[i].rollback!.attempts[n].outcome = .unknown
                 }
             }
             if let changed {
@@ -107,7 +107,7 @@ extension RunState {
                 attempt.exitCode = end.exitCode
                 attempt.signal = end.signal
                 attempt.durationMs = end.durationMs
-                attempt.outcome = end.outcome.rawValue
+                attempt.outcome = end.outcome
             }
             update(end.stage) { record in
                 // A canary's traffic reset that succeeded: traffic is at 0 %.
@@ -181,7 +181,7 @@ extension RunState {
                     .object([
                         ("number", .int(a.number)), ("started", .string(a.started)), ("ended", a.ended.map(JSONValue.string) ?? .null),
                         ("exit_code", a.exitCode.map(JSONValue.int) ?? .null), ("signal", a.signal.map(JSONValue.string) ?? .null),
-                        ("duration_ms", a.durationMs.map(JSONValue.int) ?? .null), ("outcome", a.outcome.map(JSONValue.string) ?? .null),
+                        ("duration_ms", a.durationMs.map(JSONValue.int) ?? .null), ("outcome", a.outcome.map { JSONValue.string($0.rawValue) } ?? .null),
                         ("log", .string(a.log)),
                     ])
                 })

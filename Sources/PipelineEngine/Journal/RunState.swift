@@ -28,7 +28,7 @@ public struct RunState: Sendable {
         public var exitCode: Int?
         public var signal: String?
         public var durationMs: Int?
-        public var outcome: String?
+        public var outcome: AttemptOutcome?
         public var log: String
         /// Milliseconds on the engine's clock (monotonic; virtual under the test clock).
         public var startedClock: Int

@@ -1,5 +1,5 @@
 import PipelineSpec
-import CSystem
+internal import CSystem
 import Foundation
 
 /// Work of a stage kind that is not a plain script (probes, canary analysis, health checks), run on
