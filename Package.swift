@@ -18,6 +18,12 @@ let package = Package(
             pkgConfig: "yaml-0.1",
             providers: [.apt(["libyaml-dev"])]
         ),
+        // The system libpq (Debian: libpq-dev), for the PostgreSQL state store.
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
         // The only target that touches C: turns libyaml events into located Swift nodes.
         .target(name: "PipelineYAML", dependencies: ["CYAML"]),
         // System calls Swift cannot reach directly: signalfd, wait-status macros, posix_spawn attributes.
@@ -28,7 +34,7 @@ let package = Package(
         // The engine: journal, state store, execution, stage kinds. Builds on the spec, never the reverse.
         .target(
             name: "PipelineEngine",
-            dependencies: ["PipelineSpec", "CSystem", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["PipelineSpec", "CSystem", "CLibPQ", .product(name: "Crypto", package: "swift-crypto")]
         ),
         // Both as one import (tests, the fuzz target).
         .target(name: "PipelineKit", dependencies: ["PipelineSpec", "PipelineEngine"]),

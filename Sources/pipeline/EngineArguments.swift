@@ -9,8 +9,13 @@ extension EngineOptions.FailurePolicy: ExpressibleByArgument {}
 
 /// Options shared by the commands that run scripts.
 struct EngineArguments: ParsableArguments {
-    @Option(help: "Where runs are recorded.")
+    @Option(help: "Where runs are recorded (with --state: this machine's logs and outputs).")
     var stateDir = ".pipeline"
+
+    @OptionGroup var state: StateArguments
+
+    @Option(help: "With --state postgres://…: how long the lease lasts unless renewed (renewed every third of it).")
+    var leaseTTL = "30s"
 
     @Option(help: "How many stages may run at once (default: the number of cores).")
     var maxParallel: Int?
@@ -37,6 +42,11 @@ struct EngineArguments: ParsableArguments {
         var options = EngineOptions()
         let env = ProcessInfo.processInfo.environment
         options.stateDirectory = stateDir
+        options.stateURL = try state.url()
+        guard let ttl = TimeSpan(parsing: leaseTTL), ttl.milliseconds >= 1000 else {
+            throw ValidationError("--lease-ttl: '\(leaseTTL)' is not a duration of at least 1s, like '30s'")
+        }
+        options.leaseTTLms = ttl.milliseconds
         options.maxParallel = max(1, maxParallel ?? ProcessInfo.processInfo.activeProcessorCount)
         options.approved = Set(approve)
         options.approveAll = yes

@@ -9,11 +9,13 @@ struct History: ParsableCommand {
     @Option(help: "Where runs are recorded.")
     var stateDir = ".pipeline"
 
+    @OptionGroup var state: StateArguments
+
     @Flag(help: "Print a JSON array of {run, pipeline, status, started, ended} (null status: journal unreadable).")
     var json = false
 
     func run() throws {
-        let store = try CheckedStore.open(stateDir)
+        let store = try CheckedStore.open(stateDir, state)
         if json {
             let rows: [JSONValue] = store.runsNewestFirst().map(\.id).map { id in
                 let state = try? store.load(id)

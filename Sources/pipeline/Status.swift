@@ -12,14 +12,18 @@ struct Status: ParsableCommand {
     @Option(help: "Where runs are recorded.")
     var stateDir = ".pipeline"
 
+    @OptionGroup var state: StateArguments
+
     @Flag(help: "Print the documented JSON shape (schemas/journal.schema.json, 'state').")
     var json = false
 
     func run() throws {
         let state: RunState
+        let store = try CheckedStore.open(stateDir, self.state)
         do {
-            let store = try StateStores.open(stateDir)
-            guard let id = try runID.map(RunID.checked) ?? store.runsNewestFirst().first?.id else { throw EngineError("no runs recorded in '\(stateDir)'") }
+            guard let id = try runID.map(RunID.checked) ?? store.runsNewestFirst().first?.id else {
+                throw EngineError("no runs recorded in '\(store.location)'")
+            }
             state = try store.load(id)
         } catch let error as EngineError {
             Terminal.err("error: \(error.message)\n")
@@ -32,6 +36,11 @@ struct Status: ParsableCommand {
         var text = "run \(state.run) of '\(state.pipeline)': \(state.status.rawValue)\n"
         text += "file \(state.file), started \(state.started)" + (state.ended.map { ", ended \($0)" } ?? "") + "\n"
         if let waiting = state.waiting { text += "waiting (\(waiting.reason)): \(waiting.message)\n" }
+        if let shared = store as? PostgresStateStore, let lease = shared.leaseHolder(state.pipeline) {
+            text +=
+                "lease of '\(state.pipeline)': run \(lease.run) on \(lease.host) (pid \(lease.pid)), epoch \(lease.epoch), "
+                + (lease.expired ? "expired \(lease.expires)\n" : "expires \(lease.expires)\n")
+        }
         if state.status == .abandoned {
             text +=
                 "abandoned: its engine (pid \(state.pid)) is gone without recording an end; continue it with 'pipeline resume \(state.run)' or undo it with 'pipeline rollback \(state.run)'\n"

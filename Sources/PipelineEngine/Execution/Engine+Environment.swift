@@ -37,6 +37,9 @@ extension Engine {
         env["PIPELINE_STATE_DIR"] = absolute(runDirectory)
         env["PIPELINE_OUTPUTS"] = absolute(outputsPath)
         env["PIPELINE_FILE"] = file
+        // The lease's fencing token: external systems can refuse writes from a stale runner.
+        if let fence = lock?.fence { env["PIPELINE_FENCE"] = String(fence) }
+        env["PIPELINE_STATE"] = nil
         for (name, value) in extra { env[name] = value }
         return env
     }

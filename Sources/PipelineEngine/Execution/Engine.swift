@@ -160,6 +160,8 @@ public final class Engine {
     var undo: RollbackProgress? { state.rollback }
     /// How many stages run at once (``EngineOptions/maxParallel`` within the descriptor limit).
     var maxParallel = 1
+    /// When the lease was last renewed (monotonic real ms; leases live in real time).
+    var lastRenewal = 0
     /// The approval prompt on screen, if any.
     var prompt: ApprovalPrompt?
     /// Keys for scripts that could not start (negative, never a pid).
@@ -178,7 +180,10 @@ public final class Engine {
         self.run = run
         self.store = store
         spawner = options.spawner ?? SystemSpawner()
-        masker = SecretMasker(run.definition.secrets.compactMap { name in options.environment[name].map { (name, $0) } })
+        // The state URL is a secret too (it may carry a password): masked wherever output goes.
+        masker = SecretMasker(
+            run.definition.secrets.compactMap { name in options.environment[name].map { (name, $0) } }
+                + (options.stateURL.map { url in [("--state", url)] + PostgresConnection.password(of: url).map { ("--state password", $0) } } ?? []))
         stages = (pipeline?.stages ?? []).map { _ in StageExec() }
     }
 
@@ -193,7 +198,7 @@ public final class Engine {
         do throws(EngineError) {
             try checkSecrets(loaded.pipeline.secrets, options.environment)
             try checkApprovals(options.approved, loaded.pipeline)
-            let store = try StateStores.open(options.stateDirectory)
+            let store = try StateStores.open(options.stateURL ?? options.stateDirectory, localRoot: options.stateDirectory, leaseTTLms: options.leaseTTLms)
             let lock = try store.lock(pipeline: loaded.pipeline.name, run: "(starting)", wait: options.waitForLock)
             let (runID, sequence) = try store.createRun(pipeline: loaded.pipeline.name, clock: clock)
             lock.describe(run: runID)
@@ -217,7 +222,9 @@ public final class Engine {
             for name in engine.masker.unmaskable {
                 output.note("warning: secret '\(name)' is shorter than \(SecretMasker.minimumLength) characters and cannot be masked in output")
             }
-            output.note("run \(runID) of '\(state.pipeline)' (\(loaded.pipeline.stages.count) stages); journal: \(engine.runDirectory)")
+            output.note(
+                "run \(runID) of '\(state.pipeline)' (\(loaded.pipeline.stages.count) stages); journal: "
+                    + (store.isShared ? "the --state database (logs: \(engine.runDirectory))" : engine.runDirectory))
             return engine.execute()
         } catch {
             output.note("error: \(error.message)")
@@ -274,7 +281,7 @@ public final class Engine {
     /// After a crash of the engine, a try it started may still run (its process group outlives it):
     /// nothing new may start while one does.
     /// With `wait` (`--wait-lock`), waits for them to end instead, as for another run's lock.
-    static func checkNoLiveGroups(_ state: RunState, wait: Bool, output: EngineOutput) throws(EngineError) {
+    static func checkNoLiveGroups(_ state: RunState, wait: Bool, output: EngineOutput, shared: Bool = false) throws(EngineError) {
         if wait, state.host.isEmpty || state.host == Host.name {
             var told = false
             while true {
@@ -292,7 +299,9 @@ public final class Engine {
         // After a reboot nothing the dead engine started can still run.
         if !state.boot.isEmpty, state.boot != Host.bootID { return }
         guard state.host.isEmpty || state.host == Host.name else {
-            if !state.openGroups.isEmpty {
+            // A shared store: its lease expired, so its holder is gone or fenced (exit 5); what it
+            // was running is treated as after a local crash.
+            if !state.openGroups.isEmpty, !shared {
                 throw EngineError(
                     "run \(state.run) was started on host '\(state.host)', and tries it started may still run there (process groups \(state.openGroups.values.sorted().map(String.init).joined(separator: ", "))); continue it on that host"
                 )
@@ -314,14 +323,14 @@ public final class Engine {
         runID: String?, pipeline: String?, command: String, options: EngineOptions,
         output: EngineOutput
     ) throws(EngineError) -> (any StateStore, any PipelineLock, RunState) {
-        let store = try StateStores.open(options.stateDirectory)
+        let store = try StateStores.open(options.stateURL ?? options.stateDirectory, localRoot: options.stateDirectory, leaseTTLms: options.leaseTTLms)
         let id: String
         if let runID { id = try RunID.checked(runID) } else { id = try latest(store, pipeline: pipeline, command: command) }
         let probe = try store.load(id)
         let lock = try store.lock(pipeline: probe.pipeline, run: id, wait: options.waitForLock)
         let state = try store.load(id)  // again, under the lock
         if state.status != .rolledBack {
-            try checkNoLiveGroups(state, wait: options.waitForLock, output: output)
+            try checkNoLiveGroups(state, wait: options.waitForLock, output: output, shared: store.isShared)
             try checkSecrets(state.definition.secrets, options.environment)
         }
         return (store, lock, state)
@@ -510,10 +519,43 @@ public final class Engine {
                 try wait()
             }
         } catch {
+            if error.exitCode == ExitStatus.lostLease { return selfFence(error) }
             // The journal cannot be written: stop every process, say so, exit 3 (a human must look).
             for (_, job) in jobs { job.child.signalGroup(SIGKILL) }
             output.note("error: \(error.message)")
             return ExitStatus.rollbackFailed
+        }
+    }
+
+    /// The lease is lost: another runner may own the run now. Stop every process group (TERM, the
+    /// grace, KILL), start nothing, write nothing more, exit 5.
+    func selfFence(_ error: EngineError) -> Int32 {
+        output.note("error: \(error.message)")
+        output.note("stopping every stage: this runner no longer holds the lease (exit 5)")
+        for (_, job) in jobs { terminate(job.child) }
+        for (_, entry) in tasks { entry.task.cancel() }
+        let deadline = EngineClock.monotonicMs() + options.killGraceMs
+        while jobs.values.contains(where: { $0.child.groupAlive }), EngineClock.monotonicMs() < deadline { usleep(20_000) }
+        for (_, job) in jobs { job.child.signalGroup(SIGKILL) }
+        for (pid, _) in jobs { _ = spawner.reap(pid) }
+        return ExitStatus.lostLease
+    }
+
+    /// Renews a lease that needs it (every TTL/3). A renewal that fails for want of the database is
+    /// retried at the next turn; past half the TTL without one, or when another runner holds the
+    /// lease now, the runner fences itself.
+    func renewLeaseIfDue() throws(EngineError) {
+        guard let lock, let interval = lock.renewIntervalMs else { return }
+        let now = clock.isVirtual ? EngineClock.monotonicMs() : clock.now()
+        if lastRenewal == 0 { lastRenewal = now }
+        guard now - lastRenewal >= interval else { return }
+        do throws(EngineError) {
+            try lock.renew()
+            lastRenewal = now
+        } catch {
+            if error.exitCode == ExitStatus.lostLease || now - lastRenewal >= interval * 3 / 2 {
+                throw EngineError(error.message, exitCode: ExitStatus.lostLease)
+            }
         }
     }
 
@@ -599,6 +641,7 @@ public final class Engine {
         }
         if fds[0].revents != 0 { handleSignals() }
         handleTimers()
+        try renewLeaseIfDue()
         try collectFinishedJobs()
     }
 
@@ -629,6 +672,7 @@ public final class Engine {
 
     func nextTimer() -> Int? {
         var times: [Int] = []
+        if let interval = lock?.renewIntervalMs, !clock.isVirtual { times.append(max(lastRenewal, clock.now() - interval) + interval) }
         for (_, job) in jobs {
             if let d = job.child.deadline, !job.child.timedOut, job.child.exitStatus == nil { times.append(d) }
             if let t = job.child.terminatedAt, !job.child.killed { times.append(t + options.killGraceMs) }

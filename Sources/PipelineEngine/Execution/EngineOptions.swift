@@ -6,8 +6,13 @@ public struct EngineOptions: Sendable {
     /// What happens to stages still running when another fails.
     public enum FailurePolicy: String, Sendable, CaseIterable { case wait, stop }
 
-    /// Where runs are recorded.
+    /// Where runs are recorded: a directory, or a `postgres://` URL (then ``stateDirectory`` holds
+    /// this machine's logs and outputs).
     public var stateDirectory = ".pipeline"
+    /// A PostgreSQL URL (`--state`), or nil for the local state dir. Treated as a secret.
+    public var stateURL: String?
+    /// How long a PostgreSQL lease lasts without renewal (`--lease-ttl`).
+    public var leaseTTLms = 30_000
     /// How many stages run at once.
     public var maxParallel = 2
     /// Stages pre-approved (`--approve`).
@@ -66,5 +71,7 @@ public enum ExitStatus {
     public static let invalid: Int32 = 2
     public static let rollbackFailed: Int32 = 3
     public static let stoppedAtGate: Int32 = 4
+    /// The lease was lost (another runner may have taken over): this runner stopped its stages and wrote nothing more.
+    public static let lostLease: Int32 = 5
     public static let interrupted: Int32 = 130
 }

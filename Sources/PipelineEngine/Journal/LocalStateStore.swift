@@ -11,6 +11,7 @@ public struct LocalStateStore: StateStore {
     /// The state directory.
     public let root: String
     public var location: String { root }
+    public var isShared: Bool { false }
 
     /// A store rooted at a directory (created on first write), without checks (tests, read-only tools).
     public init(root: String) { self.root = root }

@@ -7,8 +7,12 @@ import PipelineSpec
 /// Logs, outputs files and backups always stay on the machine that runs the stage, in
 /// ``localDirectory(_:)``; only the journal and the lock live in the store.
 public protocol StateStore: Sendable {
-    /// Where the state is, for messages (a path; never a secret).
+    /// Where the state is, for messages (a path, or a URL without its password).
     var location: String { get }
+
+    /// Whether other machines share it: then a process group recorded on another host cannot be
+    /// probed, and a takeover of an expired lease is how a run continues elsewhere.
+    var isShared: Bool { get }
 
     /// Allocates a new run of `pipeline` (the caller holds its lock): its id, and its place in
     /// the order runs started in.
@@ -49,6 +53,20 @@ public protocol RunJournal: AnyObject {
 public protocol PipelineLock: AnyObject {
     /// Says which run holds it (for the message others get).
     func describe(run: String)
+    /// The fencing token of a lease (exported to scripts as `PIPELINE_FENCE`); nil for a local lock.
+    var fence: Int? { get }
+    /// How often the engine must renew it (ms); nil when it needs no renewal.
+    var renewIntervalMs: Int? { get }
+    /// Renews it.
+    /// - Throws: ``EngineError`` with exit 5 when it was lost (another runner took over), another
+    ///   code when the store could not be reached.
+    func renew() throws(EngineError)
+}
+
+extension PipelineLock {
+    public var fence: Int? { nil }
+    public var renewIntervalMs: Int? { nil }
+    public func renew() throws(EngineError) {}
 }
 
 /// One recorded run, as listed.
@@ -61,9 +79,16 @@ public struct RunListing: Sendable {
 
 /// Opens the store a `--state-dir` (or, later, `--state URL`) names.
 public enum StateStores {
-    /// The store at `location`, checked (an unsafe local state dir is refused).
-    public static func open(_ location: String) throws(EngineError) -> any StateStore {
-        try LocalStateStore(checking: location)
+    /// Whether `location` names a PostgreSQL database.
+    public static func isDatabase(_ location: String) -> Bool {
+        location.hasPrefix("postgres://") || location.hasPrefix("postgresql://")
+    }
+
+    /// The store at `location`, checked (an unsafe local state dir is refused): a path, or a
+    /// `postgres://` URL, whose logs and outputs then live under `localRoot`.
+    public static func open(_ location: String, localRoot: String = ".pipeline", leaseTTLms: Int = 30_000) throws(EngineError) -> any StateStore {
+        if isDatabase(location) { return try PostgresStateStore(url: location, localRoot: localRoot, leaseTTLms: leaseTTLms) }
+        return try LocalStateStore(checking: location)
     }
 }
 

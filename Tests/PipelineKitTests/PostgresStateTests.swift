@@ -1,0 +1,132 @@
+import Foundation
+import Testing
+
+/// Runs kept in a real PostgreSQL (the cluster `scripts/test` starts): one run per pipeline across
+/// "runners" (working directories), takeover after a dead holder's lease expires, self-fencing of
+/// a holder that was paused past its lease, and rollback/status from anywhere.
+@Suite(.serialized, .timeLimit(.minutes(5)))
+struct PostgresStateTests {
+    static let serverURL = ProcessInfo.processInfo.environment["PIPELINE_TEST_PG_URL"] ?? "postgresql://postgres@127.0.0.1:54329/postgres"
+
+    /// A fresh database on the test cluster; its URL.
+    static func database() throws -> String {
+        let name = "pipeline_state_\(UInt32.random(in: 0...UInt32.max))"
+        let create = try Binary.run(executable: "/usr/bin/env", ["psql", "-v", "ON_ERROR_STOP=1", "-q", "-c", "CREATE DATABASE \(name)", serverURL])
+        try #require(create.status == 0, "PostgreSQL is not reachable at \(serverURL) (scripts/test starts it): \(create.stderr)")
+        return String(serverURL[..<serverURL.lastIndex(of: "/")!]) + "/" + name
+    }
+
+    static func psql(_ url: String, _ sql: String) throws -> String {
+        let result = try Binary.run(executable: "/usr/bin/env", ["psql", "-v", "ON_ERROR_STOP=1", "-At", "-c", sql, url])
+        #expect(result.status == 0, "\(result.stderr)")
+        return result.stdout
+    }
+
+    static let twoStages = """
+        version: 1
+        name: shared
+        secrets: [TOKEN]
+        stages:
+          - {id: a, kind: backend, env: {T: '${{ secrets.TOKEN }}'}, run: 'echo "deploy a $T" >> "$LEDGER"; echo token=$T', rollback: 'echo undo a >> "$LEDGER"'}
+          - {id: b, kind: backend, run: 'echo deploy b >> "$LEDGER"', rollback: 'echo undo b >> "$LEDGER"'}
+          - {id: verify, kind: verify, smoke: ['true']}
+        """
+
+    @Test func statusHistoryAndRollbackFromAnotherMachineAndNoSecretInTheDatabase() throws {
+        let url = try Self.database()
+        let runner = try Sandbox(Self.twoStages)
+        let other = try Sandbox("")
+        defer { runner.remove(); other.remove() }
+        let env = ["TOKEN": "s3cretvalue123", "LEDGER": runner.dir.appendingPathComponent("ledger").path]
+        let run = try runner.pipeline(["run", "p.yml", "--state", url], env: env)
+        #expect(run.status == 0, "\(run.stderr)")
+        // Another directory, with no local state at all: the database has the run.
+        let status = try other.pipeline(["status", "--state", url])
+        #expect(status.status == 0 && status.stdout.contains("of 'shared': succeeded"), "\(status.stdout)\(status.stderr)")
+        #expect(status.stdout.contains("lease of 'shared'"), "\(status.stdout)")
+        #expect(try other.pipeline(["history"], env: ["PIPELINE_STATE": url]).stdout.contains("shared  succeeded"))
+        let rollback = try other.pipeline(["rollback", "--state", url], env: env)
+        #expect(rollback.status == 0, "\(rollback.stderr)")
+        #expect(Ledger(runner).lines == ["deploy a s3cretvalue123", "deploy b", "undo b", "undo a"])
+        let dump = try Binary.run(executable: "/usr/bin/env", ["pg_dump", url])
+        #expect(dump.status == 0 && dump.stdout.contains("run_started"), "\(dump.stderr)")
+        #expect(!dump.stdout.contains("s3cretvalue123"), "a secret value is in the database")
+    }
+
+    @Test func concurrentRunsFromTwoRunnersExactlyOneRunsEachTime() throws {
+        let url = try Self.database()
+        let one = try Sandbox("version: 1\nname: race\nstages:\n  - {id: s, run: 'echo start >> \"$LEDGER\"; sleep 0.3; echo end >> \"$LEDGER\"'}\n")
+        let two = try Sandbox("version: 1\nname: race\nstages:\n  - {id: s, run: 'echo start >> \"$LEDGER\"; sleep 0.3; echo end >> \"$LEDGER\"'}\n")
+        defer { one.remove(); two.remove() }
+        let ledger = one.dir.appendingPathComponent("ledger").path
+        for pair in 0..<20 {
+            let a = try one.background(["run", "p.yml", "--state", url], env: ["LEDGER": ledger])
+            let b = try two.background(["run", "p.yml", "--state", url], env: ["LEDGER": ledger])
+            let codes = [a.wait(seconds: 60), b.wait(seconds: 60)]
+            #expect(codes.filter { $0 == 0 }.count == 1 && codes.filter { $0 == 2 }.count == 1, "pair \(pair): exits \(codes)")
+            let loser = codes[0] == 2 ? a : b
+            #expect(loser.stderr.contains("is locked by another run (run "), "pair \(pair): \(loser.stderr)")
+        }
+        #expect(!Ledger(one).hasOverlappingStarts, "two runs overlapped: \(Ledger(one).text)")
+        #expect(Ledger(one).count("end") == 20)
+    }
+
+    @Test func aKilledHoldersRunIsTakenOverAfterItsLeaseExpires() throws {
+        let url = try Self.database()
+        let yaml = """
+            version: 1
+            name: takeover
+            stages:
+              - {id: s1, run: 'echo s1 >> "$LEDGER"'}
+              - {id: s2, run: 'echo start s2 >> "$LEDGER"; sleep 1; echo end s2 >> "$LEDGER"'}
+              - {id: s3, run: 'echo s3 >> "$LEDGER"'}
+            """
+        let first = try Sandbox(yaml)
+        let second = try Sandbox(yaml)
+        defer { first.remove(); second.remove() }
+        let env = ["LEDGER": first.dir.appendingPathComponent("ledger").path]
+        let holder = try first.background(["run", "p.yml", "--state", url, "--lease-ttl", "2s"], env: env)
+        #expect(waitUntil(seconds: 30) { Ledger(first).contains("start s2") })
+        holder.signal(SIGKILL)
+        _ = holder.wait(seconds: 10)
+        // While the lease lives, a second runner is refused, naming the holder.
+        let early = try second.pipeline(["resume", "--state", url], env: env, within: 30)
+        #expect(early.status == 2 && early.stderr.contains("is locked by another run"), "\(early.output)")
+        // --wait-lock: it takes over once the lease expires (and s2's script has ended).
+        let resumed = try second.pipeline(["resume", "--state", url, "--wait-lock"], env: env, within: 60)
+        #expect(resumed.status == 0, "\(resumed.output)")
+        let ledger = Ledger(first)
+        #expect(ledger.count("s1") == 1, "s1 had succeeded and ran again: \(ledger.text)")
+        #expect(ledger.count("s3") == 1 && ledger.contains("end s2"), "\(ledger.text)")
+    }
+
+    @Test func aPausedHolderFencesItselfAfterATakeoverAndWritesNothingMore() throws {
+        let url = try Self.database()
+        let yaml = """
+            version: 1
+            name: paused
+            stages:
+              - {id: long, run: 'echo "start $PIPELINE_FENCE" >> "$LEDGER"; sleep 4; echo "end $PIPELINE_FENCE" >> "$LEDGER"'}
+              - {id: after, run: 'echo "after $PIPELINE_FENCE" >> "$LEDGER"'}
+            """
+        let first = try Sandbox(yaml)
+        let second = try Sandbox(yaml)
+        defer { first.remove(); second.remove() }
+        let env = ["LEDGER": first.dir.appendingPathComponent("ledger").path]
+        let holder = try first.background(["run", "p.yml", "--state", url, "--lease-ttl", "2s"], env: env)
+        #expect(waitUntil(seconds: 30) { Ledger(first).contains("start 1") })
+        holder.signal(SIGSTOP)
+        usleep(2_500_000)  // past the lease
+        let taker = try second.background(["resume", "--state", url, "--wait-lock"], env: env)
+        #expect(waitUntil(seconds: 30) { (try? Self.psql(url, "SELECT epoch FROM pipeline.leases"))?.contains("2") == true }, "no takeover")
+        holder.signal(SIGCONT)
+        #expect(holder.wait(seconds: 30) == 5, "the paused holder did not fence itself: \(holder.output)")
+        #expect(taker.wait(seconds: 60) == 0, "\(taker.output)")
+        let ledger = Ledger(first)
+        #expect(!ledger.contains("end 1") && !ledger.contains("after 1"), "the fenced holder's work went on: \(ledger.text)")
+        #expect(ledger.contains("after 2"), "\(ledger.text)")
+        // No event of the old epoch after the first of the new one.
+        let order = try Self.psql(url, "SELECT coalesce(max(seq) FILTER (WHERE epoch = 1), 0) < min(seq) FILTER (WHERE epoch = 2) FROM pipeline.events")
+        #expect(order.trimmingCharacters(in: .whitespacesAndNewlines) == "t", "the fenced holder wrote after the takeover")
+    }
+}
