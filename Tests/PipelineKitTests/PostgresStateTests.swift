@@ -130,3 +130,62 @@ struct PostgresStateTests {
         #expect(order.trimmingCharacters(in: .whitespacesAndNewlines) == "t", "the fenced holder wrote after the takeover")
     }
 }
+
+extension PostgresStateTests {
+    /// The holder's connection killed by the server mid-run: it reconnects, keeps its lease (same
+    /// epoch) and the run ends with its journal whole.
+    @Test func aKilledConnectionIsReconnectedAndTheRunGoesOn() throws {
+        let url = try Self.database()
+        let box = try Sandbox(
+            """
+            version: 1
+            name: reconnect
+            stages:
+              - {id: a, run: 'echo a >> "$LEDGER"; sleep 2'}
+              - {id: b, run: 'echo b >> "$LEDGER"'}
+            """)
+        defer { box.remove() }
+        let env = ["LEDGER": box.dir.appendingPathComponent("ledger").path]
+        let holder = try box.background(["run", "p.yml", "--state", url, "--lease-ttl", "3s"], env: env)
+        #expect(waitUntil(seconds: 30) { Ledger(box).contains("a") })
+        let name = String(url[url.index(after: url.lastIndex(of: "/")!)...])
+        let killed = try Self.psql(
+            Self.serverURL, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '\(name)' AND application_name = 'pipeline'")
+        #expect(killed.trimmingCharacters(in: .whitespacesAndNewlines) == "1", "no connection of the holder to kill: \(killed)")
+        #expect(holder.wait(seconds: 60) == 0, "\(holder.output)")
+        #expect(Ledger(box).lines == ["a", "b"])
+        let status = try box.pipeline(["status", "--state", url, "--json"])
+        #expect(status.stdout.contains("\"status\": \"succeeded\""), "\(status.stdout)")
+        #expect(try Self.psql(url, "SELECT DISTINCT epoch FROM pipeline.events").trimmingCharacters(in: .whitespacesAndNewlines) == "1")
+    }
+}
+
+extension PostgresStateTests {
+    /// `pipeline lock status` shows the holder; `lock release --reason` ends the lease, is recorded,
+    /// and the holder fences itself (exit 5) without writing more.
+    @Test func aForcedReleaseIsRecordedAndFencesTheHolder() throws {
+        let url = try Self.database()
+        let box = try Sandbox(
+            """
+            version: 1
+            name: stuck
+            stages:
+              - {id: a, run: 'echo start >> "$LEDGER"; sleep 20; echo end >> "$LEDGER"'}
+            """)
+        let other = try Sandbox("")
+        defer { box.remove(); other.remove() }
+        let holder = try box.background(["run", "p.yml", "--state", url, "--lease-ttl", "3s"], env: ["LEDGER": box.dir.appendingPathComponent("ledger").path])
+        #expect(waitUntil(seconds: 30) { Ledger(box).contains("start") })
+        let status = try other.pipeline(["lock", "status", "--state", url])
+        #expect(status.status == 0 && status.stdout.contains("stuck: held until") && status.stdout.contains("epoch 1"), "\(status.stdout)\(status.stderr)")
+        let noReason = try other.pipeline(["lock", "release", "--state", url, "--pipeline", "stuck"])
+        #expect(noReason.status == 2, "a release without a reason was accepted")
+        let release = try other.pipeline(["lock", "release", "--state", url, "--pipeline", "stuck", "--reason", "runner wedged, INC-42"])
+        #expect(release.status == 0, "\(release.stderr)")
+        #expect(holder.wait(seconds: 30) == 5, "the released holder did not fence itself: \(holder.output)")
+        #expect(!Ledger(box).contains("end"), "the holder's stage went on after the release")
+        #expect(try Self.psql(url, "SELECT reason FROM pipeline.lease_releases").contains("runner wedged, INC-42"))
+        // The run can be continued by anyone now.
+        #expect(try other.pipeline(["lock", "status", "--state", url]).stdout.contains("stuck: free"))
+    }
+}

@@ -65,6 +65,11 @@ public final class PostgresStateStore: StateStore, @unchecked Sendable {
                       epoch bigint NOT NULL, line text NOT NULL, PRIMARY KEY (run, seq))
                     """)
                 try db.query(
+                    """
+                    CREATE TABLE pipeline.lease_releases (pipeline text NOT NULL, epoch bigint NOT NULL, run text NOT NULL,
+                      released_by text NOT NULL, reason text NOT NULL, released timestamptz NOT NULL DEFAULT now())
+                    """)
+                try db.query(
                     "INSERT INTO pipeline.meta VALUES ('schema_version', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                     [String(Self.schemaVersion)])
             }
@@ -132,6 +137,60 @@ public final class PostgresStateStore: StateStore, @unchecked Sendable {
 
     public func localDirectory(_ run: String) -> String { local.runDirectory(run) }
 
+    /// One pipeline's lease, as `pipeline lock status` shows it.
+    public struct LeaseInfo: Sendable {
+        public var pipeline: String
+        public var run: String
+        public var host: String
+        public var pid: Int
+        public var user: String
+        public var epoch: Int
+        public var acquired: String
+        public var expires: String
+        public var expired: Bool
+    }
+
+    /// Every lease (or one pipeline's), newest taken first.
+    public func leases(pipeline: String? = nil) throws(EngineError) -> [LeaseInfo] {
+        let time = "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'"
+        let rows = try db.query(
+            """
+            SELECT pipeline, run, host, pid, usr, epoch, to_char(acquired AT TIME ZONE 'UTC', \(time)), to_char(expires AT TIME ZONE 'UTC', \(time)),
+              expires <= now() FROM pipeline.leases WHERE $1::text IS NULL OR pipeline = $1 ORDER BY acquired DESC
+            """, [pipeline])
+        return rows.map {
+            LeaseInfo(
+                pipeline: $0[0] ?? "", run: $0[1] ?? "", host: $0[2] ?? "", pid: Int($0[3] ?? "") ?? 0, user: $0[4] ?? "",
+                epoch: Int($0[5] ?? "") ?? 0, acquired: $0[6] ?? "", expires: $0[7] ?? "", expired: $0[8] == "t")
+        }
+    }
+
+    /// Ends a live lease by force — its epoch moves on, so its holder's next append or renewal is
+    /// refused and it fences itself (exit 5) — recording
+    /// who did it and why in `pipeline.lease_releases`.
+    /// - Returns: the lease as it was.
+    /// - Throws: ``EngineError`` when there is no live lease, or without a reason.
+    public func release(pipeline: String, reason: String, by: String) throws(EngineError) -> LeaseInfo {
+        guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else { throw EngineError("a forced release needs --reason TEXT") }
+        guard let lease = try leases(pipeline: pipeline).first else { throw EngineError("pipeline '\(pipeline)' has no lease in \(location)") }
+        guard !lease.expired else { throw EngineError("the lease of '\(pipeline)' is not held (it expired \(lease.expires)); nothing to release") }
+        try db.query("BEGIN")
+        do throws(EngineError) {
+            let rows = try db.query(
+                "UPDATE pipeline.leases SET expires = now(), epoch = epoch + 1 WHERE pipeline = $1 AND epoch = $2 AND expires > now() RETURNING run",
+                [pipeline, String(lease.epoch)])
+            guard !rows.isEmpty else { throw EngineError("the lease of '\(pipeline)' changed meanwhile; look again with 'pipeline lock status'") }
+            try db.query(
+                "INSERT INTO pipeline.lease_releases (pipeline, epoch, run, released_by, reason) VALUES ($1, $2, $3, $4, $5)",
+                [pipeline, String(lease.epoch), lease.run, by, reason])
+            try db.query("COMMIT")
+        } catch {
+            _ = try? db.query("ROLLBACK")
+            throw error
+        }
+        return lease
+    }
+
     /// The lease of `pipeline` as the database has it, for `status` (nil when never taken).
     public func leaseHolder(_ pipeline: String) -> (run: String, host: String, pid: Int, epoch: Int, expires: String, expired: Bool)? {
         let rows =
@@ -193,7 +252,7 @@ final class PostgresLease: PipelineLock {
 
     func renew() throws(EngineError) {
         let rows = try db.query(
-            "UPDATE pipeline.leases SET renewed = now(), expires = now() + $3::bigint * interval '1 millisecond' WHERE pipeline = $1 AND epoch = $2 RETURNING 1",
+            "UPDATE pipeline.leases SET renewed = now(), expires = now() + $3::bigint * interval '1 millisecond' WHERE pipeline = $1 AND epoch = $2 AND expires > now() RETURNING 1",
             [pipeline, String(epoch), String(ttlMs)])
         if rows.isEmpty { throw EngineError("lost the lease of pipeline '\(pipeline)': another runner took it over", exitCode: ExitStatus.lostLease) }
     }
