@@ -76,12 +76,12 @@ final class ChildProcess {
         guard !closed else { return lines }
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            let n = Posix.read(fd, &buffer)
             if n > 0 {
                 pending.append(contentsOf: buffer[0..<n])
                 continue
             }
-            if n == 0 { eof = true } else if errno == EINTR { continue } else if errno != EAGAIN && errno != EWOULDBLOCK { eof = true }
+            if n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) { eof = true }
             break
         }
         var start = 0

@@ -226,3 +226,17 @@ extension Engine {
         }
     }
 }
+
+extension Engine {
+    func attemptEnd(_ stage: String, phase: AttemptPhase, attempt: Int, _ child: ChildProcess, outcome: AttemptOutcome) -> JournalEvent.AttemptEnd {
+        .init(
+            stage: stage, phase: phase, attempt: attempt, exitCode: child.exitCode, signal: child.signalName,
+            durationMs: clock.now() - child.startedAt, outcome: outcome)
+    }
+
+    /// The declared outputs the stage wrote to `$PIPELINE_OUTPUTS` (format: `StageOutputs`); the file
+    /// is rewritten with secrets masked. See `StageOutputs.swift`.
+    func readOutputs(_ path: String, declared: [String]) -> Result<[(String, String)], StageOutputs.Problem> {
+        scrubAndParseOutputs(path, declared: declared)
+    }
+}

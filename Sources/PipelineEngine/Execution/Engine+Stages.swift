@@ -2,10 +2,9 @@ import PipelineSpec
 internal import CSystem
 import Foundation
 
-extension Engine {
+extension DeployEngine {
     /// Starts what can start: gates of stages whose needs succeeded, then attempts up to `--max-parallel`.
     func advanceStages(now: Int) throws(EngineError) -> Bool {
-        guard let pipeline, let graph else { return false }
         var progressed = false
         let accepting: Bool = { if case .running = state { return true } else { return false } }()
         if openDirty {
@@ -46,7 +45,7 @@ extension Engine {
     /// Works through a stage's gates in order: approval, window, wait, check.
     /// Returns true when the stage's phase changed.
     func passGates(_ node: Int, now: Int, active: inout Int) throws(EngineError) -> Bool {
-        let stage = pipeline!.stages[node]
+        let stage = pipeline.stages[node]
         let gate = stage.gate
         if let approval = gate?.approval, !stages[node].approvalDone {
             let message = approval.message.map { resolve($0, stage: stage) } ?? "deploy stage '\(stage.id)'?"
@@ -118,7 +117,7 @@ extension Engine {
     }
 
     func gateCheckFinished(_ node: Int, _ child: ChildProcess) throws(EngineError) {
-        let stage = pipeline!.stages[node]
+        let stage = pipeline.stages[node]
         stages[node].log.close()
         record(
             .attemptFinished(
@@ -183,7 +182,7 @@ extension Engine {
 
     /// Runs action `index` of the current attempt; finishes the attempt after the last one.
     func runAction(_ node: Int, index: Int, startedAt: Int) throws(EngineError) {
-        let stage = pipeline!.stages[node]
+        let stage = pipeline.stages[node]
         var index = index
         while index < stages[node].actions.count {
             switch stages[node].actions[index] {
@@ -209,7 +208,7 @@ extension Engine {
 
     /// Starts the native work of a stage on its own thread.
     func startNative(_ node: Int, _ work: Action.NativeWork, startedAt: Int) {
-        let stage = pipeline!.stages[node]
+        let stage = pipeline.stages[node]
         let task = NativeTask(clock: clock)
         task.deadline = task.startedAt + max(1, stage.timeout.milliseconds - (clock.now() - startedAt))
         // What the stage's scripts will see: the process environment, the pipeline's and the stage's `env`.
@@ -288,7 +287,7 @@ extension Engine {
                 return
             }
             PrivateFiles.makePrivate(path)
-            record(.backup(stage: pipeline!.stages[node].id, attempt: stages[node].attempt, path: path, bytes: Int(info.st_size)))
+            record(.backup(stage: pipeline.stages[node].id, attempt: stages[node].attempt, path: path, bytes: Int(info.st_size)))
             try flush()
             emit(.action(stage: node), "backup written: \(path) (\(info.st_size) bytes)")
         }
@@ -321,7 +320,7 @@ extension Engine {
 
     func attemptFinished(_ node: Int, ok: Bool, exitCode: Int?, signal: String?, outcome: AttemptOutcome, startedAt: Int? = nil) throws(EngineError) {
         let (ok, outcome, outputs) = endOutputs(node, ok: ok, outcome: outcome)  // outputs that cannot be read fail the attempt
-        let stage = pipeline!.stages[node]
+        let stage = pipeline.stages[node]
         let attempt = stages[node].attempt
         let started = run.stage(stage.id)?.attempts.last?.startedClock ?? clock.now()
         record(
@@ -394,17 +393,6 @@ extension Engine {
         }
     }
 
-    func attemptEnd(_ stage: String, phase: AttemptPhase, attempt: Int, _ child: ChildProcess, outcome: AttemptOutcome) -> JournalEvent.AttemptEnd {
-        .init(
-            stage: stage, phase: phase, attempt: attempt, exitCode: child.exitCode, signal: child.signalName,
-            durationMs: clock.now() - child.startedAt, outcome: outcome)
-    }
-
-    /// The declared outputs the stage wrote to `$PIPELINE_OUTPUTS` (format: `StageOutputs`); the file
-    /// is rewritten with secrets masked. See `StageOutputs.swift`.
-    func readOutputs(_ path: String, declared: [String]) -> Result<[(String, String)], StageOutputs.Problem> {
-        scrubAndParseOutputs(path, declared: declared)
-    }
 }
 
 /// When a deploy window is open.

@@ -21,19 +21,8 @@ struct LazyLog {
         // Never follow a symlink planted where a log goes.
         if fd < 0 { fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o600) }
         guard fd >= 0 else { return "cannot open the log '\(path)': \(String(cString: strerror(errno)))" }
-        var text = text
-        return text.withUTF8 { buffer -> String? in
-            var offset = 0
-            while offset < buffer.count {
-                let n = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                if n <= 0 {
-                    if n < 0 && errno == EINTR { continue }
-                    return "cannot write the log '\(path)': \(String(cString: strerror(errno)))"
-                }
-                offset += n
-            }
-            return nil
-        }
+        var bytes = Array(text.utf8)
+        return Posix.writeAll(fd, &bytes) ? nil : "cannot write the log '\(path)': \(String(cString: strerror(errno)))"
     }
 
     mutating func close() {
@@ -55,7 +44,7 @@ struct ApprovalPrompt {
 /// One thread owns all state: a `poll` loop over the children's output pipes and a signalfd
 /// (SIGCHLD, SIGINT, SIGTERM, SIGHUP), with timers on the injected ``EngineClock``. No state is
 /// shared, so no locks are needed, and a virtual clock can skip idle waits deterministically.
-public final class Engine {
+public class Engine {
     /// The phases of the whole run, each with the data only it has.
     enum State {
         /// Starting stages as their needs succeed.
@@ -128,8 +117,6 @@ public final class Engine {
         var backupPath: String?
     }
 
-    let pipeline: Pipeline?
-    let graph: StageGraph?
     let options: EngineOptions
     let output: EngineOutput
     let clock: EngineClock
@@ -142,14 +129,6 @@ public final class Engine {
     var journal: (any RunJournal)!
     var lock: (any PipelineLock)?
     var pendingEvents: [JournalEvent] = []
-    var stages: [StageExec] = []
-    /// Stages whose needs have all succeeded and that have not ended, in graph order: the only
-    /// ones the loop looks at, so each step costs what is in flight, not the pipeline's size.
-    var openStages: [Int] = []
-    var openDirty = false
-    var unmetNeeds: [Int] = []
-    var succeededCount = 0
-    var positionInOrder: [Int] = []
     var jobs: [pid_t: (child: ChildProcess, purpose: Purpose)] = [:]
     /// Native work in flight (probes, canary, verify), by the fd it reports on.
     var tasks: [Int32: (task: NativeTask, node: Int)] = [:]
@@ -158,12 +137,8 @@ public final class Engine {
     var signalFD: Int32 = -1
     /// The rollback in progress, if any.
     var undo: RollbackProgress? { state.rollback }
-    /// How many stages run at once (``EngineOptions/maxParallel`` within the descriptor limit).
-    var maxParallel = 1
     /// When the lease was last renewed (monotonic real ms; leases live in real time).
     var lastRenewal = 0
-    /// The approval prompt on screen, if any.
-    var prompt: ApprovalPrompt?
     /// Keys for scripts that could not start (negative, never a pid).
     var nextFailedSpawnToken: pid_t = -1
     /// Whether a log write failure was already reported (once per run).
@@ -171,9 +146,9 @@ public final class Engine {
 
     var runDirectory: String { store.localDirectory(run.run) }
 
-    init(pipeline: Pipeline?, graph: StageGraph?, run: RunState, store: any StateStore, options: EngineOptions, output: EngineOutput, clock: EngineClock) {
-        self.pipeline = pipeline
-        self.graph = graph
+    /// An engine that works from the recorded run alone (`pipeline rollback`, a resumed rollback);
+    /// ``DeployEngine`` adds the pipeline file's stages.
+    init(run: RunState, store: any StateStore, options: EngineOptions, output: EngineOutput, clock: EngineClock) {
         self.options = options
         self.output = output
         self.clock = clock
@@ -184,8 +159,30 @@ public final class Engine {
         masker = SecretMasker(
             run.definition.secrets.compactMap { name in options.environment[name].map { (name, $0) } }
                 + (options.stateURL.map { url in [("--state", url)] + PostgresConnection.password(of: url).map { ("--state password", $0) } } ?? []))
-        stages = (pipeline?.stages ?? []).map { _ in StageExec() }
     }
+
+    // MARK: - What a deploy adds (``DeployEngine`` overrides these; a rollback alone has none)
+
+    /// Sets up before the loop starts.
+    func prepareLoop() {}
+    /// Starts what can start, and ends the run when nothing is left; true when something changed.
+    func advanceDeploy(now: Int) throws(EngineError) -> Bool { false }
+    /// Whether an approval prompt waits for a line on standard input.
+    var awaitingAnswer: Bool { false }
+    /// Reads what was typed at the prompt.
+    func readAnswer() {}
+    /// The run stopped running: a prompt on screen no longer stands.
+    func dropPrompt() {}
+    /// The deploy's own timers (gate waits, retry delays).
+    func deployTimers() -> [Int] { [] }
+    /// A stage's script, or its gate check, ended.
+    func stageJobFinished(_ node: Int, gateCheck: Bool, _ child: ChildProcess) throws(EngineError) {}
+    /// A stage's native work reported.
+    func taskReported(_ task: NativeTask, node: Int) throws(EngineError) {}
+    /// The id of stage `node` of the pipeline file.
+    func stageID(of node: Int) -> String { "" }
+    /// Appends to stage `node`'s current log; returns a write failure.
+    func writeStageLog(_ node: Int, _ text: String) -> String? { nil }
 
     // MARK: - Entry points
 
@@ -208,7 +205,7 @@ public final class Engine {
                 pid: Int(getpid()), waiting: nil,
                 stages: loaded.pipeline.stages.map { .init(id: $0.id, status: .pending, attempts: [], outputs: [], rollback: nil, approved: false) },
                 completionOrder: [], definition: RunDefinition(loaded.pipeline), remaining: [], rollbackNote: nil)
-            let engine = Engine(pipeline: loaded.pipeline, graph: loaded.graph, run: state, store: store, options: options, output: output, clock: clock)
+            let engine = DeployEngine(pipeline: loaded.pipeline, graph: loaded.graph, run: state, store: store, options: options, output: output, clock: clock)
             engine.lock = lock
             try PrivateFiles.makeDirectory(engine.runDirectory + "/logs")
             try PrivateFiles.makeDirectory(engine.runDirectory + "/outputs")
@@ -353,7 +350,7 @@ public final class Engine {
             options.workingDirectory = state.workdir
             if state.rollbackBegun {
                 // Never deploy again what a rollback was undoing: finish the undo.
-                let engine = Engine(pipeline: nil, graph: nil, run: state, store: store, options: options, output: output, clock: clock)
+                let engine = Engine(run: state, store: store, options: options, output: output, clock: clock)
                 engine.lock = lock
                 engine.journal = try store.openJournal(run: id, clock: clock)
                 engine.record(
@@ -385,7 +382,7 @@ public final class Engine {
                     "the pipeline file '\(state.file)' changed since run \(id) started (\(changes.summary)); resuming would mix two versions (pass --force to resume anyway)"
                 )
             }
-            let engine = Engine(pipeline: loaded.pipeline, graph: loaded.graph, run: state, store: store, options: options, output: output, clock: clock)
+            let engine = DeployEngine(pipeline: loaded.pipeline, graph: loaded.graph, run: state, store: store, options: options, output: output, clock: clock)
             engine.lock = lock
             engine.journal = try store.openJournal(run: id, clock: clock)
             return try engine.prepareResume(changed: Hashing.sha256(loaded.source) != state.fileHash ? changes : nil, source: loaded.source)
@@ -408,7 +405,7 @@ public final class Engine {
             var options = options
             options.workingDirectory = state.workdir
             state.status = .running
-            let engine = Engine(pipeline: nil, graph: nil, run: state, store: store, options: options, output: output, clock: clock)
+            let engine = Engine(run: state, store: store, options: options, output: output, clock: clock)
             engine.lock = lock
             engine.journal = try store.openJournal(run: id, clock: clock)
             engine.record(.runResumed(pid: Int(getpid()), host: Host.name, boot: Host.bootID, purpose: .rollback, forced: nil, definition: nil, fileHash: nil))
@@ -420,37 +417,6 @@ public final class Engine {
             output.note(error.exitCode == 0 ? error.message : "error: \(error.message)")
             return error.exitCode
         }
-    }
-
-    func prepareResume(changed: StageChanges?, source: [UInt8]) throws(EngineError) -> Int32 {
-        // Stages that were running when the engine died: re-run (idempotent), or stop for a decision.
-        let wasRunning = run.stages.filter { $0.status == .running }.map(\.id)
-        if let changed { output.note("warning: resuming run \(run.run) on a changed file (--force): \(changed.summary)") }
-        record(
-            .runResumed(
-                pid: Int(getpid()), host: Host.name, boot: Host.bootID, purpose: .resume, forced: options.force,
-                definition: changed.map { _ in RunDefinition(pipeline!) }, fileHash: changed.map { _ in Hashing.sha256(source) }))
-        for id in wasRunning where options.assumeDone.contains(id) {
-            record(.stageFinished(stage: id, status: .succeeded, outputs: [], masked: [], note: "assumed done by a person"))
-        }
-        try flush()
-        // Records are matched by stage id, never by position: the file may have been reordered.
-        for (i, stage) in pipeline!.stages.enumerated() {
-            guard let record = run.stage(stage.id) else { continue }
-            stages[i].attempt = record.attempts.count
-            stages[i].checkNumberBase = record.gateChecks
-            stages[i].approvalDone = record.approved
-            if record.status == .succeeded { stages[i].phase = .succeeded }
-            if wasRunning.contains(stage.id), !stage.idempotent, !options.rerun.contains(stage.id), !options.assumeDone.contains(stage.id) {
-                state = .stopping(
-                    stage: stage.id, reason: "decision",
-                    message:
-                        "stage '\(stage.id)' was running when the engine stopped and is not idempotent: check the target, then resume with --rerun \(stage.id) or --assume-done \(stage.id)"
-                )
-            }
-        }
-        output.note("resuming run \(run.run) of '\(run.pipeline)'")
-        return execute()
     }
 
     // MARK: - Journal
@@ -472,35 +438,8 @@ public final class Engine {
 
     // MARK: - The loop
 
-    /// How many stages may run at once: `--max-parallel`, capped so every running stage can have its
-    /// pipe and log (the soft descriptor limit is first raised to the hard one, as servers do).
-    func parallelismWithinDescriptorLimit() -> Int {
-        var limit = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return options.maxParallel }
-        if limit.rlim_cur < limit.rlim_max {
-            var raised = limit
-            raised.rlim_cur = min(limit.rlim_max, 1 << 20)
-            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
-        }
-        let open = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).count
-        let free = Int(clamping: limit.rlim_cur) - open - EngineDefaults.reservedDescriptors
-        let allowed = max(1, free / EngineDefaults.descriptorsPerStage)
-        guard allowed < options.maxParallel else { return options.maxParallel }
-        output.note(
-            "warning: --max-parallel \(options.maxParallel) lowered to \(allowed): the descriptor limit (ulimit -n \(limit.rlim_cur)) leaves room for \(allowed) stage\(allowed == 1 ? "" : "s") at once"
-        )
-        return allowed
-    }
-
     func execute() -> Int32 {
-        maxParallel = parallelismWithinDescriptorLimit()
-        if let graph {
-            positionInOrder = [Int](repeating: 0, count: stages.count)
-            for (position, node) in graph.order.enumerated() { positionInOrder[node] = position }
-            unmetNeeds = graph.needs.map { $0.filter { stages[$0].phase != .succeeded }.count }
-            succeededCount = stages.filter { $0.phase == .succeeded }.count
-            openStages = graph.order.filter { unmetNeeds[$0] == 0 && stages[$0].phase != .succeeded && stages[$0].phase != .failed }
-        }
+        prepareLoop()
         signalFD = ps_signalfd_open()
         defer {
             if signalFD >= 0 { close(signalFD) }
@@ -561,21 +500,14 @@ public final class Engine {
 
     /// Advances every stage and the run as far as possible without waiting.
     func step() throws(EngineError) {
-        if let prompt, !state.isRunning {
-            // The run is stopping, failing or interrupted: the question no longer stands.
-            output.note("")
-            output.note("[\(stageID(.action(stage: prompt.node)))] approval no longer asked: the run is stopping")
-            stages[prompt.node].phase = .pending
-            self.prompt = nil
-        }
+        if !state.isRunning { dropPrompt() }
         var progressed = true
         while progressed {
             progressed = false
             let now = clock.now()
             switch state {
             case .running, .stopping:
-                progressed = try advanceStages(now: now)
-                try checkRunEnd()
+                progressed = try advanceDeploy(now: now)
             case .failing(let stage):
                 if !busy {
                     beginRollback(failed: stage)
@@ -612,14 +544,14 @@ public final class Engine {
             clock.skip(target - clock.now())
             spawner.advance(to: clock.now())
             timeout = 0
-        } else if let t = timeout, t > 0, clock.isVirtual, !busy, prompt == nil {
+        } else if let t = timeout, t > 0, clock.isVirtual, !busy, !awaitingAnswer {
             clock.skip(t)
             return
         }
-        if timeout == nil && !busy && prompt == nil { return }
+        if timeout == nil && !busy && !awaitingAnswer { return }
         var fds = [pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0)]
         var owners: [pid_t] = [0]
-        if prompt != nil {
+        if awaitingAnswer {
             fds.append(pollfd(fd: 0, events: Int16(POLLIN), revents: 0))
             owners.append(0)
         }
@@ -633,41 +565,16 @@ public final class Engine {
         let n = poll(&fds, nfds_t(fds.count), Int32(clamping: timeout!))
         if n < 0 && errno != EINTR { throw EngineError("poll failed: \(String(cString: strerror(errno)))", exitCode: 3) }
         for (i, pfd) in fds.enumerated() where pfd.revents != 0 && i > 0 && i < firstTask {
-            if owners[i] == 0 { readApproval(); continue }
+            if owners[i] == 0 { readAnswer(); continue }
             if let job = jobs[owners[i]] { drain(job.child, job.purpose) }
         }
         for pfd in fds[firstTask...] where pfd.revents != 0 {
-            if let entry = tasks[pfd.fd] { try collect(entry.task, node: entry.node) }
+            if let entry = tasks[pfd.fd] { try taskReported(entry.task, node: entry.node) }
         }
         if fds[0].revents != 0 { handleSignals() }
         handleTimers()
         try renewLeaseIfDue()
         try collectFinishedJobs()
-    }
-
-    /// Reads what was typed at the approval prompt; a whole line answers it (end of input: no one
-    /// can answer, the run stops at the gate).
-    func readApproval() {
-        guard var prompt else { return }
-        var buffer = [UInt8](repeating: 0, count: 512)
-        let n = read(0, &buffer, buffer.count)
-        if n < 0 && (errno == EINTR || errno == EAGAIN) { return }
-        if n > 0 { prompt.typed.append(contentsOf: buffer[0..<n]) }
-        let node = prompt.node
-        if let newline = prompt.typed.firstIndex(of: UInt8(ascii: "\n")) {
-            let answer = String(decoding: prompt.typed[..<newline], as: UTF8.self).trimmingCharacters(in: .whitespaces).lowercased()
-            stages[node].approvalAnswer = answer == "y" || answer == "yes"
-        } else if n <= 0 {
-            let stage = stageID(.action(stage: node))
-            stop(
-                stage, reason: "approval",
-                message: "stage '\(stage)' needs approval (no answer: standard input closed); continue with 'pipeline resume \(run.run) --approve \(stage)'")
-        } else {
-            self.prompt = prompt
-            return
-        }
-        stages[node].phase = .pending
-        self.prompt = nil
     }
 
     func nextTimer() -> Int? {
@@ -678,30 +585,10 @@ public final class Engine {
             if let t = job.child.terminatedAt, !job.child.killed { times.append(t + options.killGraceMs) }
             if let exited = job.child.exitedAt, !job.child.eof { times.append(exited + EngineDefaults.outputGraceMs) }
         }
-        for node in openStages {
-            switch stages[node].phase {
-            case .gateTimer(let until), .retryDelay(let until, _): times.append(until)
-            default: break
-            }
-        }
+        times += deployTimers()
         if let wake = undo?.wake { times.append(wake) }
         for (_, entry) in tasks where !entry.task.timedOut { if let d = entry.task.deadline { times.append(d) } }
         return times.min()
-    }
-
-    /// A stage ended: it leaves the open set; on success its dependents may join it.
-    func stageEnded(_ node: Int, succeeded: Bool) {
-        stages[node].phase = succeeded ? .succeeded : .failed
-        openStages.removeAll { $0 == node }
-        guard succeeded, let graph else { return }
-        succeededCount += 1
-        for dependent in graph.dependents[node] {
-            unmetNeeds[dependent] -= 1
-            if unmetNeeds[dependent] == 0 {
-                openStages.append(dependent)
-                openDirty = true
-            }
-        }
     }
 
     func handleSignals() {
@@ -789,7 +676,7 @@ public final class Engine {
 
     func stageID(_ purpose: Purpose) -> String {
         switch purpose {
-        case .action(let i), .gateCheck(let i): return pipeline!.stages[i].id
+        case .action(let i), .gateCheck(let i): return stageID(of: i)
         case .rollback(let id): return id
         }
     }
@@ -797,7 +684,7 @@ public final class Engine {
     func writeLog(_ purpose: Purpose, _ text: String) {
         let failure: String?
         switch purpose {
-        case .action(let i), .gateCheck(let i): failure = stages[i].log.write(text)
+        case .action(let i), .gateCheck(let i): failure = writeStageLog(i, text)
         case .rollback: failure = undo?.log.write(text)
         }
         if let failure, !reportedLogFailure {
@@ -816,8 +703,8 @@ public final class Engine {
         for (pid, job) in jobs where job.child.finished {
             jobs[pid] = nil
             switch job.purpose {
-            case .action(let i): try actionFinished(i, job.child)
-            case .gateCheck(let i): try gateCheckFinished(i, job.child)
+            case .action(let i): try stageJobFinished(i, gateCheck: false, job.child)
+            case .gateCheck(let i): try stageJobFinished(i, gateCheck: true, job.child)
             case .rollback(let id): try rollbackScriptFinished(id, job.child)
             }
         }

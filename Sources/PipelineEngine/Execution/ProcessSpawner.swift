@@ -53,10 +53,8 @@ public final class SystemSpawner: ProcessSpawner, @unchecked Sendable {
     }
 
     public func reap(_ pid: Int32) -> Int32? {
-        var status: Int32 = 0
-        var reaped = waitpid(pid, &status, WNOHANG)
-        while reaped < 0 && errno == EINTR { reaped = waitpid(pid, &status, WNOHANG) }
-        return reaped == pid ? status : nil
+        if case .exited(let status) = Posix.reap(pid) { return status }
+        return nil
     }
 
     public func signal(group pid: Int32, _ signal: Int32) {

@@ -93,13 +93,7 @@ enum StageOutputs {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return [] }
         defer { close(fd) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n > 0 { bytes.append(contentsOf: buffer[0..<n]) } else if n < 0 && errno == EINTR { continue } else { break }
-        }
-        return bytes
+        return Posix.readAll(fd)
     }
 
     /// Replaces the file's content (it keeps its 0600 mode).
@@ -107,32 +101,12 @@ enum StageOutputs {
         let fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)
         guard fd >= 0 else { return }
         defer { close(fd) }
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
-            if n < 0 { if errno == EINTR { continue }; return }
-            offset += n
-        }
+        var bytes = bytes
+        _ = Posix.writeAll(fd, &bytes)
     }
 }
 
 extension Engine {
-    /// Called when an attempt ends, before it is journaled. Masks the secrets in the attempt's
-    /// outputs file (whatever the attempt's fate: the file stays for inspection, never with a
-    /// secret in clear) and reads its outputs — also those of a failed or interrupted attempt,
-    /// which its rollback needs. Outputs of a succeeded attempt that cannot be read fail it, with
-    /// a message naming the line; those of an attempt that failed anyway are read as far as they go.
-    func endOutputs(_ node: Int, ok: Bool, outcome: AttemptOutcome) -> (ok: Bool, outcome: AttemptOutcome, outputs: [(String, String)]) {
-        let stage = pipeline!.stages[node]
-        guard !stage.outputs.isEmpty, stages[node].outputsPath != "/dev/null", !stages[node].outputsPath.isEmpty else { return (ok, outcome, []) }
-        switch readOutputs(stages[node].outputsPath, declared: stage.outputs) {
-        case .success(let outputs):
-            return (ok, outcome, outputs)
-        case .failure(let problem):
-            emit(.action(stage: node), ok ? "\(problem.message); the attempt fails" : "\(problem.message); its outputs are not passed on")
-            return (false, ok ? .failed : outcome, [])
-        }
-    }
 
     /// Reads and parses an outputs file, and rewrites it with every secret masked.
     func scrubAndParseOutputs(_ path: String, declared: [String]) -> Result<[(String, String)], StageOutputs.Problem> {
@@ -140,25 +114,6 @@ extension Engine {
         let masked = masker.mask(bytes: bytes)
         if masked != bytes { StageOutputs.rewrite(path, masked) }
         return StageOutputs.parse(bytes, declared: declared)
-    }
-
-    /// Journals a stage's end with its outputs masked, naming those that had to be masked
-    /// (`masked`), and keeps the values as written in memory for later stages and rollbacks of
-    /// this process.
-    func recordFinished(_ node: Int, status: RunState.StageStatus, outputs: [(String, String)]) {
-        let id = pipeline!.stages[node].id
-        let (shown, masked) = maskedForJournal(outputs)
-        record(.stageFinished(stage: id, status: status, outputs: shown, masked: masked, note: nil))
-        keepClear(id, outputs, masked: masked)
-    }
-
-    /// Journals the outputs an attempt wrote before it was interrupted (the stage stays unfinished).
-    func recordPartialOutputs(_ node: Int, _ outputs: [(String, String)]) {
-        guard !outputs.isEmpty else { return }
-        let id = pipeline!.stages[node].id
-        let (shown, masked) = maskedForJournal(outputs)
-        record(.outputsRecorded(stage: id, outputs: shown, masked: masked))
-        keepClear(id, outputs, masked: masked)
     }
 
     /// Outputs as shown and journaled, and the names of those a secret had to be masked in.
@@ -191,5 +146,43 @@ extension Engine {
             )
         }
         return record.outputs.filter { !record.maskedOutputs.contains($0.0) }
+    }
+}
+
+extension DeployEngine {
+    /// Called when an attempt ends, before it is journaled. Masks the secrets in the attempt's
+    /// outputs file (whatever the attempt's fate: the file stays for inspection, never with a
+    /// secret in clear) and reads its outputs — also those of a failed or interrupted attempt,
+    /// which its rollback needs. Outputs of a succeeded attempt that cannot be read fail it, with
+    /// a message naming the line; those of an attempt that failed anyway are read as far as they go.
+    func endOutputs(_ node: Int, ok: Bool, outcome: AttemptOutcome) -> (ok: Bool, outcome: AttemptOutcome, outputs: [(String, String)]) {
+        let stage = pipeline.stages[node]
+        guard !stage.outputs.isEmpty, stages[node].outputsPath != "/dev/null", !stages[node].outputsPath.isEmpty else { return (ok, outcome, []) }
+        switch readOutputs(stages[node].outputsPath, declared: stage.outputs) {
+        case .success(let outputs):
+            return (ok, outcome, outputs)
+        case .failure(let problem):
+            emit(.action(stage: node), ok ? "\(problem.message); the attempt fails" : "\(problem.message); its outputs are not passed on")
+            return (false, ok ? .failed : outcome, [])
+        }
+    }
+
+    /// Journals a stage's end with its outputs masked, naming those that had to be masked
+    /// (`masked`), and keeps the values as written in memory for later stages and rollbacks of
+    /// this process.
+    func recordFinished(_ node: Int, status: RunState.StageStatus, outputs: [(String, String)]) {
+        let id = pipeline.stages[node].id
+        let (shown, masked) = maskedForJournal(outputs)
+        record(.stageFinished(stage: id, status: status, outputs: shown, masked: masked, note: nil))
+        keepClear(id, outputs, masked: masked)
+    }
+
+    /// Journals the outputs an attempt wrote before it was interrupted (the stage stays unfinished).
+    func recordPartialOutputs(_ node: Int, _ outputs: [(String, String)]) {
+        guard !outputs.isEmpty else { return }
+        let id = pipeline.stages[node].id
+        let (shown, masked) = maskedForJournal(outputs)
+        record(.outputsRecorded(stage: id, outputs: shown, masked: masked))
+        keepClear(id, outputs, masked: masked)
     }
 }

@@ -88,7 +88,7 @@ public struct LocalStateStore: StateStore {
         guard fd >= 0 else { throw EngineError("cannot open '\(path)': \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         try Self.checkOwnRegularFile(fd, path)
-        while flock(fd, LOCK_EX) != 0 { if errno != EINTR { break } }
+        _ = Posix.lock(fd, LOCK_EX)
         var buffer = [UInt8](repeating: 0, count: 32)
         let n = pread(fd, &buffer, buffer.count, 0)
         let text = n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : ""
@@ -134,8 +134,7 @@ public struct LocalStateStore: StateStore {
         var data: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 16384)
         while data.count < 16 << 20 {
-            let n = read(fd, &buffer, buffer.count)
-            if n < 0 && errno == EINTR { continue }
+            let n = Posix.read(fd, &buffer)
             guard n > 0 else { break }
             if let newline = buffer[0..<n].firstIndex(of: UInt8(ascii: "\n")) {
                 data.append(contentsOf: buffer[0..<newline])
@@ -280,14 +279,8 @@ final class JournalWriter: RunJournal {
         if let crash = crashAt, crash.count == appends, crash.half {
             bytes = Array(bytes.prefix(max(1, bytes.count / 2)))
         }
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, bytes.count - offset) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw EngineError("cannot write the journal: \(String(cString: strerror(errno)))", exitCode: 3)
-            }
-            offset += n
+        guard Posix.writeAll(fd, &bytes) else {
+            throw EngineError("cannot write the journal: \(String(cString: strerror(errno)))", exitCode: 3)
         }
         if fdatasync(fd) != 0 {
             throw EngineError("cannot sync the journal: \(String(cString: strerror(errno)))", exitCode: 3)
@@ -322,8 +315,7 @@ public final class StateLock: PipelineLock {
             close(fd)
             throw error
         }
-        while flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0 {
-            if errno == EINTR { continue }
+        if !Posix.lock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) {
             var buffer = [UInt8](repeating: 0, count: 256)
             let n = pread(fd, &buffer, buffer.count, 0)
             let holder = n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : ""

@@ -233,11 +233,13 @@ extension RunDefinition {
             return StageDefinition(
                 id: s["id"]?.string ?? "", kind: s["kind"]?.string ?? "command", rollback: s["rollback"]?.string, traffic: s["traffic"]?.string,
                 restore: s["restore"]?.string,
-                shell: s["shell"]?.strings ?? ["/bin/sh", "-e", "-c"], timeoutMs: s["timeout_ms"]?.int ?? 600_000,
+                shell: s["shell"]?.strings ?? FormatDefaults.shell, timeoutMs: s["timeout_ms"]?.int ?? FormatDefaults.timeout.milliseconds,
                 retry: RetryPolicy(
-                    attempts: r?["attempts"]?.int ?? 1, delay: TimeSpan(milliseconds: r?["delay_ms"]?.int ?? 1000),
-                    backoff: Double(r?["backoff_x1000"]?.int ?? 2000) / 1000, maxDelay: TimeSpan(milliseconds: r?["max_delay_ms"]?.int ?? 60_000),
-                    jitter: r?["jitter"]?.bool ?? true),
+                    attempts: r?["attempts"]?.int ?? FormatDefaults.retry.attempts,
+                    delay: TimeSpan(milliseconds: r?["delay_ms"]?.int ?? FormatDefaults.retry.delay.milliseconds),
+                    backoff: r?["backoff_x1000"]?.int.map { Double($0) / 1000 } ?? FormatDefaults.retry.backoff,
+                    maxDelay: TimeSpan(milliseconds: r?["max_delay_ms"]?.int ?? FormatDefaults.retry.maxDelay.milliseconds),
+                    jitter: r?["jitter"]?.bool ?? FormatDefaults.retry.jitter),
                 env: pairs(s["env"]), reversible: s["reversible"]?.bool ?? true, outputs: s["outputs"]?.strings ?? [])
         }
     }

@@ -123,9 +123,10 @@ final class NativeTask: @unchecked Sendable {
                 _ = poll(&pfd, 1, 50)
                 for line in child.readLines(masker: masker) { onLine(line) }
             }
-            var reaped = waitpid(child.pid, &status, WNOHANG)
-            while reaped < 0 && errno == EINTR { reaped = waitpid(child.pid, &status, WNOHANG) }
-            if reaped == child.pid || reaped < 0 {
+            let reaped = Posix.reap(child.pid)
+            if case .exited(let code) = reaped { status = code }
+            if case .running = reaped {
+            } else {
                 // The script is done. What is left of its group goes with it; a process it
                 // detached (setsid) may keep the pipe open, so read what is there and stop.
                 if child.groupAlive { child.signalGroup(SIGKILL) }

@@ -16,8 +16,8 @@ package struct PipelineDecoder {
     package var references: [PendingReference] = []
     package var secretsDeclared: Set<String> = []
 
-    package static let defaultShell = ["/bin/sh", "-e", "-c"]
-    package static let defaultTimeout = TimeSpan.minutes(10)
+    package static let defaultShell = FormatDefaults.shell
+    package static let defaultTimeout = FormatDefaults.timeout
 
     package init(document: YAMLDocument, path: String) {
         reader = ConfigReader(document: document, path: path)
@@ -231,7 +231,8 @@ package struct PipelineDecoder {
             return .migrate(spec)
         case .canary:
             var spec = CanarySpec(
-                traffic: Script(source: "", mark: fields.mark), steps: [], bake: .minutes(5), interval: .seconds(30), failureLimit: 3, analysis: [])
+                traffic: Script(source: "", mark: fields.mark), steps: [], bake: FormatDefaults.canaryBake, interval: FormatDefaults.canaryInterval,
+                failureLimit: FormatDefaults.canaryFailureLimit, analysis: [])
             if let t = fields[.traffic], let s = script(t, "'traffic' of \(label)") { spec.traffic = s }
             if let s = fields[.steps], let items = reader.list(s, "'steps' of \(label)") {
                 if items.isEmpty { reader.error(reader[s].mark, "'steps' of \(label) is empty; write e.g. [10, 50, 100]") }
@@ -265,8 +266,9 @@ package struct PipelineDecoder {
             if let h = fields[.http], let http = reader.fields(h, "'http' of \(label)", VerifyHTTPKey.self) {
                 reader.require(http, [.url], in: "'http' of \(label)")
                 var probe = VerifyProbe(
-                    url: Template(parts: [], raw: ""), expect: 200, timeout: .seconds(3), interval: .seconds(10),
-                    initialDelay: .seconds(10), failureThreshold: 3, attempts: 30)
+                    url: Template(parts: [], raw: ""), expect: FormatDefaults.httpExpect, timeout: FormatDefaults.httpTimeout,
+                    interval: FormatDefaults.probeInterval, initialDelay: FormatDefaults.probeInitialDelay,
+                    failureThreshold: FormatDefaults.probeFailureThreshold, attempts: FormatDefaults.probeAttempts)
                 if let u = http[.url], let url = url(u, "'http.url' of \(label)", stage: stage) { probe.url = url }
                 if let e = http[.expect], let code = reader.int(e, "'http.expect' of \(label)", in: 100...599) { probe.expect = code }
                 if let t = http[.timeout], let span = reader.duration(t, "'http.timeout' of \(label)", positive: true) { probe.timeout = span }
@@ -299,7 +301,7 @@ package struct PipelineDecoder {
                     : "\(what) has \(probes.map { "'\($0.rawValue)'" }.joined(separator: " and ")); give exactly one")
             return nil
         }
-        var timeout = TimeSpan.seconds(3)
+        var timeout = FormatDefaults.checkTimeout
         if let t = fields[.timeout], let span = reader.duration(t, "'timeout' of \(what)", positive: true) { timeout = span }
         let probe: PrecheckCheck.Probe
         if let r = fields[.run] {
@@ -311,7 +313,7 @@ package struct PipelineDecoder {
                 reader.error(fields.marks[.timeout]!, "\(what): put the timeout of an HTTP check inside 'http'")
             }
             reader.require(http, [.url], in: "'http' of \(what)")
-            var request = HTTPProbe(url: Template(parts: [], raw: ""), expect: 200, timeout: .seconds(3))
+            var request = HTTPProbe(url: Template(parts: [], raw: ""), expect: FormatDefaults.httpExpect, timeout: FormatDefaults.httpTimeout)
             if let u = http[.url], let url = url(u, "'http.url' of \(what)", stage: stage) { request.url = url }
             if let e = http[.expect], let code = reader.int(e, "'http.expect' of \(what)", in: 100...599) { request.expect = code }
             if let t = http[.timeout], let span = reader.duration(t, "'http.timeout' of \(what)", positive: true) { request.timeout = span }
@@ -352,7 +354,7 @@ package struct PipelineDecoder {
             reader.require(http, [.url, .json], in: "'http' of \(what)")
             let address = http[.url].flatMap { url($0, "'http.url' of \(what)", stage: stage) }
             let path = http[.json].flatMap { reader.string($0, "'http.json' of \(what)") }
-            var timeout = TimeSpan.seconds(3)
+            var timeout = FormatDefaults.httpTimeout
             if let t = http[.timeout], let span = reader.duration(t, "'http.timeout' of \(what)", positive: true) { timeout = span }
             guard let address, let path else { return nil }
             source = .http(url: address, jsonPath: path, timeout: timeout)

@@ -66,7 +66,7 @@ public struct RetryPolicy: Sendable, Equatable {
     }
 
     /// One attempt, no retry.
-    public static let none = RetryPolicy(attempts: 1, delay: .seconds(1), backoff: 2.0, maxDelay: .minutes(1), jitter: true)
+    public static var none: RetryPolicy { FormatDefaults.retry }
 
     /// The delay before attempt `n + 1` after attempt `n` failed (1-based), without jitter.
     public func delay(afterAttempt n: Int) -> TimeSpan {
