@@ -3,13 +3,23 @@ import PipelineSpec
 
 /// Loading shared by the commands: invalid input is printed as diagnostics and exits 2.
 enum Load {
-    static func pipeline(_ file: String, strict: Bool = false) throws -> LoadedPipeline {
+    /// - Parameter preflight: also run what `run` checks before it starts (the migration lint), so a
+    ///   file that `validate` rejects is never shown as a plan.
+    static func pipeline(_ file: String, strict: Bool = false, preflight: Bool = false) throws -> LoadedPipeline {
+        let loaded: LoadedPipeline
         do {
-            return try PipelineLoader.load(path: file, options: .init(strict: strict))
+            loaded = try PipelineLoader.load(path: file, options: .init(strict: strict))
         } catch {
             let renderer = DiagnosticRenderer(sources: [file: PipelineLoader.source(of: file) ?? []])
             Terminal.err(renderer.render(error.diagnostics, format: .text))
             throw ExitCode(2)
         }
+        guard preflight else { return loaded }
+        let findings = MigrationLinter.preflight(loaded.pipeline)
+        guard findings.contains(where: { $0.severity == .error }) else { return loaded }
+        var sources: [String: [UInt8]] = [file: loaded.source]
+        for path in Set(findings.map(\.path)) where sources[path] == nil { sources[path] = PipelineLoader.source(of: path, limit: 16 << 20) }
+        Terminal.err(DiagnosticRenderer(sources: sources).render(findings, format: .text))
+        throw ExitCode(2)
     }
 }

@@ -20,7 +20,7 @@ struct Plan: ParsableCommand {
     var strict = false
 
     func run() throws {
-        let loaded = try Load.pipeline(file, strict: strict)
+        let loaded = try Load.pipeline(file, strict: strict, preflight: true)
         Terminal.out(PlanRenderer(loaded).render(format))
     }
 }

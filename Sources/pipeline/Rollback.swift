@@ -5,7 +5,12 @@ import PipelineSpec
 
 struct Rollback: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Undo a finished run's applied stages in reverse order of completion, from its journal alone.")
+        abstract: "Undo a run from its journal alone: the stages that were running when it stopped first, then the completed ones in reverse order.",
+        discussion: """
+            Exit status: 0 rolled back (or already rolled back); 1 a failed run, rolled back cleanly; 2 invalid input, usage, \
+            lock held or a process group of the run still alive; 3 rollback failed or incomplete (a human must act); \
+            5 lost the lease (--state); 130 interrupted.
+            """)
 
     @Argument(help: "The run id (default: the latest run).")
     var runID: String?

@@ -122,3 +122,21 @@ struct EngineSimulationTests {
         #expect(undos.map { $0.environment["PIPELINE_OUTPUT_PREVIOUS"] ?? "" } == ["c-v41", "b-v41", "a-v41"])
     }
 }
+
+extension EngineSimulationTests {
+    /// The window is checked after the wait: a wait that runs past the window's end never lets the
+    /// stage start outside it (the run stops at the gate instead).
+    @Test func aWaitThatEndsOutsideTheWindowStopsAtTheGate() throws {
+        // The manual clock starts on Monday 2025-12-01 00:00 UTC; the window is 00:00-00:30 on Mondays.
+        let (code, processes, output, _) = try Self.run(
+            """
+            version: 1
+            name: sim
+            stages:
+              - {id: late, run: ./go.sh, gate: {wait: 1h, window: {hours: "00:00-00:30", days: [mon]}}}
+            """
+        ) { _, _ in .init(durationMs: 10) }
+        #expect(code == 4, "\(output.notes)")
+        #expect(processes.spawns.isEmpty, "the stage started outside its window")
+    }
+}

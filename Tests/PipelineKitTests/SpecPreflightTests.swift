@@ -39,7 +39,8 @@ import Testing
         let json = try sandbox.pipeline(["validate", "--format", "json", "p.yml"])
         #expect(json.status == 2)
         #expect(json.stdout.contains("\"code\": \"dropping-column\""))
-        for args in [["run", "--dry-run", "p.yml"], ["run", "p.yml"]] {
+        // A reviewer never reads the plan of a file that cannot run.
+        for args in [["run", "--dry-run", "p.yml"], ["run", "p.yml"], ["plan", "p.yml"], ["plan", "--format", "markdown", "p.yml"]] {
             let run = try sandbox.pipeline(args)
             #expect(run.status == 2, "\(args): \(run.stderr)")
             #expect(run.stderr.contains("db/0001.sql:1:19: error: "))

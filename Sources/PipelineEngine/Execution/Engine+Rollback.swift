@@ -154,7 +154,7 @@ extension Engine {
         let isHalfApplied = run.stage(id).map { $0.status != .succeeded && $0.status != .rollbackFailed } ?? false
         let what = step == .traffic ? "traffic to 0%" : phase
         output.note(
-            "[\(id)] \(what) attempt \(undo.attempt)/\(definition.retry.attempts)" + (isHalfApplied ? " (stopped mid-attempt, it may have half-applied)" : ""))
+            "[\(id)] \(what) attempt \(undo.attempt)/\(definition.retry.attempts)" + (isHalfApplied ? " (it did not finish: it may have half-applied)" : ""))
         var extra = outputsForScripts(of: id, receiver: "its \(phase)").map { ("PIPELINE_OUTPUT_" + $0.0.uppercased(), $0.1) }
         extra.append(("PIPELINE_PHASE", phase))
         if step == .traffic { extra.append(("PIPELINE_TRAFFIC_PERCENT", "0")) }

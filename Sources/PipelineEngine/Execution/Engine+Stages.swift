@@ -42,7 +42,8 @@ extension DeployEngine {
         return progressed
     }
 
-    /// Works through a stage's gates in order: approval, window, wait, check.
+    /// Works through a stage's gates in order: approval, wait, window, check (the window is checked
+    /// after the wait, so a stage never starts outside it).
     /// Returns true when the stage's phase changed.
     func passGates(_ node: Int, now: Int, active: inout Int) throws(EngineError) -> Bool {
         let stage = pipeline.stages[node]
@@ -74,6 +75,13 @@ extension DeployEngine {
             }
             stages[node].approvalDone = true
         }
+        if let wait = gate?.wait, !stages[node].waitDone {
+            stages[node].waitDone = true
+            record(.gatePassed(stage: stage.id, gate: "wait", ms: wait.milliseconds))
+            output.note("[\(stage.id)] waiting \(wait) before it starts")
+            stages[node].phase = .gateTimer(until: now + wait.milliseconds)
+            return true
+        }
         if let window = gate?.window, !stages[node].windowDone {
             let wall = clock.wallMs()
             if let opens = DeployWindowClock.nextOpening(window, afterMs: wall) {
@@ -91,13 +99,6 @@ extension DeployEngine {
             }
             stages[node].windowDone = true
             record(.gatePassed(stage: stage.id, gate: "window", ms: nil))
-        }
-        if let wait = gate?.wait, !stages[node].waitDone {
-            stages[node].waitDone = true
-            record(.gatePassed(stage: stage.id, gate: "wait", ms: wait.milliseconds))
-            output.note("[\(stage.id)] waiting \(wait) before it starts")
-            stages[node].phase = .gateTimer(until: now + wait.milliseconds)
-            return true
         }
         if let check = gate?.check, !stages[node].checkDone {
             guard active < maxParallel else { return false }
@@ -175,7 +176,8 @@ extension DeployEngine {
         let tryNumber = triesUsed(stage.id)
         output.note(
             "[\(stage.id)] attempt \(attempt)"
-                + (tryNumber == attempt ? "/\(stage.retry.attempts)" : " (try \(tryNumber)/\(stage.retry.attempts); interrupted attempts do not count)")
+                + (tryNumber == attempt
+                    ? "/\(stage.retry.attempts)" : " (try \(tryNumber)/\(stage.retry.attempts); attempts that were stopped before they finished do not count)")
                 + " started")
         try runAction(node, index: 0, startedAt: clock.now())
     }

@@ -220,7 +220,7 @@ public class Engine {
                 output.note("warning: secret '\(name)' is shorter than \(SecretMasker.minimumLength) characters and cannot be masked in output")
             }
             output.note(
-                "run \(runID) of '\(state.pipeline)' (\(loaded.pipeline.stages.count) stages); journal: "
+                "run \(runID) of '\(state.pipeline)' (\(loaded.pipeline.stages.count) stage\(loaded.pipeline.stages.count == 1 ? "" : "s")); journal: "
                     + (store.isShared ? "the --state database (logs: \(engine.runDirectory))" : engine.runDirectory))
             return engine.execute()
         } catch {
@@ -232,10 +232,12 @@ public class Engine {
     /// A declared secret that is not set would silently become the empty string (a deploy with
     /// `DATABASE_URL=`): refused before anything runs.
     static func checkSecrets(_ names: [String], _ environment: [String: String]) throws(EngineError) {
-        let missing = names.filter { environment[$0] == nil }.sorted()
+        // Empty counts as missing: a deploy with `DATABASE_URL=` fails later, and worse.
+        let missing = names.filter { (environment[$0] ?? "").isEmpty }.sorted()
         guard !missing.isEmpty else { return }
         throw EngineError(
-            "declared secret\(missing.count == 1 ? "" : "s") \(missing.map { "'\($0)'" }.joined(separator: ", ")) not set in the environment; nothing was run")
+            "declared secret\(missing.count == 1 ? "" : "s") \(missing.map { "'\($0)'" }.joined(separator: ", ")) not set (or empty) in the environment; nothing was run"
+        )
     }
 
     /// `--approve NAME` must name a stage with an approval gate: a typo would otherwise be ignored.

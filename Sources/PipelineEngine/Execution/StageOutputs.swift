@@ -20,7 +20,7 @@ enum StageOutputs {
     /// The declared outputs in `bytes`, in declared order.
     static func parse(_ bytes: [UInt8], declared: [String]) -> Result<[(String, String)], Problem> {
         do throws(Problem) {
-            let values = try parse(bytes)
+            let values = try parse(bytes, checking: Set(declared))
             return .success(declared.compactMap { name in values[name].map { (name, $0) } })
         } catch {
             return .failure(error)
@@ -28,7 +28,9 @@ enum StageOutputs {
     }
 
     /// Every name the file sets.
-    static func parse(_ bytes: [UInt8]) throws(Problem) -> [String: String] {
+    /// A name in `checking` written twice is an error (a value must not be able to replace a
+    /// declared output); other names are ignored, whatever they hold.
+    static func parse(_ bytes: [UInt8], checking declared: Set<String>? = nil) throws(Problem) -> [String: String] {
         var lines = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
         if lines.last?.isEmpty == true { lines.removeLast() }
         func text(_ index: Int) throws(Problem) -> String {
@@ -78,7 +80,7 @@ enum StageOutputs {
                 throw Problem(message: "outputs file line \(number) is neither 'NAME=VALUE' nor 'NAME<<DELIMITER'")
             }
             guard !name.isEmpty else { throw Problem(message: "outputs file line \(number) has no name") }
-            guard values[name] == nil else {
+            guard values[name] == nil || declared.map({ !$0.contains(name) }) == true else {
                 throw Problem(
                     message:
                         "outputs file line \(number) sets '\(name)' a second time (write each output once; use 'NAME<<DELIMITER' for a value of several lines)")

@@ -39,7 +39,8 @@ public struct LocalStateStore: StateStore {
         }
         if info.st_mode & 0o022 != 0 {
             throw EngineError(
-                "refusing the state dir '\(path)': it is writable by others (mode \(String(info.st_mode & 0o777, radix: 8))); fix it with 'chmod 700 \(path)'")
+                "refusing the state dir '\(path)': it is writable by group or others (mode \(String(info.st_mode & 0o777, radix: 8))); fix it with 'chmod 700 \(path)'"
+            )
         }
     }
 
