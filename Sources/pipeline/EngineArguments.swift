@@ -47,7 +47,8 @@ struct EngineArguments: ParsableArguments {
             throw ValidationError("--lease-ttl: '\(leaseTTL)' is not a duration of at least 1s, like '30s'")
         }
         options.leaseTTLms = ttl.milliseconds
-        options.maxParallel = max(1, maxParallel ?? ProcessInfo.processInfo.activeProcessorCount)
+        if let maxParallel, maxParallel < 1 { throw ValidationError("--max-parallel: '\(maxParallel)' must be at least 1") }
+        options.maxParallel = maxParallel ?? max(1, ProcessInfo.processInfo.activeProcessorCount)
         options.approved = Set(approve)
         options.approveAll = yes
         options.window = window

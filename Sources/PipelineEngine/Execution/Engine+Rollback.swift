@@ -217,7 +217,11 @@ extension Engine {
         let final: RunState.Status = status == .rollbackFailed ? .rollbackFailed : (failedRun && !undone ? .failed : .rolledBack)
         record(.runFinished(status: final, remaining: status == .rolledBack ? [] : remaining, note: note, failedStage: failedStage))
         if status == .rolledBack {
-            output.note(failedRun ? "run \(run.run) failed; completed stages were rolled back" : "run \(run.run) rolled back")
+            if failedRun {
+                output.note(undone ? "run \(run.run) failed; its stages were rolled back" : "run \(run.run) failed; nothing needed undoing")
+            } else {
+                output.note("run \(run.run) rolled back")
+            }
             state = .finished(failedRun ? ExitStatus.failedRolledBack : ExitStatus.succeeded)
         } else {
             output.note("ROLLBACK INCOMPLETE: \(note ?? "")")
