@@ -189,3 +189,33 @@ extension PostgresStateTests {
         #expect(try other.pipeline(["lock", "status", "--state", url]).stdout.contains("stuck: free"))
     }
 }
+
+extension PostgresStateTests {
+    /// The PostgreSQL server restarted mid-run (every connection dropped): the holder reconnects and
+    /// finishes, or fences itself; never two holders, and the journal ends whole.
+    @Test func aServerRestartMidRunIsSurvived() throws {
+        let url = try Self.database()
+        let box = try Sandbox(
+            """
+            version: 1
+            name: restart
+            stages:
+              - {id: a, run: 'echo a >> "$LEDGER"; sleep 3'}
+              - {id: b, run: 'echo b >> "$LEDGER"'}
+            """)
+        defer { box.remove() }
+        let env = ["LEDGER": box.dir.appendingPathComponent("ledger").path]
+        let holder = try box.background(["run", "p.yml", "--state", url, "--lease-ttl", "10s"], env: env)
+        #expect(waitUntil(seconds: 30) { Ledger(box).contains("a") })
+        let restart = try Binary.run(executable: Binary.root.appendingPathComponent("scripts/pg-cluster").path, ["restart"])
+        #expect(restart.status == 0, "\(restart.stderr)")
+        let code = holder.wait(seconds: 90)
+        #expect(code == 0 || code == 5, "neither finished nor fenced itself: \(String(describing: code)) \(holder.output)")
+        if code == 0 {
+            #expect(Ledger(box).lines == ["a", "b"])
+            let status = try box.pipeline(["status", "--state", url, "--json"])
+            #expect(status.stdout.contains("\"status\": \"succeeded\""), "\(status.stdout)\(status.stderr)")
+        }
+        #expect(try Self.psql(url, "SELECT count(DISTINCT epoch) FROM pipeline.events").trimmingCharacters(in: .whitespacesAndNewlines) == "1")
+    }
+}
