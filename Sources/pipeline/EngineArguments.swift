@@ -32,8 +32,36 @@ struct EngineArguments: ParsableArguments {
     @Option(help: "When a stage fails, stages still running: 'wait' for them, or 'stop' them.")
     var onFailure: EngineOptions.FailurePolicy = .wait
 
-    @Flag(help: "Wait for another run on the same pipeline to finish instead of failing.")
+    @Flag(
+        help: ArgumentHelp(
+            "Wait in line for another run on the same pipeline to finish instead of failing; --wait-lock=TIMEOUT (or --wait-lock TIMEOUT) gives up after TIMEOUT (e.g. 10m) with exit 2.",
+            valueName: "TIMEOUT"))
     var waitLock = false
+
+    @Option(help: .hidden)
+    var waitLockTimeout: String?
+
+    /// `--wait-lock=10m` and `--wait-lock 10m` as `--wait-lock --wait-lock-timeout 10m`: a flag
+    /// with an optional value, which argument-parser has no spelling for.
+    static func expandingWaitLock(_ arguments: [String]) -> [String] {
+        var out: [String] = []
+        var rest = arguments[...]
+        while let argument = rest.popFirst() {
+            if argument == "--" {
+                out += [argument] + rest
+                break
+            }
+            if argument.hasPrefix("--wait-lock=") {
+                out += ["--wait-lock", "--wait-lock-timeout", String(argument.dropFirst("--wait-lock=".count))]
+            } else if argument == "--wait-lock", let next = rest.first, TimeSpan(parsing: next) != nil {
+                out += ["--wait-lock", "--wait-lock-timeout", next]
+                rest = rest.dropFirst()
+            } else {
+                out.append(argument)
+            }
+        }
+        return out
+    }
 
     @Option(help: "Grace between SIGTERM and SIGKILL when stopping a stage (e.g. 5s).")
     var killGrace = "5s"
@@ -53,7 +81,14 @@ struct EngineArguments: ParsableArguments {
         options.approveAll = yes
         options.window = window
         options.onFailure = onFailure
-        options.waitForLock = waitLock
+        if let waitLockTimeout {
+            guard let timeout = TimeSpan(parsing: waitLockTimeout) else {
+                throw ValidationError("--wait-lock: '\(waitLockTimeout)' is not a duration like '10m'")
+            }
+            options.lockWait = LockWait(timeoutMs: timeout.milliseconds)
+        } else if waitLock {
+            options.lockWait = LockWait()
+        }
         guard let grace = TimeSpan(parsing: killGrace) else { throw ValidationError("--kill-grace: '\(killGrace)' is not a duration like '5s'") }
         options.killGraceMs = grace.milliseconds
         options.workingDirectory = FileManager.default.currentDirectoryPath

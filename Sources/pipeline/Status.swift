@@ -29,16 +29,23 @@ struct Status: ParsableCommand {
             Terminal.err("error: \(error.message)\n")
             throw ExitCode(2)
         }
+        // With --state URL: the pipeline's lease, whoever holds it now.
+        let lease = (store as? PostgresStateStore).flatMap { try? $0.leases(pipeline: state.pipeline).first }
         if json {
-            Terminal.out(state.json.pretty)
+            guard let lease, case .object(var fields) = state.json else {
+                Terminal.out(state.json.pretty)
+                return
+            }
+            fields.append(("lease", lease.json))
+            Terminal.out(JSONValue.object(fields).pretty)
             return
         }
         var text = "run \(state.run) of '\(state.pipeline)': \(state.status.rawValue)\n"
         text += "file \(state.file), started \(state.started)" + (state.ended.map { ", ended \($0)" } ?? "") + "\n"
         if let waiting = state.waiting { text += "waiting (\(waiting.reason)): \(waiting.message)\n" }
-        if let shared = store as? PostgresStateStore, let lease = shared.leaseHolder(state.pipeline) {
+        if let lease {
             text +=
-                "lease of '\(state.pipeline)': run \(lease.run) on \(lease.host) (pid \(lease.pid)), epoch \(lease.epoch), "
+                "lease of '\(state.pipeline)': run \(lease.run) on \(lease.host) (pid \(lease.pid), user \(lease.user)), epoch \(lease.epoch), since \(lease.acquired), "
                 + (lease.expired ? "expired \(lease.expires)\n" : "expires \(lease.expires)\n")
         }
         if state.status == .abandoned {

@@ -196,7 +196,7 @@ public class Engine {
             try checkSecrets(loaded.pipeline.secrets, options.environment)
             try checkApprovals(options.approved, loaded.pipeline)
             let store = try StateStores.open(options.stateURL ?? options.stateDirectory, localRoot: options.stateDirectory, leaseTTLms: options.leaseTTLms)
-            let lock = try store.lock(pipeline: loaded.pipeline.name, run: "(starting)", wait: options.waitForLock)
+            let lock = try takeLock(store, pipeline: loaded.pipeline.name, run: "(starting)", options: options, output: output)
             let (runID, sequence) = try store.createRun(pipeline: loaded.pipeline.name, clock: clock)
             lock.describe(run: runID)
             let state = RunState(
@@ -316,6 +316,23 @@ public class Engine {
         )
     }
 
+    /// Takes the lock of `pipeline`; with `--wait-lock`, says what it waits for and, once taken,
+    /// how long it waited.
+    static func takeLock(
+        _ store: any StateStore, pipeline: String, run: String, options: EngineOptions, output: EngineOutput
+    ) throws(EngineError) -> any PipelineLock {
+        var waitedSince: Int?
+        let lock = try store.lock(pipeline: pipeline, run: run, wait: options.lockWait) { message in
+            waitedSince = EngineClock.monotonicMs()
+            output.note(message)
+        }
+        if let waitedSince {
+            output.note(
+                "took the lock of pipeline '\(pipeline)' after waiting \(TimeSpan(milliseconds: (EngineClock.monotonicMs() - waitedSince) / 100 * 100))")
+        }
+        return lock
+    }
+
     /// Opens the store, picks the run (RUN, or the latest of one pipeline), takes its pipeline's
     /// lock and loads the run again under it; refuses while a process group of the run still lives.
     static func takeOver(
@@ -326,7 +343,7 @@ public class Engine {
         let id: String
         if let runID { id = try RunID.checked(runID) } else { id = try latest(store, pipeline: pipeline, command: command) }
         let probe = try store.load(id)
-        let lock = try store.lock(pipeline: probe.pipeline, run: id, wait: options.waitForLock)
+        let lock = try takeLock(store, pipeline: probe.pipeline, run: id, options: options, output: output)
         let state = try store.load(id)  // again, under the lock
         if state.status != .rolledBack {
             try checkNoLiveGroups(state, wait: options.waitForLock, output: output, shared: store.isShared)
