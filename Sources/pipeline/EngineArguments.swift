@@ -7,6 +7,8 @@ extension EngineOptions.WindowPolicy: ExpressibleByArgument {}
 
 extension EngineOptions.FailurePolicy: ExpressibleByArgument {}
 
+extension EngineOptions.PausePolicy: ExpressibleByArgument {}
+
 /// Options shared by the commands that run scripts.
 struct EngineArguments: ParsableArguments {
     @Option(help: "Where runs are recorded (with --state: this machine's logs and outputs).")
@@ -31,6 +33,12 @@ struct EngineArguments: ParsableArguments {
 
     @Option(help: "When a stage fails, stages still running: 'wait' for them, or 'stop' them.")
     var onFailure: EngineOptions.FailurePolicy = .wait
+
+    @Option(
+        help:
+            "When a canary or watch pauses for a person: 'wait' for 'pipeline promote' or 'pipeline abort', or 'stop' the run (exit 4; continue with resume or promote). Default: wait at a terminal, else stop."
+    )
+    var pause: EngineOptions.PausePolicy?
 
     @Flag(
         help: ArgumentHelp(
@@ -81,6 +89,7 @@ struct EngineArguments: ParsableArguments {
         options.approveAll = yes
         options.window = window
         options.onFailure = onFailure
+        options.pause = pause ?? (isatty(0) == 1 && env["CI"] == nil ? .wait : .stop)
         if let waitLockTimeout {
             guard let timeout = TimeSpan(parsing: waitLockTimeout) else {
                 throw ValidationError("--wait-lock: '\(waitLockTimeout)' is not a duration like '10m'")

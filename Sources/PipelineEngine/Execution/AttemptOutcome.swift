@@ -14,6 +14,9 @@ public enum AttemptOutcome: String, Sendable, CaseIterable {
     case unknown
     /// The script could not be started (its shell is missing, no descriptors left): nothing ran.
     case notStarted = "not_started"
+    /// A canary or watch paused for a person (a `pause` step, or too many inconclusive readings)
+    /// and the run stopped (exit 4); `resume` or `promote` continues after the pause. Does not use up a retry.
+    case paused
 
     /// Precedence, once for all: a script that exited 0 succeeded (its effect is applied, whatever
     /// happened around it); then its own timeout; then an interruption; then a stop; else a failure.
@@ -35,5 +38,5 @@ public enum AttemptOutcome: String, Sendable, CaseIterable {
 
     /// Whether this try counts against the retry budget (an interrupted or unknown one does not:
     /// the script was not allowed to finish).
-    public var usesBudget: Bool { self != .interrupted && self != .unknown }
+    public var usesBudget: Bool { self != .interrupted && self != .unknown && self != .paused }
 }

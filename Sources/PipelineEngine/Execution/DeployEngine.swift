@@ -20,6 +20,10 @@ final class DeployEngine: Engine {
     var maxParallel = 1
     /// The approval prompt on screen, if any.
     var prompt: ApprovalPrompt?
+    /// When the engine last looked for operator requests (engine clock).
+    var lastControlPoll = Int.min / 2
+    /// Stages an operator aborted: they fail without a retry.
+    var abortedByOperator = Set<Int>()
 
     init(pipeline: Pipeline, graph: StageGraph, run: RunState, store: any StateStore, options: EngineOptions, output: EngineOutput, clock: EngineClock) {
         self.pipeline = pipeline
@@ -38,6 +42,7 @@ final class DeployEngine: Engine {
     }
 
     override func advanceDeploy(now: Int) throws(EngineError) -> Bool {
+        try pollControl(now: now)
         let progressed = try advanceStages(now: now)
         try checkRunEnd()
         return progressed
@@ -62,7 +67,7 @@ final class DeployEngine: Engine {
             case .gateTimer(let until), .retryDelay(let until, _): return until
             default: return nil
             }
-        }
+        } + controlTimer()
     }
 
     override func stageJobFinished(_ node: Int, gateCheck: Bool, _ child: ChildProcess) throws(EngineError) {

@@ -223,7 +223,7 @@ extension DeployEngine {
         let table = resolved
         let context = KindContext(
             stage: stage.id, shell: stage.shell, environment: environmentList, directory: options.workingDirectory,
-            masker: masker, resolve: { table[$0.raw] ?? $0.raw })
+            masker: masker, resolve: { table[$0.raw] ?? $0.raw }, run: run.run, pauseWaits: options.pause == .wait, resume: analysisResume(stage))
         let base = (run.file as NSString).deletingLastPathComponent
         emit(.action(stage: node), work.label)
         tasks[task.readFD] = (task, node)
@@ -233,6 +233,7 @@ extension DeployEngine {
             case .precheck(let checks): return PrecheckRunner.run(checks, context, task)
             case .canary(let spec): return CanaryRunner.run(spec, context, task)
             case .verify(let probe): return VerifyRunner.run(probe, context, task)
+            case .watch(let spec): return WatchRunner.run(spec, context, task)
             }
         }
     }
@@ -241,7 +242,8 @@ extension DeployEngine {
         switch work {
         case .envPresync: return []
         case .precheck(let checks): return checks.compactMap { if case .http(let p) = $0.probe { return p.url } else { return nil } }
-        case .canary(let spec): return spec.analysis.compactMap { if case .http(let url, _, _) = $0.source { return url } else { return nil } }
+        case .canary(let spec): return analysisTemplates(spec.analysis)
+        case .watch(let spec): return analysisTemplates(spec.analysis)
         case .verify(let probe): return [probe.url]
         }
     }
@@ -263,6 +265,11 @@ extension DeployEngine {
         }
         guard let verdict else { return }
         tasks[task.readFD] = nil
+        if verdict.paused, case .running = stages[node].phase {
+            try attemptFinished(node, ok: false, exitCode: nil, signal: nil, outcome: .paused)
+            stop(pipeline.stages[node].id, reason: "pause", message: verdict.message)
+            return
+        }
         guard case .running(let index) = stages[node].phase else { return }
         emit(purpose, verdict.message)
         let more = index + 1 < stages[node].actions.count
@@ -332,7 +339,7 @@ extension DeployEngine {
                     durationMs: clock.now() - started, outcome: outcome)))
         stages[node].log.close()
         output.attemptEnded(stage: stage.id, attempt: attempt, phase: "run", status: outcome.rawValue, logPath: stages[node].log.path)
-        if outcome == .interrupted {
+        if outcome == .interrupted || outcome == .paused {
             // What it wrote before it was stopped is what its rollback needs.
             recordPartialOutputs(node, outputs)
             stages[node].phase = .pending
@@ -348,7 +355,7 @@ extension DeployEngine {
             if case .running = state { return true }; if case .stopping = state { return true }; return false
         }()
         let tries = triesUsed(stage.id)
-        if canRetry, tries < stage.retry.attempts {
+        if canRetry, tries < stage.retry.attempts, !abortedByOperator.contains(node) {
             let delay = retryDelay(stage.retry, after: tries)
             output.note("[\(stage.id)] retrying in \(TimeSpan(milliseconds: delay)) (try \(tries + 1)/\(stage.retry.attempts))")
             stages[node].phase = .retryDelay(until: clock.now() + delay, gateCheck: false)

@@ -8,4 +8,6 @@ enum EngineDefaults {
     static let reservedDescriptors = 16
     /// Descriptors one running stage needs: its output pipe and its log.
     static let descriptorsPerStage = 3
+    /// How often the engine looks for operator requests (`pipeline promote`/`abort`) while a canary or watch runs.
+    static let controlPollMs = 500
 }

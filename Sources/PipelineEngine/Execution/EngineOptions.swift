@@ -5,6 +5,8 @@ public struct EngineOptions: Sendable {
     public enum WindowPolicy: String, Sendable, CaseIterable { case wait, fail }
     /// What happens to stages still running when another fails.
     public enum FailurePolicy: String, Sendable, CaseIterable { case wait, stop }
+    /// What a canary or watch does when it pauses for a person: wait for `pipeline promote`, or stop the run (exit 4).
+    public enum PausePolicy: String, Sendable, CaseIterable { case wait, stop }
 
     /// Where runs are recorded: a directory, or a `postgres://` URL (then ``stateDirectory`` holds
     /// this machine's logs and outputs).
@@ -21,6 +23,8 @@ public struct EngineOptions: Sendable {
     public var approveAll = false
     public var window = WindowPolicy.fail
     public var onFailure = FailurePolicy.wait
+    /// `--pause`: the CLI waits when a person is at the terminal, else stops.
+    public var pause = PausePolicy.stop
     /// Wait for the state lock instead of failing (`--wait-lock [TIMEOUT]`); nil fails at once.
     public var lockWait: LockWait?
     public var waitForLock: Bool { lockWait != nil }

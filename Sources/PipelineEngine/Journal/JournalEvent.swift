@@ -65,7 +65,15 @@ public enum JournalEvent: Sendable {
     /// One HTTP probe of a verify stage.
     case probe(NativeStamp, stage: String, attempt: Int, url: String, status: Int?, error: String?, ms: Int, ok: Bool)
     /// One canary measurement (a baseline at step 0, then one per analysis round and metric).
-    case measurement(NativeStamp, stage: String, step: Int, metric: String, value: Double?, bound: String?, verdict: String)
+    /// `verdict` is `baseline`, `pass`, `fail` or `inconclusive`; `reason` says why a reading has no
+    /// value (HTTP status, error text, missing JSON path); `warnings` are what a Prometheus server said.
+    case measurement(
+        NativeStamp, stage: String, step: Int, metric: String, value: Double?, bound: String?, verdict: String, reason: String? = nil,
+        warnings: [String] = [])
+    /// A canary or watch paused for a person: at step `step` (0-based index into `steps`) because of `reason`.
+    case analysisPaused(NativeStamp, stage: String, step: Int, reason: String)
+    /// The engine took an operator's request (`promote` or `abort`) for the stage it is running.
+    case control(stage: String, action: String, request: String, by: String)
     /// A canary's traffic script was asked for `percent`.
     case traffic(NativeStamp, stage: String, percent: Int)
     /// A line of a type this version does not know (a newer `pipeline` wrote it): kept, not applied.
@@ -79,6 +87,7 @@ public enum JournalEvent: Sendable {
         case runWaiting = "run_waiting", rollbackBegun = "rollback_begun", rollbackStarted = "rollback_started"
         case rollbackFinished = "rollback_finished", runFinished = "run_finished", runInterrupted = "run_interrupted"
         case probe, measurement, traffic
+        case analysisPaused = "analysis_paused", control
     }
 
     /// When native work (a probe, a measurement) happened, on the wall clock and the engine's
@@ -136,6 +145,8 @@ public enum JournalEvent: Sendable {
         case .probe: return .probe
         case .measurement: return .measurement
         case .traffic: return .traffic
+        case .analysisPaused: return .analysisPaused
+        case .control: return .control
         case .unknown: return nil
         }
     }
@@ -208,11 +219,17 @@ public enum JournalEvent: Sendable {
                 ("stage", .string(stage)), ("attempt", .int(attempt)), ("url", .string(url)),
                 ("status", status.map(JSONValue.int) ?? .null), ("error", optional(error)), ("ms", .int(ms)), ("ok", .bool(ok)),
             ]
-        case .measurement(let s, let stage, let step, let metric, let value, let bound, let verdict):
+        case .measurement(let s, let stage, let step, let metric, let value, let bound, let verdict, let reason, let warnings):
             return stamp(s) + [
                 ("stage", .string(stage)), ("step", .int(step)), ("metric", .string(metric)),
                 ("value", value.map(JSONValue.double) ?? .null), ("bound", optional(bound)), ("verdict", .string(verdict)),
             ]
+                + (reason.map { [("reason", JSONValue.string($0))] } ?? [])
+                + (warnings.isEmpty ? [] : [("warnings", .array(warnings.map(JSONValue.string)))])
+        case .analysisPaused(let s, let stage, let step, let reason):
+            return stamp(s) + [("stage", .string(stage)), ("step", .int(step)), ("reason", .string(reason))]
+        case .control(let stage, let action, let request, let by):
+            return [("stage", .string(stage)), ("action", .string(action)), ("request", .string(request)), ("by", .string(by))]
         case .traffic(let s, let stage, let percent):
             return stamp(s) + [("stage", .string(stage)), ("percent", .int(percent))]
         }
@@ -228,8 +245,12 @@ public enum JournalEvent: Sendable {
         switch self {
         case .probe(let s, let stage, let attempt, let url, let status, let error, let ms, let ok):
             return .probe(s, stage: stage, attempt: attempt, url: mask(url), status: status, error: error.map(mask), ms: ms, ok: ok)
-        case .measurement(let s, let stage, let step, let metric, let value, let bound, let verdict):
-            return .measurement(s, stage: stage, step: step, metric: metric, value: value, bound: bound.map(mask), verdict: verdict)
+        case .measurement(let s, let stage, let step, let metric, let value, let bound, let verdict, let reason, let warnings):
+            return .measurement(
+                s, stage: stage, step: step, metric: metric, value: value, bound: bound.map(mask), verdict: verdict, reason: reason.map(mask),
+                warnings: warnings.map(mask))
+        case .analysisPaused(let s, let stage, let step, let reason):
+            return .analysisPaused(s, stage: stage, step: step, reason: mask(reason))
         case .runWaiting(let stage, let reason, let message):
             return .runWaiting(stage: stage, reason: reason, message: mask(message))
         case .runFinished(let status, let remaining, let note, let failedStage):
@@ -332,9 +353,15 @@ extension JournalRecord {
             }()
             event = .measurement(
                 stamp(), stage: stage, step: json["step"]?.int ?? 0, metric: json["metric"]?.string ?? "",
-                value: value, bound: json["bound"]?.string, verdict: json["verdict"]?.string ?? "")
+                value: value, bound: json["bound"]?.string, verdict: json["verdict"]?.string ?? "", reason: json["reason"]?.string,
+                warnings: json["warnings"]?.strings ?? [])
         case .traffic:
             event = .traffic(stamp(), stage: stage, percent: json["percent"]?.int ?? 0)
+        case .analysisPaused:
+            event = .analysisPaused(stamp(), stage: stage, step: json["step"]?.int ?? 0, reason: json["reason"]?.string ?? "")
+        case .control:
+            event = .control(
+                stage: stage, action: json["action"]?.string ?? "", request: json["request"]?.string ?? "", by: json["by"]?.string ?? "")
         }
     }
 }

@@ -28,8 +28,14 @@ extension RunState {
     /// Applies one event, made durable at `time` (`clock` on the engine's clock).
     public mutating func apply(_ event: JournalEvent, time: String, clock: Int) {
         switch event {
-        case .runStarted, .probe, .measurement, .unknown:
+        case .runStarted, .probe, .unknown:
             break
+        case .measurement(_, let stage, _, let metric, let value, _, let verdict, _, _):
+            if verdict == "baseline" { update(stage) { $0.baseline[metric] = value } }
+        case .analysisPaused(_, let stage, let step, _):
+            update(stage) { $0.pausedAt = step }
+        case .control(_, _, let request, _):
+            handledRequests.insert(request)
         case .runResumed(let pid, let host, let boot, _, _, let changed, let fileHash):
             status = .running
             waiting = nil
@@ -115,7 +121,7 @@ extension RunState {
                 if end.phase.undoes {
                     if let n = record.rollback?.attempts.indices.last { finish(&record.rollback!.attempts[n]) }
                 } else {
-                    if end.outcome == .interrupted { record.status = .pending }
+                    if end.outcome == .interrupted || end.outcome == .paused { record.status = .pending }
                     if let n = record.attempts.indices.last { finish(&record.attempts[n]) }
                 }
             }

@@ -59,6 +59,10 @@ public struct RunState: Sendable {
         public var gateChecks = 0
         /// A canary's last journaled traffic percentage (`traffic` events).
         public var traffic: Int? = nil
+        /// A canary's baseline readings (`measurement` events with verdict `baseline`); nil: no value.
+        public var baseline: [String: Double?] = [:]
+        /// The step a canary or watch last paused at (`analysis_paused`).
+        public var pausedAt: Int? = nil
         /// Outputs whose journaled value has a secret masked (`stage_finished.masked`).
         public var maskedOutputs: [String] = []
         /// The outputs as the stage wrote them, known only to the engine process that ran it:
@@ -106,6 +110,8 @@ public struct RunState: Sendable {
     public var remaining: [String]
     /// Why the last rollback stopped early, if it did.
     public var rollbackNote: String?
+    /// Operator requests (`pipeline promote`/`abort`) the engine has taken (`control` events).
+    public var handledRequests: Set<String> = []
 
     /// The record of a stage.
     public func stage(_ id: String) -> StageRecord? {

@@ -40,6 +40,13 @@ public protocol StateStore: Sendable {
 
     /// The directory on this machine for a run's logs, outputs and backups.
     func localDirectory(_ run: String) -> String
+
+    /// Records an operator request (`pipeline promote`/`abort`) where the run lives
+    /// (``OperatorRequest``; a store that cannot refuses).
+    func postRequest(_ request: OperatorRequest) throws(EngineError)
+
+    /// The operator requests recorded for a run, oldest first; the engine polls them.
+    func requests(run: String) throws(EngineError) -> [OperatorRequest]
 }
 
 /// A run's journal, opened for appending.

@@ -10,6 +10,12 @@ struct KindContext: Sendable {
     var masker: SecretMasker
     /// `${{ }}` already substituted in URLs.
     var resolve: @Sendable (Template) -> String
+    /// The run's id, for the commands messages name.
+    var run = ""
+    /// Whether a pause waits for `pipeline promote` (else the run stops with exit 4).
+    var pauseWaits = false
+    /// A canary continuing after a pause; a watch's baseline (from its canary).
+    var resume: AnalysisResume?
 }
 
 /// `infra-precheck`: every check at once (commands, native HTTP and TCP); every failure reported together.
@@ -150,113 +156,5 @@ enum VerifyRunner {
             if attempt < probe.attempts, !task.sleep(ms: probe.interval.milliseconds) { return .init(ok: false, message: "cancelled") }
         }
         return .init(ok: false, message: "no healthy answer from \(shown) in \(probe.attempts) probes")
-    }
-}
-
-/// `canary`: shifts traffic step by step, bakes, and watches metrics against absolute or
-/// baseline-relative bounds; too many consecutive failures send traffic back to 0 and fail the stage.
-enum CanaryRunner {
-    static func run(_ spec: CanarySpec, _ context: KindContext, _ task: NativeTask) -> NativeTask.Verdict {
-        // The baseline must be measured without the new release taking traffic: after a retry or a
-        // resume of an interrupted canary, traffic may still sit at the last step.
-        guard shift(to: 0, spec, context, task) else {
-            return .init(ok: false, message: "the traffic script failed to set traffic to 0% before measuring the baseline")
-        }
-        var baseline: [String: Double] = [:]
-        for metric in spec.analysis {
-            if let value = measure(metric, context, task) {
-                baseline[metric.name] = value
-                task.record(.measurement(task.stamp, stage: context.stage, step: 0, metric: metric.name, value: value, bound: nil, verdict: "baseline"))
-                task.say("baseline \(metric.name) = \(formatNumber(value))")
-            } else {
-                return .init(ok: false, message: "cannot measure the baseline of '\(metric.name)'")
-            }
-        }
-        for step in spec.steps {
-            guard shift(to: step, spec, context, task) else {
-                _ = shift(to: 0, spec, context, task)
-                return .init(ok: false, message: "the traffic script failed at \(step)%; traffic sent back to 0%")
-            }
-            var consecutive = 0
-            let bakeEnd = task.clock.now() + spec.bake.milliseconds
-            repeat {
-                let wait = min(spec.interval.milliseconds, max(0, bakeEnd - task.clock.now()))
-                if wait > 0, !task.sleep(ms: wait) { return .init(ok: false, message: "cancelled") }
-                var failed: [String] = []
-                for metric in spec.analysis {
-                    let value = measure(metric, context, task)
-                    let (ok, boundText) = judge(value, metric, baseline: baseline[metric.name])
-                    task.record(
-                        .measurement(
-                            task.stamp, stage: context.stage, step: step, metric: metric.name, value: value, bound: boundText,
-                            verdict: ok ? "pass" : "fail"))
-                    let shown = value.map(formatNumber) ?? "no value"
-                    task.say("\(step)%: \(metric.name) = \(shown) (\(boundText)): \(ok ? "pass" : "FAIL")")
-                    if !ok { failed.append("\(metric.name) = \(shown) (\(boundText))") }
-                }
-                consecutive = failed.isEmpty ? 0 : consecutive + 1
-                if consecutive >= spec.failureLimit {
-                    task.say("\(consecutive) consecutive failed analyses at \(step)%: aborting, traffic back to 0%")
-                    _ = shift(to: 0, spec, context, task)
-                    return .init(ok: false, message: "canary aborted at \(step)%: \(failed.joined(separator: ", "))")
-                }
-            } while task.clock.now() < bakeEnd
-        }
-        return .init(ok: true, message: "promoted through \(spec.steps.map { "\($0)%" }.joined(separator: " → "))")
-    }
-
-    static func shift(to percent: Int, _ spec: CanarySpec, _ context: KindContext, _ task: NativeTask) -> Bool {
-        task.say("traffic → \(percent)%")
-        task.record(.traffic(task.stamp, stage: context.stage, percent: percent))
-        let code = task.runScript(
-            context.shell + [spec.traffic.source], environment: context.environment + ["PIPELINE_TRAFFIC_PERCENT=\(percent)"],
-            directory: context.directory, timeoutMs: 120_000, masker: context.masker
-        ) { task.say(context.masker.mask($0)) }
-        return code == 0
-    }
-
-    /// A finite value, or nil (said why) when there is none: the round or the baseline fails.
-    static func measure(_ metric: CanaryMetric, _ context: KindContext, _ task: NativeTask) -> Double? {
-        func value(_ read: Result<Double, Probes.NotANumber>) -> Double? {
-            switch read {
-            case .success(let value): return value
-            case .failure(let problem): task.say("\(metric.name): \(problem.message)"); return nil
-            }
-        }
-        switch metric.source {
-        case .command(let script):
-            var lines: [String] = []
-            let code = task.runScript(
-                context.shell + [script.source], environment: context.environment, directory: context.directory,
-                timeoutMs: 30_000
-            ) { lines.append($0) }
-            guard code == 0 else { return nil }
-            return value(Probes.number(printed: lines))
-        case .http(let url, let path, let timeout):
-            let url = context.resolve(url)
-            let result = Probes.get(url, timeoutMs: timeout.milliseconds, cancelled: { task.isCancelled })
-            if let error = result.error { task.say("\(metric.name): GET \(url): \(error)"); return nil }
-            guard let status = result.status, (200..<300).contains(status) else {
-                task.say("\(metric.name): GET \(url) returned \(result.statusText)")
-                return nil
-            }
-            return value(Probes.number(in: result.body, at: path))
-        }
-    }
-
-    /// Whether a value is within the metric's bounds, and the bounds as text (`≤ 1.5 (baseline * 1.5)`).
-    static func judge(_ value: Double?, _ metric: CanaryMetric, baseline: Double?) -> (Bool, String) {
-        // Not a number (nil, NaN, ±infinity) fails: no comparison with NaN is ever true.
-        var ok = value?.isFinite ?? false
-        var parts: [String] = []
-        if let max = metric.max, let limit = max.value(baseline: baseline) {
-            parts.append("≤ \(formatNumber(limit))" + (max == .absolute(limit) ? "" : " (\(max))"))
-            if let value, !(limit.isFinite && value <= limit) { ok = false }
-        }
-        if let min = metric.min, let limit = min.value(baseline: baseline) {
-            parts.append("≥ \(formatNumber(limit))" + (min == .absolute(limit) ? "" : " (\(min))"))
-            if let value, !(limit.isFinite && value >= limit) { ok = false }
-        }
-        return (ok, parts.joined(separator: ", "))
     }
 }

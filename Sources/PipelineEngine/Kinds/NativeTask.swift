@@ -10,6 +10,14 @@ final class NativeTask: @unchecked Sendable {
     struct Verdict: Sendable {
         var ok: Bool
         var message: String
+        /// It paused for a person and no one could be waited for: the run stops (exit 4).
+        var paused = false
+    }
+
+    /// An operator's request, handed over by the engine (``deliver(_:)``).
+    enum Control: Sendable, Equatable {
+        case promote(by: String)
+        case abort(by: String)
     }
 
     /// What the task hands to the engine.
@@ -25,9 +33,16 @@ final class NativeTask: @unchecked Sendable {
     private var verdict: Verdict?
     private var cancelled = false
     private var childPID: pid_t = 0
+    private var inbox: [Control] = []
+    private var pausedMs = 0
     let clock: EngineClock
     let startedAt: Int
-    var deadline: Int?
+    /// The stage's time limit, moved on by the time spent paused for a person.
+    var deadline: Int? {
+        get { baseDeadline.map { $0 + lock.withLock { pausedMs } } }
+        set { baseDeadline = newValue }
+    }
+    private var baseDeadline: Int?
     var timedOut = false
 
     init(clock: EngineClock) {
@@ -78,6 +93,28 @@ final class NativeTask: @unchecked Sendable {
     }
 
     var isCancelled: Bool { lock.withLock { cancelled } }
+
+    /// The oldest operator request not yet taken.
+    func takeControl() -> Control? {
+        lock.withLock { inbox.isEmpty ? nil : inbox.removeFirst() }
+    }
+
+    /// Whether an operator request waits to be taken.
+    var hasControl: Bool { lock.withLock { !inbox.isEmpty } }
+
+    /// Sleeps like ``sleep(ms:)`` but wakes early when an operator request arrives.
+    func sleepUntilControl(ms: Int) -> Bool {
+        if clock.isVirtual { return sleep(ms: ms) }
+        let end = clock.now() + ms
+        while clock.now() < end {
+            if hasControl { return !isCancelled }
+            guard sleep(ms: min(100, max(1, end - clock.now()))) else { return false }
+        }
+        return !isCancelled
+    }
+
+    /// Time spent waiting for a person does not count against the stage's `timeout`.
+    func addPaused(ms: Int) { lock.withLock { pausedMs += ms } }
 
     private func finish(_ result: Verdict) {
         lock.withLock { verdict = result }
@@ -154,6 +191,9 @@ final class NativeTask: @unchecked Sendable {
         }
         if pid > 0 { kill(-pid, SIGKILL) }
     }
+
+    /// Hands an operator's request to the task.
+    func deliver(_ control: Control) { lock.withLock { inbox.append(control) } }
 
     /// Takes what the task reported since the last call, and its verdict once it has one.
     func collect() -> ([Report], Verdict?) {

@@ -26,7 +26,9 @@ public enum StageKey: String, CaseIterable, Sendable {
     case checks
     case backup, restore, lint, reversible
     case traffic, steps, bake, interval, failureLimit = "failure-limit", analysis
+    case trafficTimeout = "traffic-timeout"
     case http, smoke
+    case duration, baseline
 
     package static let common: [StageKey] = [.id, .name, .description, .kind, .needs, .rollback, .timeout, .retry, .env, .gate, .outputs, .idempotent, .shell]
 
@@ -37,7 +39,8 @@ public enum StageKey: String, CaseIterable, Sendable {
         case .envPresync: return ([.require, .files, .apply], [.require])
         case .infraPrecheck: return ([.checks], [.checks])
         case .migrate: return ([.run, .backup, .restore, .lint, .reversible], [.run])
-        case .canary: return ([.traffic, .steps, .bake, .interval, .failureLimit, .analysis], [.traffic, .steps])
+        case .canary: return ([.traffic, .trafficTimeout, .steps, .bake, .interval, .failureLimit, .analysis], [.traffic, .steps])
+        case .watch: return ([.duration, .interval, .failureLimit, .analysis, .baseline], [.duration, .analysis])
         case .verify: return ([.http, .smoke], [])
         }
     }
@@ -80,7 +83,19 @@ public enum LintKey: String, CaseIterable, Sendable {
 
 /// Keys of one canary `analysis` metric.
 public enum AnalysisKey: String, CaseIterable, Sendable {
-    case name, run, http, max, min
+    case name, run, http, prometheus, max, min, timeout
+    case failureLimit = "failure-limit", sustained = "for", consecutiveSuccesses = "consecutive-successes"
+    case onNoData = "on-no-data", inconclusiveLimit = "inconclusive-limit"
+}
+
+/// Keys of an analysis metric's `prometheus`.
+public enum AnalysisPrometheusKey: String, CaseIterable, Sendable {
+    case url, query, timeout
+}
+
+/// Keys of a canary step written as a mapping.
+public enum CanaryStepKey: String, CaseIterable, Sendable {
+    case percent, bake, pause
 }
 
 /// Keys of an analysis metric's `http`.

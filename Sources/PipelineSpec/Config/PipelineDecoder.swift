@@ -85,6 +85,7 @@ package struct PipelineDecoder {
                 }
             }
         }
+        checkWatchBaselines(stages)
         return Pipeline(
             version: 1, name: name, description: description, env: env, secrets: secrets,
             shell: shell, stages: stages, path: reader.path)
@@ -230,37 +231,9 @@ package struct PipelineDecoder {
             }
             return .migrate(spec)
         case .canary:
-            var spec = CanarySpec(
-                traffic: Script(source: "", mark: fields.mark), steps: [], bake: FormatDefaults.canaryBake, interval: FormatDefaults.canaryInterval,
-                failureLimit: FormatDefaults.canaryFailureLimit, analysis: [])
-            if let t = fields[.traffic], let s = script(t, "'traffic' of \(label)") { spec.traffic = s }
-            if let s = fields[.steps], let items = reader.list(s, "'steps' of \(label)") {
-                if items.isEmpty { reader.error(reader[s].mark, "'steps' of \(label) is empty; write e.g. [10, 50, 100]") }
-                for item in items {
-                    guard let percent = reader.int(item, "each canary step (a traffic percentage)", in: 1...100) else { continue }
-                    if let last = spec.steps.last, percent <= last {
-                        reader.error(reader[item].mark, "canary steps must increase: \(percent) follows \(last)")
-                    }
-                    spec.steps.append(percent)
-                }
-            }
-            if let b = fields[.bake], let span = reader.duration(b, "'bake' of \(label)") { spec.bake = span }
-            if let i = fields[.interval], let span = reader.duration(i, "'interval' of \(label)", positive: true) { spec.interval = span }
-            if let f = fields[.failureLimit], let n = reader.int(f, "'failure-limit' of \(label)", in: 1...FormatLimits.maxFailureLimit) {
-                spec.failureLimit = n
-            }
-            if let a = fields[.analysis], let items = reader.list(a, "'analysis' of \(label)") {
-                var names = Set<String>()
-                for item in items {
-                    if let metric = decodeMetric(item, label: label, stage: stage) {
-                        if !names.insert(metric.name).inserted {
-                            reader.error(metric.mark, "metric '\(metric.name)' of \(label) is defined twice")
-                        }
-                        spec.analysis.append(metric)
-                    }
-                }
-            }
-            return .canary(spec)
+            return .canary(decodeCanary(fields, label: label, stage: stage))
+        case .watch:
+            return .watch(decodeWatch(fields, label: label, stage: stage))
         case .verify:
             var spec = VerifySpec(http: nil, smoke: [])
             if let h = fields[.http], let http = reader.fields(h, "'http' of \(label)", VerifyHTTPKey.self) {
@@ -332,56 +305,6 @@ package struct PipelineDecoder {
             probe = .tcp(host: host, port: port)
         }
         return PrecheckCheck(name: name, probe: probe, timeout: timeout, mark: fields.mark)
-    }
-
-    package mutating func decodeMetric(_ id: NodeID, label: String, stage: String) -> CanaryMetric? {
-        guard let fields = reader.fields(id, "a metric of \(label)", AnalysisKey.self) else { return nil }
-        reader.require(fields, [.name], in: "a metric of \(label)")
-        let name = fields[.name].flatMap { reader.string($0, "'name' of a metric") } ?? ""
-        let what = name.isEmpty ? "a metric of \(label)" : "metric '\(name)' of \(label)"
-        if fields[.max] == nil, fields[.min] == nil {
-            reader.error(fields.mark, "\(what) needs a bound: 'max', 'min' or both")
-        }
-        let max = fields[.max].flatMap { bound($0, "'max' of \(what)") }
-        let min = fields[.min].flatMap { bound($0, "'min' of \(what)") }
-        let source: CanaryMetric.Source
-        switch (fields[.run], fields[.http]) {
-        case (let r?, nil):
-            guard let s = script(r, "'run' of \(what)") else { return nil }
-            source = .command(s)
-        case (nil, let h?):
-            guard let http = reader.fields(h, "'http' of \(what)", AnalysisHTTPKey.self) else { return nil }
-            reader.require(http, [.url, .json], in: "'http' of \(what)")
-            let address = http[.url].flatMap { url($0, "'http.url' of \(what)", stage: stage) }
-            let path = http[.json].flatMap { reader.string($0, "'http.json' of \(what)") }
-            var timeout = FormatDefaults.httpTimeout
-            if let t = http[.timeout], let span = reader.duration(t, "'http.timeout' of \(what)", positive: true) { timeout = span }
-            guard let address, let path else { return nil }
-            source = .http(url: address, jsonPath: path, timeout: timeout)
-        case (nil, nil):
-            reader.error(fields.mark, "\(what) needs 'run' (a command printing one number) or 'http'")
-            return nil
-        default:
-            reader.error(fields.mark, "\(what) has both 'run' and 'http'; give exactly one")
-            return nil
-        }
-        return CanaryMetric(name: name, source: source, max: max, min: min, mark: fields.mark)
-    }
-
-    package mutating func bound(_ id: NodeID, _ what: String) -> Bound? {
-        let node = reader[id]
-        if node.kind == .scalar, node.style == .plain, let value = Double(node.value), value.isFinite { return .absolute(value) }
-        guard node.kind == .scalar, !node.isNull else {
-            reader.mismatch(id, what, expected: "a number or 'baseline * N'")
-            return nil
-        }
-        let words = node.value.split(separator: " ").map(String.init)
-        if words.count == 3, words[0] == "baseline", let n = Double(words[2]), n.isFinite {
-            if words[1] == "*", n > 0 { return .baselineTimes(n) }
-            if words[1] == "+" { return .baselinePlus(n) }
-        }
-        reader.error(node.mark, "\(what): '\(node.value)' is not a bound; write a number, 'baseline * 1.5' or 'baseline + 0.2'")
-        return nil
     }
 
     // MARK: - Shared pieces

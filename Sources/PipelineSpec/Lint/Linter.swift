@@ -53,7 +53,7 @@ public enum Linter {
                             .canaryWithoutAnalysis, stage.mark(of: "kind"),
                             "canary \(name) has no 'analysis': traffic would shift without any metric able to stop it")
                     }
-                    if let last = spec.steps.last, last != 100 {
+                    if let last = spec.percents.last, last != 100 {
                         warn(
                             .canaryNotTo100, stage.mark(of: "steps"),
                             "canary \(name) ends at \(last)%: the new version never takes all traffic; end the steps at 100")

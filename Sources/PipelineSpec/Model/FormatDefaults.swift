@@ -11,6 +11,15 @@ public enum FormatDefaults {
     public static let canaryBake = TimeSpan.minutes(5)
     public static let canaryInterval = TimeSpan.seconds(30)
     public static let canaryFailureLimit = 3
+    /// How long a canary's `traffic` script may run (`traffic-timeout`), and an analysis `run` script (`timeout`).
+    public static let trafficTimeout = TimeSpan.minutes(2)
+    public static let analysisTimeout = TimeSpan.seconds(30)
+    /// An analysis' `inconclusive-limit`: consecutive readings without a value that pause for a person.
+    public static let inconclusiveLimit = 3
+    /// A Prometheus query's `timeout`.
+    public static let prometheusTimeout = TimeSpan.seconds(10)
+    /// A watch's `interval`.
+    public static let watchInterval = TimeSpan.minutes(1)
     /// An HTTP check's expected status and timeout (verify, precheck, analysis).
     public static let httpExpect = 200
     public static let httpTimeout = TimeSpan.seconds(3)

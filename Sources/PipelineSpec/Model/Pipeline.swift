@@ -38,7 +38,7 @@ public enum StageKind: String, CaseIterable, Sendable {
     case command
     case envPresync = "env-presync"
     case infraPrecheck = "infra-precheck"
-    case migrate, backend, frontend, canary, verify
+    case migrate, backend, frontend, canary, verify, watch
 
     /// Whether the stage ships code to users (the lint rules about ordering use this).
     public var isDeploy: Bool { self == .backend || self == .frontend || self == .canary }
@@ -114,6 +114,7 @@ public enum KindSpec: Sendable {
     case backend, frontend
     case canary(CanarySpec)
     case verify(VerifySpec)
+    case watch(WatchSpec)
 }
 
 /// `env-presync`: variables that must exist before code ships.
@@ -166,55 +167,6 @@ public enum MigrationRule: String, CaseIterable, Sendable {
     case indexWithoutConcurrently = "index-without-concurrently"
     case emptyDowngrade = "empty-downgrade"
     case multipleHeads = "multiple-heads"
-}
-
-/// `canary`: traffic steps with metric analysis.
-public struct CanarySpec: Sendable {
-    public var traffic: Script
-    public var steps: [Int]
-    public var bake: TimeSpan
-    public var interval: TimeSpan
-    public var failureLimit: Int
-    public var analysis: [CanaryMetric]
-}
-
-/// One metric a canary watches.
-public struct CanaryMetric: Sendable {
-    /// Where the number comes from.
-    public enum Source: Sendable {
-        case command(Script)
-        case http(url: Template, jsonPath: String, timeout: TimeSpan)
-    }
-
-    public var name: String
-    public var source: Source
-    public var max: Bound?
-    public var min: Bound?
-    public var mark: Mark
-}
-
-/// A metric bound: a fixed number, or relative to the value measured before the first step.
-public enum Bound: Sendable, Equatable, CustomStringConvertible {
-    case absolute(Double)
-    case baselineTimes(Double)
-    case baselinePlus(Double)
-
-    /// The bound for a given baseline.
-    public func value(baseline: Double?) -> Double? {
-        switch self {
-        case .absolute(let v): return v
-        case .baselineTimes(let f): return baseline.map { $0 * f }
-        case .baselinePlus(let d): return baseline.map { $0 + d }
-        }
-    }
-
-    public var description: String {
-        switch self {
-        case .absolute(let v): return formatNumber(v)
-        case .baselineTimes(let f): return "baseline * \(formatNumber(f))"
-        case .baselinePlus(let d): return "baseline + \(formatNumber(d))"
-        }
-    }
 }
 
 /// `verify`: a health probe and smoke scripts.

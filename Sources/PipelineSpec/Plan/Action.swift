@@ -12,6 +12,7 @@ package enum Action {
         case precheck([PrecheckCheck])
         case canary(CanarySpec)
         case verify(VerifyProbe)
+        case watch(WatchSpec)
 
         package var label: String {
             switch self {
@@ -19,6 +20,7 @@ package enum Action {
             case .precheck: return "checks"
             case .canary: return "canary"
             case .verify: return "health probe"
+            case .watch: return "watch"
             }
         }
     }
@@ -48,6 +50,8 @@ package enum Action {
             return [.native(.precheck(checks))]
         case .canary(let spec):
             return [.native(.canary(spec))]
+        case .watch(let spec):
+            return [.native(.watch(spec))]
         case .verify(let spec):
             return (spec.http.map { [.native(.verify($0))] } ?? [])
                 + spec.smoke.enumerated().map { .script($0.element.source, label: "smoke \($0.offset + 1)", env: []) }

@@ -41,19 +41,14 @@ package struct StageSummary {
             if !spec.reversible { parts.append("IRREVERSIBLE: rollback stops here") }
             return parts.joined(separator: "; ")
         case .canary(let spec):
-            var text = spec.steps.map { "\($0)%" }.joined(separator: " → ")
+            var text = spec.steps.map(\.description).joined(separator: " → ")
             text += ", bake \(spec.bake) each, measure every \(spec.interval), abort after \(spec.failureLimit) consecutive failures"
-            if !spec.analysis.isEmpty {
-                text +=
-                    "; analysis: "
-                    + spec.analysis.map { metric in
-                        var bounds: [String] = []
-                        if let max = metric.max { bounds.append("≤ \(max)") }
-                        if let min = metric.min { bounds.append("≥ \(min)") }
-                        return "\(metric.name) \(bounds.joined(separator: " and "))"
-                    }.joined(separator: ", ")
-            }
+            if !spec.analysis.isEmpty { text += "; analysis: " + Self.analysis(spec.analysis) }
             return text
+        case .watch(let spec):
+            var text = "watch \(spec.duration), measure every \(spec.interval), abort after \(spec.failureLimit) consecutive failures"
+            if let baseline = spec.baseline { text += ", baseline from '\(baseline)'" }
+            return text + "; analysis: " + Self.analysis(spec.analysis)
         case .verify(let spec):
             var parts: [String] = []
             if let http = spec.http {
@@ -64,6 +59,22 @@ package struct StageSummary {
             if !spec.smoke.isEmpty { parts.append("\(spec.smoke.count) smoke script\(spec.smoke.count == 1 ? "" : "s")") }
             return parts.joined(separator: "; ")
         }
+    }
+
+    /// `error-rate ≤ 0.05, payments ≤ 0 (failure-limit 1)`.
+    static func analysis(_ metrics: [CanaryMetric]) -> String {
+        metrics.map { metric in
+            var bounds: [String] = []
+            if let max = metric.max { bounds.append("≤ \(max)") }
+            if let min = metric.min { bounds.append("≥ \(min)") }
+            var rules: [String] = []
+            if let limit = metric.rules.failureLimit { rules.append("failure-limit \(limit)") }
+            if let span = metric.rules.sustained { rules.append("for \(span)") }
+            if let n = metric.rules.consecutiveSuccesses { rules.append("\(n) consecutive successes") }
+            if metric.rules.onNoData != .inconclusive { rules.append("no data: \(metric.rules.onNoData.rawValue)") }
+            if case .prometheus = metric.source { rules.append("prometheus") }
+            return "\(metric.name) \(bounds.joined(separator: " and "))" + (rules.isEmpty ? "" : " (\(rules.joined(separator: ", ")))")
+        }.joined(separator: ", ")
     }
 
     /// The first line of the main script (for `run`-less kinds, their own script).
