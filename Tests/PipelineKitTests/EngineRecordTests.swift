@@ -182,6 +182,11 @@ import Testing
             .probe(stamp, stage: "a", attempt: 1, url: "http://x", status: 200, error: nil, ms: 3, ok: true),
             .measurement(stamp, stage: "a", step: 10, metric: "m", value: 0.5, bound: "≤ 1", verdict: "pass"),
             .traffic(stamp, stage: "a", percent: 10),
+            .measurement(
+                stamp, stage: "a", step: 10, metric: "m", value: nil, bound: "≤ 1", verdict: "inconclusive", reason: "HTTP 503: down",
+                warnings: ["w"]),
+            .analysisPaused(stamp, stage: "a", step: 2, reason: "a pause step"),
+            .control(stage: "a", action: "promote", request: "r1", by: "me@host"),
         ]
         #expect(Set(events.compactMap(\.kind)) == Set(JournalEvent.Kind.allCases), "a kind has no case here")
         for event in events {

@@ -26,6 +26,8 @@ import Testing
         "rollbackCommand": ["run_resumed", "rollback_started", "rollback_finished", "run_finished"],
         "verify": ["probe", "attempt_finished", "stage_finished"],
         "canary": ["measurement", "traffic", "rollback_finished", "run_finished"],
+        "operator": ["analysis_paused", "run_waiting", "measurement"],
+        "abort": ["control", "traffic", "analysis_paused"],
     ]
 
     // MARK: - Helpers
@@ -340,7 +342,7 @@ import Testing
     }
 
     @Test func canaryMeasurementsAndTrafficShifts() throws {
-        let server = try ScriptedServer(["/errors": KindTests.values("rate", [0.01, 0.01, 0.01, 0.2, 0.2]), "/latency": KindTests.values("p95", [0.2])])
+        let server = try ScriptedServer(["/errors": KindTests.values("rate", [0.01, 0.01, 0.2, 0.2]), "/latency": KindTests.values("p95", [0.2])])
         defer { server.stop() }
         let box = try Sandbox(KindTests.canary(server.base))
         defer { box.remove() }

@@ -38,14 +38,17 @@ import Testing
         #expect(result.status == 0, "\(result.stderr)")
         #expect(box.read("traffic.log") == "0\n10\n50\n100\n", "0% first: the baseline is measured without the new release")
         let measurements = try box.events().filter { $0["type"] as? String == "measurement" }
-        // A baseline per metric, then two analyses (every 30 s of a 1 m bake) per step and metric.
-        #expect(measurements.count == 2 + 3 * 2 * 2)
+        // A baseline of the relative metric only (an absolute-only metric needs none), then two
+        // analyses (every 30 s of a 1 m bake) per step and metric.
+        #expect(measurements.count == 1 + 3 * 2 * 2)
+        #expect(measurements.filter { $0["verdict"] as? String == "baseline" }.map { $0["metric"] as? String } == ["p95"])
         #expect(measurements.allSatisfy { ["baseline", "pass"].contains($0["verdict"] as? String) })
         #expect(result.stdout.contains("[shift] 50%: p95 = 0.2 (≤ 0.4 (baseline * 2)): pass"))
     }
 
     @Test func canaryAbortsAtFiftyPercentOnTheErrorRate() throws {
-        let server = try ScriptedServer(["/errors": Self.values("rate", [0.01, 0.01, 0.01, 0.2, 0.2]), "/latency": Self.values("p95", [0.2])])
+        // Two readings at 10 %, then two bad ones at 50 % (error-rate is absolute: no baseline reading).
+        let server = try ScriptedServer(["/errors": Self.values("rate", [0.01, 0.01, 0.2, 0.2]), "/latency": Self.values("p95", [0.2])])
         defer { server.stop() }
         let box = try Sandbox(Self.canary(server.base))
         defer { box.remove() }

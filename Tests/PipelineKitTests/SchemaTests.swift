@@ -38,6 +38,7 @@ import Testing
         #expect(Self.keys(Self.def(schema, "lint")) == Self.names(LintKey.self))
         #expect(Self.keys(Self.def(schema, "analysis")) == Self.names(AnalysisKey.self))
         #expect(Self.keys(Self.def(schema, "analysisHttp")) == Self.names(AnalysisHTTPKey.self))
+        #expect(Self.keys(Self.def(schema, "analysisPrometheus")) == Self.names(AnalysisPrometheusKey.self))
         #expect(Self.keys(Self.def(schema, "verifyHttp")) == Self.names(VerifyHTTPKey.self))
     }
 

@@ -212,7 +212,9 @@ extension DeployEngine {
     func startNative(_ node: Int, _ work: Action.NativeWork, startedAt: Int) {
         let stage = pipeline.stages[node]
         let task = NativeTask(clock: clock)
-        task.deadline = task.startedAt + max(1, stage.timeout.milliseconds - (clock.now() - startedAt))
+        // A watch holds for its `duration` by design: its `timeout` bounds what comes on top.
+        let held: Int = { if case .watch(let spec) = work { return spec.duration.milliseconds } else { return 0 } }()
+        task.deadline = task.startedAt + held + max(1, stage.timeout.milliseconds - (clock.now() - startedAt))
         // What the stage's scripts will see: the process environment, the pipeline's and the stage's `env`.
         let stageEnvironment = environmentValues(
             stageID: stage.id, stageEnv: stage.env.map { ($0.name, $0.value.raw) },

@@ -122,7 +122,7 @@ struct CanaryAnalysis {
             let held = metric.rules.sustained.map { now - (tally.failingSince ?? now) >= $0.milliseconds } ?? true
             if tally.failures >= limit, held {
                 var rule = "\(tally.failures) failed reading\(tally.failures == 1 ? "" : "s") in a row"
-                if metric.rules.sustained != nil { rule += " for \(TimeSpan(milliseconds: now - (tally.failingSince ?? now)))" }
+                if let span = metric.rules.sustained { rule += ", broken for \(span) or more" }
                 failed.append("\(tally.lastText) [\(rule)]")
             }
         }

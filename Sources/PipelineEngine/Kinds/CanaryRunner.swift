@@ -184,7 +184,8 @@ struct AnalysisHold {
                         "\(label): paused (\(reason)); waiting for 'pipeline promote \(context.run)' or 'pipeline abort \(context.run)' (analysis goes on)")
                 }
             }
-            let wait = pausedFor != nil ? interval.milliseconds : (rounds == 0 && roundFirst ? 0 : min(interval.milliseconds, max(0, end - now)))
+            // Rounds every `interval` until the hold ends; past its end (waiting for successes, or paused), every `interval` too.
+            let wait = pausedFor != nil || now >= end && rounds > 0 ? interval.milliseconds : min(interval.milliseconds, max(0, end - now))
             if wait > 0 {
                 let before = task.clock.now()
                 guard task.sleepUntilControl(ms: wait) else { return .cancelled }

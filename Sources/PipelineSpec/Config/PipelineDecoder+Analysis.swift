@@ -68,7 +68,8 @@ extension PipelineDecoder {
         if spec.baseline == nil {
             for metric in spec.analysis where metric.usesBaseline {
                 reader.error(
-                    metric.mark, "metric '\(metric.name)' of \(label) is relative to a baseline, but the watch names none; add 'baseline: CANARY-ID' or use absolute bounds")
+                    metric.mark,
+                    "metric '\(metric.name)' of \(label) is relative to a baseline, but the watch names none; add 'baseline: CANARY-ID' or use absolute bounds")
             }
         }
         return spec
@@ -144,7 +145,8 @@ extension PipelineDecoder {
                 rules.onNoData = policy
             } else {
                 reader.error(
-                    reader[n].mark, "'on-no-data' of \(what) must be one of: \(names.joined(separator: ", ")), found '\(text)'" + Suggestion.didYouMean(text, among: names))
+                    reader[n].mark,
+                    "'on-no-data' of \(what) must be one of: \(names.joined(separator: ", ")), found '\(text)'" + Suggestion.didYouMean(text, among: names))
             }
         }
         if let l = fields[.inconclusiveLimit], let n = reader.int(l, "'inconclusive-limit' of \(what)", in: 1...FormatLimits.maxFailureLimit) {
@@ -211,7 +213,8 @@ extension PipelineDecoder {
         case .failure(let problem):
             reader.error(
                 markInside(id, offset: problem.offset),
-                "\(what): '\(node.value)' is not a bound: \(problem.message); write a number, 'baseline * 1.5', 'baseline + 0.2' or 'max(baseline * 1.5, 0.01)'")
+                "\(what): '\(node.value)' is not a bound: \(problem.message); write a number, 'baseline * 1.5', 'baseline + 0.2' or 'max(baseline * 1.5, 0.01)'"
+            )
             return nil
         }
     }
@@ -264,13 +267,16 @@ struct BoundParser {
     private mutating func number() throws -> Double {
         skipSpaces()
         let start = at
-        while at < text.count, (text[at] >= UInt8(ascii: "0") && text[at] <= UInt8(ascii: "9")) || text[at] == UInt8(ascii: ".")
-            || text[at] == UInt8(ascii: "e") || (at == start && text[at] == UInt8(ascii: "-"))
+        while at < text.count,
+            (text[at] >= UInt8(ascii: "0") && text[at] <= UInt8(ascii: "9")) || text[at] == UInt8(ascii: ".")
+                || text[at] == UInt8(ascii: "e") || (at == start && text[at] == UInt8(ascii: "-"))
         {
             at += 1
         }
         guard at > start, let value = Double(String(decoding: text[start..<at], as: UTF8.self)), value.isFinite else {
-            throw Problem(offset: start, message: start < text.count ? "expected a number, found '\(String(decoding: [text[start]], as: UTF8.self))'" : "expected a number")
+            throw Problem(
+                offset: start,
+                message: start < text.count ? "expected a number, found '\(String(decoding: [text[start]], as: UTF8.self))'" : "expected a number")
         }
         return value
     }

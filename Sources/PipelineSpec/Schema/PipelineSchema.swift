@@ -399,14 +399,14 @@ public enum PipelineSchema {
       }
     },
     "bound": {
-      "description": "A number, or \"baseline * F\" / \"baseline + D\" (baseline = value measured before the first step).",
+      "description": "A number; a string relative to the baseline (the value measured before the first step): \"baseline * F\", \"baseline + D\", \"baseline - D\"; or \"max(a, b, …)\" / \"min(a, b, …)\" of bounds, e.g. \"max(baseline * 1.5, 0.01)\". The engine parses the expression.",
       "oneOf": [
         {
           "type": "number"
         },
         {
           "type": "string",
-          "pattern": "^ *baseline +(\\* +\\+?|\\+ +[-+]?)([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([eE][-+]?[0-9]+)? *$"
+          "pattern": "^[ a-z0-9.eE*+,()-]*(baseline|max|min)[ a-z0-9.eE*+,()-]*$"
         }
       ]
     },
@@ -456,6 +456,45 @@ public enum PipelineSchema {
         },
         "min": {
           "$ref": "#/$defs/bound"
+        },
+        "prometheus": {
+          "$ref": "#/$defs/analysisPrometheus"
+        },
+        "timeout": {
+          "$ref": "#/$defs/positiveDuration",
+          "description": "How long a 'run' script may take. Default 30s."
+        },
+        "failure-limit": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 100,
+          "description": "Consecutive failed readings that fail the stage; overrides the stage's (1 when 'for' is set)."
+        },
+        "for": {
+          "$ref": "#/$defs/positiveDuration",
+          "description": "How long a bound must stay broken before the metric fails the stage."
+        },
+        "consecutive-successes": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 100,
+          "description": "Passing readings in a row a step needs before it ends."
+        },
+        "on-no-data": {
+          "enum": [
+            "fail",
+            "inconclusive",
+            "pass"
+          ],
+          "default": "inconclusive",
+          "description": "What a reading without a value counts as."
+        },
+        "inconclusive-limit": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 100,
+          "default": 3,
+          "description": "Consecutive inconclusive readings that pause the stage for a person."
         }
       },
       "allOf": [
@@ -469,6 +508,11 @@ public enum PipelineSchema {
             {
               "required": [
                 "http"
+              ]
+            },
+            {
+              "required": [
+                "prometheus"
               ]
             }
           ]
@@ -598,7 +642,8 @@ public enum PipelineSchema {
             "backend",
             "frontend",
             "canary",
-            "verify"
+            "verify",
+            "watch"
           ],
           "default": "command"
         },
@@ -692,14 +737,11 @@ public enum PipelineSchema {
           "description": "Sets the traffic share; receives PIPELINE_TRAFFIC_PERCENT."
         },
         "steps": {
-          "description": "Traffic percentages, strictly increasing.",
+          "description": "Traffic steps, percentages strictly increasing.",
           "type": "array",
           "minItems": 1,
-          "uniqueItems": true,
           "items": {
-            "type": "integer",
-            "minimum": 1,
-            "maximum": 100
+            "$ref": "#/$defs/canaryStep"
           }
         },
         "bake": {
@@ -709,15 +751,19 @@ public enum PipelineSchema {
         },
         "interval": {
           "$ref": "#/$defs/positiveDuration",
-          "description": "Between analysis rounds, > 0. Default 30s.",
+          "description": "Between analysis rounds, > 0. Default 30s (canary), 1m (watch).",
           "default": "30s"
         },
         "failure-limit": {
-          "description": "Consecutive failed analysis rounds before rollback, at most 100. Default 3.",
+          "description": "Consecutive failed readings of a metric before rollback (canary, watch), at most 100. Default 3.",
           "type": "integer",
           "minimum": 1,
           "maximum": 100,
           "default": 3
+        },
+        "traffic-timeout": {
+          "$ref": "#/$defs/positiveDuration",
+          "description": "How long one run of 'traffic' may take. Default 2m."
         },
         "analysis": {
           "type": "array",
@@ -733,6 +779,14 @@ public enum PipelineSchema {
           "items": {
             "$ref": "#/$defs/script"
           }
+        },
+        "duration": {
+          "$ref": "#/$defs/positiveDuration",
+          "description": "Watch: how long to hold and analyse."
+        },
+        "baseline": {
+          "$ref": "#/$defs/stageId",
+          "description": "Watch: the canary whose baseline readings relative bounds use."
         }
       },
       "allOf": [
@@ -769,7 +823,17 @@ public enum PipelineSchema {
                 },
                 {
                   "required": [
+                    "baseline"
+                  ]
+                },
+                {
+                  "required": [
                     "checks"
+                  ]
+                },
+                {
+                  "required": [
+                    "duration"
                   ]
                 },
                 {
@@ -826,6 +890,11 @@ public enum PipelineSchema {
                   "required": [
                     "traffic"
                   ]
+                },
+                {
+                  "required": [
+                    "traffic-timeout"
+                  ]
                 }
               ]
             },
@@ -865,7 +934,17 @@ public enum PipelineSchema {
                 },
                 {
                   "required": [
+                    "baseline"
+                  ]
+                },
+                {
+                  "required": [
                     "checks"
+                  ]
+                },
+                {
+                  "required": [
+                    "duration"
                   ]
                 },
                 {
@@ -916,6 +995,11 @@ public enum PipelineSchema {
                 {
                   "required": [
                     "traffic"
+                  ]
+                },
+                {
+                  "required": [
+                    "traffic-timeout"
                   ]
                 }
               ]
@@ -961,6 +1045,16 @@ public enum PipelineSchema {
                 },
                 {
                   "required": [
+                    "baseline"
+                  ]
+                },
+                {
+                  "required": [
+                    "duration"
+                  ]
+                },
+                {
+                  "required": [
                     "failure-limit"
                   ]
                 },
@@ -1018,6 +1112,11 @@ public enum PipelineSchema {
                   "required": [
                     "traffic"
                   ]
+                },
+                {
+                  "required": [
+                    "traffic-timeout"
+                  ]
                 }
               ]
             },
@@ -1057,7 +1156,17 @@ public enum PipelineSchema {
                 },
                 {
                   "required": [
+                    "baseline"
+                  ]
+                },
+                {
+                  "required": [
                     "checks"
+                  ]
+                },
+                {
+                  "required": [
+                    "duration"
                   ]
                 },
                 {
@@ -1098,6 +1207,11 @@ public enum PipelineSchema {
                 {
                   "required": [
                     "traffic"
+                  ]
+                },
+                {
+                  "required": [
+                    "traffic-timeout"
                   ]
                 }
               ]
@@ -1143,7 +1257,17 @@ public enum PipelineSchema {
                 },
                 {
                   "required": [
+                    "baseline"
+                  ]
+                },
+                {
+                  "required": [
                     "checks"
+                  ]
+                },
+                {
+                  "required": [
+                    "duration"
                   ]
                 },
                 {
@@ -1199,6 +1323,11 @@ public enum PipelineSchema {
                 {
                   "required": [
                     "traffic"
+                  ]
+                },
+                {
+                  "required": [
+                    "traffic-timeout"
                   ]
                 }
               ]
@@ -1244,7 +1373,17 @@ public enum PipelineSchema {
                 },
                 {
                   "required": [
+                    "baseline"
+                  ]
+                },
+                {
+                  "required": [
                     "checks"
+                  ]
+                },
+                {
+                  "required": [
+                    "duration"
                   ]
                 },
                 {
@@ -1301,6 +1440,11 @@ public enum PipelineSchema {
                   "required": [
                     "traffic"
                   ]
+                },
+                {
+                  "required": [
+                    "traffic-timeout"
+                  ]
                 }
               ]
             },
@@ -1335,7 +1479,17 @@ public enum PipelineSchema {
                 },
                 {
                   "required": [
+                    "baseline"
+                  ]
+                },
+                {
+                  "required": [
                     "checks"
+                  ]
+                },
+                {
+                  "required": [
+                    "duration"
                   ]
                 },
                 {
@@ -1422,7 +1576,17 @@ public enum PipelineSchema {
                 },
                 {
                   "required": [
+                    "baseline"
+                  ]
+                },
+                {
+                  "required": [
                     "checks"
+                  ]
+                },
+                {
+                  "required": [
+                    "duration"
                   ]
                 },
                 {
@@ -1474,6 +1638,11 @@ public enum PipelineSchema {
                   "required": [
                     "traffic"
                   ]
+                },
+                {
+                  "required": [
+                    "traffic-timeout"
+                  ]
                 }
               ]
             },
@@ -1490,6 +1659,173 @@ public enum PipelineSchema {
               }
             ]
           }
+        },
+        {
+          "if": {
+            "properties": {
+              "kind": {
+                "const": "watch"
+              }
+            },
+            "required": [
+              "kind"
+            ]
+          },
+          "then": {
+            "not": {
+              "anyOf": [
+                {
+                  "required": [
+                    "apply"
+                  ]
+                },
+                {
+                  "required": [
+                    "backup"
+                  ]
+                },
+                {
+                  "required": [
+                    "bake"
+                  ]
+                },
+                {
+                  "required": [
+                    "checks"
+                  ]
+                },
+                {
+                  "required": [
+                    "files"
+                  ]
+                },
+                {
+                  "required": [
+                    "http"
+                  ]
+                },
+                {
+                  "required": [
+                    "lint"
+                  ]
+                },
+                {
+                  "required": [
+                    "require"
+                  ]
+                },
+                {
+                  "required": [
+                    "restore"
+                  ]
+                },
+                {
+                  "required": [
+                    "reversible"
+                  ]
+                },
+                {
+                  "required": [
+                    "run"
+                  ]
+                },
+                {
+                  "required": [
+                    "smoke"
+                  ]
+                },
+                {
+                  "required": [
+                    "steps"
+                  ]
+                },
+                {
+                  "required": [
+                    "traffic"
+                  ]
+                },
+                {
+                  "required": [
+                    "traffic-timeout"
+                  ]
+                }
+              ]
+            },
+            "required": [
+              "duration",
+              "analysis"
+            ]
+          }
+        }
+      ]
+    },
+    "analysisPrometheus": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "url",
+        "query"
+      ],
+      "description": "An instant query (GET URL/api/v1/query); it must come to one series or a scalar.",
+      "properties": {
+        "url": {
+          "$ref": "#/$defs/url",
+          "description": "The server's base URL, e.g. http://prometheus:9090."
+        },
+        "query": {
+          "type": "string",
+          "minLength": 1,
+          "description": "PromQL; aggregate to one series (sum, max)."
+        },
+        "timeout": {
+          "$ref": "#/$defs/positiveDuration",
+          "description": "Default 10s."
+        }
+      }
+    },
+    "canaryStep": {
+      "description": "A traffic percentage, or {percent, bake, pause}.",
+      "oneOf": [
+        {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 100
+        },
+        {
+          "type": "object",
+          "additionalProperties": false,
+          "properties": {
+            "percent": {
+              "type": "integer",
+              "minimum": 1,
+              "maximum": 100
+            },
+            "bake": {
+              "$ref": "#/$defs/duration",
+              "description": "The hold at this step (default: the stage's bake)."
+            },
+            "pause": {
+              "type": "boolean",
+              "description": "Then wait for 'pipeline promote'."
+            }
+          },
+          "anyOf": [
+            {
+              "required": [
+                "percent"
+              ]
+            },
+            {
+              "properties": {
+                "pause": {
+                  "const": true
+                }
+              },
+              "required": [
+                "pause"
+              ]
+            }
+          ]
         }
       ]
     }
