@@ -41,7 +41,7 @@ struct Abort: ParsableCommand {
     @Argument(help: "The run id (default: the latest run).")
     var runID: String?
 
-    @OptionGroup var engine: EngineArguments
+    @OptionGroup var engine: RunnerArguments
 
     @Option(help: "Without RUN: the latest run of this pipeline.")
     var pipeline: String?
