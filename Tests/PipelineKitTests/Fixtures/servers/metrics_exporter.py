@@ -3,15 +3,20 @@
 every scrape, so a test changes the values by rewriting the file).
 
 usage: metrics_exporter.py PORT_FILE METRICS_FILE
-The chosen port is written to PORT_FILE once it listens. Stops on SIGTERM, or by itself after
+A value written `${N*t}` is N times the seconds since the exporter started, so a counter grows
+at N per second (rate() sees it). The chosen port is written to PORT_FILE once it listens. Stops on SIGTERM, or by itself after
 300 seconds so a crashed test never leaves it behind.
 """
 import os
+import re
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 port_file, metrics_file = sys.argv[1], sys.argv[2]
+started = time.time()
+growing = re.compile(rb"\$\{([0-9.]+)\*t\}")
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -22,6 +27,8 @@ class Handler(BaseHTTPRequestHandler):
             return
         with open(metrics_file, "rb") as f:
             body = f.read()
+        elapsed = time.time() - started
+        body = growing.sub(lambda m: b"%.3f" % (float(m.group(1)) * elapsed), body)
         self.send_response(200)
         self.send_header("Content-Type", "text/plain; version=0.0.4")
         self.send_header("Content-Length", str(len(body)))
