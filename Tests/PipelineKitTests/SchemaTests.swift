@@ -54,6 +54,7 @@ import Testing
         all.formUnion(Self.names(GateKey.self)); all.formUnion(Self.names(WindowKey.self)); all.formUnion(Self.names(CheckKey.self))
         all.formUnion(Self.names(VerifyHTTPKey.self)); all.formUnion(Self.names(AnalysisKey.self)); all.formUnion(Self.names(AnalysisHTTPKey.self))
         all.formUnion(Self.names(LintKey.self)); all.formUnion(Self.names(DefaultsKey.self))
+        all.formUnion(Self.names(AnalysisPrometheusKey.self)); all.formUnion(Self.names(CanaryStepKey.self))
         for key in all { #expect(doc.contains("`\(key)`"), "docs/format.md mentions `\(key)`") }
         for rule in Linter.Rule.allCases { #expect(doc.contains("`\(rule.rawValue)`"), "docs/format.md explains lint rule `\(rule.rawValue)`") }
     }

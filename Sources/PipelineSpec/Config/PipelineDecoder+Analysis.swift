@@ -33,7 +33,7 @@ extension PipelineDecoder {
 
     /// `10`, `{percent: 50, bake: 15m}`, `{pause: true}`, `{percent: 50, pause: true}`.
     package mutating func decodeStep(_ id: NodeID, label: String) -> CanaryStep? {
-        let what = "each canary step (a traffic percentage, or a mapping of 'percent', 'bake', 'pause')"
+        let what = "each canary step (a traffic percentage)"
         guard reader[id].kind == .mapping else {
             guard let percent = reader.int(id, what, in: 1...100) else { return nil }
             return CanaryStep(percent: percent)
@@ -236,7 +236,11 @@ struct BoundParser {
         do {
             let bound = try expression()
             skipSpaces()
-            if at < text.count { throw Problem(offset: at, message: "unexpected '\(character)'") }
+            if at < text.count {
+                let start = at
+                let name = word()
+                throw Problem(offset: start, message: "unexpected '\(name.isEmpty ? character : name)'")
+            }
             return .success(bound)
         } catch let problem as Problem {
             return .failure(problem)
