@@ -102,3 +102,20 @@ import Testing
         _ = job.waitOrKill(seconds: 30)
     }
 }
+
+extension OperatorControlTests {
+    /// A run stopped at a pause (exit 4) has no engine to ask: `abort` rolls it back here, the
+    /// canary's traffic to 0 % first.
+    @Test func abortOfARunStoppedAtAPauseRollsItBack() throws {
+        let box = try Sandbox(Self.pipeline(steps: "[10, {pause: true}, 100]", bake: "1s"))
+        defer { box.remove() }
+        let run = try box.pipeline(["run", "p.yml", "--pause", "stop"], within: 60)
+        #expect(run.status == 4, "\(run.output)")
+        let abort = try box.pipeline(["abort"], within: 60)
+        #expect(abort.status == 0, "\(abort.output)")
+        #expect(abort.stderr.contains("paused at stage 'shift': traffic to 0%, then rollback"), "\(abort.stderr)")
+        #expect(box.read("traffic.log") == "0\n10\n0\n")
+        #expect(box.read("ran.log") == "deployed\nundeployed\n")
+        #expect(try box.pipeline(["status"]).stdout.contains("rolled_back"))
+    }
+}
