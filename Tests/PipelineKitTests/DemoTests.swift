@@ -57,7 +57,7 @@ import Testing
         #expect(result.stderr.contains("canary aborted at 10%: v2 error rate = "), "\(result.stderr)")
         // Reverse order: traffic, web symlink, v2, database.
         let order = [
-            "[canary] 2 consecutive failed analyses at 10%: aborting, traffic back to 0%", "[frontend] web/current -> releases/v1", "[backend] stopped v2",
+            "[2 failed readings in a row]: aborting, traffic back to 0%", "[frontend] web/current -> releases/v1", "[backend] stopped v2",
             "[migrate] applied 0002_add_price.down.sql",
         ].map { result.stdout.range(of: $0)?.lowerBound }
         #expect(order.allSatisfy { $0 != nil }, "\(result.stdout)")

@@ -346,11 +346,11 @@ import Testing
         """
     }
 
+    /// A non-finite reading is never a pass: it has no value, so it is inconclusive, or a failure
+    /// under `on-no-data: fail`.
     @Test(arguments: ["NaN", "-nan", "inf", "-inf"])
     func aNonFiniteMetricFailsTheRound(_ text: String) throws {
-        // The baseline reads 0.01; every later reading is the non-finite text.
-        let script = "if [ -e seen ]; then echo '\(text)'; else touch seen; echo 0.01; fi"
-        let box = try Sandbox(Self.canary("{name: error-rate, run: \"\(script)\", max: 0.05}"))
+        let box = try Sandbox(Self.canary("{name: error-rate, run: \"echo '\(text)'\", max: 0.05, on-no-data: fail}"))
         defer { box.remove() }
         let result = try box.pipeline(["run", "p.yml"], env: Self.virtual)
         #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
@@ -358,6 +358,13 @@ import Testing
         #expect(result.stdout.contains("is not a finite number"), "\(result.stdout)")
         let rounds = try box.events().filter { $0["type"] as? String == "measurement" && $0["step"] as? Int == 100 }
         #expect(!rounds.isEmpty && rounds.allSatisfy { $0["verdict"] as? String == "fail" })
+
+        let inconclusive = try Sandbox(Self.canary("{name: error-rate, run: \"echo '\(text)'\", max: 0.05, inconclusive-limit: 1}"))
+        defer { inconclusive.remove() }
+        let paused = try inconclusive.pipeline(["run", "p.yml"], env: Self.virtual)
+        #expect(paused.status == 4, "\(paused.stdout)\(paused.stderr)")
+        let readings = try inconclusive.events().filter { $0["type"] as? String == "measurement" }
+        #expect(readings.map { $0["verdict"] as? String } == ["inconclusive"])
     }
 
     @Test func aNonFiniteBaselineFailsTheCanary() throws {
@@ -372,9 +379,10 @@ import Testing
         func sample(_ value: String) -> [String: Any] {
             ["json": ["status": "success", "data": ["resultType": "vector", "result": [["metric": [String: String](), "value": [1733059200, value]]]]]]
         }
-        let server = try ScriptedServer(["/api/v1/query": [sample("0.01"), sample("NaN")]])
+        let server = try ScriptedServer(["/api/v1/query": [sample("NaN")]])
         defer { server.stop() }
-        let box = try Sandbox(Self.canary("{name: error-rate, http: {url: \"\(server.base)/api/v1/query\", json: data.result.0.value.1}, max: 0.05}"))
+        let box = try Sandbox(
+            Self.canary("{name: error-rate, http: {url: \"\(server.base)/api/v1/query\", json: data.result.0.value.1}, max: 0.05, on-no-data: fail}"))
         defer { box.remove() }
         let result = try box.pipeline(["run", "p.yml"], env: Self.virtual)
         #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
@@ -431,7 +439,7 @@ import Testing
         #expect(result.status == 1)
         #expect(result.stderr.contains("'api ready': GET \(server.base)/ready returned 302 (redirect to /ok, not followed), expected 200"), "\(result.stderr)")
 
-        try Self.canary("{name: error-rate, http: {url: \"\(server.base)/metrics\", json: rate}, max: 0.05}")
+        try Self.canary("{name: error-rate, http: {url: \"\(server.base)/metrics\", json: rate}, max: \"baseline * 2\"}")
             .write(to: box.dir.appendingPathComponent("p.yml"), atomically: true, encoding: .utf8)
         let canary = try box.pipeline(["run", "p.yml"], env: Self.virtual)
         #expect(canary.status == 1)

@@ -35,7 +35,10 @@ enum CanaryRunner {
                     .measurement(
                         task.stamp, stage: context.stage, step: 0, metric: metric.name, value: reading.value, bound: nil, verdict: "baseline",
                         reason: reading.reason, warnings: reading.warnings))
-                if let problem = baselineProblem(metric, reading) { return .init(ok: false, message: problem) }
+                if let problem = baselineProblem(metric, reading) {
+                    task.say("baseline \(metric.name): no value (\(reading.reason ?? ""))")
+                    return .init(ok: false, message: problem)
+                }
                 AnalysisHold.sayBaseline(metric, reading, task)
             }
         }

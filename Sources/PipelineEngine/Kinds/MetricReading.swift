@@ -45,7 +45,7 @@ struct MetricReading: Sendable {
             let result = Probes.get(url, timeoutMs: timeout.milliseconds, cancelled: { task.isCancelled })
             if let error = result.error { return MetricReading(reason: "GET \(shown): \(error)") }
             guard let status = result.status, (200..<300).contains(status) else {
-                return MetricReading(reason: "GET \(shown) returned HTTP \(result.statusText)")
+                return MetricReading(reason: "GET \(shown) returned \(result.statusText)")
             }
             return value(Probes.number(in: result.body, at: path))
         case .prometheus(let query):
