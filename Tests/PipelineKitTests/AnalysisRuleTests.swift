@@ -155,10 +155,14 @@ import Testing
         let analysis = "      - { name: error-rate, run: sh next.sh errors, max: 0.05, on-no-data: fail, failure-limit: 2 }"
         let box = try Self.box(Self.canary(analysis: analysis), ["errors": ["down"]])
         defer { box.remove() }
-        let result = try box.pipeline(["run", "p.yml"], env: Self.virtual)
+        let summary = box.dir.appendingPathComponent("summary.md").path
+        let result = try box.pipeline(["run", "p.yml"], env: Self.virtual.merging(["GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": summary]) { $1 })
         #expect(result.status == 1)
+        // The step summary's measurement rows say why a reading had no value.
+        #expect(
+            box.read("summary.md").contains("| error-rate | no value: the script exited 7: connection refused | ≤ 0.05 | fail |"), "\(box.read("summary.md"))")
         #expect(try Self.measurements(box, "error-rate").map { $0["verdict"] as? String } == ["fail", "fail"])
-        #expect(result.stderr.contains("error-rate = no value (≤ 0.05): the script exited 7: connection refused"), "\(result.stderr)")
+        #expect(result.output.contains("error-rate = no value (≤ 0.05): the script exited 7: connection refused"), "\(result.output)")
     }
 
     /// Per-step settings: `{percent, bake}` holds that step for its own bake; `{pause: true}` stops

@@ -109,7 +109,7 @@ public struct RunReport {
             for m in measurements {
                 let value = m["value"].flatMap { v -> String? in if case .double(let d) = v { return formatNumber(d) } else { return v.int.map(String.init) } }
                 text +=
-                    "| `\(cell(m["stage"]?.string ?? ""))` | \(m["step"]?.int.map { "\($0)%" } ?? "") | \(cell(m["metric"]?.string ?? "")) | \(value ?? "no value") | \(cell(m["bound"]?.string ?? "")) | \(cell(m["verdict"]?.string ?? "")) |\n"
+                    "| `\(cell(m["stage"]?.string ?? ""))` | \(m["step"]?.int.map { "\($0)%" } ?? "") | \(cell(m["metric"]?.string ?? "")) | \(value ?? "no value" + (m["reason"]?.string.map { ": " + cell($0) } ?? "")) | \(cell(m["bound"]?.string ?? "")) | \(cell(m["verdict"]?.string ?? "")) |\n"
             }
         }
         if state.status == .rollbackFailed || !state.remaining.isEmpty {
