@@ -308,6 +308,7 @@ struct BoundParser {
                 return .baselineTimes(1)
             }
             at += 1
+            skipSpaces()
             let operand = at
             let n = try number()
             if op == UInt8(ascii: "*") {
