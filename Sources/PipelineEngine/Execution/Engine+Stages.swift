@@ -264,6 +264,10 @@ extension DeployEngine {
             case .event(let event):
                 // Probe errors and URLs can carry a secret (a token in a query string): mask like any output.
                 record(event.masked(masker.mask))
+            case .durable(let event, let done):
+                record(event.masked(masker.mask))
+                try flush()
+                done.signal()
             }
         }
         guard let verdict else { return }

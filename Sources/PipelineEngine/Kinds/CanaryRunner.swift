@@ -83,7 +83,8 @@ enum CanaryRunner {
 
     static func shift(to percent: Int, _ spec: CanarySpec, _ context: KindContext, _ task: NativeTask) -> Bool {
         task.say("traffic → \(percent)%")
-        task.record(.traffic(task.stamp, stage: context.stage, percent: percent))
+        // Durable before the script runs: a rollback after a crash must know traffic may have moved.
+        task.recordDurably(.traffic(task.stamp, stage: context.stage, percent: percent))
         let code = task.runScript(
             context.shell + [spec.traffic.source], environment: context.environment + ["PIPELINE_TRAFFIC_PERCENT=\(percent)"],
             directory: context.directory, timeoutMs: spec.trafficTimeout.milliseconds, masker: context.masker

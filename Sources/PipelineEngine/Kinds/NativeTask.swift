@@ -24,6 +24,8 @@ final class NativeTask: @unchecked Sendable {
     enum Report: Sendable {
         case line(String)
         case event(JournalEvent)
+        /// An event the task waits on until the engine made it durable (``recordDurably(_:)``).
+        case durable(JournalEvent, DispatchSemaphore)
     }
 
     let readFD: Int32
@@ -93,6 +95,17 @@ final class NativeTask: @unchecked Sendable {
     }
 
     var isCancelled: Bool { lock.withLock { cancelled } }
+
+    /// Queues a journal event and waits until the engine has made it durable (write-ahead: what it
+    /// says must be in the journal before the task acts on it); gives up when cancelled.
+    func recordDurably(_ event: JournalEvent) {
+        let done = DispatchSemaphore(value: 0)
+        lock.withLock { reports.append(.durable(event, done)) }
+        poke()
+        while done.wait(timeout: .now() + .milliseconds(50)) == .timedOut {
+            if isCancelled { return }
+        }
+    }
 
     /// The oldest operator request not yet taken.
     func takeControl() -> Control? {
