@@ -30,12 +30,16 @@ struct Resume: ParsableCommand {
     @Option(help: "Without RUN: the latest run of this pipeline (needed when the state dir holds several pipelines).")
     var pipeline: String?
 
+    @Option(name: .customLong("env"), help: ArgumentHelp("Without RUN: the latest run in this environment.", valueName: "NAME"))
+    var environment: String?
+
     func run() throws {
         var options = try engine.options()
         options.force = force
         options.rerun = Set(rerun)
         options.assumeDone = Set(assumeDone)
-        let code = Engine.resume(runID: runID, pipeline: pipeline, options: options, output: TerminalOutput(environment: options.environment))
+        let code = Engine.resume(
+            runID: runID, pipeline: pipeline, environment: environment, options: options, output: TerminalOutput(environment: options.environment))
         if code != 0 { throw ExitCode(code) }
     }
 }
