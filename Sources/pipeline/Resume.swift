@@ -6,7 +6,7 @@ import PipelineSpec
 struct Resume: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract:
-            "Continue an interrupted, waiting or abandoned run; succeeded stages are not run again; a run stopped while rolling back finishes its rollback.",
+            "Continue an interrupted, waiting or abandoned run with the environment and inputs it started with; succeeded stages are not run again; a run stopped while rolling back finishes its rollback.",
         discussion: """
             Exit status: 0 succeeded; 1 failed and rolled back cleanly; 2 invalid input, usage or lock held; \
             3 rollback failed or incomplete (a human must act); 4 stopped at a gate; 5 lost the lease (--state: another \

@@ -98,6 +98,9 @@ struct PromotionTests {
             Ledger(box).lines == [
                 "deploy staging 1.0", "deploy production 1.0", "undo staging 1.0", "deploy production 1.0",
             ])
+        // The journals with environment, release, inputs and requires_skipped match the schema
+        // (a third-party validator on every line and on status --json).
+        if store == .local { try JournalSchemaTests.checkAll(box) }
     }
 
     @Test("a production failure rolls back production only", arguments: Store.allCases)
