@@ -207,7 +207,10 @@ extension PostgresStateTests {
         let env = ["LEDGER": box.dir.appendingPathComponent("ledger").path]
         let holder = try box.background(["run", "p.yml", "--state", url, "--lease-ttl", "10s"], env: env)
         #expect(waitUntil(seconds: 30) { Ledger(box).contains("a") })
-        let restart = try Binary.run(executable: Binary.root.appendingPathComponent("scripts/pg-cluster").path, ["restart"])
+        // The cluster of this test run (its port is in the URL): never another worktree's.
+        let port = Self.serverURL.split(separator: ":").last?.split(separator: "/").first.map(String.init) ?? "54329"
+        let restart = try Binary.run(
+            executable: Binary.root.appendingPathComponent("scripts/pg-cluster").path, ["restart"], environment: ["PIPELINE_TEST_PG_PORT": port])
         #expect(restart.status == 0, "\(restart.stderr)")
         let code = holder.wait(seconds: 90)
         #expect(code == 0 || code == 5, "neither finished nor fenced itself: \(String(describing: code)) \(holder.output)")
