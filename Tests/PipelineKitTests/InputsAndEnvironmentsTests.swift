@@ -203,4 +203,30 @@ import Testing
         let staging = try box.pipeline(["validate", "p.yml", "--env", "staging"])
         #expect(!staging.stderr.contains("error:"), "\(staging.stderr)")
     }
+
+    @Test func everyLintHoldsInEachEnvironment() throws {
+        let box = try Sandbox(
+            """
+            version: 1
+            name: lint
+            environments:
+              staging: {vars: {steps: [50, 100]}}
+              production: {vars: {steps: [10, 50]}}
+            stages:
+              - {id: api, kind: backend, run: "true", rollback: "true"}
+              - id: canary
+                kind: canary
+                steps: ${{ environment.vars.steps }}
+                traffic: "true"
+                rollback: "true"
+                analysis: [{name: errors, run: echo 0, max: 1}]
+              - {id: verify, kind: verify, smoke: ["true"]}
+            """)
+        defer { box.remove() }
+        let all = try box.pipeline(["validate", "--strict", "p.yml"])
+        #expect(all.status == 2)
+        #expect(all.stderr.contains("ends at 50%"), "\(all.stderr)")
+        #expect(all.stderr.contains("(in environment 'production')"), "\(all.stderr)")
+        #expect(try box.pipeline(["validate", "--strict", "p.yml", "--env", "staging"]).status == 0)
+    }
 }
