@@ -22,6 +22,7 @@ import Testing
             default: 30s
           label:
             default: plain
+        release: ${{ inputs.tag }}
         environments:
           staging:
             env:
@@ -46,7 +47,7 @@ import Testing
               TAG: ${{ inputs.tag }}
               WHERE: ${{ environment.name }} at ${{ environment.env.URL }}
               LABEL: ${{ inputs.label }}
-            run: printf '%s|%s|%s|%s\\n' "$TAG" "$WHERE" "$LABEL" "$URL" > seen.txt
+            run: printf '%s|%s|%s|%s|%s|%s\\n' "$TAG" "$WHERE" "$LABEL" "$URL" "$PIPELINE_ENVIRONMENT" "$PIPELINE_RELEASE" > seen.txt
             rollback: "true"
           - id: canary
             kind: canary
@@ -94,7 +95,8 @@ import Testing
         defer { box.remove() }
         let run = try box.pipeline(["run", "p.yml", "--env", "production", "--input", "tag=$(touch pwned)"])
         #expect(run.status == 0, "\(run.stderr)")
-        #expect(box.read("seen.txt") == "$(touch pwned)|production at http://production.example|careful|http://production.example\n")
+        #expect(
+            box.read("seen.txt") == "$(touch pwned)|production at http://production.example|careful|http://production.example|production|$(touch pwned)\n")
         #expect(!FileManager.default.fileExists(atPath: box.dir.appendingPathComponent("pwned").path))
     }
 
@@ -124,10 +126,10 @@ import Testing
         ),
         Refusal(
             args: ["run", "--input", "tag=v1"],
-            first: "p.yml:18:1: error: this file declares environments 'production', 'staging': choose one with --env NAME"),
+            first: "p.yml:19:1: error: this file declares environments 'production', 'staging': choose one with --env NAME"),
         Refusal(
             args: ["plan", "--env", "stagin", "--input", "tag=v1"],
-            first: "p.yml:18:1: error: --env 'stagin': no environment 'stagin' is declared; declared: 'production', 'staging'; did you mean 'staging'?"),
+            first: "p.yml:19:1: error: --env 'stagin': no environment 'stagin' is declared; declared: 'production', 'staging'; did you mean 'staging'?"),
         Refusal(
             args: ["validate", "--input", "tag=${{ secrets.X }}"],
             first: "p.yml:4:3: error: --input 'tag': a value cannot hold '${{ … }}'; it is used as written"),
