@@ -18,17 +18,29 @@ struct Validate: ParsableCommand {
     @Option(help: "Output format: text, json or github (workflow annotations).")
     var format: DiagnosticRenderer.Format = .text
 
+    @OptionGroup var choice: ChoiceArguments
+
     func run() throws {
         var all: [Diagnostic] = []
         var sources: [String: [UInt8]] = [:]
         var invalid = false
+        let options = try choice.options(strict: strict)
         for file in files {
             do {
-                let loaded = try PipelineLoader.load(path: file, options: .init(strict: strict))
+                // Without --env, every environment the file declares is checked.
+                let each = try PipelineLoader.loadEach(path: file, options: options)
+                let loaded = each[0]
                 all += loaded.warnings
                 sources[file] = loaded.source
                 // What `run` checks before starting: the migration lint of each migrate stage.
-                let preflight = MigrationLinter.preflight(loaded.pipeline)
+                var preflight: [Diagnostic] = []
+                var seen = Set<String>()
+                for one in each {
+                    for finding in MigrationLinter.preflight(one.pipeline)
+                    where seen.insert("\(finding.path):\(finding.mark.line):\(finding.mark.column):\(finding.message)").inserted {
+                        preflight.append(finding)
+                    }
+                }
                 if preflight.contains(where: { $0.severity == .error }) { invalid = true }
                 for path in Set(preflight.map(\.path)) where sources[path] == nil {
                     sources[path] = PipelineLoader.source(of: path, limit: 16 << 20)

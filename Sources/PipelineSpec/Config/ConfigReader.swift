@@ -3,9 +3,16 @@ import PipelineYAML
 /// Typed, located access to a ``YAMLDocument``: every accessor checks the node's shape and
 /// records a diagnostic (expected vs found) instead of failing, so all problems are reported together.
 package struct ConfigReader {
-    package let document: YAMLDocument
+    /// The document being read; `${{ inputs.* }}` and `${{ environment.* }}` already substituted.
+    package var document: YAMLDocument
     package let path: String
     package var diagnostics: [Diagnostic] = []
+    /// Scalars whose static reference could not be resolved: that error is the one reported there,
+    /// not a second one about the value it left.
+    package var silenced: Set<Mark> = []
+    /// Scalars whose text came from a static reference, with the text as written: a problem with
+    /// the value says where it came from.
+    package var substituted: [Mark: String] = [:]
 
     package init(document: YAMLDocument, path: String) {
         self.document = document
@@ -15,7 +22,9 @@ package struct ConfigReader {
     package subscript(id: NodeID) -> YAMLNode { document[id] }
 
     package mutating func error(_ mark: Mark, _ message: String) {
-        diagnostics.append(Diagnostic(.error, path: path, mark: mark, message: message))
+        if silenced.contains(mark) { return }
+        let origin = substituted[mark].map { " (the value of '\($0)')" } ?? ""
+        diagnostics.append(Diagnostic(.error, path: path, mark: mark, message: message + origin))
     }
 
     package mutating func warning(_ mark: Mark, _ message: String, code: String) {
