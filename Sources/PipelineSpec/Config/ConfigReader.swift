@@ -5,21 +5,30 @@ import PipelineYAML
 package struct ConfigReader {
     package let document: YAMLDocument
     package let path: String
+    /// The `include` entries that brought this file in, innermost first (empty: the pipeline file).
+    package let includedFrom: [IncludeSite]
     package var diagnostics: [Diagnostic] = []
 
-    package init(document: YAMLDocument, path: String) {
+    package init(document: YAMLDocument, path: String, includedFrom: [IncludeSite] = []) {
         self.document = document
         self.path = path
+        self.includedFrom = includedFrom
     }
 
     package subscript(id: NodeID) -> YAMLNode { document[id] }
 
     package mutating func error(_ mark: Mark, _ message: String) {
-        diagnostics.append(Diagnostic(.error, path: path, mark: mark, message: message))
+        diagnostics.append(Diagnostic(.error, path: path, mark: mark, message: message, includedFrom: includedFrom))
+    }
+
+    /// An error at a mark of another file: the stage file `origin` (nil: this reader's own file).
+    package mutating func error(_ mark: Mark, _ message: String, in origin: StageOrigin?) {
+        guard let origin else { return error(mark, message) }
+        diagnostics.append(Diagnostic(.error, path: origin.path, mark: mark, message: message, includedFrom: origin.includedFrom))
     }
 
     package mutating func warning(_ mark: Mark, _ message: String, code: String) {
-        diagnostics.append(Diagnostic(.warning, path: path, mark: mark, message: message, code: code))
+        diagnostics.append(Diagnostic(.warning, path: path, mark: mark, message: message, code: code, includedFrom: includedFrom))
     }
 
     /// "a string", "a mapping", "a list", "null", "a number", "a boolean".

@@ -11,6 +11,28 @@ public struct LoadedPipeline: Sendable {
     public var warnings: [Diagnostic]
     /// The file's bytes, for excerpts and hashing.
     public var source: [UInt8]
+    /// The stage files its `include` entries read, in the order first read, with their bytes.
+    public var includedSources: [(path: String, bytes: [UInt8])] = []
+    /// The file is a stage file (`kind: stages`) checked alone: `validate` only.
+    public var isStageFile = false
+
+    /// What the run's file hash covers: the file's bytes, then each included file's length and
+    /// bytes (the file's bytes alone when it includes nothing), so a changed stage file is a changed
+    /// pipeline. Paths are left out: `resume` reads the file by its absolute path.
+    public var hashedBytes: [UInt8] {
+        var bytes = source
+        for (_, included) in includedSources {
+            bytes += [0] + Array("\(included.count):".utf8) + included
+        }
+        return bytes
+    }
+
+    /// The bytes of every file read, by path (for excerpts under diagnostics).
+    public var sources: [String: [UInt8]] {
+        var all: [String: [UInt8]] = [pipeline.path: source]
+        for (path, bytes) in includedSources { all[path] = bytes }
+        return all
+    }
 }
 
 /// Reads, validates and lints pipeline files: the front door of every command.
@@ -19,13 +41,16 @@ public enum PipelineLoader {
     public struct Options: Sendable {
         /// Lint warnings become errors.
         public var strict: Bool
-        /// Reader limits.
+        /// Reader limits (for each file, the included ones too).
         public var limits: YAMLLimits
+        /// A stage file (`kind: stages`) is checked alone instead of refused (`validate`).
+        public var acceptStageFile: Bool
 
         /// Creates options.
-        public init(strict: Bool = false, limits: YAMLLimits = YAMLLimits()) {
+        public init(strict: Bool = false, limits: YAMLLimits = YAMLLimits(), acceptStageFile: Bool = false) {
             self.strict = strict
             self.limits = limits
+            self.acceptStageFile = acceptStageFile
         }
     }
 
@@ -55,45 +80,69 @@ public enum PipelineLoader {
             throw DiagnosticError([Diagnostic(.error, path: path, mark: error.mark, message: error.message)])
         }
         var decoder = PipelineDecoder(document: read.document, path: path)
+        let limit = options.limits.maxBytes
+        let reading = IncludeReading(limits: options.limits) { file in
+            Result { () throws(ReadError) in try readFile(file, limit: limit) }.mapError { .init(message: $0.message) }
+        }
+        decoder.includeReading = reading
         for duplicate in read.duplicates { decoder.reader.error(duplicate.mark, duplicate.message) }
-        let decoded = decoder.decode()
+        let isStageFile = options.acceptStageFile && PipelineDecoder.stageFileMarker(read.document) != nil
+        let decoded = isStageFile ? decoder.decodeStageFileAlone() : decoder.decode()
         var graph: StageGraph?
         if let pipeline = decoded {
             graph = checkGraph(pipeline, &decoder)
-            checkReferences(pipeline, graph, &decoder)
+            checkReferences(pipeline, graph, &decoder, alone: isStageFile)
         }
         var diagnostics = decoder.reader.diagnostics
-        if let pipeline = decoded, let graph, !diagnostics.contains(where: { $0.severity == .error }) {
+        if let pipeline = decoded, let graph, !isStageFile, !diagnostics.contains(where: { $0.severity == .error }) {
             var warnings = Linter.lint(pipeline, graph: graph)
             if options.strict {
                 for i in warnings.indices { warnings[i].severity = .error }
             }
             diagnostics += warnings
         }
-        diagnostics.sort { ($0.mark, $0.severity == .error ? 0 : 1) < ($1.mark, $1.severity == .error ? 0 : 1) }
+        // The pipeline file's problems first, then each included file's, in the order they were read.
+        var fileOrder = [path: 0]
+        for (i, file) in reading.sources.enumerated() where fileOrder[file.path] == nil { fileOrder[file.path] = i + 1 }
+        func key(_ d: Diagnostic) -> (Int, Mark, Int) { (fileOrder[d.path] ?? Int.max, d.mark, d.severity == .error ? 0 : 1) }
+        diagnostics.sort { key($0) < key($1) }
         guard let pipeline = decoded, let graph, !diagnostics.contains(where: { $0.severity == .error }) else {
             throw DiagnosticError(diagnostics)
         }
-        return LoadedPipeline(pipeline: pipeline, graph: graph, warnings: diagnostics, source: bytes)
+        return LoadedPipeline(
+            pipeline: pipeline, graph: graph, warnings: diagnostics, source: bytes, includedSources: reading.sources, isStageFile: isStageFile)
     }
 
     /// Unique ids, known needs, no cycles.
     package static func checkGraph(_ pipeline: Pipeline, _ decoder: inout PipelineDecoder) -> StageGraph? {
         var firstMark: [String: Mark] = [:]
         var ok = true
+        var firstFile: [String: String] = [:]
         for stage in pipeline.stages where !stage.id.isEmpty {
+            let file = pipeline.file(of: stage)
             if let first = firstMark[stage.id] {
-                decoder.reader.error(stage.mark(of: "id"), "duplicate stage id '\(stage.id)' (first defined at line \(first.line))")
+                let place = firstFile[stage.id] == file ? "line \(first.line)" : "\(firstFile[stage.id] ?? ""):\(first.line):\(first.column)"
+                decoder.reader.error(stage.mark(of: "id"), "duplicate stage id '\(stage.id)' (first defined at \(place))", in: stage.origin)
                 ok = false
             } else {
                 firstMark[stage.id] = stage.mark(of: "id")
+                firstFile[stage.id] = file
             }
         }
         let ids = pipeline.stages.map(\.id)
         for stage in pipeline.stages where stage.needsWritten {
             for (i, need) in stage.needs.enumerated() where firstMark[need] == nil {
                 let mark = i < stage.needMarks.count ? stage.needMarks[i] : stage.mark
-                decoder.reader.error(mark, "stage '\(stage.id)' needs unknown stage '\(need)'" + Suggestion.didYouMean(need, among: ids))
+                decoder.reader.error(mark, "stage '\(stage.id)' needs unknown stage '\(need)'" + Suggestion.didYouMean(need, among: ids), in: stage.origin)
+                ok = false
+            }
+        }
+        // An include entry's `needs` are written in the including file.
+        for include in pipeline.includes {
+            for (need, mark) in include.needs where firstMark[need] == nil {
+                let origin = include.includedFrom.isEmpty ? nil : StageOrigin(path: include.site.path, includedFrom: include.includedFrom)
+                decoder.reader.error(
+                    mark, "the include of '\(include.path)' needs unknown stage '\(need)'" + Suggestion.didYouMean(need, among: ids), in: origin)
                 ok = false
             }
         }
@@ -102,9 +151,10 @@ public enum PipelineLoader {
             return try StageGraph(ids: ids, needs: pipeline.stages.map(\.needs))
         } catch {
             for path in error.paths {
-                let mark = pipeline.stage(path[0]).map { $0.mark(of: "needs") } ?? Mark(line: 1, column: 1)
+                let stage = pipeline.stage(path[0])
+                let mark = stage.map { $0.mark(of: "needs") } ?? Mark(line: 1, column: 1)
                 let message = path.count == 2 ? "stage '\(path[0])' needs itself" : "cycle in 'needs': \(path.joined(separator: " -> "))"
-                decoder.reader.error(mark, message)
+                decoder.reader.error(mark, message, in: stage?.origin)
             }
             return nil
         }
@@ -112,43 +162,39 @@ public enum PipelineLoader {
 
     /// Every `${{ }}` names something that will exist when the value is needed.
     /// Without a graph (it had errors), whether the producer runs first is not checked.
-    package static func checkReferences(_ pipeline: Pipeline, _ graph: StageGraph?, _ decoder: inout PipelineDecoder) {
+    /// - Parameter alone: a stage file checked alone: `env.*` and `secrets.*` are checked where it is included.
+    package static func checkReferences(_ pipeline: Pipeline, _ graph: StageGraph?, _ decoder: inout PipelineDecoder, alone: Bool = false) {
         let ids = pipeline.stages.map(\.id)
         let envNames = pipeline.env.map(\.name)
         var ancestorCache: [String: Set<Int>] = [:]
         for pending in decoder.references {
+            func error(_ message: String) { decoder.reader.error(pending.mark, message, in: pending.origin) }
             switch pending.reference {
-            case .runID:
+            case .runID, .parameter:
                 break
             case .env(let name):
-                if !envNames.contains(name) {
-                    decoder.reader.error(
-                        pending.mark, "'${{ env.\(name) }}' names no variable of the top-level 'env'" + Suggestion.didYouMean(name, among: envNames))
+                if !alone, !envNames.contains(name) {
+                    error("'${{ env.\(name) }}' names no variable of the top-level 'env'" + Suggestion.didYouMean(name, among: envNames))
                 }
             case .secret(let name):
-                if !pipeline.secrets.contains(name) {
-                    decoder.reader.error(
-                        pending.mark,
-                        "'${{ secrets.\(name) }}' names no declared secret; add it to 'secrets'" + Suggestion.didYouMean(name, among: pipeline.secrets))
+                if !alone, !pipeline.secrets.contains(name) {
+                    error("'${{ secrets.\(name) }}' names no declared secret; add it to 'secrets'" + Suggestion.didYouMean(name, among: pipeline.secrets))
                 }
             case .output(let stageID, let name):
                 guard let reader = pending.stage else {
-                    decoder.reader.error(
-                        pending.mark,
-                        "the top-level 'env' cannot read stage outputs; bind '${{ stages.\(stageID).outputs.\(name) }}' in the 'env' of the stage that needs it"
+                    error(
+                        pending.inParameter
+                            ? "a parameter value cannot read stage outputs (it is read before any stage runs); pass what the stages read with 'env' or read the output in the stage file itself"
+                            : "the top-level 'env' cannot read stage outputs; bind '${{ stages.\(stageID).outputs.\(name) }}' in the 'env' of the stage that needs it"
                     )
                     continue
                 }
                 guard let producer = pipeline.stage(stageID) else {
-                    decoder.reader.error(
-                        pending.mark, "'${{ stages.\(stageID).outputs.\(name) }}' names unknown stage '\(stageID)'" + Suggestion.didYouMean(stageID, among: ids)
-                    )
+                    error("'${{ stages.\(stageID).outputs.\(name) }}' names unknown stage '\(stageID)'" + Suggestion.didYouMean(stageID, among: ids))
                     continue
                 }
                 if stageID == reader {
-                    decoder.reader.error(
-                        pending.mark,
-                        "stage '\(reader)' cannot read its own output '\(name)'; its rollback receives it as $PIPELINE_OUTPUT_\(name.uppercased())")
+                    error("stage '\(reader)' cannot read its own output '\(name)'; its rollback receives it as $PIPELINE_OUTPUT_\(name.uppercased())")
                     continue
                 }
                 var runsBefore = true
@@ -157,13 +203,12 @@ public enum PipelineLoader {
                     runsBefore = ancestorCache[reader]!.contains(node)
                 }
                 if !runsBefore {
-                    decoder.reader.error(
-                        pending.mark,
+                    error(
                         "stage '\(reader)' reads an output of '\(stageID)' but does not need it (directly or not), so the value may not exist yet; add '\(stageID)' to its 'needs'"
                     )
                 } else if !producer.outputs.contains(name) {
                     let hint = Suggestion.didYouMean(name, among: producer.outputs)
-                    decoder.reader.error(pending.mark, "stage '\(stageID)' declares no output '\(name)'" + (hint.isEmpty ? "; list it in its 'outputs'" : hint))
+                    error("stage '\(stageID)' declares no output '\(name)'" + (hint.isEmpty ? "; list it in its 'outputs'" : hint))
                 }
             }
         }

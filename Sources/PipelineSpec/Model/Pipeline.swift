@@ -18,9 +18,14 @@ public struct Pipeline: Sendable {
     public var stages: [Stage]
     /// The file the pipeline was read from, as the user named it.
     public var path: String
+    /// The `include` entries expanded into ``stages``, in the order they were read.
+    public var includes: [IncludeRecord] = []
 
     /// The stage with an id, if any.
     public func stage(_ id: String) -> Stage? { stages.first { $0.id == id } }
+
+    /// The file a stage is written in: the pipeline file, or the stage file it was included from.
+    public func file(of stage: Stage) -> String { stage.origin?.path ?? path }
 }
 
 /// One `NAME: value` of an `env` mapping; the value may hold `${{ … }}` references.
@@ -86,6 +91,8 @@ public struct Stage: Sendable {
     public var mark: Mark
     /// Where each key of the stage is written, for diagnostics about it.
     public var keyMarks: [String: Mark]
+    /// The stage file it is written in, when it came through an `include` (nil: the pipeline file).
+    public var origin: StageOrigin? = nil
 
     /// The mark of a key if written, else the stage's.
     public func mark(of key: String) -> Mark { keyMarks[key] ?? mark }

@@ -55,6 +55,16 @@ extension PlanRenderer {
             s.field("idempotent", raw: String(stage.idempotent))
             s.field("reversible", raw: String(stage.reversible))
             s.field("summary", summary.details)
+            if let origin = stage.origin {
+                // Only for a stage of an included stage file: where it is written, and the include chain.
+                var f = JSONObjectWriter(indent: 4)
+                f.field("file", origin.path)
+                let sites = origin.includedFrom.map {
+                    "{\"file\": \(JSON.quote($0.path)), \"line\": \($0.mark.line), \"column\": \($0.mark.column)}"
+                }
+                f.field("included_from", raw: "[" + sites.joined(separator: ", ") + "]")
+                s.field("source", raw: f.finish())
+            }
             items.append(s.finish())
         }
         o.field("stages", raw: items.isEmpty ? "[]" : "[\n    " + items.joined(separator: ",\n    ") + "\n  ]")

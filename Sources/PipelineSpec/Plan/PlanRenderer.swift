@@ -45,6 +45,7 @@ public struct PlanRenderer: Sendable {
                 out += "  \(stage.id)\(pad)  \(stage.kind.rawValue)  needs \(needs)\n"
                 let indent = "  " + String(repeating: " ", count: width) + "    "
                 if let name = stage.name { out += indent + "name:     \(name)\n" }
+                if let origin = stage.origin { out += indent + "from:     \(origin.summary)\n" }
                 if let gates = summary.gates { out += indent + "gate:     \(gates)\n" }
                 if let action = summary.action { out += indent + "run:      \(action)\n" }
                 if let details = summary.details { out += indent + "does:     \(details)\n" }
@@ -98,6 +99,7 @@ public struct PlanRenderer: Sendable {
                 var line = "- \(MD.code(stages[node].id)):"
                 if let action = summary.action { line += " runs \(MD.code(action))" }
                 if let details = summary.details { line += (summary.action == nil ? " " : "; ") + MD.code(details) }
+                if let origin = stages[node].origin { line += "; from \(MD.code(origin.summary))" }
                 out += line + "\n"
             }
             out += "\n</details>\n"

@@ -8,7 +8,7 @@ public enum PipelineSchema {
 {
   "$schema": "https://json-schema.org/draft/2020-12/schema",
   "title": "pipeline file, format v1",
-  "description": "Declarative deployment pipeline. See docs/format.md. Cross-references (unique stage ids, `needs` targets, `${{ stages.* }}` reachability, strictly increasing canary steps, unique check names) are checked by the engine, not by this schema.",
+  "description": "Declarative deployment pipeline. See docs/format.md. Cross-references (unique stage ids, `needs` targets, `${{ stages.* }}` reachability, strictly increasing canary steps, unique check names) are checked by the engine, not by this schema. A stage file (`kind: stages`, the file a `- include:` entry names) is described by `$defs/stageFile`.",
   "type": "object",
   "additionalProperties": false,
   "required": [
@@ -48,7 +48,7 @@ public enum PipelineSchema {
       "type": "array",
       "minItems": 1,
       "items": {
-        "$ref": "#/$defs/stage"
+        "$ref": "#/$defs/stageListItem"
       }
     }
   },
@@ -1492,6 +1492,120 @@ public enum PipelineSchema {
           }
         }
       ]
+    },
+    "stageListItem": {
+      "description": "A stage, or an include entry that expands to the stages of a stage file.",
+      "oneOf": [
+        {
+          "$ref": "#/$defs/stage"
+        },
+        {
+          "$ref": "#/$defs/include"
+        }
+      ]
+    },
+    "include": {
+      "description": "Expands to the stages of a stage file (`kind: stages`), as if written here. Stage ids get `prefix-` when a prefix is given; stages of the file that need nothing there need this entry's `needs`.",
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "include"
+      ],
+      "properties": {
+        "include": {
+          "description": "Path of the stage file, relative to this file.",
+          "type": "string",
+          "minLength": 1,
+          "not": {
+            "pattern": "^/"
+          }
+        },
+        "prefix": {
+          "description": "Prepended with '-' to every stage id of the file (eu: health becomes eu-health).",
+          "$ref": "#/$defs/stageId"
+        },
+        "with": {
+          "description": "Parameter values, by name; each a string that may use ${{ env.* }}, ${{ secrets.* }}, ${{ run.id }} (not stages.*).",
+          "type": "object",
+          "propertyNames": {
+            "$ref": "#/$defs/name"
+          },
+          "additionalProperties": {
+            "type": [
+              "string",
+              "number",
+              "boolean"
+            ]
+          }
+        },
+        "needs": {
+          "description": "Stage ids the included stages that need nothing in their file depend on. Absent: the previous stage.",
+          "type": "array",
+          "uniqueItems": true,
+          "items": {
+            "$ref": "#/$defs/stageId"
+          }
+        }
+      }
+    },
+    "parameter": {
+      "description": "A parameter of a stage file: read as ${{ parameters.NAME }} where ${{ }} is allowed; no default means every include must give it. Null: required, no description.",
+      "type": [
+        "object",
+        "null"
+      ],
+      "additionalProperties": false,
+      "properties": {
+        "description": {
+          "type": "string"
+        },
+        "default": {
+          "type": [
+            "string",
+            "number",
+            "boolean"
+          ]
+        }
+      }
+    },
+    "stageFile": {
+      "description": "A stage file: stages written once and included by pipelines (`- include: PATH`). Its stages need only each other; ${{ parameters.NAME }} reads a parameter.",
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "version",
+        "kind",
+        "stages"
+      ],
+      "properties": {
+        "version": {
+          "type": "integer",
+          "const": 1
+        },
+        "kind": {
+          "description": "Marks a stage file.",
+          "const": "stages"
+        },
+        "description": {
+          "type": "string"
+        },
+        "parameters": {
+          "type": "object",
+          "propertyNames": {
+            "$ref": "#/$defs/name"
+          },
+          "additionalProperties": {
+            "$ref": "#/$defs/parameter"
+          }
+        },
+        "stages": {
+          "type": "array",
+          "minItems": 1,
+          "items": {
+            "$ref": "#/$defs/stageListItem"
+          }
+        }
+      }
     }
   }
 }
