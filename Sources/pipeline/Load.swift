@@ -5,10 +5,11 @@ import PipelineSpec
 enum Load {
     /// - Parameter preflight: also run what `run` checks before it starts (the migration lint), so a
     ///   file that `validate` rejects is never shown as a plan.
-    static func pipeline(_ file: String, strict: Bool = false, preflight: Bool = false) throws -> LoadedPipeline {
+    static func pipeline(_ file: String, choice: ChoiceArguments, strict: Bool = false, preflight: Bool = false) throws -> LoadedPipeline {
         let loaded: LoadedPipeline
+        let options = try choice.options(strict: strict)
         do {
-            loaded = try PipelineLoader.load(path: file, options: .init(strict: strict))
+            loaded = try PipelineLoader.load(path: file, options: options)
         } catch {
             Terminal.err(DiagnosticRenderer(sources: sources(of: error.diagnostics)).render(error.diagnostics, format: .text))
             throw ExitCode(2)

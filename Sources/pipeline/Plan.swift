@@ -19,8 +19,10 @@ struct Plan: ParsableCommand {
     @Flag(help: "Treat lint warnings as errors.")
     var strict = false
 
+    @OptionGroup var choice: ChoiceArguments
+
     func run() throws {
-        let loaded = try Load.pipeline(file, strict: strict, preflight: true)
+        let loaded = try Load.pipeline(file, choice: choice, strict: strict, preflight: true)
         Terminal.out(PlanRenderer(loaded).render(format))
     }
 }

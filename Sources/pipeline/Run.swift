@@ -15,13 +15,15 @@ struct Run: ParsableCommand {
     @Argument(help: "The pipeline file.")
     var file: String
 
+    @OptionGroup var choice: ChoiceArguments
+
     @OptionGroup var engine: EngineArguments
 
     @Flag(help: "Print exactly what would run, in order, with gates and rollbacks; run nothing.")
     var dryRun = false
 
     func run() throws {
-        let loaded = try Load.pipeline(file)
+        let loaded = try Load.pipeline(file, choice: choice)
         for warning in loaded.warnings { Terminal.err(warning.headline + "\n") }
         // Migration safety lint: nothing runs while a migrate stage's files have findings.
         let findings = MigrationLinter.preflight(loaded.pipeline)

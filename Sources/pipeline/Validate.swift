@@ -23,17 +23,30 @@ struct Validate: ParsableCommand {
     @Option(help: "Output format: text, json or github (workflow annotations).")
     var format: DiagnosticRenderer.Format = .text
 
+    @OptionGroup var choice: ChoiceArguments
+
     func run() throws {
         var all: [Diagnostic] = []
         var sources: [String: [UInt8]] = [:]
         var invalid = false
+        var options = try choice.options(strict: strict)
+        options.acceptStageFile = true
         for file in files {
             do {
-                let loaded = try PipelineLoader.load(path: file, options: .init(strict: strict, acceptStageFile: true))
+                // Without --env, every environment the file declares is checked.
+                let each = try PipelineLoader.loadEach(path: file, options: options)
+                let loaded = each[0]
                 all += loaded.warnings
                 sources.merge(loaded.sources) { old, _ in old }
                 // What `run` checks before starting: the migration lint of each migrate stage.
-                let preflight = MigrationLinter.preflight(loaded.pipeline)
+                var preflight: [Diagnostic] = []
+                var seen = Set<String>()
+                for one in each {
+                    for finding in MigrationLinter.preflight(one.pipeline)
+                    where seen.insert("\(finding.path):\(finding.mark.line):\(finding.mark.column):\(finding.message)").inserted {
+                        preflight.append(finding)
+                    }
+                }
                 if preflight.contains(where: { $0.severity == .error }) { invalid = true }
                 sources = Load.sources(of: preflight, known: sources)
                 all += preflight

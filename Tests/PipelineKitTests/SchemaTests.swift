@@ -39,6 +39,8 @@ import Testing
         #expect(Self.keys(Self.def(schema, "analysis")) == Self.names(AnalysisKey.self))
         #expect(Self.keys(Self.def(schema, "analysisHttp")) == Self.names(AnalysisHTTPKey.self))
         #expect(Self.keys(Self.def(schema, "verifyHttp")) == Self.names(VerifyHTTPKey.self))
+        #expect(Self.keys(Self.def(schema, "input")) == Self.names(InputKey.self))
+        #expect(Self.keys(Self.def(schema, "environment")) == Self.names(EnvironmentKey.self))
     }
 
     @Test func schemaKnowsEveryKindAndRule() throws {
@@ -53,6 +55,7 @@ import Testing
         all.formUnion(Self.names(GateKey.self)); all.formUnion(Self.names(WindowKey.self)); all.formUnion(Self.names(CheckKey.self))
         all.formUnion(Self.names(VerifyHTTPKey.self)); all.formUnion(Self.names(AnalysisKey.self)); all.formUnion(Self.names(AnalysisHTTPKey.self))
         all.formUnion(Self.names(LintKey.self)); all.formUnion(Self.names(DefaultsKey.self))
+        all.formUnion(Self.names(InputKey.self)); all.formUnion(Self.names(EnvironmentKey.self))
         for key in all { #expect(doc.contains("`\(key)`"), "docs/format.md mentions `\(key)`") }
         for rule in Linter.Rule.allCases { #expect(doc.contains("`\(rule.rawValue)`"), "docs/format.md explains lint rule `\(rule.rawValue)`") }
     }

@@ -3,11 +3,18 @@ import PipelineYAML
 /// Typed, located access to a ``YAMLDocument``: every accessor checks the node's shape and
 /// records a diagnostic (expected vs found) instead of failing, so all problems are reported together.
 package struct ConfigReader {
-    package let document: YAMLDocument
+    /// The document being read; `${{ inputs.* }}` and `${{ environment.* }}` already substituted.
+    package var document: YAMLDocument
     package let path: String
     /// The `include` entries that brought this file in, innermost first (empty: the pipeline file).
     package let includedFrom: [IncludeSite]
     package var diagnostics: [Diagnostic] = []
+    /// Scalars whose static reference could not be resolved: that error is the one reported there,
+    /// not a second one about the value it left.
+    package var silenced: Set<Mark> = []
+    /// Scalars whose text came from a static reference, with the text as written: a problem with
+    /// the value says where it came from.
+    package var substituted: [Mark: String] = [:]
 
     package init(document: YAMLDocument, path: String, includedFrom: [IncludeSite] = []) {
         self.document = document
@@ -18,7 +25,9 @@ package struct ConfigReader {
     package subscript(id: NodeID) -> YAMLNode { document[id] }
 
     package mutating func error(_ mark: Mark, _ message: String) {
-        diagnostics.append(Diagnostic(.error, path: path, mark: mark, message: message, includedFrom: includedFrom))
+        if silenced.contains(mark) { return }
+        let origin = substituted[mark].map { " (the value of '\($0)')" } ?? ""
+        diagnostics.append(Diagnostic(.error, path: path, mark: mark, message: message + origin, includedFrom: includedFrom))
     }
 
     /// An error at a mark of another file: the stage file `origin` (nil: this reader's own file).

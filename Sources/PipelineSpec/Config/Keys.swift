@@ -3,7 +3,17 @@
 
 /// Top-level keys.
 public enum PipelineKey: String, CaseIterable, Sendable {
-    case version, name, description, env, secrets, defaults, stages
+    case version, name, description, inputs, environments, release, env, secrets, defaults, stages
+}
+
+/// Keys of one declared input (`inputs.NAME`).
+public enum InputKey: String, CaseIterable, Sendable {
+    case description, type, `default`, required
+}
+
+/// Keys of one environment (`environments.NAME`).
+public enum EnvironmentKey: String, CaseIterable, Sendable {
+    case description, env, vars, inputs, gate, requires
 }
 
 /// Keys of `defaults`.

@@ -132,12 +132,18 @@ extension PipelineDecoder {
         case .document(let result):
             document = result
         }
-        var sub = PipelineDecoder(document: document.document, path: path, includedFrom: includedFrom)
+        var sub = PipelineDecoder(document: document.document, path: path, includedFrom: includedFrom, choice: choice)
         sub.includeReading = reading
         sub.chain = chain + [path]
         sub.secretsDeclared = secretsDeclared
         for duplicate in document.duplicates { sub.reader.error(duplicate.mark, duplicate.message) }
         let origin = StageOrigin(path: path, includedFrom: includedFrom)
+        // `${{ inputs.* }}` and `${{ environment.* }}` read the including pipeline's, as in its own file.
+        sub.inputs = inputs
+        sub.environments = environments
+        sub.statics = statics
+        sub.scope = StageFileScope(prefix: prefix, declared: [], values: [:], origin: origin)
+        sub.substitute(sub.reader.document.root, context: .anywhere)
         let declared = sub.decodeParameters()
         // The values: what `with` gives (read here, in the including file), else the default.
         var values: [String: Template] = [:]
@@ -251,6 +257,9 @@ extension PipelineDecoder {
     /// A stage file checked alone (`pipeline validate stages.yml`): its parameters stay unresolved,
     /// and the pipeline's defaults are the built-in ones.
     package mutating func decodeStageFileAlone() -> Pipeline {
+        // Alone, no input or environment is known: values that read them are left to the including pipeline.
+        scope = StageFileScope(prefix: nil, declared: [], values: nil, origin: nil)
+        substitute(reader.document.root, context: .anywhere)
         let declared = decodeParameters()
         scope = StageFileScope(prefix: nil, declared: declared.map(\.name), values: nil, origin: nil)
         let defaults = StageDefaults(timeout: Self.defaultTimeout, retry: .none, shell: Self.defaultShell)

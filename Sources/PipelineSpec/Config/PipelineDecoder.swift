@@ -27,12 +27,29 @@ package struct PipelineDecoder {
     package var chain: [String] = []
     /// The `include` entries expanded so far, in the order read (nested ones before their parent).
     package var includes: [IncludeRecord] = []
+    /// The document as read, before static references were substituted: scripts are checked on it.
+    package let original: YAMLDocument
+    /// What `--env` and `--input` chose.
+    package var choice: StaticChoice
+    /// Declared inputs, and the value of each for this load.
+    package var inputs: [PipelineInput] = []
+    package var inputValues: [(name: String, value: String)] = []
+    /// Declared environment names, and the chosen one's `env`.
+    package var environments: [String] = []
+    package var environmentEnv: [EnvEntry] = []
+    package var environmentFields: Fields<EnvironmentKey>?
+    /// What each static reference (`inputs.NAME`, `environment.name`, …) stands for.
+    package var statics: [String: StaticValue] = [:]
 
     package static let defaultShell = FormatDefaults.shell
     package static let defaultTimeout = FormatDefaults.timeout
 
-    package init(document: YAMLDocument, path: String, includedFrom: [IncludeSite] = []) {
+    package init(
+        document: YAMLDocument, path: String, includedFrom: [IncludeSite] = [], choice: StaticChoice = StaticChoice(environment: nil, inputs: [])
+    ) {
         reader = ConfigReader(document: document, path: path, includedFrom: includedFrom)
+        original = document
+        self.choice = choice
         chain = [IncludeReading.resolve(path, from: "")]
     }
 
@@ -67,7 +84,6 @@ package struct PipelineDecoder {
             }
             name = value
         }
-        let description = top[.description].flatMap { reader.string($0, "'description'") }
         var secrets: [String] = []
         if let id = top[.secrets], let items = reader.strings(id, "'secrets'") {
             for (secret, mark) in items {
@@ -80,7 +96,15 @@ package struct PipelineDecoder {
                 }
             }
         }
-        let env = top[.env].map { decodeEnv($0, what: "'env'", stage: nil) } ?? []
+        // Inputs and the environment are substituted before anything that may read them is decoded.
+        guard resolveStatics(top) else { return nil }
+        let description = top[.description].flatMap { reader.string($0, "'description'") }
+        var env = top[.env].map { decodeEnv($0, what: "'env'", stage: nil) } ?? []
+        // The environment's variables win over the top-level ones of the same name.
+        for entry in environmentEnv {
+            if let i = env.firstIndex(where: { $0.name == entry.name }) { env[i] = entry } else { env.append(entry) }
+        }
+        let release = top[.release].flatMap { decodeRelease($0) }
 
         var shell = Self.defaultShell
         var timeout = Self.defaultTimeout
@@ -98,9 +122,19 @@ package struct PipelineDecoder {
             }
             stages = decodeStageList(items, previous: nil, defaults: StageDefaults(timeout: timeout, retry: retry, shell: shell))
         }
-        return Pipeline(
+        var pipeline = Pipeline(
             version: 1, name: name, description: description, env: env, secrets: secrets,
             shell: shell, stages: stages, path: reader.path, includes: includes)
+        pipeline.inputs = inputs
+        pipeline.inputValues = inputValues
+        pipeline.environments = environments
+        pipeline.release = release
+        if let chosen = choice.environment, let id = top[.environments],
+            let node = reader.document.entries(of: id).first(where: { reader[$0.key].value == chosen })?.value
+        {
+            pipeline.environment = decodeEnvironment(node, name: chosen, into: &pipeline, releaseMark: top.marks[.release])
+        }
+        return pipeline
     }
 
     // MARK: - Stages
@@ -533,8 +567,11 @@ package struct PipelineDecoder {
             reader.error(reader[id].mark, "\(what) is empty")
             return nil
         }
-        if let open = text.range(of: "${{") {
-            let offset = text.distance(from: text.startIndex, to: open.lowerBound)
+        // Checked as written: an input substituted into shell text would run as code just the same.
+        let written = original[id].kind == .scalar ? original[id].value : text
+        if let open = written.range(of: "${{") {
+            let offset = written.distance(from: written.startIndex, to: open.lowerBound)
+            reader.silenced.remove(reader[id].mark)
             reader.error(
                 markInside(id, offset: offset),
                 "\(what): '${{ … }}' cannot appear in shell text, where a value could run as code; bind it in the stage's 'env' and read \"$NAME\" in the script"

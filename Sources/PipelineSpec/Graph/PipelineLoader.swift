@@ -43,13 +43,22 @@ public enum PipelineLoader {
         public var strict: Bool
         /// Reader limits (for each file, the included ones too).
         public var limits: YAMLLimits
+        /// The environment chosen with `--env` (required when the file declares environments).
+        public var environment: String?
+        /// `--input NAME=VALUE`, in the order given.
+        public var inputs: [(name: String, value: String)]
         /// A stage file (`kind: stages`) is checked alone instead of refused (`validate`).
         public var acceptStageFile: Bool
 
         /// Creates options.
-        public init(strict: Bool = false, limits: YAMLLimits = YAMLLimits(), acceptStageFile: Bool = false) {
+        public init(
+            strict: Bool = false, limits: YAMLLimits = YAMLLimits(), environment: String? = nil, inputs: [(name: String, value: String)] = [],
+            acceptStageFile: Bool = false
+        ) {
             self.strict = strict
             self.limits = limits
+            self.environment = environment
+            self.inputs = inputs
             self.acceptStageFile = acceptStageFile
         }
     }
@@ -73,13 +82,79 @@ public enum PipelineLoader {
     /// Validates bytes already in memory.
     /// - Throws: ``DiagnosticError`` with every problem, located.
     public static func load(bytes: [UInt8], path: String, options: Options = Options()) throws(DiagnosticError) -> LoadedPipeline {
-        let read: YAMLReader.Result
+        let read = try readDocument(bytes, path: path, limits: options.limits)
+        return try load(read, bytes: bytes, path: path, options: options)
+    }
+
+    /// Validates a file once per environment it declares (once if it declares none), as `validate`
+    /// does without `--env`: every rule holds in each. A problem found in some environments only
+    /// names them.
+    /// - Returns: one loaded pipeline per environment, in the order declared.
+    /// - Throws: ``DiagnosticError`` with every problem of every environment, located.
+    public static func loadEach(path: String, options: Options = Options()) throws(DiagnosticError) -> [LoadedPipeline] {
+        let bytes: [UInt8]
         do {
-            read = try YAMLReader.read(bytes, limits: options.limits)
+            bytes = try readFile(path, limit: options.limits.maxBytes)
+        } catch {
+            throw DiagnosticError([Diagnostic(.error, path: path, mark: Mark(line: 1, column: 1), message: error.message)])
+        }
+        let read = try readDocument(bytes, path: path, limits: options.limits)
+        let names = options.environment == nil ? PipelineDecoder.environmentNames(read.document) : []
+        guard !names.isEmpty else { return [try load(read, bytes: bytes, path: path, options: options)] }
+        var loaded: [LoadedPipeline] = []
+        var found: [(name: String, diagnostics: [Diagnostic])] = []
+        for name in names {
+            var each = options
+            each.environment = name
+            do {
+                let one = try load(read, bytes: bytes, path: path, options: each)
+                loaded.append(one)
+                found.append((name, one.warnings))
+            } catch {
+                found.append((name, error.diagnostics))
+            }
+        }
+        // The same problem in every environment is reported once; one found in some names them.
+        var merged: [Diagnostic] = []
+        var seen = Set<String>()
+        for (_, diagnostics) in found {
+            for diagnostic in diagnostics {
+                let key = "\(diagnostic.path):\(diagnostic.mark.line):\(diagnostic.mark.column):\(diagnostic.severity):\(diagnostic.message)"
+                guard seen.insert(key).inserted else { continue }
+                let holders = found.filter { entry in
+                    entry.diagnostics.contains {
+                        $0.path == diagnostic.path && $0.mark == diagnostic.mark && $0.message == diagnostic.message && $0.severity == diagnostic.severity
+                    }
+                }.map(\.name)
+                // Lint runs only where there is no error: a warning is compared with those environments.
+                let linted = found.filter { !$0.diagnostics.contains { $0.severity == .error } }.count
+                var copy = diagnostic
+                if holders.count < (diagnostic.severity == .error ? names.count : linted) {
+                    copy.message += " (in environment\(holders.count == 1 ? "" : "s") \(holders.map { "'\($0)'" }.joined(separator: ", ")))"
+                }
+                merged.append(copy)
+            }
+        }
+        // The pipeline file's problems first, then each included file's (diagnostics of one load are in that order already).
+        var fileOrder = [path: 0]
+        for diagnostic in merged where fileOrder[diagnostic.path] == nil { fileOrder[diagnostic.path] = fileOrder.count }
+        func key(_ d: Diagnostic) -> (Int, Mark, Int) { (fileOrder[d.path] ?? Int.max, d.mark, d.severity == .error ? 0 : 1) }
+        merged.sort { key($0) < key($1) }
+        guard loaded.count == names.count else { throw DiagnosticError(merged) }
+        for i in loaded.indices { loaded[i].warnings = merged.filter { $0.severity != .error } }
+        return loaded
+    }
+
+    static func readDocument(_ bytes: [UInt8], path: String, limits: YAMLLimits) throws(DiagnosticError) -> YAMLReader.Result {
+        do {
+            return try YAMLReader.read(bytes, limits: limits)
         } catch {
             throw DiagnosticError([Diagnostic(.error, path: path, mark: error.mark, message: error.message)])
         }
-        var decoder = PipelineDecoder(document: read.document, path: path)
+    }
+
+    static func load(_ read: YAMLReader.Result, bytes: [UInt8], path: String, options: Options) throws(DiagnosticError) -> LoadedPipeline {
+        var decoder = PipelineDecoder(document: read.document, path: path, choice: StaticChoice(environment: options.environment, inputs: options.inputs))
         let limit = options.limits.maxBytes
         let reading = IncludeReading(limits: options.limits) { file in
             Result { () throws(ReadError) in try readFile(file, limit: limit) }.mapError { .init(message: $0.message) }

@@ -20,6 +20,17 @@ public struct Pipeline: Sendable {
     public var path: String
     /// The `include` entries expanded into ``stages``, in the order they were read.
     public var includes: [IncludeRecord] = []
+    /// Declared inputs, in the order written.
+    public var inputs: [PipelineInput] = []
+    /// The value of every declared input for this load (given, from the environment, or the
+    /// default), in declaration order: what `run_started` journals.
+    public var inputValues: [(name: String, value: String)] = []
+    /// Names of the declared environments, in the order written (empty: the file is one environment).
+    public var environments: [String] = []
+    /// The environment chosen with `--env`, when the file declares environments.
+    public var environment: PipelineEnvironment?
+    /// The release identity (`release:` with inputs substituted), if declared.
+    public var release: String?
 
     /// The stage with an id, if any.
     public func stage(_ id: String) -> Stage? { stages.first { $0.id == id } }
