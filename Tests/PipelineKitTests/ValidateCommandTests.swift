@@ -29,7 +29,7 @@ import Testing
             "syntax-error", "duplicate-key", "alias", "billion-laughs", "too-deep", "norway-boolean", "tag",
             "custom-tag", "non-scalar-key", "invalid-utf8", "empty", "not-a-mapping", "unknown-keys",
             "wrong-types", "missing-required", "bad-durations", "bad-ids", "duplicate-stage-ids",
-            "unknown-needs", "cycle", "wrong-kind-keys", "bad-references", "include-error", "include-cycle", "include-duplicate-id",
+            "unknown-needs", "cycle", "wrong-kind-keys", "bad-references", "include-error", "include-cycle", "include-duplicate-id", "bad-conditions",
         ] {
             #expect(Self.invalid.contains(name), "fixture \(name)")
         }

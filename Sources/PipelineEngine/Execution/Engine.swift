@@ -89,6 +89,8 @@ public class Engine {
         /// Between attempts (or gate-check tries).
         case retryDelay(until: Int, gateCheck: Bool)
         case succeeded, failed
+        /// Will not run (`stage_skipped`); counts as done for the stages that need it.
+        case skipped
     }
 
     /// What a running child process is for.
@@ -110,6 +112,8 @@ public class Engine {
         /// The answer typed at its prompt, until the gate takes it.
         var approvalAnswer: Bool?
         var checkDone = false
+        /// Whether its `if:` (and the outputs it reads) were looked at: once, when it became ready.
+        var conditionDone = false
         var log = LazyLog()
         var outputsPath = ""
         var actions: [Action] = []

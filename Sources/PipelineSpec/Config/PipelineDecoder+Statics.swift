@@ -248,7 +248,10 @@ extension PipelineDecoder {
         let node = reader[id]
         switch node.kind {
         case .mapping:
-            for (_, value) in reader.document.entries(of: id) { substitute(value, context: context) }
+            let entries = reader.document.entries(of: id)
+            // A stage's `if:` reads inputs and the environment by name, never through `${{ }}` (see PipelineDecoder+Condition).
+            let isStage = entries.contains { [StageKey.id.rawValue, IncludeKey.include.rawValue].contains(reader[$0.key].value) }
+            for (key, value) in entries where !(isStage && reader[key].value == StageKey.if.rawValue) { substitute(value, context: context) }
         case .sequence:
             for item in reader.document.items(of: id) { substitute(item, context: context) }
         case .scalar:

@@ -14,6 +14,8 @@ package struct PipelineDecoder {
         package var origin: StageOrigin? = nil
         /// Written in a parameter value (an include's `with`, a parameter's `default`).
         package var inParameter = false
+        /// Written in an `if:` (without `${{ }}`): messages name it as written.
+        package var inCondition = false
     }
 
     package var reader: ConfigReader
@@ -226,6 +228,7 @@ package struct PipelineDecoder {
         if let i = fields[.idempotent], let value = reader.bool(i, "'idempotent' of \(label)") { stage.idempotent = value }
         if let s = fields[.shell], let argv = decodeShell(s, what: "'shell' of \(label)") { stage.shell = argv }
         stage.spec = decodeSpec(kind, fields, label: label, stage: stageID)
+        if let c = fields[.if] { stage.condition = decodeCondition(c, label: label, stage: stageID) }
         return stage
     }
 

@@ -243,13 +243,20 @@ public enum PipelineLoader {
         let envNames = pipeline.env.map(\.name)
         var ancestorCache: [String: Set<Int>] = [:]
         for pending in decoder.references {
-            func error(_ message: String) { decoder.reader.error(pending.mark, message, in: pending.origin) }
+            func error(_ message: String) {
+                let shown = pending.inCondition ? "'if' of stage '\(pending.stage ?? "")': " + PipelineDecoder.withoutBraces(message) : message
+                decoder.reader.error(pending.mark, shown, in: pending.origin)
+            }
             switch pending.reference {
             case .runID, .parameter:
                 break
             case .env(let name):
                 if !alone, !envNames.contains(name) {
                     error("'${{ env.\(name) }}' names no variable of the top-level 'env'" + Suggestion.didYouMean(name, among: envNames))
+                } else if pending.inCondition, let entry = pipeline.env.first(where: { $0.name == name }),
+                    entry.value.references.contains(where: { if case .secret = $0 { return true } else { return false } })
+                {
+                    error("'env.\(name)' holds a secret; a condition cannot read secrets (whether a stage ran would tell something about the value)")
                 }
             case .secret(let name):
                 if !alone, !pipeline.secrets.contains(name) {

@@ -104,6 +104,35 @@ public struct Stage: Sendable {
     public var keyMarks: [String: Mark]
     /// The stage file it is written in, when it came through an `include` (nil: the pipeline file).
     public var origin: StageOrigin? = nil
+    /// `if:`: the stage runs only when it holds; nil: always.
+    public var condition: StageCondition? = nil
+
+    /// Every template the stage reads (`env` values, URLs, the approval message).
+    public var templates: [Template] {
+        var all = env.map(\.value)
+        if let message = gate?.approval?.message { all.append(message) }
+        switch spec {
+        case .infraPrecheck(let checks):
+            all += checks.compactMap { if case .http(let probe) = $0.probe { return probe.url } else { return nil } }
+        case .canary(let spec):
+            all += spec.analysis.compactMap { if case .http(let url, _, _) = $0.source { return url } else { return nil } }
+        case .verify(let spec):
+            if let http = spec.http { all.append(http.url) }
+        default:
+            break
+        }
+        return all
+    }
+
+    /// The stages whose outputs it reads, in templates or in its `if:`.
+    public var outputProducers: Set<String> {
+        var ids = Set<String>()
+        for template in templates {
+            for case .output(let stage, _) in template.references { ids.insert(stage) }
+        }
+        for case .output(let stage, _) in condition?.expression.references ?? [] { ids.insert(stage) }
+        return ids
+    }
 
     /// The mark of a key if written, else the stage's.
     public func mark(of key: String) -> Mark { keyMarks[key] ?? mark }

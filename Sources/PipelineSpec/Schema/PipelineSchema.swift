@@ -1172,6 +1172,14 @@ public enum PipelineSchema {
               "$ref": "#/$defs/staticRef"
             }
           ]
+        },
+        "if": {
+          "description": "Condition: the stage runs only when it holds, else it is skipped (journaled stage_skipped). An expression over inputs.NAME, environment.name, environment.env.NAME, environment.vars.NAME, env.NAME and stages.ID.outputs.NAME with ==, !=, &&, ||, !, parentheses and 'string', number, true, false literals; written without ${{ }}.",
+          "type": "string",
+          "minLength": 1,
+          "not": {
+            "pattern": "\\$\\{\\{"
+          }
         }
       },
       "allOf": [
