@@ -6,8 +6,20 @@ import Testing
     static let files = ((try? FileManager.default.contentsOfDirectory(atPath: Binary.root.appendingPathComponent("pipelines").path)) ?? [])
         .filter { $0.hasSuffix(".yml") }.sorted()
 
+    /// The stage files the examples include (`pipelines/stages/`).
+    static let stageFiles = ((try? FileManager.default.contentsOfDirectory(atPath: Binary.root.appendingPathComponent("pipelines/stages").path)) ?? [])
+        .filter { $0.hasSuffix(".yml") }.sorted()
+
     @Test func theExamplesExist() {
-        for name in ["prod.yml", "staging.yml", "demo.yml"] { #expect(Self.files.contains(name)) }
+        for name in ["prod.yml", "staging.yml", "demo.yml", "storefront.yml"] { #expect(Self.files.contains(name)) }
+        #expect(Self.stageFiles.contains("region.yml"))
+    }
+
+    @Test("an example's stage file validates alone", arguments: stageFiles)
+    func stageFileValidatesAlone(_ name: String) throws {
+        let result = try Binary.run(["validate", "--strict", "pipelines/stages/\(name)"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr == "pipelines/stages/\(name): valid\n")
     }
 
     @Test("example validates cleanly under --strict", arguments: files)

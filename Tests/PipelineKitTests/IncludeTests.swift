@@ -173,6 +173,40 @@ import Testing
         }
     }
 
+    @Test func lintsHoldAcrossFilesAndAreReportedWhereTheStageIsWritten() throws {
+        let box = try Sandbox(
+            """
+            version: 1
+            name: shop
+            stages:
+              - id: api
+                kind: backend
+                run: ./deploy-api.sh
+                rollback: ./undo-api.sh
+              - include: stages/web.yml
+                needs: []
+              - id: verify
+                kind: verify
+                needs: [api, web]
+                smoke: [./smoke.sh]
+            """)
+        defer { box.remove() }
+        try box.write("stages/web.yml", "version: 1\nkind: stages\nstages:\n  - id: web\n    kind: frontend\n    run: ./deploy-web.sh\n")
+        let result = try box.pipeline(["validate", "p.yml"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(
+            result.stderr.contains(
+                "stages/web.yml:4:5: warning: frontend 'web' does not need backend 'api': the new UI could call an API that is not deployed yet (included from p.yml:8:5) [frontend-before-backend]"
+            ), "\(result.stderr)")
+        #expect(result.stderr.contains("stages/web.yml:5:5: warning: frontend 'web' has no 'rollback'"), "\(result.stderr)")
+        let strict = try box.pipeline(["validate", "--strict", "p.yml"])
+        #expect(strict.status == 2)
+        // Given the include 'needs: [api]', the ordering rule holds again.
+        try box.write("p.yml", box.read("p.yml").replacingOccurrences(of: "    needs: []\n", with: "    needs: [api]\n"))
+        let fixed = try box.pipeline(["validate", "p.yml"])
+        #expect(!fixed.stderr.contains("frontend-before-backend"), "\(fixed.stderr)")
+    }
+
     @Test func resumeRefusesARunWhoseIncludedFileChanged() throws {
         let box = try Sandbox(
             """
