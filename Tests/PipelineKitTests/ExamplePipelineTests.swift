@@ -11,7 +11,7 @@ import Testing
         .filter { $0.hasSuffix(".yml") }.sorted()
 
     @Test func theExamplesExist() {
-        for name in ["prod.yml", "staging.yml", "demo.yml", "storefront.yml"] { #expect(Self.files.contains(name)) }
+        for name in ["prod.yml", "staging.yml", "demo.yml", "regions.yml"] { #expect(Self.files.contains(name)) }
         #expect(Self.stageFiles.contains("region.yml"))
     }
 
