@@ -3,7 +3,11 @@ import PipelineSpec
 
 /// `--env NAME` and `--input NAME=VALUE`: which environment of the file, and the values of its inputs.
 struct ChoiceArguments: ParsableArguments {
-    @Option(name: .customLong("env"), help: ArgumentHelp("The environment to use (required when the file declares 'environments').", valueName: "NAME"))
+    @Option(
+        name: .customLong("env"),
+        help: ArgumentHelp(
+            "The environment of the file to use: required by run and plan when the file declares 'environments' (validate without it checks each).",
+            valueName: "NAME"))
     var environment: String?
 
     @Option(name: .customLong("input"), help: ArgumentHelp("The value of a declared input (repeatable).", valueName: "NAME=VALUE"))

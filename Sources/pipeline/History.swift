@@ -11,7 +11,7 @@ struct History: ParsableCommand {
 
     @OptionGroup var state: StateArguments
 
-    @Flag(help: "Print a JSON array of {run, pipeline, status, started, ended} (null status: journal unreadable).")
+    @Flag(help: "Print a JSON array of {run, pipeline, environment, release, status, started, ended} (null status: journal unreadable).")
     var json = false
 
     func run() throws {
@@ -21,6 +21,7 @@ struct History: ParsableCommand {
                 let state = try? store.load(id)
                 return .object([
                     ("run", .string(id)), ("pipeline", state.map { .string($0.pipeline) } ?? .null),
+                    ("environment", state?.environment.map(JSONValue.string) ?? .null), ("release", state?.release.map(JSONValue.string) ?? .null),
                     ("status", state.map { .string($0.status.rawValue) } ?? .null),
                     ("started", state.map { .string($0.started) } ?? .null),
                     ("ended", state?.ended.map(JSONValue.string) ?? .null),
@@ -31,7 +32,9 @@ struct History: ParsableCommand {
         }
         for id in store.runsNewestFirst().map(\.id) {
             if let state = try? store.load(id) {
-                Terminal.out("\(id)  \(state.pipeline)  \(state.status.rawValue)  \(state.started)\n")
+                let place = state.environment.map { "  env \($0)" } ?? ""
+                let release = state.release.map { "  release \($0)" } ?? ""
+                Terminal.out("\(id)  \(state.pipeline)\(place)  \(state.status.rawValue)  \(state.started)\(release)\n")
             } else {
                 Terminal.out("\(id)  (journal unreadable)\n")
             }

@@ -8,7 +8,8 @@ struct Run: ParsableCommand {
         abstract: "Run a pipeline: stages as real processes, with gates, retries, timeouts and reverse-order rollback on failure.",
         discussion: """
             Exit status: 0 succeeded; 1 failed and rolled back cleanly; 2 invalid input, usage or lock held; \
-            3 rollback failed or incomplete (a human must act); 4 stopped at a gate; 5 lost the lease (--state: another \
+            3 rollback failed or incomplete (a human must act); 4 stopped at a gate, or refused by the environment's \
+            'requires' (nothing ran); 5 lost the lease (--state: another \
             runner may have taken over); 130 interrupted.
             """)
 
@@ -21,6 +22,12 @@ struct Run: ParsableCommand {
 
     @Flag(help: "Print exactly what would run, in order, with gates and rollbacks; run nothing.")
     var dryRun = false
+
+    @Option(
+        help: ArgumentHelp(
+            "Start although the environment's 'requires' does not hold (no succeeded run of the same release there); the reason is journaled and shown by status.",
+            valueName: "REASON"))
+    var skipRequires: String?
 
     func run() throws {
         let loaded = try Load.pipeline(file, choice: choice)
@@ -38,7 +45,8 @@ struct Run: ParsableCommand {
             Terminal.out(PlanRenderer(loaded).dryRun())
             return
         }
-        let options = try engine.options()
+        var options = try engine.options()
+        options.skipRequires = skipRequires
         let code = Engine.run(loaded, options: options, output: TerminalOutput(environment: options.environment))
         if code != 0 { throw ExitCode(code) }
     }

@@ -17,12 +17,16 @@ struct Status: ParsableCommand {
     @Flag(help: "Print the documented JSON shape (schemas/journal.schema.json, 'state').")
     var json = false
 
+    @Option(name: .customLong("env"), help: ArgumentHelp("Without RUN: the latest run in this environment.", valueName: "NAME"))
+    var environment: String?
+
     func run() throws {
         let state: RunState
         let store = try CheckedStore.open(stateDir, self.state)
         do {
-            guard let id = try runID.map(RunID.checked) ?? store.runsNewestFirst().first?.id else {
-                throw EngineError("no runs recorded in '\(store.location)'")
+            let newest = store.runsNewestFirst().first { environment == nil || $0.environment == environment }
+            guard let id = try runID.map(RunID.checked) ?? newest?.id else {
+                throw EngineError("no runs recorded in '\(store.location)'" + (environment.map { " in environment '\($0)'" } ?? ""))
             }
             state = try store.load(id)
         } catch let error as EngineError {
@@ -33,12 +37,15 @@ struct Status: ParsableCommand {
             Terminal.out(state.json.pretty)
             return
         }
-        var text = "run \(state.run) of '\(state.pipeline)': \(state.status.rawValue)\n"
+        var text = "run \(state.run) of '\(state.pipeline)'\(state.environment.map { " in '\($0)'" } ?? ""): \(state.status.rawValue)\n"
         text += "file \(state.file), started \(state.started)" + (state.ended.map { ", ended \($0)" } ?? "") + "\n"
+        if let release = state.release { text += "release \(release)\n" }
+        if !state.inputs.isEmpty { text += "inputs: " + state.inputs.map { "\($0.0)=\($0.1)" }.joined(separator: ", ") + "\n" }
+        if let reason = state.requiresSkipped { text += "requires skipped (--skip-requires): \(reason)\n" }
         if let waiting = state.waiting { text += "waiting (\(waiting.reason)): \(waiting.message)\n" }
-        if let shared = store as? PostgresStateStore, let lease = shared.leaseHolder(state.pipeline) {
+        if let shared = store as? PostgresStateStore, let lease = shared.leaseHolder(state.lockScope) {
             text +=
-                "lease of '\(state.pipeline)': run \(lease.run) on \(lease.host) (pid \(lease.pid)), epoch \(lease.epoch), "
+                "lease of '\(state.lockScope)': run \(lease.run) on \(lease.host) (pid \(lease.pid)), epoch \(lease.epoch), "
                 + (lease.expired ? "expired \(lease.expires)\n" : "expires \(lease.expires)\n")
         }
         if state.status == .abandoned {

@@ -106,6 +106,14 @@ public enum JournalEvent: Sendable {
         /// The run's place in the order runs started in (0: recorded before the counter existed).
         public var sequence: Int
         public var definition: RunDefinition
+        /// The environment chosen with `--env` (nil: the file declares none).
+        public var environment: String? = nil
+        /// The release (`release:`), fixed when the run started.
+        public var release: String? = nil
+        /// Every input's value, in declaration order: what `resume` loads the file with again.
+        public var inputs: [(String, String)] = []
+        /// Why the environment's `requires` was not checked (`--skip-requires REASON`).
+        public var requiresSkipped: String? = nil
     }
 
     /// What `attempt_finished` records.
@@ -161,6 +169,10 @@ public enum JournalEvent: Sendable {
                     ("sequence", .int(r.sequence)),
                     ("definition", r.definition.json),
                 ]
+                + (r.environment.map { [("environment", JSONValue.string($0))] } ?? [])
+                + (r.release.map { [("release", JSONValue.string($0))] } ?? [])
+                + (r.inputs.isEmpty ? [] : [("inputs", JSONValue.object(r.inputs.map { ($0.0, .string($0.1)) }))])
+                + (r.requiresSkipped.map { [("requires_skipped", JSONValue.string($0))] } ?? [])
         case .runResumed(let pid, let host, let boot, let purpose, let forced, let definition, let fileHash):
             var f: [(String, JSONValue)] = [("pid", .int(pid)), ("host", .string(host))]
             if !boot.isEmpty { f.append(("boot", .string(boot))) }
@@ -282,7 +294,8 @@ extension JournalRecord {
                     run: json["run"]?.string ?? "", pipeline: json["pipeline"]?.string ?? "", file: json["file"]?.string ?? "",
                     workdir: json["workdir"]?.string ?? "", fileHash: json["file_sha256"]?.string ?? "", pid: json["pid"]?.int ?? 0,
                     host: json["host"]?.string ?? "", boot: json["boot"]?.string ?? "", sequence: json["sequence"]?.int ?? 0,
-                    definition: RunDefinition(json: json["definition"] ?? .null)))
+                    definition: RunDefinition(json: json["definition"] ?? .null), environment: json["environment"]?.string,
+                    release: json["release"]?.string, inputs: pairs(json["inputs"]), requiresSkipped: json["requires_skipped"]?.string))
         case .runResumed:
             event = .runResumed(
                 pid: json["pid"]?.int ?? 0, host: json["host"]?.string ?? "", boot: json["boot"]?.string ?? "",

@@ -21,6 +21,10 @@ extension RunState {
         }
         state.host = start.host
         state.boot = start.boot
+        state.environment = start.environment
+        state.release = start.release
+        state.inputs = start.inputs
+        state.requiresSkipped = start.requiresSkipped
         for record in records.dropFirst() { state.apply(record.event, time: record.time, clock: record.clockMs) }
         return state
     }
@@ -196,6 +200,8 @@ extension RunState {
             ("run", .string(run)), ("pipeline", .string(pipeline)), ("file", .string(file)), ("workdir", .string(workdir)),
             ("file_sha256", .string(fileHash)), ("started", .string(started)), ("ended", ended.map(JSONValue.string) ?? .null),
             ("status", .string(status.rawValue)), ("pid", .int(pid)),
+            ("environment", environment.map(JSONValue.string) ?? .null), ("release", release.map(JSONValue.string) ?? .null),
+            ("inputs", .object(inputs.map { ($0.0, .string($0.1)) })), ("requires_skipped", requiresSkipped.map(JSONValue.string) ?? .null),
             ("waiting", waiting.map { .object([("stage", .string($0.stage)), ("reason", .string($0.reason)), ("message", .string($0.message))]) } ?? .null),
             (
                 "stages",

@@ -110,6 +110,17 @@ public struct RunState: Sendable {
     public var remaining: [String]
     /// Why the last rollback stopped early, if it did.
     public var rollbackNote: String?
+    /// The environment it runs in (`--env`), nil when the file declares none.
+    public var environment: String? = nil
+    /// What it deploys (`release:`), if the file names it.
+    public var release: String? = nil
+    /// Every input's value, as recorded when it started: `resume` loads the file with these.
+    public var inputs: [(String, String)] = []
+    /// Why the environment's `requires` was not checked, if it was skipped.
+    public var requiresSkipped: String? = nil
+
+    /// The key its lock (or lease) is taken under: one run at a time per pipeline and environment.
+    public var lockScope: String { LockScope.key(pipeline: pipeline, environment: environment) }
 
     /// The record of a stage.
     public func stage(_ id: String) -> StageRecord? {
@@ -152,4 +163,13 @@ public struct RunDefinition: Sendable {
     public var stages: [StageDefinition]
 
     public func stage(_ id: String) -> StageDefinition? { stages.first { $0.id == id } }
+}
+
+/// The key of the one-run-at-a-time lock: the pipeline's name, and `@environment` when the file
+/// declares environments, so staging and production of one pipeline run side by side.
+public enum LockScope {
+    /// `shop` or `shop@production`.
+    public static func key(pipeline: String, environment: String?) -> String {
+        environment.map { pipeline + "@" + $0 } ?? pipeline
+    }
 }

@@ -9,6 +9,7 @@ extension PlanRenderer {
     package func dryRunText() -> String {
         let stages = pipeline.stages
         var out = "dry run of '\(pipeline.name)' (\(pipeline.path)): nothing is executed\n"
+        for line in contextLines { out += line + "\n" }
         let conditions = ConditionPlan(pipeline, graph: graph)
         for (step, node) in graph.order.enumerated() {
             let stage = stages[node]

@@ -9,6 +9,7 @@ extension PlanRenderer {
         o.field("file", pipeline.path)
         o.field("description", pipeline.description)
         o.field("secrets", list: pipeline.secrets)
+        contextJSON(&o)
         o.field(
             "waves",
             raw: "[" + graph.waves.map { wave in "[" + wave.map { JSON.quote(stages[$0].id) }.joined(separator: ", ") + "]" }.joined(separator: ", ") + "]")

@@ -34,6 +34,7 @@ public struct PlanRenderer: Sendable {
         var out = "pipeline '\(pipeline.name)' (\(pipeline.path)): \(count(stages.count, "stage")) in \(count(graph.waves.count, "wave"))\n"
         if let description = pipeline.description { out += description + "\n" }
         if !pipeline.secrets.isEmpty { out += "secrets (masked in all output): \(pipeline.secrets.joined(separator: ", "))\n" }
+        for line in contextLines { out += line + "\n" }
         let width = stages.map(\.id.count).max() ?? 0
         let conditions = ConditionPlan(pipeline, graph: graph)
         if !conditions.skipped.isEmpty {
@@ -80,6 +81,7 @@ public struct PlanRenderer: Sendable {
         if let description = pipeline.description { out += MD.text(description, block: true) + "\n\n" }
         out += "\(count(stages.count, "stage")) in \(count(graph.waves.count, "wave")), from \(MD.code(pipeline.path))."
         if !pipeline.secrets.isEmpty { out += " Secrets (masked): " + pipeline.secrets.map { MD.code($0) }.joined(separator: ", ") + "." }
+        if !contextLines.isEmpty { out += "\n\n" + contextLines.map { "- " + MD.text($0, block: true) }.joined(separator: "\n") }
         out += "\n\n```mermaid\n" + mermaid() + "```\n\n"
         out += "| wave | stage | kind | needs | gate | timeout | retry | rollback |\n"
         out += "|---:|---|---|---|---|---|---|---|\n"
@@ -148,6 +150,7 @@ public struct PlanRenderer: Sendable {
 
     package func mermaid() -> String {
         var out = "flowchart TD\n"
+        for line in contextLines { out += "  %% " + line.replacingAll("\n", with: " ") + "\n" }
         let conditions = ConditionPlan(pipeline, graph: graph)
         for (i, stage) in pipeline.stages.enumerated() {
             var label = "\(stage.id)<br/><small>\(stage.kind.rawValue)</small>"
@@ -173,6 +176,10 @@ public struct PlanRenderer: Sendable {
 
     package func dot() -> String {
         var out = "digraph \(dotQuote(pipeline.name)) {\n  rankdir=TB;\n  node [shape=box, style=rounded, fontname=\"Helvetica\"];\n"
+        if !contextLines.isEmpty {
+            let label = contextLines.map { String(dotQuote($0).dropFirst().dropLast()) }.joined(separator: "\\l")
+            out += "  label=\"\(label)\\l\";\n  labelloc=t;\n"
+        }
         for (w, wave) in graph.waves.enumerated() {
             out += "  subgraph wave_\(w + 1) { rank=same;"
             for node in wave { out += " \(dotQuote(pipeline.stages[node].id));" }

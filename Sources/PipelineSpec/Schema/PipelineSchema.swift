@@ -1941,9 +1941,9 @@ public enum PipelineSchema {
       ]
     },
     "staticRef": {
-      "description": "A whole ${{ inputs.NAME }} or ${{ environment.* }} reference: replaced by its value before the file is read (see docs/format.md, Inputs and environments), so the value must then fit where it is used.",
+      "description": "A text holding a ${{ inputs.NAME }} or ${{ environment.* }} reference: replaced before the file is read (see docs/format.md, static references), so the resulting value must fit where it is used, which pipeline checks. A list or mapping (from an environment's vars) can only be a whole reference.",
       "type": "string",
-      "pattern": "^\\s*\\$\\{\\{\\s*(inputs\\.[A-Za-z_][A-Za-z0-9_-]*|environment\\.(name|env\\.[A-Za-z_][A-Za-z0-9_]*|vars\\.[A-Za-z_][A-Za-z0-9_-]*))\\s*\\}\\}\\s*$"
+      "pattern": "\\$\\{\\{\\s*(inputs|environment)\\."
     },
     "input": {
       "description": "One input.",
