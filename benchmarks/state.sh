@@ -9,7 +9,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 REPS=${REPS:-5}
 N=${N:-1000}
-server=${PIPELINE_BENCH_PG_URL:-$(scripts/pg-cluster start)}
+server=${PIPELINE_BENCH_PG_URL:-}
+stop_cluster=true
+if [ -z "$server" ]; then
+  server=$(scripts/pg-cluster start)
+  stop_cluster="env PIPELINE_TEST_PG_URL=$server scripts/pg-cluster stop"
+fi
 if [ -z "${PIPELINE_BIN:-}" ]; then
   swift build -c release --product pipeline --scratch-path .build-bench >&2
   PIPELINE_BIN="$(swift build -c release --show-bin-path --scratch-path .build-bench)/pipeline"
@@ -18,7 +23,8 @@ db="pipeline_bench_$$"
 psql -q -v ON_ERROR_STOP=1 -c "CREATE DATABASE $db" "$server"
 url="${server%/*}/$db"
 work=$(mktemp -d)
-trap 'rm -rf "$work"; psql -q -c "DROP DATABASE IF EXISTS $db" "$server" >/dev/null 2>&1 || true' EXIT
+repo=$(pwd)
+trap 'rm -rf "$work"; psql -q -c "DROP DATABASE IF EXISTS $db" "$server" >/dev/null 2>&1 || true; (cd "$repo" && $stop_cluster)' EXIT
 python3 - "$work" "$N" <<'PY'
 import sys
 work, n = sys.argv[1], int(sys.argv[2])

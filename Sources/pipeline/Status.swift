@@ -14,6 +14,9 @@ struct Status: ParsableCommand {
 
     @OptionGroup var state: StateArguments
 
+    @Option(help: "Without RUN: the latest run of this pipeline.")
+    var pipeline: String?
+
     @Flag(help: "Print the documented JSON shape (schemas/journal.schema.json, 'state').")
     var json = false
 
@@ -24,17 +27,26 @@ struct Status: ParsableCommand {
         let state: RunState
         let store = try CheckedStore.open(stateDir, self.state)
         do {
-            let newest = store.runsNewestFirst().first { environment == nil || $0.environment == environment }
-            guard let id = try runID.map(RunID.checked) ?? newest?.id else {
-                throw EngineError("no runs recorded in '\(store.location)'" + (environment.map { " in environment '\($0)'" } ?? ""))
+            let latest = store.runsNewestFirst().first { (pipeline == nil || $0.pipeline == pipeline) && (environment == nil || $0.environment == environment) }
+            guard let id = try runID.map(RunID.checked) ?? latest?.id else {
+                throw EngineError(
+                    "no runs\(pipeline.map { " of pipeline '\($0)'" } ?? "") recorded in '\(store.location)'"
+                        + (environment.map { " in environment '\($0)'" } ?? ""))
             }
             state = try store.load(id)
         } catch let error as EngineError {
             Terminal.err("error: \(error.message)\n")
             throw ExitCode(2)
         }
+        // With --state URL: the pipeline's lease, whoever holds it now.
+        let lease = (store as? PostgresStateStore).flatMap { try? $0.leases(pipeline: state.lockScope).first }
         if json {
-            Terminal.out(state.json.pretty)
+            guard let lease, case .object(var fields) = state.json else {
+                Terminal.out(state.json.pretty)
+                return
+            }
+            fields.append(("lease", lease.json))
+            Terminal.out(JSONValue.object(fields).pretty)
             return
         }
         var text = "run \(state.run) of '\(state.pipeline)'\(state.environment.map { " in '\($0)'" } ?? ""): \(state.status.rawValue)\n"
@@ -43,9 +55,9 @@ struct Status: ParsableCommand {
         if !state.inputs.isEmpty { text += "inputs: " + state.inputs.map { "\($0.0)=\($0.1)" }.joined(separator: ", ") + "\n" }
         if let reason = state.requiresSkipped { text += "requires skipped (--skip-requires): \(reason)\n" }
         if let waiting = state.waiting { text += "waiting (\(waiting.reason)): \(waiting.message)\n" }
-        if let shared = store as? PostgresStateStore, let lease = shared.leaseHolder(state.lockScope) {
+        if let lease {
             text +=
-                "lease of '\(state.lockScope)': run \(lease.run) on \(lease.host) (pid \(lease.pid)), epoch \(lease.epoch), "
+                "lease of '\(state.lockScope)': run \(lease.run) on \(lease.host) (pid \(lease.pid), user \(lease.user)), epoch \(lease.epoch), since \(lease.acquired), "
                 + (lease.expired ? "expired \(lease.expires)\n" : "expires \(lease.expires)\n")
         }
         if state.status == .abandoned {

@@ -16,6 +16,11 @@ struct PostgresStateTests {
         return String(serverURL[..<serverURL.lastIndex(of: "/")!]) + "/" + name
     }
 
+    /// `scripts/pg-cluster COMMAND` on the test cluster (restart, pause, start).
+    static func cluster(_ command: String) throws -> Binary.Result {
+        try Binary.run(executable: Binary.root.appendingPathComponent("scripts/pg-cluster").path, [command], environment: ["PIPELINE_TEST_PG_URL": serverURL])
+    }
+
     static func psql(_ url: String, _ sql: String) throws -> String {
         let result = try Binary.run(executable: "/usr/bin/env", ["psql", "-v", "ON_ERROR_STOP=1", "-At", "-c", sql, url])
         #expect(result.status == 0, "\(result.stderr)")
@@ -207,7 +212,7 @@ extension PostgresStateTests {
         let env = ["LEDGER": box.dir.appendingPathComponent("ledger").path]
         let holder = try box.background(["run", "p.yml", "--state", url, "--lease-ttl", "10s"], env: env)
         #expect(waitUntil(seconds: 30) { Ledger(box).contains("a") })
-        let restart = try Binary.run(executable: Binary.root.appendingPathComponent("scripts/pg-cluster").path, ["restart"])
+        let restart = try Self.cluster("restart")
         #expect(restart.status == 0, "\(restart.stderr)")
         let code = holder.wait(seconds: 90)
         #expect(code == 0 || code == 5, "neither finished nor fenced itself: \(String(describing: code)) \(holder.output)")
@@ -217,5 +222,105 @@ extension PostgresStateTests {
             #expect(status.stdout.contains("\"status\": \"succeeded\""), "\(status.stdout)\(status.stderr)")
         }
         #expect(try Self.psql(url, "SELECT count(DISTINCT epoch) FROM pipeline.events").trimmingCharacters(in: .whitespacesAndNewlines) == "1")
+    }
+}
+
+extension PostgresStateTests {
+    static let held = """
+        version: 1
+        name: line
+        stages:
+          - {id: s, run: 'echo "start $WHO" >> "$LEDGER"; while [ ! -e "$GO" ]; do sleep 0.05; done; echo "end $WHO" >> "$LEDGER"'}
+        """
+
+    static func waiters(_ url: String) -> Int {
+        Int(((try? psql(url, "SELECT count(*) FROM pipeline.lease_waiters WHERE expires > now()")) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+    }
+
+    /// `--wait-lock` waits in line: first come, first served, each woken by the NOTIFY of the
+    /// release before it (the lease TTL is a minute, so a waiter that only woke on its own timers
+    /// would take 20 s), and a run that does not wait is refused while others wait in line.
+    @Test func waitersTakeTheLeaseInTheOrderTheyCameWokenByTheRelease() throws {
+        let url = try Self.database()
+        let boxes = try (0..<4).map { _ in try Sandbox(Self.held) }
+        defer { boxes.forEach { $0.remove() } }
+        let ledger = boxes[0].dir.appendingPathComponent("ledger").path
+        let go = boxes[0].dir.appendingPathComponent("go").path
+        func env(_ who: String) -> [String: String] { ["LEDGER": ledger, "GO": go, "WHO": who] }
+        let flags = ["--state", url, "--lease-ttl", "60s"]
+        let holder = try boxes[0].background(["run", "p.yml"] + flags, env: env("holder"))
+        #expect(waitUntil(seconds: 30) { Ledger(boxes[0]).contains("start holder") })
+        let first = try boxes[1].background(["run", "p.yml", "--wait-lock"] + flags, env: env("first"))
+        #expect(waitUntil(seconds: 30) { Self.waiters(url) == 1 }, "the first waiter is not in line")
+        let second = try boxes[2].background(["run", "p.yml", "--wait-lock=5m"] + flags, env: env("second"))
+        #expect(waitUntil(seconds: 30) { Self.waiters(url) == 2 }, "the second waiter is not in line")
+        let refused = try boxes[3].pipeline(["run", "p.yml"] + flags, env: env("third"), within: 30)
+        #expect(refused.status == 2 && refused.stderr.contains("2 runs waiting in line"), "\(refused.output)")
+        #expect(first.stderr.contains("waiting for the lease of pipeline 'line' (run "), "\(first.stderr)")
+
+        let released = Date()
+        FileManager.default.createFile(atPath: go, contents: nil)
+        #expect(holder.wait(seconds: 60) == 0, "\(holder.output)")
+        #expect(first.wait(seconds: 60) == 0, "\(first.output)")
+        #expect(second.wait(seconds: 60) == 0, "\(second.output)")
+        let waited = Int(Date().timeIntervalSince(released) * 1000)
+        #expect(waited < 15_000, "the waiters took \(waited) ms after the release: not woken by NOTIFY")
+        #expect(first.stderr.contains("took the lock of pipeline 'line' after waiting"), "\(first.stderr)")
+        let order = Ledger(boxes[0]).lines
+        #expect(order == ["start holder", "end holder", "start first", "end first", "start second", "end second"], "\(order)")
+        #expect(Self.waiters(url) == 0, "a waiter stayed in line")
+    }
+
+    /// `--wait-lock=TIMEOUT` gives up (exit 2) naming the holder; Ctrl-C while waiting exits 130;
+    /// either way the waiter leaves the line at once.
+    @Test func aWaitThatRunsOutOrIsInterruptedLeavesTheLine() throws {
+        let url = try Self.database()
+        let holderBox = try Sandbox(Self.held)
+        let waiterBox = try Sandbox(Self.held)
+        defer { holderBox.remove(); waiterBox.remove() }
+        let env = ["LEDGER": holderBox.dir.appendingPathComponent("ledger").path, "GO": holderBox.dir.appendingPathComponent("go").path, "WHO": "h"]
+        let holder = try holderBox.background(["run", "p.yml", "--state", url], env: env)
+        #expect(waitUntil(seconds: 30) { Ledger(holderBox).contains("start h") }, "\(holder.output)")
+        let timedOut = try waiterBox.pipeline(["run", "p.yml", "--state", url, "--wait-lock", "1s"], env: env, within: 60)
+        #expect(timedOut.status == 2, "\(timedOut.output)")
+        #expect(timedOut.stderr.contains("gave up waiting 1s for the lock of pipeline 'line' (run "), "\(timedOut.stderr)")
+        #expect(Self.waiters(url) == 0)
+        let interrupted = try waiterBox.background(["resume", "--state", url, "--pipeline", "line", "--wait-lock"], env: env)
+        #expect(waitUntil(seconds: 30) { Self.waiters(url) == 1 }, "the waiter is not in line: \(interrupted.output)")
+        interrupted.signal(SIGINT)
+        #expect(interrupted.wait(seconds: 30) == 130, "\(interrupted.output)")
+        #expect(Self.waiters(url) == 0, "the interrupted waiter stayed in line")
+        FileManager.default.createFile(atPath: env["GO"]!, contents: nil)
+        #expect(holder.wait(seconds: 60) == 0, "\(holder.output)")
+        #expect(Ledger(holderBox).lines == ["start h", "end h"])
+    }
+
+    /// The server down for a while mid-run (longer than one reconnect): the journal append of the
+    /// stage that ends meanwhile is retried with backoff inside the lease budget, and the run
+    /// finishes with one epoch.
+    @Test func aServerDownForAWhileIsWaitedForWithinTheLeaseBudget() throws {
+        let url = try Self.database()
+        let box = try Sandbox(
+            """
+            version: 1
+            name: outage
+            stages:
+              - {id: a, run: 'echo a >> "$LEDGER"; sleep 1'}
+              - {id: b, run: 'echo b >> "$LEDGER"'}
+            """)
+        defer { box.remove() }
+        let env = ["LEDGER": box.dir.appendingPathComponent("ledger").path]
+        let holder = try box.background(["run", "p.yml", "--state", url, "--lease-ttl", "20s"], env: env)
+        #expect(waitUntil(seconds: 30) { Ledger(box).contains("a") })
+        let pause = try Self.cluster("pause")
+        #expect(pause.status == 0, "\(pause.stderr)")
+        usleep(3_000_000)  // a's end is journaled while the server is down
+        let start = try Self.cluster("start")
+        #expect(start.status == 0, "\(start.stderr)")
+        #expect(holder.wait(seconds: 90) == 0, "\(holder.output)")
+        #expect(Ledger(box).lines == ["a", "b"])
+        #expect(try Self.psql(url, "SELECT count(DISTINCT epoch) FROM pipeline.events").trimmingCharacters(in: .whitespacesAndNewlines) == "1")
+        let status = try box.pipeline(["status", "--state", url, "--json"])
+        #expect(status.stdout.contains("\"lease\": {") && status.stdout.contains("\"epoch\": 1"), "\(status.stdout)")
     }
 }

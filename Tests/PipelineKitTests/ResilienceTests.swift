@@ -123,6 +123,46 @@ import Testing
         #expect(try box.pipeline(["run", "p.yml"]).status == 0)
     }
 
+    /// `--wait-lock` says what it waits for and waits; `--wait-lock=TIMEOUT` gives up with exit 2.
+    @Test func aSecondRunWaitsForTheLockOrGivesUpAfterItsTimeout() throws {
+        let box = try Sandbox(
+            """
+            version: 1
+            name: queued
+            stages:
+              - { id: long, run: 'echo "start $WHO" >> ran.log; while [ ! -e go ]; do sleep 0.05; done; echo "end $WHO" >> ran.log' }
+            """)
+        defer { box.remove() }
+        let first = try box.background(["run", "p.yml"], env: ["WHO": "first"])
+        #expect(waitUntil(seconds: 30) { box.read("ran.log").contains("start first") })
+        let impatient = try box.pipeline(["run", "p.yml", "--wait-lock=300ms"], env: ["WHO": "impatient"], within: 30)
+        #expect(impatient.status == 2, "\(impatient.output)")
+        #expect(impatient.stderr.contains("gave up waiting 300ms for the lock of pipeline 'queued' (run "), "\(impatient.stderr)")
+        let second = try box.background(["run", "p.yml", "--wait-lock"], env: ["WHO": "second"])
+        #expect(waitUntil(seconds: 30) { second.stderr.contains("waiting for the lock of pipeline 'queued' (run ") }, "\(second.output)")
+        FileManager.default.createFile(atPath: box.dir.appendingPathComponent("go").path, contents: nil)
+        #expect(first.wait(seconds: 60) == 0 && second.wait(seconds: 60) == 0, "\(first.output)\(second.output)")
+        #expect(second.stderr.contains("took the lock of pipeline 'queued' after waiting"), "\(second.stderr)")
+        #expect(box.read("ran.log") == "start first\nend first\nstart second\nend second\n")
+        let bad = try box.pipeline(["run", "p.yml", "--wait-lock=soon"])
+        #expect(bad.status == 2 && bad.stderr.contains("--wait-lock: 'soon' is not a duration"), "\(bad.stderr)")
+    }
+
+    /// `status --pipeline NAME` picks the latest run of that pipeline in a state dir shared by several.
+    @Test func statusOfOnePipelineAmongSeveral() throws {
+        let box = try Sandbox("version: 1\nname: first\nstages:\n  - { id: a, run: 'true' }\n")
+        defer { box.remove() }
+        try "version: 1\nname: second\nstages:\n  - { id: b, run: 'false' }\n".write(
+            to: box.dir.appendingPathComponent("q.yml"), atomically: true, encoding: .utf8)
+        #expect(try box.pipeline(["run", "p.yml"]).status == 0)
+        #expect(try box.pipeline(["run", "q.yml"]).status == 1)
+        #expect(try box.pipeline(["status"]).stdout.contains("of 'second': "))
+        let first = try box.pipeline(["status", "--pipeline", "first"])
+        #expect(first.status == 0 && first.stdout.contains("of 'first': succeeded"), "\(first.output)")
+        let none = try box.pipeline(["status", "--pipeline", "third"])
+        #expect(none.status == 2 && none.stderr.contains("no runs of pipeline 'third' recorded"), "\(none.output)")
+    }
+
     @Test func aLockHeldByAKilledRunDoesNotBlock() throws {
         let box = try Sandbox("version: 1\nname: stale\nstages:\n  - { id: a, run: 'true' }\n")
         defer { box.remove() }

@@ -203,8 +203,8 @@ public class Engine {
             let store = try StateStores.open(options.stateURL ?? options.stateDirectory, localRoot: options.stateDirectory, leaseTTLms: options.leaseTTLms)
             if requiresSkipped == nil { try Promotion.check(loaded.pipeline, in: store) }
             let environment = loaded.pipeline.environment?.name
-            let lock = try store.lock(
-                pipeline: LockScope.key(pipeline: loaded.pipeline.name, environment: environment), run: "(starting)", wait: options.waitForLock)
+            let lock = try takeLock(
+                store, pipeline: LockScope.key(pipeline: loaded.pipeline.name, environment: environment), run: "(starting)", options: options, output: output)
             let (runID, sequence) = try store.createRun(pipeline: loaded.pipeline.name, clock: clock)
             lock.describe(run: runID)
             var state = RunState(
@@ -350,6 +350,23 @@ public class Engine {
         )
     }
 
+    /// Takes the lock of `pipeline`; with `--wait-lock`, says what it waits for and, once taken,
+    /// how long it waited.
+    static func takeLock(
+        _ store: any StateStore, pipeline: String, run: String, options: EngineOptions, output: EngineOutput
+    ) throws(EngineError) -> any PipelineLock {
+        var waitedSince: Int?
+        let lock = try store.lock(pipeline: pipeline, run: run, wait: options.lockWait) { message in
+            waitedSince = EngineClock.monotonicMs()
+            output.note(message)
+        }
+        if let waitedSince {
+            output.note(
+                "took the lock of pipeline '\(pipeline)' after waiting \(TimeSpan(milliseconds: (EngineClock.monotonicMs() - waitedSince) / 100 * 100))")
+        }
+        return lock
+    }
+
     /// Opens the store, picks the run (RUN, or the latest of one pipeline), takes its pipeline's
     /// lock and loads the run again under it; refuses while a process group of the run still lives.
     static func takeOver(
@@ -364,7 +381,7 @@ public class Engine {
             id = try latest(store, pipeline: pipeline, environment: environment, command: command)
         }
         let probe = try store.load(id)
-        let lock = try store.lock(pipeline: probe.lockScope, run: id, wait: options.waitForLock)
+        let lock = try takeLock(store, pipeline: probe.lockScope, run: id, options: options, output: output)
         let state = try store.load(id)  // again, under the lock
         if state.status != .rolledBack {
             try checkNoLiveGroups(state, wait: options.waitForLock, output: output, shared: store.isShared)

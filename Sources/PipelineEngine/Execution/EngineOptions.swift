@@ -21,8 +21,9 @@ public struct EngineOptions: Sendable {
     public var approveAll = false
     public var window = WindowPolicy.fail
     public var onFailure = FailurePolicy.wait
-    /// Wait for the state lock instead of failing.
-    public var waitForLock = false
+    /// Wait for the state lock instead of failing (`--wait-lock [TIMEOUT]`); nil fails at once.
+    public var lockWait: LockWait?
+    public var waitForLock: Bool { lockWait != nil }
     /// Resume even if the pipeline file changed.
     public var force = false
     /// Stages that were running when the engine died and may be run again although not idempotent.

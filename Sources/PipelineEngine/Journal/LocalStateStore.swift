@@ -66,8 +66,8 @@ public struct LocalStateStore: StateStore {
         try JournalWriter(path: runDirectory(run) + "/events.jsonl", clock: clock)
     }
 
-    public func lock(pipeline: String, run: String, wait: Bool) throws(EngineError) -> any PipelineLock {
-        try StateLock(store: self, pipeline: pipeline, run: run, wait: wait)
+    public func lock(pipeline: String, run: String, wait: LockWait?, waiting: (String) -> Void) throws(EngineError) -> any PipelineLock {
+        try StateLock(store: self, pipeline: pipeline, run: run, wait: wait, waiting: waiting)
     }
 
     public func localDirectory(_ run: String) -> String { runDirectory(run) }
@@ -301,10 +301,13 @@ public final class StateLock: PipelineLock {
     static func path(root: String, pipeline: String) -> String { root + "/locks/\(pipeline).lock" }
 
     /// Takes the lock.
-    /// - Parameter wait: block until it is free instead of failing at once.
+    /// - Parameters:
+    ///   - wait: wait until it is free (the kernel wakes a blocked `flock`; with a timeout, it is
+    ///     tried every 50 ms) instead of failing at once.
+    ///   - waiting: told once what it waits for.
     /// - Throws: ``EngineError`` (exit 2) naming the holder's run and pid, or refusing a lock file
     ///   that is a symlink or not the user's.
-    public init(store: LocalStateStore, pipeline: String, run: String, wait: Bool) throws(EngineError) {
+    public init(store: LocalStateStore, pipeline: String, run: String, wait: LockWait?, waiting: (String) -> Void) throws(EngineError) {
         try PrivateFiles.makeDirectory(store.root + "/locks")
         let path = Self.path(root: store.root, pipeline: pipeline)
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
@@ -314,19 +317,33 @@ public final class StateLock: PipelineLock {
         }
         do throws(EngineError) {
             try LocalStateStore.checkOwnRegularFile(fd, path)
+            try take(pipeline: pipeline, wait: wait, waiting: waiting)
         } catch {
             close(fd)
             throw error
         }
-        if !Posix.lock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) {
-            var buffer = [UInt8](repeating: 0, count: 256)
-            let n = pread(fd, &buffer, buffer.count, 0)
-            let holder = n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : ""
-            close(fd)
-            throw EngineError(
-                "pipeline '\(pipeline)' is locked by another run (\(holder.isEmpty ? "holder unknown" : holder)); wait for it, or pass --wait-lock")
-        }
         describe(run: run)
+    }
+
+    private func take(pipeline: String, wait: LockWait?, waiting: (String) -> Void) throws(EngineError) {
+        if Posix.lock(fd, LOCK_EX | LOCK_NB) { return }
+        var buffer = [UInt8](repeating: 0, count: 256)
+        let n = pread(fd, &buffer, buffer.count, 0)
+        let text = n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : ""
+        let holder = text.isEmpty ? "holder unknown" : text
+        guard let wait else {
+            throw EngineError("pipeline '\(pipeline)' is locked by another run (\(holder)); wait for it, or pass --wait-lock")
+        }
+        waiting("waiting for the lock of pipeline '\(pipeline)' (\(holder))")
+        guard let timeout = wait.timeoutMs else {
+            if Posix.lock(fd, LOCK_EX) { return }
+            throw EngineError("cannot take the lock of pipeline '\(pipeline)': \(String(cString: strerror(errno)))")
+        }
+        let deadline = EngineClock.monotonicMs() + timeout
+        while !Posix.lock(fd, LOCK_EX | LOCK_NB) {
+            guard EngineClock.monotonicMs() < deadline else { throw wait.gaveUp(pipeline, holder: holder) }
+            usleep(50_000)
+        }
     }
 
     /// Writes the holder's run id and pid into the lock file (for the message others get).

@@ -9,6 +9,13 @@ final class PostgresConnection: @unchecked Sendable {
     /// The URL without its password, for messages.
     let redacted: String
     private let lock = NSLock()
+    /// Whether the last failed statement failed for a reason that may pass (the connection was
+    /// lost, the server is shutting down or restarting, a statement timeout, a serialization
+    /// failure): worth retrying, unlike a refusal of the statement itself.
+    var lastFailureTransient = false
+    /// Inside ``transaction(_:)``: a lost connection is reset but its statement not retried (the
+    /// transaction died with it; a retry would run outside it).
+    private var inTransaction = false
 
     /// Connects to `url` (`postgres://…` or `postgresql://…`).
     /// - Throws: ``EngineError`` (exit 2) with one line saying why.
@@ -52,14 +59,39 @@ final class PostgresConnection: @unchecked Sendable {
         return password.isEmpty ? [] : [password.removingPercentEncoding ?? password, password]
     }
 
+    /// Connection exceptions (08), operator intervention (57: shutdown, restart, statement
+    /// timeout), transaction rollbacks (40: serialization, deadlock), insufficient resources (53).
+    static func isTransient(sqlState: UnsafePointer<CChar>?) -> Bool {
+        guard let sqlState else { return true }  // no SQLSTATE: the server never answered
+        return ["08", "57", "40", "53"].contains(String(String(cString: sqlState).prefix(2)))
+    }
+
     static func message(_ text: UnsafePointer<CChar>?) -> String {
         guard let text else { return "unknown error" }
         return String(cString: text).trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "\n", with: "; ")
     }
 
+    /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
+    func transaction<T>(_ body: () throws(EngineError) -> T) throws(EngineError) -> T {
+        try query("BEGIN")
+        inTransaction = true
+        defer { inTransaction = false }
+        do throws(EngineError) {
+            let result = try body()
+            try query("COMMIT")
+            return result
+        } catch {
+            let transient = lastFailureTransient
+            inTransaction = false
+            _ = try? query("ROLLBACK")
+            lastFailureTransient = transient
+            throw error
+        }
+    }
+
     /// Runs one statement with text parameters; returns its rows (NULL as nil).
     /// - Throws: ``EngineError`` (exit 3) when the statement fails; the connection is reset once
-    ///   and the statement retried when the connection itself was lost.
+    ///   and (outside a transaction) the statement retried when the connection itself was lost.
     @discardableResult
     func query(_ sql: String, _ parameters: [String?] = []) throws(EngineError) -> [[String?]] {
         lock.lock()
@@ -69,9 +101,40 @@ final class PostgresConnection: @unchecked Sendable {
         } catch {
             guard let connection, PQstatus(connection) != CONNECTION_OK else { throw error }
             PQreset(connection)
-            guard PQstatus(connection) == CONNECTION_OK else { throw error }
+            guard PQstatus(connection) == CONNECTION_OK, !inTransaction else {
+                lastFailureTransient = true
+                throw error
+            }
             return try run(sql, parameters)
         }
+    }
+
+    /// Waits until a notification arrives on a channel this session `LISTEN`s to, a signal arrives
+    /// on `signalFD` (-1: none), or `timeoutMs` passes.
+    /// - Returns: the payloads received (empty after a timeout, a signal or a lost connection:
+    ///   the caller looks at the database again either way), and whether a signal arrived.
+    func awaitNotifications(timeoutMs: Int, signalFD: Int32) -> (payloads: [String], signalled: Bool) {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let connection else { return ([], false) }
+        var payloads = drainNotifications(connection)
+        guard payloads.isEmpty else { return (payloads, false) }
+        let socket = PQsocket(connection)
+        var fds = [pollfd(fd: socket, events: Int16(POLLIN), revents: 0), pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0)]
+        let ready = poll(&fds, nfds_t(fds.count), Int32(clamping: max(0, timeoutMs)))
+        if ready < 0, errno != EINTR { usleep(UInt32(clamping: min(timeoutMs, 1000) * 1000)) }  // never spin
+        if fds[1].revents != 0 { return ([], true) }
+        if fds[0].revents != 0, PQconsumeInput(connection) == 1 { payloads = drainNotifications(connection) }
+        return (payloads, false)
+    }
+
+    private func drainNotifications(_ connection: OpaquePointer) -> [String] {
+        var payloads: [String] = []
+        while let notice = PQnotifies(connection) {
+            payloads.append(String(cString: notice.pointee.extra))
+            PQfreemem(notice)
+        }
+        return payloads
     }
 
     private func run(_ sql: String, _ parameters: [String?]) throws(EngineError) -> [[String?]] {
@@ -84,6 +147,7 @@ final class PostgresConnection: @unchecked Sendable {
         defer { PQclear(result) }
         let status = PQresultStatus(result)
         guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else {
+            lastFailureTransient = PQstatus(connection) != CONNECTION_OK || Self.isTransient(sqlState: PQresultErrorField(result, Int32(UInt8(ascii: "C"))))
             throw EngineError("the state database refused a statement: \(Self.message(PQresultErrorMessage(result)))", exitCode: 3)
         }
         var rows: [[String?]] = []

@@ -28,8 +28,9 @@ public protocol StateStore: Sendable {
     /// Recorded runs, newest first.
     func runsNewestFirst() -> [RunListing]
 
-    /// Takes the lock of `pipeline`, failing at once (naming the holder) unless `wait`.
-    func lock(pipeline: String, run: String, wait: Bool) throws(EngineError) -> any PipelineLock
+    /// Takes the lock of `pipeline`, failing at once (naming the holder) unless `wait` says how
+    /// long to wait for it; `waiting` is told once, in one line, what it is waiting for.
+    func lock(pipeline: String, run: String, wait: LockWait?, waiting: (String) -> Void) throws(EngineError) -> any PipelineLock
 
     /// Whether the engine recorded as running `state` still holds its lock.
     func isLive(_ state: RunState) -> Bool
@@ -67,6 +68,19 @@ extension PipelineLock {
     public var fence: Int? { nil }
     public var renewIntervalMs: Int? { nil }
     public func renew() throws(EngineError) {}
+}
+
+/// How long `--wait-lock` waits for a lock another run holds.
+public struct LockWait: Sendable, Equatable {
+    /// Give up after this long (ms), exit 2; nil waits as long as it takes.
+    public var timeoutMs: Int?
+
+    public init(timeoutMs: Int? = nil) { self.timeoutMs = timeoutMs }
+
+    /// The message of a wait that ran out.
+    func gaveUp(_ pipeline: String, holder: String) -> EngineError {
+        EngineError("gave up waiting \(TimeSpan(milliseconds: timeoutMs ?? 0).description) for the lock of pipeline '\(pipeline)' (\(holder))")
+    }
 }
 
 /// One recorded run, as listed.
