@@ -241,6 +241,11 @@ import Testing
             """)
         let alone = try box.pipeline(["validate", "stages/region.yml"])
         #expect(alone.status == 0, "\(alone.stderr)")
+        // Alone, a stage file knows no inputs or environment: conditions on them are checked where it is included.
+        try box.write(
+            "stages/flag.yml", "version: 1\nkind: stages\nstages:\n  - id: x\n    if: inputs.dry && environment.name == 'production'\n    run: 'true'\n")
+        let flag = try box.pipeline(["validate", "stages/flag.yml"])
+        #expect(flag.status == 0, "\(flag.stderr)")
         let result = try box.pipeline(["run", "p.yml", "--max-parallel", "1"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(Set(Ledger(box).lines) == ["deploy eu", "smoke eu", "deploy us"], "\(Ledger(box).text)")

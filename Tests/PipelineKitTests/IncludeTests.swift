@@ -155,6 +155,17 @@ import Testing
         #expect(deep.stderr.components(separatedBy: ": error: ").count == 2, "one error: \(deep.stderr)")
     }
 
+    /// A path written in a file cannot make `pipeline` wait: a FIFO (or a device) is refused, never opened for a blocking read.
+    @Test func anIncludeOfSomethingOtherThanARegularFileIsRefusedWithoutWaiting() throws {
+        let box = try Sandbox("version: 1\nname: fifo\nstages:\n  - include: pipe.yml\n  - include: ../../../../../../dev/zero\n")
+        defer { box.remove() }
+        #expect(mkfifo(box.dir.appendingPathComponent("pipe.yml").path, 0o600) == 0)
+        let result = try box.pipeline(["validate", "p.yml"], within: 30)
+        #expect(result.status == 2, "\(result.output)")
+        #expect(result.output.contains("p.yml:4:14: error: cannot include 'pipe.yml': is not a regular file"), "\(result.output)")
+        #expect(result.output.contains("p.yml:5:14: error: cannot include '../../../../../../dev/zero': is not a regular file"), "\(result.output)")
+    }
+
     @Test func aStageFileIsValidatedAloneButNeverRunOrPlanned() throws {
         let box = try Sandbox(Self.smoke, name: "smoke.yml")
         defer { box.remove() }

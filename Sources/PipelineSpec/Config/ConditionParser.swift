@@ -138,6 +138,9 @@ package struct ConditionParser {
         case .name(let name):
             switch resolve(name, offset) {
             case .value(let v)?: return (.literal(v), Self.kind(of: v), offset)
+            case .reference(.unresolved(let text))?:
+                // A stage file checked alone: the value's type is known only where it is included.
+                return (.reference(.unresolved(text)), .unknown, offset)
             case .reference(let r)?: return (.reference(r), .text, offset)
             case nil: return (.literal(.boolean(false)), .unknown, offset)
             }

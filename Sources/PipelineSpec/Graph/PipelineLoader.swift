@@ -157,7 +157,7 @@ public enum PipelineLoader {
         var decoder = PipelineDecoder(document: read.document, path: path, choice: StaticChoice(environment: options.environment, inputs: options.inputs))
         let limit = options.limits.maxBytes
         let reading = IncludeReading(limits: options.limits) { file in
-            Result { () throws(ReadError) in try readFile(file, limit: limit) }.mapError { .init(message: $0.message) }
+            Result { () throws(ReadError) in try readFile(file, limit: limit, regularOnly: true) }.mapError { .init(message: $0.message) }
         }
         decoder.includeReading = reading
         for duplicate in read.duplicates { decoder.reader.error(duplicate.mark, duplicate.message) }
@@ -304,13 +304,16 @@ public enum PipelineLoader {
     package struct ReadError: Error { var message: String }
 
     /// Reads a whole file, refusing one over the limit before reading it.
-    package static func readFile(_ path: String, limit: Int) throws(ReadError) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+    /// - Parameter regularOnly: refuse anything but a regular file (an included stage file: a path
+    ///   written in a file must not make `pipeline` wait on a FIFO, a terminal or `/dev/stdin`).
+    package static func readFile(_ path: String, limit: Int, regularOnly: Bool = false) throws(ReadError) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | (regularOnly ? O_NONBLOCK : 0))
         guard fd >= 0 else { throw ReadError(message: "cannot read the file: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw ReadError(message: "cannot read the file: \(String(cString: strerror(errno)))") }
         if (info.st_mode & S_IFMT) == S_IFDIR { throw ReadError(message: "is a directory, not a pipeline file") }
+        if regularOnly, (info.st_mode & S_IFMT) != S_IFREG { throw ReadError(message: "is not a regular file") }
         if Int(info.st_size) > limit {
             throw ReadError(message: "file is \(YAMLReader.describe(bytes: Int(info.st_size))); the limit is \(YAMLReader.describe(bytes: limit))")
         }
