@@ -27,11 +27,13 @@ struct Status: ParsableCommand {
         let state: RunState
         let store = try CheckedStore.open(stateDir, self.state)
         do {
-            let latest = store.runsNewestFirst().first { (pipeline == nil || $0.pipeline == pipeline) && (environment == nil || $0.environment == environment) }
+            let latest = store.runsNewestFirst().first {
+                (pipeline == nil || $0.pipeline == pipeline) && (environment == nil || $0.environment == environment)
+            }
             guard let id = try runID.map(RunID.checked) ?? latest?.id else {
                 throw EngineError(
-                    "no runs\(pipeline.map { " of pipeline '\($0)'" } ?? "") recorded in '\(store.location)'"
-                        + (environment.map { " in environment '\($0)'" } ?? ""))
+                    "no runs\(pipeline.map { " of pipeline '\($0)'" } ?? "")\(environment.map { " in environment '\($0)'" } ?? "") recorded in '\(store.location)'"
+                )
             }
             state = try store.load(id)
         } catch let error as EngineError {
