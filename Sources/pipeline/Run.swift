@@ -47,7 +47,7 @@ struct Run: ParsableCommand {
         }
         var options = try engine.options()
         options.skipRequires = skipRequires
-        let code = Engine.run(loaded, options: options, output: TerminalOutput(environment: options.environment))
+        let code = Engine.run(loaded, options: options, output: engine.runner.terminal(options))
         if code != 0 { throw ExitCode(code) }
     }
 }
