@@ -22,6 +22,7 @@ import Testing
             default: 30s
           label:
             default: plain
+        release: ${{ inputs.tag }}
         environments:
           staging:
             env:
@@ -46,7 +47,7 @@ import Testing
               TAG: ${{ inputs.tag }}
               WHERE: ${{ environment.name }} at ${{ environment.env.URL }}
               LABEL: ${{ inputs.label }}
-            run: printf '%s|%s|%s|%s\\n' "$TAG" "$WHERE" "$LABEL" "$URL" > seen.txt
+            run: printf '%s|%s|%s|%s|%s|%s\\n' "$TAG" "$WHERE" "$LABEL" "$URL" "$PIPELINE_ENVIRONMENT" "$PIPELINE_RELEASE" > seen.txt
             rollback: "true"
           - id: canary
             kind: canary
@@ -94,7 +95,8 @@ import Testing
         defer { box.remove() }
         let run = try box.pipeline(["run", "p.yml", "--env", "production", "--input", "tag=$(touch pwned)"])
         #expect(run.status == 0, "\(run.stderr)")
-        #expect(box.read("seen.txt") == "$(touch pwned)|production at http://production.example|careful|http://production.example\n")
+        #expect(
+            box.read("seen.txt") == "$(touch pwned)|production at http://production.example|careful|http://production.example|production|$(touch pwned)\n")
         #expect(!FileManager.default.fileExists(atPath: box.dir.appendingPathComponent("pwned").path))
     }
 
@@ -124,10 +126,10 @@ import Testing
         ),
         Refusal(
             args: ["run", "--input", "tag=v1"],
-            first: "p.yml:18:1: error: this file declares environments 'production', 'staging': choose one with --env NAME"),
+            first: "p.yml:19:1: error: this file declares environments 'production', 'staging': choose one with --env NAME"),
         Refusal(
             args: ["plan", "--env", "stagin", "--input", "tag=v1"],
-            first: "p.yml:18:1: error: --env 'stagin': no environment 'stagin' is declared; declared: 'production', 'staging'; did you mean 'staging'?"),
+            first: "p.yml:19:1: error: --env 'stagin': no environment 'stagin' is declared; declared: 'production', 'staging'; did you mean 'staging'?"),
         Refusal(
             args: ["validate", "--input", "tag=${{ secrets.X }}"],
             first: "p.yml:4:3: error: --input 'tag': a value cannot hold '${{ … }}'; it is used as written"),
@@ -202,5 +204,31 @@ import Testing
         #expect(all.stderr.contains("any metric able to stop it [canary-without-analysis]"))
         let staging = try box.pipeline(["validate", "p.yml", "--env", "staging"])
         #expect(!staging.stderr.contains("error:"), "\(staging.stderr)")
+    }
+
+    @Test func everyLintHoldsInEachEnvironment() throws {
+        let box = try Sandbox(
+            """
+            version: 1
+            name: lint
+            environments:
+              staging: {vars: {steps: [50, 100]}}
+              production: {vars: {steps: [10, 50]}}
+            stages:
+              - {id: api, kind: backend, run: "true", rollback: "true"}
+              - id: canary
+                kind: canary
+                steps: ${{ environment.vars.steps }}
+                traffic: "true"
+                rollback: "true"
+                analysis: [{name: errors, run: echo 0, max: 1}]
+              - {id: verify, kind: verify, smoke: ["true"]}
+            """)
+        defer { box.remove() }
+        let all = try box.pipeline(["validate", "--strict", "p.yml"])
+        #expect(all.status == 2)
+        #expect(all.stderr.contains("ends at 50%"), "\(all.stderr)")
+        #expect(all.stderr.contains("(in environment 'production')"), "\(all.stderr)")
+        #expect(try box.pipeline(["validate", "--strict", "p.yml", "--env", "staging"]).status == 0)
     }
 }

@@ -38,6 +38,8 @@ extension Engine {
         env["PIPELINE_STATE_DIR"] = absolute(runDirectory)  // the older name of PIPELINE_RUN_DIR
         env["PIPELINE_OUTPUTS"] = absolute(outputsPath)
         env["PIPELINE_FILE"] = file
+        env["PIPELINE_ENVIRONMENT"] = run.environment
+        env["PIPELINE_RELEASE"] = run.release
         // The lease's fencing token: external systems can refuse writes from a stale runner.
         if let fence = lock?.fence { env["PIPELINE_FENCE"] = String(fence) }
         env["PIPELINE_STATE"] = nil

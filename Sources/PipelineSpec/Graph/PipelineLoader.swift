@@ -98,6 +98,12 @@ public enum PipelineLoader {
         } catch {
             throw DiagnosticError([Diagnostic(.error, path: path, mark: Mark(line: 1, column: 1), message: error.message)])
         }
+        return try loadEach(bytes: bytes, path: path, options: options)
+    }
+
+    /// ``loadEach(path:options:)`` on bytes already in memory.
+    /// - Throws: ``DiagnosticError`` with every problem of every environment, located.
+    public static func loadEach(bytes: [UInt8], path: String, options: Options = Options()) throws(DiagnosticError) -> [LoadedPipeline] {
         let read = try readDocument(bytes, path: path, limits: options.limits)
         let names = options.environment == nil ? PipelineDecoder.environmentNames(read.document) : []
         guard !names.isEmpty else { return [try load(read, bytes: bytes, path: path, options: options)] }
