@@ -35,9 +35,7 @@ struct Run: ParsableCommand {
         // Migration safety lint: nothing runs while a migrate stage's files have findings.
         let findings = MigrationLinter.preflight(loaded.pipeline)
         if !findings.isEmpty {
-            var sources: [String: [UInt8]] = [file: loaded.source]
-            for path in Set(findings.map(\.path)) where sources[path] == nil { sources[path] = PipelineLoader.source(of: path, limit: 16 << 20) }
-            Terminal.err(DiagnosticRenderer(sources: sources).render(findings, format: .text))
+            Terminal.err(DiagnosticRenderer(sources: Load.sources(of: findings, known: loaded.sources)).render(findings, format: .text))
             Terminal.err(
                 "migration lint: \(findings.count) problem\(findings.count == 1 ? "" : "s"); nothing was run (allow a rule with 'lint: { allow: [rule-id] }' or a '-- pipeline: allow rule-id' comment)\n"
             )

@@ -113,6 +113,7 @@ struct Status: ParsableCommand {
             if let last = stage.attempts.last, let outcome = last.outcome?.rawValue, outcome != "succeeded" {
                 line += " (last: \(outcome)\(last.exitCode.map { ", exit \($0)" } ?? "")\(last.signal.map { ", \($0)" } ?? ""))"
             }
+            if let reason = stage.skipReason { line += " (\(reason))" }
             if let rollback = stage.rollback { line += "; rollback: \(rollback.status.rawValue)" }
             while line.hasSuffix(" ") { line.removeLast() }
             text += line + "\n"

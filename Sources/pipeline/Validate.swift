@@ -7,7 +7,12 @@ extension DiagnosticRenderer.Format: ExpressibleByArgument {}
 struct Validate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check pipeline files: syntax, keys, types, the stage graph, the deploy rules and the migration lint.",
-        discussion: "Exit status: 0 valid (warnings allowed), 2 invalid.")
+        discussion: """
+            Included stage files are checked with the pipeline that includes them. A stage file ('kind: stages') given alone is \
+            checked on its own: its parameters stay unresolved, and 'env.*' and 'secrets.*' are checked where it is included.
+
+            Exit status: 0 valid (warnings allowed), 2 invalid.
+            """)
 
     @Argument(help: "Pipeline files to check.")
     var files: [String]
@@ -24,14 +29,15 @@ struct Validate: ParsableCommand {
         var all: [Diagnostic] = []
         var sources: [String: [UInt8]] = [:]
         var invalid = false
-        let options = try choice.options(strict: strict)
+        var options = try choice.options(strict: strict)
+        options.acceptStageFile = true
         for file in files {
             do {
                 // Without --env, every environment the file declares is checked.
                 let each = try PipelineLoader.loadEach(path: file, options: options)
                 let loaded = each[0]
                 all += loaded.warnings
-                sources[file] = loaded.source
+                sources.merge(loaded.sources) { old, _ in old }
                 // What `run` checks before starting: the migration lint of each migrate stage.
                 var preflight: [Diagnostic] = []
                 var seen = Set<String>()
@@ -42,14 +48,12 @@ struct Validate: ParsableCommand {
                     }
                 }
                 if preflight.contains(where: { $0.severity == .error }) { invalid = true }
-                for path in Set(preflight.map(\.path)) where sources[path] == nil {
-                    sources[path] = PipelineLoader.source(of: path, limit: 16 << 20)
-                }
+                sources = Load.sources(of: preflight, known: sources)
                 all += preflight
             } catch {
                 invalid = true
                 all += error.diagnostics
-                sources[file] = PipelineLoader.source(of: file)
+                sources = Load.sources(of: error.diagnostics, known: sources)
             }
         }
         let renderer = DiagnosticRenderer(sources: sources)

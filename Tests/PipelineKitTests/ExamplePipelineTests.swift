@@ -6,6 +6,10 @@ import Testing
     static let files = ((try? FileManager.default.contentsOfDirectory(atPath: Binary.root.appendingPathComponent("pipelines").path)) ?? [])
         .filter { $0.hasSuffix(".yml") }.sorted()
 
+    /// The stage files the examples include (`pipelines/stages/`).
+    static let stageFiles = ((try? FileManager.default.contentsOfDirectory(atPath: Binary.root.appendingPathComponent("pipelines/stages").path)) ?? [])
+        .filter { $0.hasSuffix(".yml") }.sorted()
+
     /// The required inputs of each example (the rest have defaults).
     static let inputs: [String: [String]] = [
         "orders.yml": ["--input", "sha=0a1b2c3d"],
@@ -16,7 +20,15 @@ import Testing
     static let environments: [String: [String]] = ["orders.yml": ["staging", "production"], "storefront.yml": ["staging", "production"]]
 
     @Test func theExamplesExist() {
-        for name in ["orders.yml", "storefront.yml", "demo.yml"] { #expect(Self.files.contains(name)) }
+        for name in ["orders.yml", "storefront.yml", "demo.yml", "regions.yml"] { #expect(Self.files.contains(name)) }
+        #expect(Self.stageFiles.contains("region.yml"))
+    }
+
+    @Test("an example's stage file validates alone", arguments: stageFiles)
+    func stageFileValidatesAlone(_ name: String) throws {
+        let result = try Binary.run(["validate", "--strict", "pipelines/stages/\(name)"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr == "pipelines/stages/\(name): valid\n")
     }
 
     /// Without --env, validate checks every environment the file declares.

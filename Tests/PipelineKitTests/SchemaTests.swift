@@ -70,8 +70,10 @@ import Testing
     /// A third-party validator (python `jsonschema`) accepts every example and rejects structural mistakes.
     @Test func thirdPartyValidatorAgrees() throws {
         let script = Binary.root.appendingPathComponent("scripts/check-schema.py").path
-        let examples = try FileManager.default.contentsOfDirectory(atPath: Binary.root.appendingPathComponent("pipelines").path)
+        let examples =
+            try FileManager.default.contentsOfDirectory(atPath: Binary.root.appendingPathComponent("pipelines").path)
             .filter { $0.hasSuffix(".yml") }.sorted().map { "pipelines/\($0)" }
+            + ExamplePipelineTests.stageFiles.map { "pipelines/stages/\($0)" }
         #expect(examples.count >= 3)
         let good = try Binary.run(executable: "/usr/bin/env", ["python3", script] + examples)
         #expect(good.status == 0, "\(good.stdout)\(good.stderr)")

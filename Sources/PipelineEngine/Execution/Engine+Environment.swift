@@ -62,6 +62,7 @@ extension Engine {
             case .reference(let reference):
                 switch reference {
                 case .runID: out += run.run
+                case .parameter: break  // replaced when the stage file was included
                 case .secret(let name): out += options.environment[name] ?? ""
                 case .env(let name):
                     if let value = pipelineEnv?[name] {

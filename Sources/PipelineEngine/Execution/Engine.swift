@@ -89,6 +89,8 @@ public class Engine {
         /// Between attempts (or gate-check tries).
         case retryDelay(until: Int, gateCheck: Bool)
         case succeeded, failed
+        /// Will not run (`stage_skipped`); counts as done for the stages that need it.
+        case skipped
     }
 
     /// What a running child process is for.
@@ -110,6 +112,8 @@ public class Engine {
         /// The answer typed at its prompt, until the gate takes it.
         var approvalAnswer: Bool?
         var checkDone = false
+        /// Whether its `if:` (and the outputs it reads) were looked at: once, when it became ready.
+        var conditionDone = false
         var log = LazyLog()
         var outputsPath = ""
         var actions: [Action] = []
@@ -205,7 +209,7 @@ public class Engine {
             lock.describe(run: runID)
             var state = RunState(
                 run: runID, pipeline: loaded.pipeline.name, file: file, workdir: workdir,
-                fileHash: Hashing.sha256(loaded.source), started: clock.timestamp(), ended: nil, status: .running,
+                fileHash: Hashing.sha256(loaded.hashedBytes), started: clock.timestamp(), ended: nil, status: .running,
                 pid: Int(getpid()), waiting: nil,
                 stages: loaded.pipeline.stages.map { .init(id: $0.id, status: .pending, attempts: [], outputs: [], rollback: nil, approved: false) },
                 completionOrder: [], definition: RunDefinition(loaded.pipeline), remaining: [], rollbackNote: nil)
@@ -432,7 +436,7 @@ public class Engine {
                         + findings.map(\.headline).joined(separator: "\n"))
             }
             let changes = StageChanges(recorded: state, now: loaded.pipeline)
-            if Hashing.sha256(loaded.source) != state.fileHash && !options.force {
+            if Hashing.sha256(loaded.hashedBytes) != state.fileHash && !options.force {
                 throw EngineError(
                     "the pipeline file '\(state.file)' changed since run \(id) started (\(changes.summary)); resuming would mix two versions (pass --force to resume anyway)"
                 )
@@ -440,7 +444,7 @@ public class Engine {
             let engine = DeployEngine(pipeline: loaded.pipeline, graph: loaded.graph, run: state, store: store, options: options, output: output, clock: clock)
             engine.lock = lock
             engine.journal = try store.openJournal(run: id, clock: clock)
-            return try engine.prepareResume(changed: Hashing.sha256(loaded.source) != state.fileHash ? changes : nil, source: loaded.source)
+            return try engine.prepareResume(changed: Hashing.sha256(loaded.hashedBytes) != state.fileHash ? changes : nil, source: loaded.hashedBytes)
         } catch {
             output.note("error: \(error.message)")
             return error.exitCode

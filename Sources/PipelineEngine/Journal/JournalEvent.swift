@@ -52,6 +52,10 @@ public enum JournalEvent: Sendable {
     case attemptFinished(AttemptEnd)
     /// `masked`: the outputs whose journaled value had a secret masked (absent when none).
     case stageFinished(stage: String, status: RunState.StageStatus, outputs: [(String, String)], masked: [String], note: String?)
+    /// The stage will not run: its `if:` is false (`condition`: the expression as written), or it
+    /// reads an output of a stage that was skipped. Written when the stage became ready, instead of
+    /// any gate or attempt; a skipped stage is never run, resumed or rolled back.
+    case stageSkipped(stage: String, condition: String?, reason: String)
     /// Outputs an attempt wrote before it was interrupted: what its rollback receives.
     case outputsRecorded(stage: String, outputs: [(String, String)], masked: [String])
     case backup(stage: String, attempt: Int, path: String, bytes: Int)
@@ -75,7 +79,7 @@ public enum JournalEvent: Sendable {
     public enum Kind: String, Sendable, CaseIterable {
         case runStarted = "run_started", runResumed = "run_resumed", stageApproved = "stage_approved", gatePassed = "gate_passed"
         case attemptStarted = "attempt_started", processStarted = "process_started", attemptFinished = "attempt_finished"
-        case stageFinished = "stage_finished", outputsRecorded = "outputs_recorded", backup
+        case stageFinished = "stage_finished", stageSkipped = "stage_skipped", outputsRecorded = "outputs_recorded", backup
         case runWaiting = "run_waiting", rollbackBegun = "rollback_begun", rollbackStarted = "rollback_started"
         case rollbackFinished = "rollback_finished", runFinished = "run_finished", runInterrupted = "run_interrupted"
         case probe, measurement, traffic
@@ -133,6 +137,7 @@ public enum JournalEvent: Sendable {
         case .processStarted: return .processStarted
         case .attemptFinished: return .attemptFinished
         case .stageFinished: return .stageFinished
+        case .stageSkipped: return .stageSkipped
         case .outputsRecorded: return .outputsRecorded
         case .backup: return .backup
         case .runWaiting: return .runWaiting
@@ -194,6 +199,8 @@ public enum JournalEvent: Sendable {
             return [("stage", .string(stage)), ("status", .string(status.rawValue)), ("outputs", outputs(values))]
                 + (masked.isEmpty ? [] : [("masked", .array(masked.map(JSONValue.string)))])
                 + (note.map { [("note", JSONValue.string($0))] } ?? [])
+        case .stageSkipped(let stage, let condition, let reason):
+            return [("stage", .string(stage))] + (condition.map { [("condition", JSONValue.string($0))] } ?? []) + [("reason", .string(reason))]
         case .outputsRecorded(let stage, let values, let masked):
             return [("stage", .string(stage)), ("outputs", outputs(values))]
                 + (masked.isEmpty ? [] : [("masked", .array(masked.map(JSONValue.string)))])
@@ -311,6 +318,8 @@ extension JournalRecord {
             event = .stageFinished(
                 stage: stage, status: RunState.StageStatus(rawValue: json["status"]?.string ?? "") ?? .failed,
                 outputs: pairs(json["outputs"]), masked: json["masked"]?.strings ?? [], note: json["note"]?.string)
+        case .stageSkipped:
+            event = .stageSkipped(stage: stage, condition: json["condition"]?.string, reason: json["reason"]?.string ?? "")
         case .outputsRecorded:
             event = .outputsRecorded(stage: stage, outputs: pairs(json["outputs"]), masked: json["masked"]?.strings ?? [])
         case .backup:

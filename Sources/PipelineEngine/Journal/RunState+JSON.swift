@@ -133,6 +133,11 @@ extension RunState {
                 }
             }
             if status == .succeeded { completionOrder.append(stage) }
+        case .stageSkipped(let stage, _, let reason):
+            update(stage) { record in
+                record.status = .skipped
+                record.skipReason = reason
+            }
         case .backup(let stage, _, let path, _):
             update(stage) { $0.backup = path }
         case .runWaiting(let stage, let reason, let message):
@@ -207,6 +212,7 @@ extension RunState {
                             ("attempts", .int(s.attempts.count)), ("attempt_log", attempts(s.attempts)),
                             ("outputs", .object(s.outputs.map { ($0.0, .string($0.1)) })),
                             ("backup", s.backup.map(JSONValue.string) ?? .null),
+                            ("skip_reason", s.skipReason.map(JSONValue.string) ?? .null),
                             (
                                 "rollback",
                                 s.rollback.map {

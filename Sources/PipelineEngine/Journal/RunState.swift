@@ -18,6 +18,8 @@ public struct RunState: Sendable {
         case pending, running, succeeded, failed
         case rolledBack = "rolled_back"
         case rollbackFailed = "rollback_failed"
+        /// Never ran (`stage_skipped`): its `if:` was false, or it reads an output of a skipped stage.
+        case skipped
     }
 
     /// One execution of a script: a try of the stage, or of its rollback.
@@ -61,6 +63,8 @@ public struct RunState: Sendable {
         public var traffic: Int? = nil
         /// Outputs whose journaled value has a secret masked (`stage_finished.masked`).
         public var maskedOutputs: [String] = []
+        /// Why it was skipped (`stage_skipped.reason`), if it was.
+        public var skipReason: String? = nil
         /// The outputs as the stage wrote them, known only to the engine process that ran it:
         /// never journaled, nor written to `state.json`.
         public var clearOutputs: [(String, String)]? = nil

@@ -6,6 +6,8 @@ package struct ConfigReader {
     /// The document being read; `${{ inputs.* }}` and `${{ environment.* }}` already substituted.
     package var document: YAMLDocument
     package let path: String
+    /// The `include` entries that brought this file in, innermost first (empty: the pipeline file).
+    package let includedFrom: [IncludeSite]
     package var diagnostics: [Diagnostic] = []
     /// Scalars whose static reference could not be resolved: that error is the one reported there,
     /// not a second one about the value it left.
@@ -14,9 +16,10 @@ package struct ConfigReader {
     /// the value says where it came from.
     package var substituted: [Mark: String] = [:]
 
-    package init(document: YAMLDocument, path: String) {
+    package init(document: YAMLDocument, path: String, includedFrom: [IncludeSite] = []) {
         self.document = document
         self.path = path
+        self.includedFrom = includedFrom
     }
 
     package subscript(id: NodeID) -> YAMLNode { document[id] }
@@ -24,11 +27,17 @@ package struct ConfigReader {
     package mutating func error(_ mark: Mark, _ message: String) {
         if silenced.contains(mark) { return }
         let origin = substituted[mark].map { " (the value of '\($0)')" } ?? ""
-        diagnostics.append(Diagnostic(.error, path: path, mark: mark, message: message + origin))
+        diagnostics.append(Diagnostic(.error, path: path, mark: mark, message: message + origin, includedFrom: includedFrom))
+    }
+
+    /// An error at a mark of another file: the stage file `origin` (nil: this reader's own file).
+    package mutating func error(_ mark: Mark, _ message: String, in origin: StageOrigin?) {
+        guard let origin else { return error(mark, message) }
+        diagnostics.append(Diagnostic(.error, path: origin.path, mark: mark, message: message, includedFrom: origin.includedFrom))
     }
 
     package mutating func warning(_ mark: Mark, _ message: String, code: String) {
-        diagnostics.append(Diagnostic(.warning, path: path, mark: mark, message: message, code: code))
+        diagnostics.append(Diagnostic(.warning, path: path, mark: mark, message: message, code: code, includedFrom: includedFrom))
     }
 
     /// "a string", "a mapping", "a list", "null", "a number", "a boolean".

@@ -30,6 +30,7 @@ public enum RetryKey: String, CaseIterable, Sendable {
 public enum StageKey: String, CaseIterable, Sendable {
     // common to every kind
     case id, name, description, kind, needs, rollback, timeout, retry, env, gate, outputs, idempotent, shell
+    case `if`
     // scripts and kind-specific keys
     case run
     case require, files, apply
@@ -38,7 +39,9 @@ public enum StageKey: String, CaseIterable, Sendable {
     case traffic, steps, bake, interval, failureLimit = "failure-limit", analysis
     case http, smoke
 
-    package static let common: [StageKey] = [.id, .name, .description, .kind, .needs, .rollback, .timeout, .retry, .env, .gate, .outputs, .idempotent, .shell]
+    package static let common: [StageKey] = [
+        .id, .name, .description, .kind, .needs, .rollback, .timeout, .retry, .env, .gate, .outputs, .idempotent, .shell, .if,
+    ]
 
     /// The kind-specific keys a stage of `kind` accepts, and which of them are required.
     package static func specific(to kind: StageKind) -> (allowed: [StageKey], required: [StageKey]) {

@@ -248,7 +248,10 @@ extension PipelineDecoder {
         let node = reader[id]
         switch node.kind {
         case .mapping:
-            for (_, value) in reader.document.entries(of: id) { substitute(value, context: context) }
+            let entries = reader.document.entries(of: id)
+            // A stage's `if:` reads inputs and the environment by name, never through `${{ }}` (see PipelineDecoder+Condition).
+            let isStage = entries.contains { [StageKey.id.rawValue, IncludeKey.include.rawValue].contains(reader[$0.key].value) }
+            for (key, value) in entries where !(isStage && reader[key].value == StageKey.if.rawValue) { substitute(value, context: context) }
         case .sequence:
             for item in reader.document.items(of: id) { substitute(item, context: context) }
         case .scalar:
@@ -294,7 +297,8 @@ extension PipelineDecoder {
                     }
                 }
             case .failure(let problem):
-                reader.error(markInside(id, offset: offset), problem.message)
+                // A stage file checked alone knows no inputs or environment: the value is checked where it is included.
+                if scope?.values != nil || scope == nil { reader.error(markInside(id, offset: offset), problem.message) }
                 failed = true
             }
             rest = rest[close.upperBound...]

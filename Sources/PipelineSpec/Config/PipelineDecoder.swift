@@ -8,13 +8,27 @@ package struct PipelineDecoder {
     package struct PendingReference {
         package var reference: Reference
         package var mark: Mark
-        /// The stage whose field holds it; nil for top-level `env`.
+        /// The stage whose field holds it; nil for top-level `env` (and a parameter value).
         package var stage: String?
+        /// The stage file it is written in (nil: the file being decoded at the top).
+        package var origin: StageOrigin? = nil
+        /// Written in a parameter value (an include's `with`, a parameter's `default`).
+        package var inParameter = false
+        /// Written in an `if:` (without `${{ }}`): messages name it as written.
+        package var inCondition = false
     }
 
     package var reader: ConfigReader
     package var references: [PendingReference] = []
     package var secretsDeclared: Set<String> = []
+    /// How a stage file's ids and parameters are read (nil: a pipeline file).
+    package var scope: StageFileScope?
+    /// Shared by every decoder of one pipeline: files read, expansions so far (nil: `include` is refused).
+    package var includeReading: IncludeReading?
+    /// The files from the pipeline file down to this one, normalized: an include of one of them is a cycle.
+    package var chain: [String] = []
+    /// The `include` entries expanded so far, in the order read (nested ones before their parent).
+    package var includes: [IncludeRecord] = []
     /// The document as read, before static references were substituted: scripts are checked on it.
     package let original: YAMLDocument
     /// What `--env` and `--input` chose.
@@ -32,10 +46,13 @@ package struct PipelineDecoder {
     package static let defaultShell = FormatDefaults.shell
     package static let defaultTimeout = FormatDefaults.timeout
 
-    package init(document: YAMLDocument, path: String, choice: StaticChoice = StaticChoice(environment: nil, inputs: [])) {
-        reader = ConfigReader(document: document, path: path)
+    package init(
+        document: YAMLDocument, path: String, includedFrom: [IncludeSite] = [], choice: StaticChoice = StaticChoice(environment: nil, inputs: [])
+    ) {
+        reader = ConfigReader(document: document, path: path, includedFrom: includedFrom)
         original = document
         self.choice = choice
+        chain = [IncludeReading.resolve(path, from: "")]
     }
 
     /// Decodes the whole file; returns nil when the top level cannot be read at all.
@@ -43,6 +60,12 @@ package struct PipelineDecoder {
         let root = reader.document.root
         guard reader[root].kind == .mapping else {
             reader.error(reader[root].mark, "a pipeline file must be a mapping with 'version', 'name' and 'stages', found \(reader.describe(root))")
+            return nil
+        }
+        if let marker = Self.stageFileMarker(reader.document) {
+            reader.error(
+                reader[marker].mark,
+                "this is a stage file ('kind: stages'): include it from a pipeline with '- include: PATH'; only 'pipeline validate' reads it alone")
             return nil
         }
         guard let top = reader.fields(root, "the pipeline", PipelineKey.self) else { return nil }
@@ -99,17 +122,11 @@ package struct PipelineDecoder {
             if items.isEmpty {
                 reader.error(reader[id].mark, "'stages' is empty; a pipeline needs at least one stage")
             }
-            var previous: String?
-            for item in items {
-                if let stage = decodeStage(item, previous: previous, timeout: timeout, retry: retry, shell: shell) {
-                    stages.append(stage)
-                    previous = stage.id
-                }
-            }
+            stages = decodeStageList(items, previous: nil, defaults: StageDefaults(timeout: timeout, retry: retry, shell: shell))
         }
         var pipeline = Pipeline(
             version: 1, name: name, description: description, env: env, secrets: secrets,
-            shell: shell, stages: stages, path: reader.path)
+            shell: shell, stages: stages, path: reader.path, includes: includes)
         pipeline.inputs = inputs
         pipeline.inputValues = inputValues
         pipeline.environments = environments
@@ -136,9 +153,11 @@ package struct PipelineDecoder {
             switch reader[keyID].value {
             case StageKey.id.rawValue:
                 if let value = reader.string(valueID, "'id'") {
-                    stageID = value
+                    stageID = scoped(value)
                     if !Self.isStageID(value) {
                         reader.error(reader[valueID].mark, "stage id '\(value)' must match [a-z0-9][a-z0-9_-]* and be at most 63 characters")
+                    } else if !Self.isStageID(stageID), let prefix = scope?.prefix {
+                        reader.error(reader[valueID].mark, "stage id '\(stageID)' (prefix '\(prefix)' and '\(value)') is longer than 63 characters")
                     }
                 }
             case StageKey.kind.rawValue:
@@ -174,13 +193,13 @@ package struct PipelineDecoder {
         var stage = Stage(
             id: stageID, name: nil, description: nil, kind: kind, needs: previous.map { [$0] } ?? [],
             needMarks: previous == nil ? [] : [fields.mark], needsWritten: false, run: nil, rollback: nil, timeout: timeout, retry: retry, env: [], gate: nil,
-            outputs: [], idempotent: true, shell: shell, spec: .command, mark: fields.mark, keyMarks: [:])
+            outputs: [], idempotent: true, shell: shell, spec: .command, mark: fields.mark, keyMarks: [:], origin: scope?.origin)
         for (key, mark) in fields.marks { stage.keyMarks[key.rawValue] = mark }
 
         stage.name = fields[.name].flatMap { reader.string($0, "'name' of \(label)") }
         stage.description = fields[.description].flatMap { reader.string($0, "'description' of \(label)") }
         if let n = fields[.needs], let items = reader.strings(n, "'needs' of \(label)") {
-            stage.needs = items.map(\.0)
+            stage.needs = items.map { scoped($0.0) }
             stage.needsWritten = true
             stage.needMarks = items.map(\.1)
             var seen = Set<String>()
@@ -209,6 +228,7 @@ package struct PipelineDecoder {
         if let i = fields[.idempotent], let value = reader.bool(i, "'idempotent' of \(label)") { stage.idempotent = value }
         if let s = fields[.shell], let argv = decodeShell(s, what: "'shell' of \(label)") { stage.shell = argv }
         stage.spec = decodeSpec(kind, fields, label: label, stage: stageID)
+        if let c = fields[.if] { stage.condition = decodeCondition(c, label: label, stage: stageID) }
         return stage
     }
 
@@ -524,6 +544,11 @@ package struct PipelineDecoder {
                 continue
             }
             guard let template = template(valueID, "'\(key.value)' in \(what)", stage: stage) else { continue }
+            if secretsDeclared.contains(key.value), template.references.isEmpty {
+                // A parameter of an included file gave it a literal value.
+                reader.error(key.mark, "'\(key.value)' in \(what) is a declared secret; its value must come from the environment, never from a file")
+                continue
+            }
             entries.append(EnvEntry(name: key.value, value: template, mark: key.mark))
         }
         return entries
@@ -566,12 +591,17 @@ package struct PipelineDecoder {
         return value
     }
 
-    package mutating func template(_ id: NodeID, _ what: String, stage: String?) -> Template? {
+    /// A value that may hold `${{ }}` references; each is queued to be checked once the graph is
+    /// known. In a stage file, `parameters.NAME` is replaced by the value the include gave and output
+    /// references get the include's prefix (see ``scopedTemplate(_:_:what:inParameter:)``).
+    /// - Parameter inParameter: the value of a parameter (an include's `with`, a `default`).
+    package mutating func template(_ id: NodeID, _ what: String, stage: String?, inParameter: Bool = false) -> Template? {
         guard let text = reader.string(id, what) else { return nil }
         let (parsed, problems) = Template.parse(text)
         for (offset, message) in problems {
             reader.error(markInside(id, offset: offset), "\(what): \(message)")
         }
+        var valid = problems.isEmpty
         if text.contains("${{") {
             var offset = 0
             var rest = text[...]
@@ -581,7 +611,14 @@ package struct PipelineDecoder {
                     offset += literal.count
                     rest = rest.dropFirst(literal.count)
                 case .reference(let reference):
-                    references.append(PendingReference(reference: reference, mark: markInside(id, offset: offset), stage: stage))
+                    let mark = markInside(id, offset: offset)
+                    if case .parameter(let name) = reference {
+                        if !checkParameter(name, at: mark, what: what, inParameter: inParameter) { valid = false }
+                    } else {
+                        references.append(
+                            PendingReference(
+                                reference: scoped(reference), mark: mark, stage: stage, origin: scope?.origin, inParameter: inParameter))
+                    }
                     if let close = rest.range(of: "}}") {
                         offset += rest.distance(from: rest.startIndex, to: close.upperBound)
                         rest = rest[close.upperBound...]
@@ -589,7 +626,8 @@ package struct PipelineDecoder {
                 }
             }
         }
-        return problems.isEmpty ? parsed : nil
+        guard valid else { return nil }
+        return scopedTemplate(parsed, id, what: what)
     }
 
     /// The mark of a character inside a one-line scalar (plain or quoted); the scalar's own mark otherwise.

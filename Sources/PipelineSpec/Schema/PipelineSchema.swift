@@ -8,7 +8,7 @@ public enum PipelineSchema {
 {
   "$schema": "https://json-schema.org/draft/2020-12/schema",
   "title": "pipeline file, format v1",
-  "description": "Declarative deployment pipeline. See docs/format.md. Cross-references (unique stage ids, `needs` targets, `${{ stages.* }}` reachability, strictly increasing canary steps, unique check names) are checked by the engine, not by this schema.",
+  "description": "Declarative deployment pipeline. See docs/format.md. Cross-references (unique stage ids, `needs` targets, `${{ stages.* }}` reachability, strictly increasing canary steps, unique check names) are checked by the engine, not by this schema. A stage file (`kind: stages`, the file a `- include:` entry names) is described by `$defs/stageFile`.",
   "type": "object",
   "additionalProperties": false,
   "required": [
@@ -74,7 +74,7 @@ public enum PipelineSchema {
       "type": "array",
       "minItems": 1,
       "items": {
-        "$ref": "#/$defs/stage"
+        "$ref": "#/$defs/stageListItem"
       }
     }
   },
@@ -234,7 +234,7 @@ public enum PipelineSchema {
         "number",
         "boolean"
       ],
-      "pattern": "^([^$]|\\$(?!\\{\\{)|\\$\\{\\{\\s*(env\\.[A-Za-z_][A-Za-z0-9_]*|secrets\\.[A-Za-z_][A-Za-z0-9_]*|run\\.id|inputs\\.[A-Za-z_][A-Za-z0-9_-]*|environment\\.(name|env\\.[A-Za-z_][A-Za-z0-9_]*|vars\\.[A-Za-z_][A-Za-z0-9_-]*))\\s*\\}\\})*$"
+      "pattern": "^([^$]|\\$(?!\\{\\{)|\\$\\{\\{\\s*(env\\.[A-Za-z_][A-Za-z0-9_]*|secrets\\.[A-Za-z_][A-Za-z0-9_]*|run\\.id|parameters\\.[A-Za-z_][A-Za-z0-9_]*|inputs\\.[A-Za-z_][A-Za-z0-9_-]*|environment\\.(name|env\\.[A-Za-z_][A-Za-z0-9_]*|vars\\.[A-Za-z_][A-Za-z0-9_-]*))\\s*\\}\\})*$"
     },
     "envValue": {
       "description": "Scalar value; strings may use ${{ env.X }}, ${{ secrets.X }}, ${{ stages.ID.outputs.X }}, ${{ run.id }}.",
@@ -243,7 +243,7 @@ public enum PipelineSchema {
         "number",
         "boolean"
       ],
-      "pattern": "^([^$]|\\$(?!\\{\\{)|\\$\\{\\{\\s*(env\\.[A-Za-z_][A-Za-z0-9_]*|secrets\\.[A-Za-z_][A-Za-z0-9_]*|stages\\.[a-z0-9][a-z0-9_-]*\\.outputs\\.[A-Za-z_][A-Za-z0-9_]*|run\\.id|inputs\\.[A-Za-z_][A-Za-z0-9_-]*|environment\\.(name|env\\.[A-Za-z_][A-Za-z0-9_]*|vars\\.[A-Za-z_][A-Za-z0-9_-]*))\\s*\\}\\})*$"
+      "pattern": "^([^$]|\\$(?!\\{\\{)|\\$\\{\\{\\s*(env\\.[A-Za-z_][A-Za-z0-9_]*|secrets\\.[A-Za-z_][A-Za-z0-9_]*|stages\\.[a-z0-9][a-z0-9_-]*\\.outputs\\.[A-Za-z_][A-Za-z0-9_]*|run\\.id|parameters\\.[A-Za-z_][A-Za-z0-9_]*|inputs\\.[A-Za-z_][A-Za-z0-9_-]*|environment\\.(name|env\\.[A-Za-z_][A-Za-z0-9_]*|vars\\.[A-Za-z_][A-Za-z0-9_-]*))\\s*\\}\\})*$"
     },
     "envName": {
       "description": "NAME; names starting with PIPELINE_ are reserved for the engine.",
@@ -280,7 +280,7 @@ public enum PipelineSchema {
           "pattern": "^(https?://|\\$\\{\\{)"
         },
         {
-          "pattern": "^([^$]|\\$(?!\\{\\{)|\\$\\{\\{\\s*(env\\.[A-Za-z_][A-Za-z0-9_]*|secrets\\.[A-Za-z_][A-Za-z0-9_]*|stages\\.[a-z0-9][a-z0-9_-]*\\.outputs\\.[A-Za-z_][A-Za-z0-9_]*|run\\.id|inputs\\.[A-Za-z_][A-Za-z0-9_-]*|environment\\.(name|env\\.[A-Za-z_][A-Za-z0-9_]*|vars\\.[A-Za-z_][A-Za-z0-9_-]*))\\s*\\}\\})*$"
+          "pattern": "^([^$]|\\$(?!\\{\\{)|\\$\\{\\{\\s*(env\\.[A-Za-z_][A-Za-z0-9_]*|secrets\\.[A-Za-z_][A-Za-z0-9_]*|stages\\.[a-z0-9][a-z0-9_-]*\\.outputs\\.[A-Za-z_][A-Za-z0-9_]*|run\\.id|parameters\\.[A-Za-z_][A-Za-z0-9_]*|inputs\\.[A-Za-z_][A-Za-z0-9_-]*|environment\\.(name|env\\.[A-Za-z_][A-Za-z0-9_]*|vars\\.[A-Za-z_][A-Za-z0-9_-]*))\\s*\\}\\})*$"
         }
       ]
     },
@@ -346,7 +346,7 @@ public enum PipelineSchema {
           "anyOf": [
             {
               "type": "string",
-              "pattern": "^([^$]|\\$(?!\\{\\{)|\\$\\{\\{\\s*(env\\.[A-Za-z_][A-Za-z0-9_]*|secrets\\.[A-Za-z_][A-Za-z0-9_]*|stages\\.[a-z0-9][a-z0-9_-]*\\.outputs\\.[A-Za-z_][A-Za-z0-9_]*|run\\.id|inputs\\.[A-Za-z_][A-Za-z0-9_-]*|environment\\.(name|env\\.[A-Za-z_][A-Za-z0-9_]*|vars\\.[A-Za-z_][A-Za-z0-9_-]*))\\s*\\}\\})*$"
+              "pattern": "^([^$]|\\$(?!\\{\\{)|\\$\\{\\{\\s*(env\\.[A-Za-z_][A-Za-z0-9_]*|secrets\\.[A-Za-z_][A-Za-z0-9_]*|stages\\.[a-z0-9][a-z0-9_-]*\\.outputs\\.[A-Za-z_][A-Za-z0-9_]*|run\\.id|parameters\\.[A-Za-z_][A-Za-z0-9_]*|inputs\\.[A-Za-z_][A-Za-z0-9_-]*|environment\\.(name|env\\.[A-Za-z_][A-Za-z0-9_]*|vars\\.[A-Za-z_][A-Za-z0-9_-]*))\\s*\\}\\})*$"
             },
             {
               "$ref": "#/$defs/staticRef"
@@ -1172,6 +1172,14 @@ public enum PipelineSchema {
               "$ref": "#/$defs/staticRef"
             }
           ]
+        },
+        "if": {
+          "description": "Condition: the stage runs only when it holds, else it is skipped (journaled stage_skipped). An expression over inputs.NAME, environment.name, environment.env.NAME, environment.vars.NAME, env.NAME and stages.ID.outputs.NAME with ==, !=, &&, ||, !, parentheses and 'string', number, true, false literals; written without ${{ }}.",
+          "type": "string",
+          "minLength": 1,
+          "not": {
+            "pattern": "\\$\\{\\{"
+          }
         }
       },
       "allOf": [
@@ -2010,6 +2018,120 @@ public enum PipelineSchema {
           "uniqueItems": true,
           "items": {
             "$ref": "#/$defs/stageId"
+          }
+        }
+      }
+    },
+    "stageListItem": {
+      "description": "A stage, or an include entry that expands to the stages of a stage file.",
+      "oneOf": [
+        {
+          "$ref": "#/$defs/stage"
+        },
+        {
+          "$ref": "#/$defs/include"
+        }
+      ]
+    },
+    "include": {
+      "description": "Expands to the stages of a stage file (`kind: stages`), as if written here. Stage ids get `prefix-` when a prefix is given; stages of the file that need nothing there need this entry's `needs`.",
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "include"
+      ],
+      "properties": {
+        "include": {
+          "description": "Path of the stage file, relative to this file.",
+          "type": "string",
+          "minLength": 1,
+          "not": {
+            "pattern": "^/"
+          }
+        },
+        "prefix": {
+          "description": "Prepended with '-' to every stage id of the file (eu: health becomes eu-health).",
+          "$ref": "#/$defs/stageId"
+        },
+        "with": {
+          "description": "Parameter values, by name; each a string that may use ${{ env.* }}, ${{ secrets.* }}, ${{ run.id }} (not stages.*).",
+          "type": "object",
+          "propertyNames": {
+            "$ref": "#/$defs/name"
+          },
+          "additionalProperties": {
+            "type": [
+              "string",
+              "number",
+              "boolean"
+            ]
+          }
+        },
+        "needs": {
+          "description": "Stage ids the included stages that need nothing in their file depend on. Absent: the previous stage.",
+          "type": "array",
+          "uniqueItems": true,
+          "items": {
+            "$ref": "#/$defs/stageId"
+          }
+        }
+      }
+    },
+    "parameter": {
+      "description": "A parameter of a stage file: read as ${{ parameters.NAME }} where ${{ }} is allowed; no default means every include must give it. Null: required, no description.",
+      "type": [
+        "object",
+        "null"
+      ],
+      "additionalProperties": false,
+      "properties": {
+        "description": {
+          "type": "string"
+        },
+        "default": {
+          "type": [
+            "string",
+            "number",
+            "boolean"
+          ]
+        }
+      }
+    },
+    "stageFile": {
+      "description": "A stage file: stages written once and included by pipelines (`- include: PATH`). Its stages need only each other; ${{ parameters.NAME }} reads a parameter.",
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "version",
+        "kind",
+        "stages"
+      ],
+      "properties": {
+        "version": {
+          "type": "integer",
+          "const": 1
+        },
+        "kind": {
+          "description": "Marks a stage file.",
+          "const": "stages"
+        },
+        "description": {
+          "type": "string"
+        },
+        "parameters": {
+          "type": "object",
+          "propertyNames": {
+            "$ref": "#/$defs/name"
+          },
+          "additionalProperties": {
+            "$ref": "#/$defs/parameter"
+          }
+        },
+        "stages": {
+          "type": "array",
+          "minItems": 1,
+          "items": {
+            "$ref": "#/$defs/stageListItem"
           }
         }
       }
