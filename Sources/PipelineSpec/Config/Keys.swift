@@ -3,7 +3,17 @@
 
 /// Top-level keys.
 public enum PipelineKey: String, CaseIterable, Sendable {
-    case version, name, description, env, secrets, defaults, stages
+    case version, name, description, inputs, environments, release, env, secrets, defaults, stages
+}
+
+/// Keys of one declared input (`inputs.NAME`).
+public enum InputKey: String, CaseIterable, Sendable {
+    case description, type, `default`, required
+}
+
+/// Keys of one environment (`environments.NAME`).
+public enum EnvironmentKey: String, CaseIterable, Sendable {
+    case description, env, vars, inputs, gate, requires
 }
 
 /// Keys of `defaults`.
@@ -20,6 +30,7 @@ public enum RetryKey: String, CaseIterable, Sendable {
 public enum StageKey: String, CaseIterable, Sendable {
     // common to every kind
     case id, name, description, kind, needs, rollback, timeout, retry, env, gate, outputs, idempotent, shell
+    case `if`
     // scripts and kind-specific keys
     case run
     case require, files, apply
@@ -30,7 +41,9 @@ public enum StageKey: String, CaseIterable, Sendable {
     case http, smoke
     case duration, baseline
 
-    package static let common: [StageKey] = [.id, .name, .description, .kind, .needs, .rollback, .timeout, .retry, .env, .gate, .outputs, .idempotent, .shell]
+    package static let common: [StageKey] = [
+        .id, .name, .description, .kind, .needs, .rollback, .timeout, .retry, .env, .gate, .outputs, .idempotent, .shell, .if,
+    ]
 
     /// The kind-specific keys a stage of `kind` accepts, and which of them are required.
     package static func specific(to kind: StageKind) -> (allowed: [StageKey], required: [StageKey]) {

@@ -22,8 +22,13 @@ public enum Linter {
     /// - Complexity: O(S · (V + E)) for S stages of the kinds the ordering rules look at.
     public static func lint(_ pipeline: Pipeline, graph: StageGraph) -> [Diagnostic] {
         var out: [Diagnostic] = []
+        var current: Stage?
         func warn(_ rule: Rule, _ mark: Mark, _ message: String) {
-            out.append(Diagnostic(.warning, path: pipeline.path, mark: mark, message: message, code: rule.rawValue))
+            // A stage of an included file is reported there (with where it was included from).
+            let origin = current?.origin
+            out.append(
+                Diagnostic(
+                    .warning, path: origin?.path ?? pipeline.path, mark: mark, message: message, code: rule.rawValue, includedFrom: origin?.includedFrom ?? []))
         }
         let stages = pipeline.stages
         func nodes(_ kinds: Set<StageKind>) -> [Int] { stages.indices.filter { kinds.contains(stages[$0].kind) } }
@@ -39,6 +44,7 @@ public enum Linter {
         }
 
         for (i, stage) in stages.enumerated() {
+            current = stage
             let name = "'\(stage.id)'"
             switch stage.kind {
             case .frontend:
@@ -108,6 +114,7 @@ public enum Linter {
             let covered = verifies.contains { v in deploys.allSatisfy { ancestors(v).contains($0) } }
             if !covered {
                 let last = stages[deploys.last!]
+                current = last
                 warn(
                     .noVerify, last.mark(of: "kind"),
                     verifies.isEmpty
