@@ -5,11 +5,17 @@ import PipelineSpec
 enum Load {
     /// - Parameter preflight: also run what `run` checks before it starts (the migration lint), so a
     ///   file that `validate` rejects is never shown as a plan.
-    static func pipeline(_ file: String, choice: ChoiceArguments, strict: Bool = false, preflight: Bool = false) throws -> LoadedPipeline {
+    static func pipeline(
+        _ file: String, bytes: [UInt8]? = nil, choice: ChoiceArguments, strict: Bool = false, preflight: Bool = false
+    ) throws -> LoadedPipeline {
         let loaded: LoadedPipeline
         let options = try choice.options(strict: strict)
-        do {
-            loaded = try PipelineLoader.load(path: file, options: options)
+        do throws(DiagnosticError) {
+            if let bytes {
+                loaded = try PipelineLoader.load(bytes: bytes, path: file, options: options)
+            } else {
+                loaded = try PipelineLoader.load(path: file, options: options)
+            }
         } catch {
             Terminal.err(DiagnosticRenderer(sources: sources(of: error.diagnostics)).render(error.diagnostics, format: .text))
             throw ExitCode(2)

@@ -40,7 +40,8 @@ public struct RunReport {
                 out.append(
                     WorkflowCommand.line(
                         "error", properties(stage.id, "stage '\(stage.id)' failed"),
-                        "pipeline '\(state.pipeline)'\(state.environment.map { " in '\($0)'" } ?? ""), run \(state.run): stage '\(stage.id)' failed: \(reason)" + (tail.isEmpty ? "" : "\n" + tail)))
+                        "pipeline '\(state.pipeline)'\(state.environment.map { " in '\($0)'" } ?? ""), run \(state.run): stage '\(stage.id)' failed: \(reason)"
+                            + (tail.isEmpty ? "" : "\n" + tail)))
             }
             if stage.rollback?.status == .rollbackFailed {
                 out.append(
