@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import PipelineSpec
 
 /// Loading shared by the commands: invalid input is printed as diagnostics and exits 2.
@@ -17,7 +18,8 @@ enum Load {
                 loaded = try PipelineLoader.load(path: file, options: options)
             }
         } catch {
-            Terminal.err(DiagnosticRenderer(sources: sources(of: error.diagnostics)).render(error.diagnostics, format: .text))
+            let text = DiagnosticRenderer(sources: sources(of: error.diagnostics)).render(error.diagnostics, format: .text)
+            Terminal.err(DiagnosticColors.paint(text, ColorChoice.auto.enabled(fd: 2, environment: ProcessInfo.processInfo.environment)))
             throw ExitCode(2)
         }
         guard preflight else { return loaded }
