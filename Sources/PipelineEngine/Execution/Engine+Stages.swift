@@ -179,6 +179,16 @@ extension DeployEngine {
                 + (tryNumber == attempt
                     ? "/\(stage.retry.attempts)" : " (try \(tryNumber)/\(stage.retry.attempts); attempts that were stopped before they finished do not count)")
                 + " started")
+        if case .blueGreen = stage.spec {
+            do throws(EngineError) {
+                try chooseColors(stage)
+            } catch {
+                // Which colour serves is unknown: deploying now could overwrite the live one.
+                emit(.action(stage: node), error.message)
+                try attemptFinished(node, ok: false, exitCode: nil, signal: nil, outcome: .failed)
+                return
+            }
+        }
         try runAction(node, index: 0, startedAt: clock.now())
     }
 
@@ -193,7 +203,8 @@ extension DeployEngine {
                 stages[node].phase = .running(action: index)
                 return
             case .script(let source, let label, var extra):
-                if stages[node].actions.count > 1 { emit(.action(stage: node), "\(label)") }
+                if stages[node].actions.count > 1 || label.hasPrefix("smoke") { emit(.action(stage: node), "\(label)") }
+                if stages[node].actions[index].isSwitch { try recordSwitch(stage) }
                 if let backup = stages[node].backupPath { extra.append(("PIPELINE_BACKUP_PATH", backup)) }
                 let elapsed = clock.now() - startedAt
                 let remaining = max(1, stage.timeout.milliseconds - elapsed)
@@ -375,6 +386,7 @@ extension DeployEngine {
             if succeededCount == stages.count {
                 record(.runFinished(status: .succeeded, remaining: nil, note: nil, failedStage: nil))
                 output.note("run \(run.run) succeeded")
+                notify(.succeeded)
                 state = .finished(ExitStatus.succeeded)
             } else if openStages.isEmpty {
                 // Nothing running, nothing startable: cannot happen with a valid graph, but never spin.
@@ -389,6 +401,7 @@ extension DeployEngine {
             }
             record(.runWaiting(stage: stage, reason: reason, message: message))
             output.note("stopped: \(message)")
+            notify(.waiting, reason: message)
             state = .finished(ExitStatus.stoppedAtGate)
         default:
             break

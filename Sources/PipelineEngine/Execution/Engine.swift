@@ -222,6 +222,7 @@ public class Engine {
             output.note(
                 "run \(runID) of '\(state.pipeline)' (\(loaded.pipeline.stages.count) stage\(loaded.pipeline.stages.count == 1 ? "" : "s")); journal: "
                     + (store.isShared ? "the --state database (logs: \(engine.runDirectory))" : engine.runDirectory))
+            engine.notify(.started)
             return engine.execute()
         } catch {
             output.note("error: \(error.message)")
@@ -529,6 +530,7 @@ public class Engine {
                 progressed = try advanceDeploy(now: now)
             case .failing(let stage):
                 if !busy {
+                    notify(.failed, failedStage: stage, reason: failureReason(stage))
                     beginRollback(failed: stage)
                     progressed = true
                 }

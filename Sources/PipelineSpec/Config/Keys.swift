@@ -3,7 +3,7 @@
 
 /// Top-level keys.
 public enum PipelineKey: String, CaseIterable, Sendable {
-    case version, name, description, env, secrets, defaults, stages
+    case version, name, description, env, secrets, defaults, stages, notify, rollback
 }
 
 /// Keys of `defaults`.
@@ -19,7 +19,7 @@ public enum RetryKey: String, CaseIterable, Sendable {
 /// Every key a stage may have; which apply depends on its kind (``allowed(for:)``).
 public enum StageKey: String, CaseIterable, Sendable {
     // common to every kind
-    case id, name, description, kind, needs, rollback, timeout, retry, env, gate, outputs, idempotent, shell
+    case id, name, description, kind, needs, rollback, timeout, retry, env, gate, outputs, idempotent, shell, allow
     // scripts and kind-specific keys
     case run
     case require, files, apply
@@ -27,8 +27,11 @@ public enum StageKey: String, CaseIterable, Sendable {
     case backup, restore, lint, reversible
     case traffic, steps, bake, interval, failureLimit = "failure-limit", analysis
     case http, smoke
+    case deploy, `switch`, colors
 
-    package static let common: [StageKey] = [.id, .name, .description, .kind, .needs, .rollback, .timeout, .retry, .env, .gate, .outputs, .idempotent, .shell]
+    package static let common: [StageKey] = [
+        .id, .name, .description, .kind, .needs, .rollback, .timeout, .retry, .env, .gate, .outputs, .idempotent, .shell, .allow,
+    ]
 
     /// The kind-specific keys a stage of `kind` accepts, and which of them are required.
     package static func specific(to kind: StageKind) -> (allowed: [StageKey], required: [StageKey]) {
@@ -39,6 +42,7 @@ public enum StageKey: String, CaseIterable, Sendable {
         case .migrate: return ([.run, .backup, .restore, .lint, .reversible], [.run])
         case .canary: return ([.traffic, .steps, .bake, .interval, .failureLimit, .analysis], [.traffic, .steps])
         case .verify: return ([.http, .smoke], [])
+        case .blueGreen: return ([.deploy, .switch, .http, .smoke, .colors], [.deploy, .switch])
         }
     }
 
@@ -91,4 +95,14 @@ public enum AnalysisHTTPKey: String, CaseIterable, Sendable {
 /// Keys of `verify`'s `http`.
 public enum VerifyHTTPKey: String, CaseIterable, Sendable {
     case url, expect, timeout, interval, initialDelay = "initial-delay", failureThreshold = "failure-threshold", attempts
+}
+
+/// Keys of one `notify` item.
+public enum NotifyKey: String, CaseIterable, Sendable {
+    case on, run, webhook, timeout
+}
+
+/// Keys of the top-level `rollback` mapping.
+public enum RollbackHooksKey: String, CaseIterable, Sendable {
+    case before, after, timeout
 }

@@ -120,6 +120,11 @@ public enum PipelineLoader {
             switch pending.reference {
             case .runID:
                 break
+            case .color:
+                if pending.stage.flatMap({ pipeline.stage($0) })?.kind != .blueGreen {
+                    decoder.reader.error(
+                        pending.mark, "'${{ color }}' is the colour a blue-green stage deploys; it can only be used in a 'blue-green' stage")
+                }
             case .env(let name):
                 if !envNames.contains(name) {
                     decoder.reader.error(

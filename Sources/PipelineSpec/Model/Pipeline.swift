@@ -18,6 +18,10 @@ public struct Pipeline: Sendable {
     public var stages: [Stage]
     /// The file the pipeline was read from, as the user named it.
     public var path: String
+    /// Hooks told about the run's events (`notify`).
+    public var notify: [NotifyHook] = []
+    /// Scripts run around every rollback (`rollback: {before, after}`).
+    public var rollbackHooks: RollbackHooks? = nil
 
     /// The stage with an id, if any.
     public func stage(_ id: String) -> Stage? { stages.first { $0.id == id } }
@@ -39,9 +43,10 @@ public enum StageKind: String, CaseIterable, Sendable {
     case envPresync = "env-presync"
     case infraPrecheck = "infra-precheck"
     case migrate, backend, frontend, canary, verify
+    case blueGreen = "blue-green"
 
     /// Whether the stage ships code to users (the lint rules about ordering use this).
-    public var isDeploy: Bool { self == .backend || self == .frontend || self == .canary }
+    public var isDeploy: Bool { self == .backend || self == .frontend || self == .canary || self == .blueGreen }
     /// Whether the stage prepares the target (must run before any deploy).
     public var isPreparation: Bool { self == .envPresync || self == .infraPrecheck || self == .migrate }
 }
@@ -86,6 +91,8 @@ public struct Stage: Sendable {
     public var mark: Mark
     /// Where each key of the stage is written, for diagnostics about it.
     public var keyMarks: [String: Mark]
+    /// Lint rules accepted for this stage (`allow`).
+    public var allow: [String] = []
 
     /// The mark of a key if written, else the stage's.
     public func mark(of key: String) -> Mark { keyMarks[key] ?? mark }
@@ -114,6 +121,7 @@ public enum KindSpec: Sendable {
     case backend, frontend
     case canary(CanarySpec)
     case verify(VerifySpec)
+    case blueGreen(BlueGreenSpec)
 }
 
 /// `env-presync`: variables that must exist before code ships.
