@@ -232,7 +232,7 @@ extension Engine {
         var status = status
         var note = note
         if let undo, undo.hooksRan {
-            if let problem = rollbackHook(after: true) { undo.hookProblems.append(problem) }
+            if let problem = rollbackHook(after: true, outcome: status.rawValue) { undo.hookProblems.append(problem) }
             if !undo.hookProblems.isEmpty {
                 // The stages may all be undone, but what the hooks do (maintenance mode, traffic) is not
                 // known to be: a human must look.

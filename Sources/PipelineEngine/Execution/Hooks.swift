@@ -42,15 +42,16 @@ extension Engine {
         try? flush()
     }
 
-    /// Runs `rollback.before` or `rollback.after`, if the pipeline has it.
+    /// Runs `rollback.before` or `rollback.after`, if the pipeline has it. `outcome` is what the
+    /// undo of the stages came to (`rolled_back`, `rollback_failed`), given to `after` as `PIPELINE_STATUS`.
     /// - Returns: nil when it is absent or succeeded, else what went wrong (for the run's note).
-    func rollbackHook(after: Bool) -> String? {
+    func rollbackHook(after: Bool, outcome: String? = nil) -> String? {
         let hooks = run.definition.hooks
         guard let script = after ? hooks.rollbackAfter : hooks.rollbackBefore else { return nil }
         let name = after ? "rollback.after" : "rollback.before"
         try? flush()
         output.note("[\(name)] running")
-        let context = HookContext(event: after ? "rollback_finished" : "rollback_begun", status: run.status.rawValue, failedStage: run.failedStage, reason: nil)
+        let context = HookContext(event: after ? "rollback_finished" : "rollback_begun", status: outcome ?? run.status.rawValue, failedStage: run.failedStage, reason: nil)
         let started = clock.now()
         let result = runHookScript(script, name: name, context: context, timeoutMs: hooks.rollbackTimeoutMs)
         journalHook(name, context: context, result: result, started: started)
