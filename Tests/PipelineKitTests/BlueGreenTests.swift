@@ -45,9 +45,9 @@ import Testing
         #expect(second.status == 0, "\(second.stderr)")
         #expect(box.read("live") == "blue\n")
         #expect(Ledger(box).lines == ["deploy green (live blue)", "smoke green", "switch green", "deploy blue (live green)", "smoke blue", "switch blue"])
-        let colors = try box.events().first { $0["type"] as? String == "colors" }
+        let colors = box.events(of: box.runsInStartOrder.last!).first { $0["type"] as? String == "colors" }
         #expect(colors?["live"] as? String == "green" && colors?["idle"] as? String == "blue")
-        #expect(colors?["decided_by"] as? String == box.runs.first)
+        #expect(colors?["decided_by"] as? String == box.runsInStartOrder.first)
 
         // The third deploy goes to green; verify fails after the switch: traffic goes back to blue
         // and green gets its previous release back.
@@ -55,17 +55,17 @@ import Testing
         let failed = try box.pipeline(["run", "p.yml"])
         #expect(failed.status == 1, "\(failed.stderr)")
         #expect(box.read("live") == "blue\n", "traffic is back on the live colour")
-        #expect(box.read("release-green") == box.runs[0] + "\n", "green holds the release it had before the failed run")
+        #expect(box.read("release-green") == box.runsInStartOrder[0] + "\n", "green holds the release it had before the failed run")
         #expect(Array(Ledger(box).lines.suffix(5)) == ["deploy green (live blue)", "smoke green", "switch green", "switch blue", "restore green"])
         #expect(failed.stderr.contains("[app] traffic back on blue"), "\(failed.stderr)")
-        let switches = try box.events().filter { $0["type"] as? String == "color_switch" }.map { $0["color"] as? String }
+        let switches = box.events(of: box.runsInStartOrder.last!).filter { $0["type"] as? String == "color_switch" }.map { $0["color"] as? String }
         #expect(switches == ["green", "blue"], "the switch and the switch back are journaled before they run")
 
         // Blue is still live: the next deploy goes to green again.
         try FileManager.default.removeItem(at: box.dir.appendingPathComponent("fail-verify"))
         let fourth = try box.pipeline(["run", "p.yml"])
         #expect(fourth.status == 0, "\(fourth.stderr)")
-        #expect(fourth.stderr.contains("live colour: blue (since run \(box.runs[2]))"), "\(fourth.stderr)")
+        #expect(fourth.stderr.contains("live colour: blue (since run \(box.runsInStartOrder[2]))"), "\(fourth.stderr)")
         #expect(box.read("live") == "green\n")
     }
 
@@ -80,7 +80,7 @@ import Testing
         #expect(box.read("live").isEmpty)
         #expect(box.read("release-green") == "none\n")
         #expect(result.stdout.contains("/green/health, expected 200"), "\(result.stdout)")
-        #expect(try box.events().allSatisfy { $0["type"] as? String != "color_switch" })
+        #expect(box.events(of: box.runsInStartOrder.last!).allSatisfy { $0["type"] as? String != "color_switch" })
         // Nothing switched: blue is still live, green is still the one to deploy.
         let again = try box.pipeline(["run", "p.yml"])
         #expect(again.stderr.contains("live colour: blue (no earlier run switched it); deploying green"), "\(again.stderr)")
@@ -104,7 +104,7 @@ import Testing
         let second = try box.pipeline(["run", "p.yml"])
         #expect(second.status == 1, "\(second.stderr)")
         #expect(
-            (second.stdout + second.stderr).contains("cannot tell which colour of 'app' is live: run \(box.runs[0]) started switching traffic to 'blue'"),
+            (second.stdout + second.stderr).contains("cannot tell which colour of 'app' is live: run \(box.runsInStartOrder[0]) started switching traffic to 'blue'"),
             "\(second.stdout)\(second.stderr)")
         #expect(Ledger(box).lines.count == 2, "nothing was deployed over a colour that may be live")
     }

@@ -36,11 +36,11 @@ import Testing
         #expect(bodies.map { $0["event"] as? String } == ["started", "succeeded", "started", "failed", "rolled_back"])
         #expect(posts.allSatisfy { $0["content_type"] as? String == "application/json" })
         let failed = try #require(bodies.first { $0["event"] as? String == "failed" })
-        #expect(failed["run"] as? String == box.runs[1] && failed["pipeline"] as? String == "hooked")
+        #expect(failed["run"] as? String == box.runsInStartOrder[1] && failed["pipeline"] as? String == "hooked")
         #expect(failed["status"] as? String == "failed" && failed["failed_stage"] as? String == "web")
         #expect(failed["reason"] as? String == "stage 'web' failed after 1 attempt (exit 1)")
         #expect(bodies.last?["status"] as? String == "rolled_back")
-        let hooks = try box.events().filter { $0["type"] as? String == "hook" }
+        let hooks = box.events(of: box.runsInStartOrder.last!).filter { $0["type"] as? String == "hook" }
         #expect(hooks.count == 3 && hooks.allSatisfy { $0["ok"] as? Bool == true })
     }
 
@@ -58,8 +58,8 @@ import Testing
         let result = try box.pipeline(["run", "p.yml"], env: Self.env)
         #expect(result.status == 1, "the run failed and was rolled back, whatever the webhook said: \(result.stderr)")
         #expect(Ledger(box).lines == ["deploy api", "deploy web", "before", "undo web", "undo api", "after"])
-        #expect(try box.state()["status"] as? String == "rolled_back")
-        let hooks = try box.events().filter { $0["type"] as? String == "hook" }
+        #expect(try box.state(box.runsInStartOrder.last!)["status"] as? String == "rolled_back")
+        let hooks = box.events(of: box.runsInStartOrder.last!).filter { $0["type"] as? String == "hook" }
         let webhooks = hooks.filter { $0["hook"] as? String == "notify 1" }
         #expect(webhooks.map { $0["event"] as? String } == ["failed", "rolled_back"])
         #expect(webhooks.allSatisfy { $0["ok"] as? Bool == false }, "\(webhooks)")
@@ -81,12 +81,12 @@ import Testing
         defer { box.remove() }
         let result = try box.pipeline(["run", "p.yml"], env: Self.env)
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.stdout.contains("[notify 1] telling chat with *** about started \(box.runs[0])"), "\(result.stdout)")
+        #expect(result.stdout.contains("[notify 1] telling chat with *** about started \(box.runsInStartOrder[0])"), "\(result.stdout)")
         #expect(result.stderr.contains("warning: notify 1 (on succeeded) failed: exit 9; the run's outcome is unchanged"), "\(result.stderr)")
-        #expect(try box.state()["status"] as? String == "succeeded")
-        let hooks = try box.events().filter { $0["type"] as? String == "hook" }
+        #expect(try box.state(box.runsInStartOrder.last!)["status"] as? String == "succeeded")
+        let hooks = box.events(of: box.runsInStartOrder.last!).filter { $0["type"] as? String == "hook" }
         #expect(hooks.map { $0["detail"] as? String } == ["exit 9", "exit 9"])
-        #expect(box.read(".pipeline/runs/\(box.runs[0])/logs/notify-1.started.log").contains("telling chat with *** about started"))
+        #expect(box.read(".pipeline/runs/\(box.runsInStartOrder[0])/logs/notify-1.started.log").contains("telling chat with *** about started"))
         for (path, text) in box.allFiles() where path.contains(".pipeline") {
             #expect(!text.contains("tok-s3cret-value"), "the secret is in \(path)")
         }
@@ -107,7 +107,7 @@ import Testing
         #expect(rollback.status == 0, "\(rollback.stderr)")
         #expect(
             Array(Ledger(box).lines.suffix(6)) == ["deploy api", "deploy web", "before rollback_begun", "undo web", "undo api", "after rolled_back"])
-        let names = try box.events().filter { $0["type"] as? String == "hook" }.map { $0["hook"] as? String }
+        let names = box.events(of: box.runsInStartOrder.last!).filter { $0["type"] as? String == "hook" }.map { $0["hook"] as? String }
         #expect(names == ["rollback.before", "rollback.after"])
     }
 
@@ -121,7 +121,7 @@ import Testing
         #expect(result.status == 3, "a human must look: \(result.stderr)")
         #expect(Ledger(box).lines.contains("undo web") && Ledger(box).lines.contains("undo api"), "the rollback ran: \(Ledger(box).text)")
         #expect(result.stderr.contains("ROLLBACK NEEDS A HUMAN: every stage was undone, but rollback.\(which) failed (exit 1)"), "\(result.stderr)")
-        let state = try box.state()
+        let state = try box.state(box.runsInStartOrder.last!)
         #expect(state["status"] as? String == "rollback_failed")
         #expect((state["rollback_note"] as? String ?? "").contains("rollback.\(which) failed (exit 1)"))
         #expect(Sandbox.stages(state).values.filter { $0["status"] as? String == "rolled_back" }.count == 2)
