@@ -7,15 +7,9 @@ extension EngineOptions.WindowPolicy: ExpressibleByArgument {}
 
 extension EngineOptions.FailurePolicy: ExpressibleByArgument {}
 
-/// Options shared by the commands that run scripts.
+/// Options of the commands that deploy (`run`, `resume`): the runner's, and the deploy's own.
 struct EngineArguments: ParsableArguments {
-    @Option(help: "Where runs are recorded (with --state: this machine's logs and outputs).")
-    var stateDir = ".pipeline"
-
-    @OptionGroup var state: StateArguments
-
-    @Option(help: "With --state postgres://…: how long the lease lasts unless renewed (renewed every third of it).")
-    var leaseTTL = "30s"
+    @OptionGroup var runner: RunnerArguments
 
     @Option(help: "How many stages may run at once (default: the number of cores).")
     var maxParallel: Int?
@@ -31,6 +25,29 @@ struct EngineArguments: ParsableArguments {
 
     @Option(help: "When a stage fails, stages still running: 'wait' for them, or 'stop' them.")
     var onFailure: EngineOptions.FailurePolicy = .wait
+
+    func options() throws -> EngineOptions {
+        var options = try runner.options()
+        if let maxParallel, maxParallel < 1 { throw ValidationError("--max-parallel: '\(maxParallel)' must be at least 1") }
+        options.maxParallel = maxParallel ?? max(1, ProcessInfo.processInfo.activeProcessorCount)
+        options.approved = Set(approve)
+        options.approveAll = yes
+        options.window = window
+        options.onFailure = onFailure
+        return options
+    }
+}
+
+/// Options of every command that runs scripts (`run`, `resume`, `rollback`): where state is, the
+/// lock, and how processes are stopped.
+struct RunnerArguments: ParsableArguments {
+    @Option(help: "Where runs are recorded (with --state: this machine's logs and outputs).")
+    var stateDir = ".pipeline"
+
+    @OptionGroup var state: StateArguments
+
+    @Option(help: "With --state postgres://…: how long the lease lasts unless renewed (renewed every third of it).")
+    var leaseTTL = "30s"
 
     @Flag(
         help: ArgumentHelp(
@@ -75,12 +92,6 @@ struct EngineArguments: ParsableArguments {
             throw ValidationError("--lease-ttl: '\(leaseTTL)' is not a duration of at least 1s, like '30s'")
         }
         options.leaseTTLms = ttl.milliseconds
-        if let maxParallel, maxParallel < 1 { throw ValidationError("--max-parallel: '\(maxParallel)' must be at least 1") }
-        options.maxParallel = maxParallel ?? max(1, ProcessInfo.processInfo.activeProcessorCount)
-        options.approved = Set(approve)
-        options.approveAll = yes
-        options.window = window
-        options.onFailure = onFailure
         if let waitLockTimeout {
             guard let timeout = TimeSpan(parsing: waitLockTimeout) else {
                 throw ValidationError("--wait-lock: '\(waitLockTimeout)' is not a duration like '10m'")
@@ -93,9 +104,22 @@ struct EngineArguments: ParsableArguments {
         options.killGraceMs = grace.milliseconds
         options.workingDirectory = FileManager.default.currentDirectoryPath
         options.environment = env
-        // Test hooks: skip idle waits, and pretend the wall clock reads a given time.
-        options.virtualClock = env["PIPELINE_TEST_CLOCK"] == "virtual"
-        options.wallStart = env["PIPELINE_TEST_NOW_MS"].flatMap(Int.init)
+        // Test hooks: skip idle waits, and pretend the wall clock reads a given time. A value that
+        // is set but not understood is refused rather than silently ignored.
+        switch env["PIPELINE_TEST_CLOCK"] ?? "" {
+        case "": break
+        case "virtual": options.virtualClock = true
+        case let other: throw ValidationError("PIPELINE_TEST_CLOCK: '\(other)' is not 'virtual' (unset it for the real clock)")
+        }
+        if let now = env["PIPELINE_TEST_NOW_MS"], !now.isEmpty {
+            guard let ms = Int(now), ms >= 0 else { throw ValidationError("PIPELINE_TEST_NOW_MS: '\(now)' is not a time in milliseconds since 1970") }
+            options.wallStart = ms
+        }
+        if let crash = env["PIPELINE_TEST_CRASH_AT"], !crash.isEmpty,
+            Int(crash.hasSuffix("-half") ? String(crash.dropLast(5)) : crash).map({ $0 >= 1 }) != true
+        {
+            throw ValidationError("PIPELINE_TEST_CRASH_AT: '\(crash)' is not a journal append number like 3 or 3-half")
+        }
         return options
     }
 }

@@ -15,7 +15,7 @@ struct Rollback: ParsableCommand {
     @Argument(help: "The run id (default: the latest run).")
     var runID: String?
 
-    @OptionGroup var engine: EngineArguments
+    @OptionGroup var engine: RunnerArguments
 
     @Option(help: "Without RUN: the latest run of this pipeline (needed when the state dir holds several pipelines).")
     var pipeline: String?

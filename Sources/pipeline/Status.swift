@@ -14,6 +14,9 @@ struct Status: ParsableCommand {
 
     @OptionGroup var state: StateArguments
 
+    @Option(help: "Without RUN: the latest run of this pipeline.")
+    var pipeline: String?
+
     @Flag(help: "Print the documented JSON shape (schemas/journal.schema.json, 'state').")
     var json = false
 
@@ -21,8 +24,9 @@ struct Status: ParsableCommand {
         let state: RunState
         let store = try CheckedStore.open(stateDir, self.state)
         do {
-            guard let id = try runID.map(RunID.checked) ?? store.runsNewestFirst().first?.id else {
-                throw EngineError("no runs recorded in '\(store.location)'")
+            let latest = store.runsNewestFirst().first { pipeline == nil || $0.pipeline == pipeline }
+            guard let id = try runID.map(RunID.checked) ?? latest?.id else {
+                throw EngineError("no runs\(pipeline.map { " of pipeline '\($0)'" } ?? "") recorded in '\(store.location)'")
             }
             state = try store.load(id)
         } catch let error as EngineError {

@@ -7,7 +7,7 @@ signal(SIGPIPE, SIG_IGN)
 
 // Usage errors exit 2 like every other invalid input (argument-parser's default is 64).
 do {
-    var command = try PipelineCommand.parseAsRoot(EngineArguments.expandingWaitLock(Array(CommandLine.arguments.dropFirst())))
+    var command = try PipelineCommand.parseAsRoot(RunnerArguments.expandingWaitLock(Array(CommandLine.arguments.dropFirst())))
     try command.run()
 } catch {
     let code = PipelineCommand.exitCode(for: error)

@@ -148,6 +148,21 @@ import Testing
         #expect(bad.status == 2 && bad.stderr.contains("--wait-lock: 'soon' is not a duration"), "\(bad.stderr)")
     }
 
+    /// `status --pipeline NAME` picks the latest run of that pipeline in a state dir shared by several.
+    @Test func statusOfOnePipelineAmongSeveral() throws {
+        let box = try Sandbox("version: 1\nname: first\nstages:\n  - { id: a, run: 'true' }\n")
+        defer { box.remove() }
+        try "version: 1\nname: second\nstages:\n  - { id: b, run: 'false' }\n".write(
+            to: box.dir.appendingPathComponent("q.yml"), atomically: true, encoding: .utf8)
+        #expect(try box.pipeline(["run", "p.yml"]).status == 0)
+        #expect(try box.pipeline(["run", "q.yml"]).status == 1)
+        #expect(try box.pipeline(["status"]).stdout.contains("of 'second': "))
+        let first = try box.pipeline(["status", "--pipeline", "first"])
+        #expect(first.status == 0 && first.stdout.contains("of 'first': succeeded"), "\(first.output)")
+        let none = try box.pipeline(["status", "--pipeline", "third"])
+        #expect(none.status == 2 && none.stderr.contains("no runs of pipeline 'third' recorded"), "\(none.output)")
+    }
+
     @Test func aLockHeldByAKilledRunDoesNotBlock() throws {
         let box = try Sandbox("version: 1\nname: stale\nstages:\n  - { id: a, run: 'true' }\n")
         defer { box.remove() }

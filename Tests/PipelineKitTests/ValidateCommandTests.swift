@@ -52,6 +52,29 @@ import Testing
         #expect(!strict.stderr.contains(": warning: "))
     }
 
+    /// A retry delay above its max-delay is capped at run time; the file is told so, at the retry.
+    @Test func aRetryDelayAboveItsCapIsAWarning() throws {
+        let box = try Sandbox(
+            """
+            version: 1
+            name: capped
+            stages:
+              - id: api
+                kind: command
+                run: "true"
+                retry: {attempts: 3, delay: 2m}
+              - {id: ok, kind: command, run: "true", retry: {attempts: 3, delay: 2m, max-delay: 5m}}
+            """)
+        defer { box.remove() }
+        let result = try box.pipeline(["validate", "p.yml"])
+        #expect(result.status == 0, "\(result.output)")
+        #expect(
+            result.stderr.contains(
+                "p.yml:7:5: warning: the retry delay of 'api' (2m) is longer than its max-delay (1m): every retry waits 1m; raise max-delay or shorten delay [retry-delay-capped]"
+            ), "\(result.stderr)")
+        #expect(!result.stderr.contains("'ok'"), "\(result.stderr)")
+    }
+
     @Test func jsonFormatIsMachineReadable() throws {
         let result = try Binary.run(["validate", "--format", "json", "invalid/unknown-keys.yml"], in: Fixtures.directory)
         #expect(result.status == 2)

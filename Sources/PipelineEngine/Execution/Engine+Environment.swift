@@ -34,7 +34,8 @@ extension Engine {
         env["PIPELINE_RUN_ID"] = run.run
         env["PIPELINE_STAGE"] = stageID
         env["PIPELINE_ATTEMPT"] = String(attempt)
-        env["PIPELINE_STATE_DIR"] = absolute(runDirectory)
+        env["PIPELINE_RUN_DIR"] = absolute(runDirectory)
+        env["PIPELINE_STATE_DIR"] = absolute(runDirectory)  // the older name of PIPELINE_RUN_DIR
         env["PIPELINE_OUTPUTS"] = absolute(outputsPath)
         env["PIPELINE_FILE"] = file
         // The lease's fencing token: external systems can refuse writes from a stale runner.

@@ -14,6 +14,7 @@ public enum Linter {
         case irreversibleCrossing = "irreversible-crossing"
         case migrateWithoutBackup = "migrate-without-backup"
         case windowInPeak = "window-in-peak"
+        case retryDelayCapped = "retry-delay-capped"
         case relativeDowngrade = "relative-downgrade"
     }
 
@@ -102,6 +103,12 @@ public enum Linter {
                 warn(
                     .windowInPeak, stage.mark(of: "gate"),
                     "the deploy window of \(name) includes the 08:00-09:00 morning peak; prefer 10:00-17:00")
+            }
+            if stage.retry.attempts > 1, stage.retry.delay > stage.retry.maxDelay {
+                warn(
+                    .retryDelayCapped, stage.mark(of: "retry"),
+                    "the retry delay of \(name) (\(stage.retry.delay)) is longer than its max-delay (\(stage.retry.maxDelay)): every retry waits \(stage.retry.maxDelay); raise max-delay or shorten delay"
+                )
             }
             if !stage.reversible {
                 let later = graph.descendants(of: i)

@@ -7,6 +7,7 @@ struct Binary {
         var status: Int32
         var stdout: String
         var stderr: String
+        var output: String { stdout + stderr }
     }
 
     /// The package root (where Package.swift is).
