@@ -178,6 +178,7 @@ extension Engine {
         if step == .traffic { extra.append(("PIPELINE_TRAFFIC_PERCENT", "0")) }
         if step == .switchBack {
             extra.append(("PIPELINE_COLOR", live))
+            if let idle = run.stage(id)?.idleColor { extra.append(("PIPELINE_FROM_COLOR", idle)) }
             record(.colorSwitch(stage: id, color: live))
         }
         if let backup = run.stage(id)?.backup { extra.append(("PIPELINE_BACKUP_PATH", backup)) }

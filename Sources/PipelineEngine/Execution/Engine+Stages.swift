@@ -204,7 +204,10 @@ extension DeployEngine {
                 return
             case .script(let source, let label, var extra):
                 if stages[node].actions.count > 1 || label.hasPrefix("smoke") { emit(.action(stage: node), "\(label)") }
-                if stages[node].actions[index].isSwitch { try recordSwitch(stage) }
+                if stages[node].actions[index].isSwitch {
+                    try recordSwitch(stage)
+                    if let live = run.stage(stage.id)?.liveColor { extra.append(("PIPELINE_FROM_COLOR", live)) }
+                }
                 if let backup = stages[node].backupPath { extra.append(("PIPELINE_BACKUP_PATH", backup)) }
                 let elapsed = clock.now() - startedAt
                 let remaining = max(1, stage.timeout.milliseconds - elapsed)
