@@ -50,6 +50,16 @@ public enum PipelineSchema {
       "items": {
         "$ref": "#/$defs/stage"
       }
+    },
+    "notify": {
+      "description": "Hooks told about the run's events: a script (PIPELINE_EVENT, PIPELINE_STATUS, PIPELINE_FAILED_STAGE, PIPELINE_REASON) or a JSON POST. A failing hook is reported and journaled and never changes the run's outcome.",
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/notifyHook"
+      }
+    },
+    "rollback": {
+      "$ref": "#/$defs/rollbackHooks"
     }
   },
   "$defs": {
@@ -162,13 +172,13 @@ public enum PipelineSchema {
       "pattern": "^([^$]|\\$(?!\\{\\{)|\\$\\{\\{\\s*(env\\.[A-Za-z_][A-Za-z0-9_]*|secrets\\.[A-Za-z_][A-Za-z0-9_]*|run\\.id)\\s*\\}\\})*$"
     },
     "envValue": {
-      "description": "Scalar value; strings may use ${{ env.X }}, ${{ secrets.X }}, ${{ stages.ID.outputs.X }}, ${{ run.id }}.",
+      "description": "Scalar value; strings may use ${{ env.X }}, ${{ secrets.X }}, ${{ stages.ID.outputs.X }}, ${{ run.id }}, and in a blue-green stage ${{ color }}.",
       "type": [
         "string",
         "number",
         "boolean"
       ],
-      "pattern": "^([^$]|\\$(?!\\{\\{)|\\$\\{\\{\\s*(env\\.[A-Za-z_][A-Za-z0-9_]*|secrets\\.[A-Za-z_][A-Za-z0-9_]*|stages\\.[a-z0-9][a-z0-9_-]*\\.outputs\\.[A-Za-z_][A-Za-z0-9_]*|run\\.id)\\s*\\}\\})*$"
+      "pattern": "^([^$]|\\$(?!\\{\\{)|\\$\\{\\{\\s*(env\\.[A-Za-z_][A-Za-z0-9_]*|secrets\\.[A-Za-z_][A-Za-z0-9_]*|stages\\.[a-z0-9][a-z0-9_-]*\\.outputs\\.[A-Za-z_][A-Za-z0-9_]*|run\\.id|color)\\s*\\}\\})*$"
     },
     "envName": {
       "description": "NAME; names starting with PIPELINE_ are reserved for the engine.",
@@ -197,7 +207,7 @@ public enum PipelineSchema {
       }
     },
     "url": {
-      "description": "http(s) URL; may use ${{ }} interpolation.",
+      "description": "http(s) URL; may use ${{ }} interpolation (in a blue-green stage also ${{ color }}, the idle colour).",
       "type": "string",
       "minLength": 1,
       "allOf": [
@@ -205,7 +215,7 @@ public enum PipelineSchema {
           "pattern": "^(https?://|\\$\\{\\{)"
         },
         {
-          "pattern": "^([^$]|\\$(?!\\{\\{)|\\$\\{\\{\\s*(env\\.[A-Za-z_][A-Za-z0-9_]*|secrets\\.[A-Za-z_][A-Za-z0-9_]*|stages\\.[a-z0-9][a-z0-9_-]*\\.outputs\\.[A-Za-z_][A-Za-z0-9_]*|run\\.id)\\s*\\}\\})*$"
+          "pattern": "^([^$]|\\$(?!\\{\\{)|\\$\\{\\{\\s*(env\\.[A-Za-z_][A-Za-z0-9_]*|secrets\\.[A-Za-z_][A-Za-z0-9_]*|stages\\.[a-z0-9][a-z0-9_-]*\\.outputs\\.[A-Za-z_][A-Za-z0-9_]*|run\\.id|color)\\s*\\}\\})*$"
         }
       ]
     },
@@ -598,7 +608,8 @@ public enum PipelineSchema {
             "backend",
             "frontend",
             "canary",
-            "verify"
+            "verify",
+            "blue-green"
           ],
           "default": "command"
         },
@@ -733,6 +744,48 @@ public enum PipelineSchema {
           "items": {
             "$ref": "#/$defs/script"
           }
+        },
+        "allow": {
+          "description": "Lint rule ids accepted for this stage (their warnings are not reported for it).",
+          "type": "array",
+          "uniqueItems": true,
+          "items": {
+            "enum": [
+              "frontend-before-backend",
+              "deploy-before-prepare",
+              "missing-rollback",
+              "canary-without-analysis",
+              "canary-not-to-100",
+              "no-verify",
+              "irreversible-crossing",
+              "migrate-without-backup",
+              "window-in-peak",
+              "retry-delay-capped",
+              "relative-downgrade"
+            ]
+          }
+        },
+        "deploy": {
+          "$ref": "#/$defs/script",
+          "description": "blue-green: deploys the new release to the idle colour ($PIPELINE_COLOR); it takes no traffic yet."
+        },
+        "switch": {
+          "$ref": "#/$defs/script",
+          "description": "blue-green: points all traffic at $PIPELINE_COLOR (away from $PIPELINE_FROM_COLOR); run again with the previous colour on rollback."
+        },
+        "colors": {
+          "description": "blue-green: the two colour names. Default [blue, green]; with no earlier run the first is taken as live.",
+          "type": "array",
+          "minItems": 2,
+          "maxItems": 2,
+          "uniqueItems": true,
+          "items": {
+            "$ref": "#/$defs/stageId"
+          },
+          "default": [
+            "blue",
+            "green"
+          ]
         }
       },
       "allOf": [
@@ -770,6 +823,16 @@ public enum PipelineSchema {
                 {
                   "required": [
                     "checks"
+                  ]
+                },
+                {
+                  "required": [
+                    "colors"
+                  ]
+                },
+                {
+                  "required": [
+                    "deploy"
                   ]
                 },
                 {
@@ -820,6 +883,11 @@ public enum PipelineSchema {
                 {
                   "required": [
                     "steps"
+                  ]
+                },
+                {
+                  "required": [
+                    "switch"
                   ]
                 },
                 {
@@ -870,6 +938,16 @@ public enum PipelineSchema {
                 },
                 {
                   "required": [
+                    "colors"
+                  ]
+                },
+                {
+                  "required": [
+                    "deploy"
+                  ]
+                },
+                {
+                  "required": [
                     "failure-limit"
                   ]
                 },
@@ -911,6 +989,11 @@ public enum PipelineSchema {
                 {
                   "required": [
                     "steps"
+                  ]
+                },
+                {
+                  "required": [
+                    "switch"
                   ]
                 },
                 {
@@ -961,6 +1044,16 @@ public enum PipelineSchema {
                 },
                 {
                   "required": [
+                    "colors"
+                  ]
+                },
+                {
+                  "required": [
+                    "deploy"
+                  ]
+                },
+                {
+                  "required": [
                     "failure-limit"
                   ]
                 },
@@ -1016,6 +1109,11 @@ public enum PipelineSchema {
                 },
                 {
                   "required": [
+                    "switch"
+                  ]
+                },
+                {
+                  "required": [
                     "traffic"
                   ]
                 }
@@ -1062,6 +1160,16 @@ public enum PipelineSchema {
                 },
                 {
                   "required": [
+                    "colors"
+                  ]
+                },
+                {
+                  "required": [
+                    "deploy"
+                  ]
+                },
+                {
+                  "required": [
                     "failure-limit"
                   ]
                 },
@@ -1093,6 +1201,11 @@ public enum PipelineSchema {
                 {
                   "required": [
                     "steps"
+                  ]
+                },
+                {
+                  "required": [
+                    "switch"
                   ]
                 },
                 {
@@ -1148,6 +1261,16 @@ public enum PipelineSchema {
                 },
                 {
                   "required": [
+                    "colors"
+                  ]
+                },
+                {
+                  "required": [
+                    "deploy"
+                  ]
+                },
+                {
+                  "required": [
                     "failure-limit"
                   ]
                 },
@@ -1194,6 +1317,11 @@ public enum PipelineSchema {
                 {
                   "required": [
                     "steps"
+                  ]
+                },
+                {
+                  "required": [
+                    "switch"
                   ]
                 },
                 {
@@ -1249,6 +1377,16 @@ public enum PipelineSchema {
                 },
                 {
                   "required": [
+                    "colors"
+                  ]
+                },
+                {
+                  "required": [
+                    "deploy"
+                  ]
+                },
+                {
+                  "required": [
                     "failure-limit"
                   ]
                 },
@@ -1299,6 +1437,11 @@ public enum PipelineSchema {
                 },
                 {
                   "required": [
+                    "switch"
+                  ]
+                },
+                {
+                  "required": [
                     "traffic"
                   ]
                 }
@@ -1340,6 +1483,16 @@ public enum PipelineSchema {
                 },
                 {
                   "required": [
+                    "colors"
+                  ]
+                },
+                {
+                  "required": [
+                    "deploy"
+                  ]
+                },
+                {
+                  "required": [
                     "files"
                   ]
                 },
@@ -1377,6 +1530,11 @@ public enum PipelineSchema {
                   "required": [
                     "smoke"
                   ]
+                },
+                {
+                  "required": [
+                    "switch"
+                  ]
                 }
               ]
             },
@@ -1391,6 +1549,126 @@ public enum PipelineSchema {
             "properties": {
               "kind": {
                 "const": "verify"
+              }
+            },
+            "required": [
+              "kind"
+            ]
+          },
+          "then": {
+            "not": {
+              "anyOf": [
+                {
+                  "required": [
+                    "analysis"
+                  ]
+                },
+                {
+                  "required": [
+                    "apply"
+                  ]
+                },
+                {
+                  "required": [
+                    "backup"
+                  ]
+                },
+                {
+                  "required": [
+                    "bake"
+                  ]
+                },
+                {
+                  "required": [
+                    "checks"
+                  ]
+                },
+                {
+                  "required": [
+                    "colors"
+                  ]
+                },
+                {
+                  "required": [
+                    "deploy"
+                  ]
+                },
+                {
+                  "required": [
+                    "failure-limit"
+                  ]
+                },
+                {
+                  "required": [
+                    "files"
+                  ]
+                },
+                {
+                  "required": [
+                    "interval"
+                  ]
+                },
+                {
+                  "required": [
+                    "lint"
+                  ]
+                },
+                {
+                  "required": [
+                    "require"
+                  ]
+                },
+                {
+                  "required": [
+                    "restore"
+                  ]
+                },
+                {
+                  "required": [
+                    "reversible"
+                  ]
+                },
+                {
+                  "required": [
+                    "run"
+                  ]
+                },
+                {
+                  "required": [
+                    "steps"
+                  ]
+                },
+                {
+                  "required": [
+                    "switch"
+                  ]
+                },
+                {
+                  "required": [
+                    "traffic"
+                  ]
+                }
+              ]
+            },
+            "anyOf": [
+              {
+                "required": [
+                  "http"
+                ]
+              },
+              {
+                "required": [
+                  "smoke"
+                ]
+              }
+            ]
+          }
+        },
+        {
+          "if": {
+            "properties": {
+              "kind": {
+                "const": "blue-green"
               }
             },
             "required": [
@@ -1477,19 +1755,92 @@ public enum PipelineSchema {
                 }
               ]
             },
-            "anyOf": [
-              {
-                "required": [
-                  "http"
-                ]
-              },
-              {
-                "required": [
-                  "smoke"
-                ]
-              }
+            "required": [
+              "deploy",
+              "switch"
             ]
           }
+        }
+      ]
+    },
+    "notifyHook": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "on"
+      ],
+      "properties": {
+        "on": {
+          "description": "The run events that call this hook.",
+          "type": "array",
+          "minItems": 1,
+          "uniqueItems": true,
+          "items": {
+            "enum": [
+              "started",
+              "succeeded",
+              "failed",
+              "rolled_back",
+              "rollback_failed",
+              "waiting"
+            ]
+          }
+        },
+        "run": {
+          "$ref": "#/$defs/script"
+        },
+        "webhook": {
+          "$ref": "#/$defs/url",
+          "description": "Receives a JSON POST: run, pipeline, event, status, failed_stage, reason. Any 2xx answer is success."
+        },
+        "timeout": {
+          "$ref": "#/$defs/positiveDuration",
+          "description": "Time limit of one call. Default 10s.",
+          "default": "10s"
+        }
+      },
+      "oneOf": [
+        {
+          "required": [
+            "run"
+          ]
+        },
+        {
+          "required": [
+            "webhook"
+          ]
+        }
+      ]
+    },
+    "rollbackHooks": {
+      "description": "Scripts run around every rollback that undoes something (automatic or `pipeline rollback`). A failing one never stops the rollback; the run then ends rollback_failed (a human must look).",
+      "type": "object",
+      "additionalProperties": false,
+      "properties": {
+        "before": {
+          "$ref": "#/$defs/script",
+          "description": "Before the first stage is undone (maintenance mode on, traffic stopped)."
+        },
+        "after": {
+          "$ref": "#/$defs/script",
+          "description": "After the last stage is undone, whatever the outcome (maintenance mode off, traffic resumed)."
+        },
+        "timeout": {
+          "$ref": "#/$defs/positiveDuration",
+          "description": "Time limit of each. Default 5m.",
+          "default": "5m"
+        }
+      },
+      "anyOf": [
+        {
+          "required": [
+            "before"
+          ]
+        },
+        {
+          "required": [
+            "after"
+          ]
         }
       ]
     }
