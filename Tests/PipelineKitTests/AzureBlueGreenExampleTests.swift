@@ -8,17 +8,17 @@ import Testing
 @Suite(.serialized, .timeLimit(.minutes(3))) struct AzureBlueGreenExampleTests {
     static let standIns: [String: String] = [
         "az": """
-            #!/bin/sh
-            echo "az $*" >> "$LEDGER"
-            case "$*" in
-              "postgres flexible-server show"*) echo Ready ;;
-              "webapp config container show"*) slot=$(echo "$*" | sed 's/.*--slot \\([a-z]*\\).*/\\1/'); cat "slot-$slot" 2>/dev/null || echo none ;;
-              "webapp config container set"*)
-                slot=$(echo "$*" | sed 's/.*--slot \\([a-z]*\\).*/\\1/'); echo "$*" | sed 's/.*--container-image-name //' > "slot-$slot" ;;
-              "afd origin update"*)
-                origin=$(echo "$*" | sed 's/.*--origin-name \\([a-z-]*\\).*/\\1/'); echo "$*" | sed 's/.*--enabled-state //' > "origin-$origin" ;;
-            esac
-            """,
+        #!/bin/sh
+        echo "az $*" >> "$LEDGER"
+        case "$*" in
+          "postgres flexible-server show"*) echo Ready ;;
+          "webapp config container show"*) slot=$(echo "$*" | sed 's/.*--slot \\([a-z]*\\).*/\\1/'); cat "slot-$slot" 2>/dev/null || echo none ;;
+          "webapp config container set"*)
+            slot=$(echo "$*" | sed 's/.*--slot \\([a-z]*\\).*/\\1/'); echo "$*" | sed 's/.*--container-image-name //' > "slot-$slot" ;;
+          "afd origin update"*)
+            origin=$(echo "$*" | sed 's/.*--origin-name \\([a-z-]*\\).*/\\1/'); echo "$*" | sed 's/.*--enabled-state //' > "origin-$origin" ;;
+        esac
+        """,
         "alembic": "#!/bin/sh\necho \"alembic $*\" >> \"$LEDGER\"\n[ \"$1\" = current ] && echo 'abc123 (head)'\nexit 0\n",
         "pg_dump": "#!/bin/sh\necho pg_dump >> \"$LEDGER\"\nfor a in \"$@\"; do case \"$a\" in --file=*) echo dump > \"${a#--file=}\" ;; esac; done\n",
         "pg_restore": "#!/bin/sh\necho pg_restore >> \"$LEDGER\"\n",

@@ -104,7 +104,8 @@ import Testing
         let second = try box.pipeline(["run", "p.yml"])
         #expect(second.status == 1, "\(second.stderr)")
         #expect(
-            (second.stdout + second.stderr).contains("cannot tell which colour of 'app' is live: run \(box.runsInStartOrder[0]) started switching traffic to 'blue'"),
+            (second.stdout + second.stderr).contains(
+                "cannot tell which colour of 'app' is live: run \(box.runsInStartOrder[0]) started switching traffic to 'blue'"),
             "\(second.stdout)\(second.stderr)")
         #expect(Ledger(box).lines.count == 2, "nothing was deployed over a colour that may be live")
     }

@@ -268,7 +268,8 @@ extension Engine {
                 output.note("ROLLBACK NEEDS A HUMAN: every stage was undone, but \(note ?? "")")
             } else {
                 output.note("ROLLBACK INCOMPLETE: \(note ?? "")")
-                output.note("still applied, for a human to undo: \(remaining.isEmpty ? "nothing recorded" : remaining.map { "'\($0)'" }.joined(separator: ", "))")
+                output.note(
+                    "still applied, for a human to undo: \(remaining.isEmpty ? "nothing recorded" : remaining.map { "'\($0)'" }.joined(separator: ", "))")
             }
             state = .finished(ExitStatus.rollbackFailed)
             notify(.rollbackFailed, failedStage: failedStage, reason: note)

@@ -51,7 +51,8 @@ extension Engine {
         let name = after ? "rollback.after" : "rollback.before"
         try? flush()
         output.note("[\(name)] running")
-        let context = HookContext(event: after ? "rollback_finished" : "rollback_begun", status: outcome ?? run.status.rawValue, failedStage: run.failedStage, reason: nil)
+        let context = HookContext(
+            event: after ? "rollback_finished" : "rollback_begun", status: outcome ?? run.status.rawValue, failedStage: run.failedStage, reason: nil)
         let started = clock.now()
         let result = runHookScript(script, name: name, context: context, timeoutMs: hooks.rollbackTimeoutMs)
         journalHook(name, context: context, result: result, started: started)
@@ -112,7 +113,7 @@ extension Engine {
 
     /// A webhook: one JSON POST; any 2xx answer is success.
     private func postWebhook(_ url: String, context: HookContext, timeoutMs: Int) -> (ok: Bool, detail: String) {
-        var fields: [(String, JSONValue)] = [
+        let fields: [(String, JSONValue)] = [
             ("run", .string(run.run)), ("pipeline", .string(run.pipeline)), ("event", .string(context.event)), ("status", .string(context.status)),
             ("failed_stage", context.failedStage.map(JSONValue.string) ?? .null), ("reason", context.reason.map(JSONValue.string) ?? .null),
         ]

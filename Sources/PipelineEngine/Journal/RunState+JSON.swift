@@ -294,22 +294,23 @@ extension RunDefinition {
 extension RunDefinition.StageDefinition {
     var json: JSONValue {
         let s = self
-        return .object([
-            ("id", .string(s.id)), ("kind", .string(s.kind)), ("rollback", s.rollback.map(JSONValue.string) ?? .null),
-            ("traffic", s.traffic.map(JSONValue.string) ?? .null),
-            ("restore", s.restore.map(JSONValue.string) ?? .null),
-            ("shell", .array(s.shell.map(JSONValue.string))), ("timeout_ms", .int(s.timeoutMs)),
-            (
-                "retry",
-                .object([
-                    ("attempts", .int(s.retry.attempts)), ("delay_ms", .int(s.retry.delay.milliseconds)),
-                    ("backoff_x1000", .int(Int(exactly: (s.retry.backoff * 1000).rounded()) ?? Int(Int32.max))),
-                    ("max_delay_ms", .int(s.retry.maxDelay.milliseconds)),
-                    ("jitter", .bool(s.retry.jitter)),
-                ])
-            ),
-            ("env", .object(s.env.map { ($0.0, .string($0.1)) })), ("reversible", .bool(s.reversible)),
-            ("outputs", .array(s.outputs.map(JSONValue.string))),
-        ] + (s.switchScript.map { [("switch", JSONValue.string($0))] } ?? []))
+        return .object(
+            [
+                ("id", .string(s.id)), ("kind", .string(s.kind)), ("rollback", s.rollback.map(JSONValue.string) ?? .null),
+                ("traffic", s.traffic.map(JSONValue.string) ?? .null),
+                ("restore", s.restore.map(JSONValue.string) ?? .null),
+                ("shell", .array(s.shell.map(JSONValue.string))), ("timeout_ms", .int(s.timeoutMs)),
+                (
+                    "retry",
+                    .object([
+                        ("attempts", .int(s.retry.attempts)), ("delay_ms", .int(s.retry.delay.milliseconds)),
+                        ("backoff_x1000", .int(Int(exactly: (s.retry.backoff * 1000).rounded()) ?? Int(Int32.max))),
+                        ("max_delay_ms", .int(s.retry.maxDelay.milliseconds)),
+                        ("jitter", .bool(s.retry.jitter)),
+                    ])
+                ),
+                ("env", .object(s.env.map { ($0.0, .string($0.1)) })), ("reversible", .bool(s.reversible)),
+                ("outputs", .array(s.outputs.map(JSONValue.string))),
+            ] + (s.switchScript.map { [("switch", JSONValue.string($0))] } ?? []))
     }
 }

@@ -18,7 +18,9 @@ extension PipelineDecoder {
                         if events.contains(event) { reader.error(mark, "'on' of \(what) lists '\(name)' twice") } else { events.append(event) }
                     } else {
                         reader.error(
-                            mark, "unknown event '\(name)' in 'on' of \(what); expected one of: \(names.joined(separator: ", "))" + Suggestion.didYouMean(name, among: names))
+                            mark,
+                            "unknown event '\(name)' in 'on' of \(what); expected one of: \(names.joined(separator: ", "))"
+                                + Suggestion.didYouMean(name, among: names))
                     }
                 }
             }

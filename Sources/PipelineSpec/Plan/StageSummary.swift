@@ -69,7 +69,8 @@ package struct StageSummary {
             if let http = spec.http { steps.append("health check GET \(http.url.raw) → \(http.expect) (unhealthy after \(http.failureThreshold) failures)") }
             if !spec.smoke.isEmpty { steps.append("\(spec.smoke.count) smoke script\(spec.smoke.count == 1 ? "" : "s") of the idle colour") }
             steps.append("switch `\(firstLine(spec.switchScript.source))` traffic to it")
-            return steps.joined(separator: " → ") + "; on rollback: switch back to the live colour" + (stage.rollback == nil ? "" : ", then 'rollback' on the idle colour")
+            return steps.joined(separator: " → ") + "; on rollback: switch back to the live colour"
+                + (stage.rollback == nil ? "" : ", then 'rollback' on the idle colour")
         }
     }
 
