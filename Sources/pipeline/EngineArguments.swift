@@ -7,6 +7,9 @@ extension EngineOptions.WindowPolicy: ExpressibleByArgument {}
 
 extension EngineOptions.FailurePolicy: ExpressibleByArgument {}
 
+/// `--output`: how a run reports on stdout.
+enum OutputFormat: String, CaseIterable, ExpressibleByArgument { case text, json }
+
 /// Options of the commands that deploy (`run`, `resume`): the runner's, and the deploy's own.
 struct EngineArguments: ParsableArguments {
     @OptionGroup var runner: RunnerArguments
@@ -48,6 +51,20 @@ struct RunnerArguments: ParsableArguments {
 
     @Option(help: "With --state postgres://…: how long the lease lasts unless renewed (renewed every third of it).")
     var leaseTTL = "30s"
+
+    @Option(help: "'json': the journal's events on stdout, one JSON object per line, as they are recorded (human text goes to stderr).")
+    var output: OutputFormat = .text
+
+    @Option(help: "When the run ends, write a JUnit XML report of it to this file (one testcase per stage, verify URL and analysed metric).")
+    var junit: String?
+
+    @Option(help: "Colour: 'auto' (on a terminal, unless NO_COLOR is set; CLICOLOR_FORCE forces it), 'always' or 'never'.")
+    var color: ColorChoice = .auto
+
+    /// What the engine prints through.
+    func terminal(_ options: EngineOptions) -> TerminalOutput {
+        TerminalOutput(environment: options.environment, json: output == .json, junit: junit, color: color)
+    }
 
     @Flag(
         help: ArgumentHelp(

@@ -4,37 +4,70 @@ import PipelineEngine
 import PipelineSpec
 
 struct History: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List recorded runs, newest first.")
+    static let configuration = CommandConfiguration(abstract: "List recorded runs, newest first, as an aligned table with durations.")
 
     @Option(help: "Where runs are recorded.")
     var stateDir = ".pipeline"
 
     @OptionGroup var state: StateArguments
 
-    @Flag(help: "Print a JSON array of {run, pipeline, status, started, ended} (null status: journal unreadable).")
+    @Option(help: "Only the runs of this pipeline.")
+    var pipeline: String?
+
+    @Option(help: "At most this many runs (the newest).")
+    var limit: Int?
+
+    @Flag(help: "Print a JSON array of {run, pipeline, status, started, ended, duration_ms} (null status: journal unreadable).")
     var json = false
 
     func run() throws {
+        if let limit, limit < 1 { throw ValidationError("--limit: '\(limit)' must be at least 1") }
         let store = try CheckedStore.open(stateDir, state)
+        var listed = store.runsNewestFirst().filter { pipeline == nil || $0.pipeline == pipeline }
+        if let limit { listed = Array(listed.prefix(limit)) }
+        let runs = listed.map { ($0, try? store.load($0.id)) }
         if json {
-            let rows: [JSONValue] = store.runsNewestFirst().map(\.id).map { id in
-                let state = try? store.load(id)
-                return .object([
-                    ("run", .string(id)), ("pipeline", state.map { .string($0.pipeline) } ?? .null),
+            let rows: [JSONValue] = runs.map { listing, state in
+                .object([
+                    ("run", .string(listing.id)), ("pipeline", state.map { .string($0.pipeline) } ?? .null),
                     ("status", state.map { .string($0.status.rawValue) } ?? .null),
                     ("started", state.map { .string($0.started) } ?? .null),
                     ("ended", state?.ended.map(JSONValue.string) ?? .null),
+                    ("duration_ms", state?.elapsedMs().map(JSONValue.int) ?? .null),
                 ])
             }
             Terminal.out(JSONValue.array(rows).pretty)
             return
         }
-        for id in store.runsNewestFirst().map(\.id) {
-            if let state = try? store.load(id) {
-                Terminal.out("\(id)  \(state.pipeline)  \(state.status.rawValue)  \(state.started)\n")
-            } else {
-                Terminal.out("\(id)  (journal unreadable)\n")
-            }
+        guard !runs.isEmpty else {
+            Terminal.out("no runs\(pipeline.map { " of pipeline '\($0)'" } ?? "") recorded in '\(store.location)'\n")
+            return
         }
+        var table = [["RUN", "PIPELINE", "STATUS", "STARTED", "DURATION"]]
+        for (listing, state) in runs {
+            guard let state else {
+                table.append([listing.id, listing.pipeline, "(journal unreadable)", "", ""])
+                continue
+            }
+            let duration = state.elapsedMs().map(HumanDuration.text) ?? (state.status == .running ? "running" : "—")
+            table.append([listing.id, state.pipeline, state.status.rawValue, String(state.started.prefix(19)).replacingAll("T", with: " "), duration])
+        }
+        Terminal.out(Self.aligned(table))
+    }
+
+    /// Columns padded to their widest cell, two spaces apart; the last column right-aligned.
+    static func aligned(_ rows: [[String]]) -> String {
+        let widths = (0..<(rows.first?.count ?? 0)).map { column in rows.map { TerminalText.escaped($0[column]).count }.max() ?? 0 }
+        var out = ""
+        for row in rows {
+            var cells: [String] = []
+            for (column, raw) in row.enumerated() {
+                let cell = TerminalText.escaped(raw)
+                let pad = String(repeating: " ", count: widths[column] - cell.count)
+                cells.append(column == row.count - 1 ? pad + cell : cell + pad)
+            }
+            out += cells.joined(separator: "  ") + "\n"
+        }
+        return out
     }
 }

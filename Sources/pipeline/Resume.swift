@@ -35,7 +35,7 @@ struct Resume: ParsableCommand {
         options.force = force
         options.rerun = Set(rerun)
         options.assumeDone = Set(assumeDone)
-        let code = Engine.resume(runID: runID, pipeline: pipeline, options: options, output: TerminalOutput(environment: options.environment))
+        let code = Engine.resume(runID: runID, pipeline: pipeline, options: options, output: engine.runner.terminal(options))
         if code != 0 { throw ExitCode(code) }
     }
 }

@@ -22,7 +22,7 @@ struct Rollback: ParsableCommand {
 
     func run() throws {
         let options = try engine.options()
-        let code = Engine.rollback(runID: runID, pipeline: pipeline, options: options, output: TerminalOutput(environment: options.environment))
+        let code = Engine.rollback(runID: runID, pipeline: pipeline, options: options, output: engine.terminal(options))
         if code != 0 { throw ExitCode(code) }
     }
 }

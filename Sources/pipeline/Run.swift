@@ -39,7 +39,7 @@ struct Run: ParsableCommand {
             return
         }
         let options = try engine.options()
-        let code = Engine.run(loaded, options: options, output: TerminalOutput(environment: options.environment))
+        let code = Engine.run(loaded, options: options, output: engine.runner.terminal(options))
         if code != 0 { throw ExitCode(code) }
     }
 }

@@ -20,31 +20,63 @@ struct Status: ParsableCommand {
     @Flag(help: "Print the documented JSON shape (schemas/journal.schema.json, 'state').")
     var json = false
 
+    @Flag(help: "Refresh every second while the run is running; end with its final state.")
+    var watch = false
+
+    @Option(help: "Colour: 'auto' (on a terminal, unless NO_COLOR is set; CLICOLOR_FORCE forces it), 'always' or 'never'.")
+    var color: ColorChoice = .auto
+
     func run() throws {
-        let state: RunState
         let store = try CheckedStore.open(stateDir, self.state)
-        do {
+        let id = try Lock.orExit { () throws(EngineError) in
             let latest = store.runsNewestFirst().first { pipeline == nil || $0.pipeline == pipeline }
             guard let id = try runID.map(RunID.checked) ?? latest?.id else {
                 throw EngineError("no runs\(pipeline.map { " of pipeline '\($0)'" } ?? "") recorded in '\(store.location)'")
             }
-            state = try store.load(id)
-        } catch let error as EngineError {
-            Terminal.err("error: \(error.message)\n")
-            throw ExitCode(2)
+            return id
         }
-        // With --state URL: the pipeline's lease, whoever holds it now.
-        let lease = (store as? PostgresStateStore).flatMap { try? $0.leases(pipeline: state.pipeline).first }
-        if json {
-            guard let lease, case .object(var fields) = state.json else {
-                Terminal.out(state.json.pretty)
-                return
+        let environment = ProcessInfo.processInfo.environment
+        let colored = color.enabled(fd: 1, environment: environment)
+        let clear = watch && isatty(1) == 1
+        var last = ""
+        while true {
+            let state = try Lock.orExit { () throws(EngineError) in try store.load(id) }
+            // With --state URL: the pipeline's lease, whoever holds it now.
+            let lease = (store as? PostgresStateStore).flatMap { try? $0.leases(pipeline: state.pipeline).first }
+            let text =
+                json
+                ? Self.json(state, lease: lease) : Self.text(state, lease: lease, color: colored, now: EngineClock(virtual: false, wallStart: nil).timestamp())
+            if text != last || !watch {
+                Terminal.out((clear ? "\u{1B}[H\u{1B}[2J" : (last.isEmpty ? "" : "\n")) + text)
+                last = text
             }
-            fields.append(("lease", lease.json))
-            Terminal.out(JSONValue.object(fields).pretty)
-            return
+            guard watch, state.status == .running else { return }
+            usleep(1_000_000)
         }
-        var text = "run \(state.run) of '\(state.pipeline)': \(state.status.rawValue)\n"
+    }
+
+    static func json(_ state: RunState, lease: PostgresStateStore.LeaseInfo?) -> String {
+        guard let lease, case .object(var fields) = state.json else { return state.json.pretty }
+        fields.append(("lease", lease.json))
+        return JSONValue.object(fields).pretty
+    }
+
+    static func paint(_ text: String, _ status: String, _ color: Bool) -> String {
+        guard color else { return text }
+        switch status {
+        case "succeeded", "rolled_back": return "\u{1B}[32m\(text)\u{1B}[0m"
+        case "failed", "rollback_failed": return "\u{1B}[31;1m\(text)\u{1B}[0m"
+        case "running": return "\u{1B}[36m\(text)\u{1B}[0m"
+        default: return "\u{1B}[33m\(text)\u{1B}[0m"
+        }
+    }
+
+    /// The human view: the run, its lease, each stage with its time, why it failed, where the log
+    /// is, and what to run next.
+    static func text(_ state: RunState, lease: PostgresStateStore.LeaseInfo?, color: Bool, now: String) -> String {
+        let elapsed =
+            state.elapsedMs(now: now).map { state.ended == nil ? " (for \(HumanDuration.text($0)) so far)" : " (took \(HumanDuration.text($0)))" } ?? ""
+        var text = "run \(state.run) of '\(state.pipeline)': \(paint(state.status.rawValue, state.status.rawValue, color))\(elapsed)\n"
         text += "file \(state.file), started \(state.started)" + (state.ended.map { ", ended \($0)" } ?? "") + "\n"
         if let waiting = state.waiting { text += "waiting (\(waiting.reason)): \(waiting.message)\n" }
         if let lease {
@@ -53,22 +85,30 @@ struct Status: ParsableCommand {
                 + (lease.expired ? "expired \(lease.expires)\n" : "expires \(lease.expires)\n")
         }
         if state.status == .abandoned {
-            text +=
-                "abandoned: its engine (pid \(state.pid)) is gone without recording an end; continue it with 'pipeline resume \(state.run)' or undo it with 'pipeline rollback \(state.run)'\n"
+            text += "abandoned: its engine (pid \(state.pid)) is gone without recording an end\n"
+        }
+        if let failed = state.failedStage.flatMap(state.stage), let reason = state.failureReason(failed) {
+            text += "failed: stage '\(failed.id)': \(reason)" + (failed.attempts.last.map { "; log: \($0.log)" } ?? "") + "\n"
         }
         let width = state.stages.map(\.id.count).max() ?? 5
+        let statusWidth = state.stages.map(\.status.rawValue.count).max() ?? 7
         for stage in state.stages {
             let pad = String(repeating: " ", count: width - stage.id.count)
-            var line = "  \(stage.id)\(pad)  \(stage.status.rawValue)"
-            if !stage.attempts.isEmpty { line += ", \(stage.attempts.count) attempt\(stage.attempts.count == 1 ? "" : "s")" }
+            let status = stage.status.rawValue
+            var line = "  \(stage.id)\(pad)  \(paint(status, status, color))\(String(repeating: " ", count: statusWidth - status.count))"
+            if !stage.attempts.isEmpty {
+                line += "  \(HumanDuration.text(RunState.durationMs(stage))), \(stage.attempts.count) attempt\(stage.attempts.count == 1 ? "" : "s")"
+            }
             if let last = stage.attempts.last, let outcome = last.outcome?.rawValue, outcome != "succeeded" {
                 line += " (last: \(outcome)\(last.exitCode.map { ", exit \($0)" } ?? "")\(last.signal.map { ", \($0)" } ?? ""))"
             }
-            if let rollback = stage.rollback { line += "; rollback: \(rollback.status)" }
+            if let rollback = stage.rollback { line += "; rollback: \(rollback.status.rawValue)" }
+            while line.hasSuffix(" ") { line.removeLast() }
             text += line + "\n"
         }
         if let note = state.rollbackNote { text += "note: \(note)\n" }
         if !state.remaining.isEmpty { text += "still applied, for a human to undo: \(state.remaining.joined(separator: ", "))\n" }
-        Terminal.out(text)
+        for step in state.nextSteps { text += "next: \(step)\n" }
+        return text
     }
 }

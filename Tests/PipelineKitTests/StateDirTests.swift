@@ -19,7 +19,9 @@ import Testing
 
     /// The run id the engine announced on stderr (`run ID of 'NAME' …`).
     static func announcedRun(_ stderr: String) -> String? {
-        guard let line = stderr.split(separator: "\n").first(where: { $0.hasPrefix("run ") }) else { return nil }
+        // Engine lines start with the time since the command started: `+3ms run 2026…`.
+        let lines = stderr.split(separator: "\n").map { $0.hasPrefix("+") ? $0.drop { $0 != " " }.dropFirst() : $0 }
+        guard let line = lines.first(where: { $0.hasPrefix("run ") }) else { return nil }
         return line.split(separator: " ").dropFirst().first.map(String.init)
     }
 

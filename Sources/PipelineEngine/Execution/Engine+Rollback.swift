@@ -168,6 +168,7 @@ extension Engine {
         let phase = step.phase.rawValue
         undo.log.reset(logPath("logs/\(id).\(phase).\(undo.attempt).log"))
         record(.attemptStarted(stage: id, phase: step.phase, attempt: undo.attempt, log: undo.log.path))
+        output.attemptStarted(stage: id, attempt: undo.attempt, phase: step.rawValue)
         let isHalfApplied = run.stage(id).map { $0.status != .succeeded && $0.status != .rollbackFailed } ?? false
         let live = run.stage(id)?.liveColor ?? ""
         let what = step == .traffic ? "traffic to 0%" : step == .switchBack ? "switch back to \(live)" : phase
@@ -259,7 +260,7 @@ extension Engine {
             if failedRun {
                 output.note(undone ? "run \(run.run) failed; its stages were rolled back" : "run \(run.run) failed; nothing needed undoing")
             } else {
-                output.note("run \(run.run) rolled back")
+                output.note("run \(run.run) rolled back" + (run.elapsedMs(now: clock.timestamp()).map { " (\(HumanDuration.text($0)) in all)" } ?? ""))
             }
             state = .finished(failedRun ? ExitStatus.failedRolledBack : ExitStatus.succeeded)
             if final == .rolledBack { notify(.rolledBack, failedStage: failedStage, reason: failedStage.map(failureReason)) }

@@ -173,6 +173,7 @@ extension DeployEngine {
             }
         }
         record(.attemptStarted(stage: stage.id, phase: .run, attempt: attempt, log: stages[node].log.path))
+        output.attemptStarted(stage: stage.id, attempt: attempt, phase: AttemptPhase.run.rawValue)
         let tryNumber = triesUsed(stage.id)
         output.note(
             "[\(stage.id)] attempt \(attempt)"
@@ -355,7 +356,7 @@ extension DeployEngine {
         if ok {
             recordFinished(node, status: .succeeded, outputs: outputs)
             stageEnded(node, succeeded: true)
-            output.note("[\(stage.id)] succeeded")
+            output.note("[\(stage.id)] succeeded in \(HumanDuration.text(run.stage(stage.id).map(RunState.durationMs) ?? 0))")
             return
         }
         let canRetry: Bool = {
@@ -371,7 +372,8 @@ extension DeployEngine {
         // A failed attempt's outputs (say `previous`, written before it failed) go to its rollback.
         recordFinished(node, status: .failed, outputs: outputs)
         stageEnded(node, succeeded: false)
-        output.note("[\(stage.id)] failed after \(tries) attempt\(tries == 1 ? "" : "s")")
+        output.note(
+            "[\(stage.id)] failed after \(tries) attempt\(tries == 1 ? "" : "s") (\(HumanDuration.text(run.stage(stage.id).map(RunState.durationMs) ?? 0)))")
         if !state.isFailing && !state.isInterrupting {
             state = .failing(stage: stage.id)
             if options.onFailure == .stop {
@@ -388,7 +390,7 @@ extension DeployEngine {
         case .running:
             if succeededCount == stages.count {
                 record(.runFinished(status: .succeeded, remaining: nil, note: nil, failedStage: nil))
-                output.note("run \(run.run) succeeded")
+                output.note("run \(run.run) succeeded" + (run.elapsedMs(now: clock.timestamp()).map { " in \(HumanDuration.text($0))" } ?? ""))
                 notify(.succeeded)
                 state = .finished(ExitStatus.succeeded)
             } else if openStages.isEmpty {

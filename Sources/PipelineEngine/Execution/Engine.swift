@@ -452,7 +452,7 @@ public class Engine {
     /// Makes queued events durable; called before any action that depends on them.
     func flush() throws(EngineError) {
         guard !pendingEvents.isEmpty else { return }
-        try journal.append(pendingEvents)
+        output.journaled(try journal.append(pendingEvents))
         pendingEvents.removeAll(keepingCapacity: true)
     }
 
@@ -754,7 +754,8 @@ public class Engine {
         }
         if let t = timeoutMs { child.deadline = child.startedAt + t }
         jobs[child.pid] = (child, purpose)
-        try journal.appendUnsynced(.processStarted(stage: attempt.stage, phase: attempt.phase, attempt: attempt.number, pgid: Int(child.pid)))
+        let line = try journal.appendUnsynced(.processStarted(stage: attempt.stage, phase: attempt.phase, attempt: attempt.number, pgid: Int(child.pid)))
+        output.journaled([line])
     }
 
     func logPath(_ relative: String) -> String { runDirectory + "/" + relative }

@@ -63,6 +63,15 @@ public protocol EngineOutput: AnyObject {
     func attemptEnded(stage: String, attempt: Int, phase: String, status: String, logPath: String)
     /// The run ended (or stopped); `state` is final for this invocation.
     func runEnded(_ state: RunState)
+    /// An attempt of a stage (or of its rollback, gate check, …) is starting.
+    func attemptStarted(stage: String, attempt: Int, phase: String)
+    /// Journal lines were written, exactly as stored (`--output json`).
+    func journaled(_ lines: [String])
+}
+
+extension EngineOutput {
+    public func attemptStarted(stage: String, attempt: Int, phase: String) {}
+    public func journaled(_ lines: [String]) {}
 }
 
 /// The documented exit codes.

@@ -259,22 +259,25 @@ final class JournalWriter: RunJournal {
 
     /// Appends one already stamped event without waiting for the disk: for facts that only matter
     /// while this machine is up (a process group's id), made durable by the next ``append(_:)``.
-    func appendUnsynced(_ event: JournalEvent) throws(EngineError) {
-        var bytes = Array((event.line(time: clock.timestamp(), clockMs: clock.now()).compact + "\n").utf8)
+    @discardableResult
+    func appendUnsynced(_ event: JournalEvent) throws(EngineError) -> String {
+        let line = event.line(time: clock.timestamp(), clockMs: clock.now()).compact
+        var bytes = Array((line + "\n").utf8)
         guard Posix.writeAll(fd, &bytes) else {
             throw EngineError("cannot write the journal: \(String(cString: strerror(errno)))", exitCode: 3)
         }
+        return line
     }
 
     /// Stamps and appends events durably.
-    func append(_ events: [JournalEvent]) throws(EngineError) {
-        guard !events.isEmpty else { return }
+    @discardableResult
+    func append(_ events: [JournalEvent]) throws(EngineError) -> [String] {
+        guard !events.isEmpty else { return [] }
         let time = clock.timestamp()
         let ms = clock.now()
+        let lines = events.map { $0.line(time: time, clockMs: ms).compact }
         var text = ""
-        for event in events {
-            text += event.line(time: time, clockMs: ms).compact + "\n"
-        }
+        for line in lines { text += line + "\n" }
         appends += 1
         var bytes = Array(text.utf8)
         if let crash = crashAt, crash.count == appends, crash.half {
@@ -287,6 +290,7 @@ final class JournalWriter: RunJournal {
             throw EngineError("cannot sync the journal: \(String(cString: strerror(errno)))", exitCode: 3)
         }
         if let crash = crashAt, crash.count == appends { kill(getpid(), SIGKILL) }
+        return lines
     }
 }
 

@@ -397,15 +397,21 @@ final class PostgresJournal: RunJournal {
         self.clock = clock
     }
 
-    func append(_ events: [JournalEvent]) throws(EngineError) {
-        guard !events.isEmpty else { return }
+    @discardableResult
+    func append(_ events: [JournalEvent]) throws(EngineError) -> [String] {
+        guard !events.isEmpty else { return [] }
         let time = clock.timestamp()
         let ms = clock.now()
-        try write(events.map { $0.line(time: time, clockMs: ms).compact })
+        let lines = events.map { $0.line(time: time, clockMs: ms).compact }
+        try write(lines)
+        return lines
     }
 
-    func appendUnsynced(_ event: JournalEvent) throws(EngineError) {
-        try write([event.line(time: clock.timestamp(), clockMs: clock.now()).compact])
+    @discardableResult
+    func appendUnsynced(_ event: JournalEvent) throws(EngineError) -> String {
+        let line = event.line(time: clock.timestamp(), clockMs: clock.now()).compact
+        try write([line])
+        return line
     }
 
     /// Writes `lines` in one transaction under the lease. A write that fails for a reason that may

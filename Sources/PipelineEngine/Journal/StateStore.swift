@@ -45,9 +45,12 @@ public protocol StateStore: Sendable {
 /// A run's journal, opened for appending.
 public protocol RunJournal: AnyObject {
     /// Appends events durably, in order, before the engine acts on them (write-ahead).
-    func append(_ events: [JournalEvent]) throws(EngineError)
+    /// - Returns: the JSON lines written, exactly as stored (for `--output json`).
+    @discardableResult
+    func append(_ events: [JournalEvent]) throws(EngineError) -> [String]
     /// Appends one event without waiting for it to be durable (made durable by the next ``append(_:)``).
-    func appendUnsynced(_ event: JournalEvent) throws(EngineError)
+    @discardableResult
+    func appendUnsynced(_ event: JournalEvent) throws(EngineError) -> String
 }
 
 /// The held lock of one pipeline; released when it is deinitialised (or its holder dies).

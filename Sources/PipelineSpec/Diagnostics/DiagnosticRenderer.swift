@@ -86,13 +86,9 @@ public struct DiagnosticRenderer: Sendable {
         return String(decoding: bytes[start..<end], as: UTF8.self)
     }
 
-    private func escapeData(_ s: String) -> String {
-        s.replacingAll("%", with: "%25").replacingAll("\r", with: "%0D").replacingAll("\n", with: "%0A")
-    }
+    private func escapeData(_ s: String) -> String { WorkflowCommand.escapeData(s) }
 
-    private func escapeProperty(_ s: String) -> String {
-        escapeData(s).replacingAll(":", with: "%3A").replacingAll(",", with: "%2C")
-    }
+    private func escapeProperty(_ s: String) -> String { WorkflowCommand.escapeProperty(s) }
 }
 
 extension String {
