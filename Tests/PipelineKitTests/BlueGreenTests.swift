@@ -110,6 +110,61 @@ import Testing
         #expect(Ledger(box).lines.count == 2, "nothing was deployed over a colour that may be live")
     }
 
+    /// The idle colour deployed while the migration runs, the switch after it: valid with
+    /// `--strict`, in that order for real, and no switch when the migration fails.
+    static let deployBeforeMigrate = """
+        version: 1
+        name: early
+        stages:
+          - {id: presync, kind: env-presync, require: [HOME]}
+          - id: app
+            kind: blue-green
+            needs: [presync]
+            switch-after: [migrate]
+            deploy: 'echo "deploy $PIPELINE_COLOR" >> ledger'
+            switch: 'echo "switch $PIPELINE_COLOR" >> ledger'
+            rollback: 'echo "restore $PIPELINE_COLOR" >> ledger'
+          - id: migrate
+            kind: migrate
+            needs: [presync]
+            backup: 'echo dump > "$PIPELINE_BACKUP_PATH"'
+            run: 'while [ ! -f ledger ]; do sleep 0.05; done; sleep 0.3; test ! -f fail-migrate; echo migrated >> ledger'
+            restore: 'echo restored >> ledger'
+          - {id: check, kind: verify, needs: [app], smoke: ['true']}
+        """
+
+    @Test func theIdleColourIsDeployedBeforeTheMigrationAndSwitchedAfterIt() throws {
+        let box = try Sandbox(Self.deployBeforeMigrate)
+        defer { box.remove() }
+        let strict = try box.pipeline(["validate", "--strict", "p.yml"])
+        #expect(strict.status == 0, "switch-after satisfies deploy-before-prepare: \(strict.stderr)")
+        // One slot: the waiting try does not hold it, or the migration could never start.
+        let result = try box.pipeline(["run", "p.yml", "--max-parallel", "1"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(Ledger(box).lines == ["deploy green", "migrated", "switch green"])
+        #expect(result.stderr.contains("[app] waiting for 'migrate' before the switch"), "\(result.stderr)")
+        // Without switch-after, --strict refuses the same file: the switch could come first.
+        let unordered = try Sandbox(Self.deployBeforeMigrate.replacingOccurrences(of: "    switch-after: [migrate]\n", with: ""))
+        defer { unordered.remove() }
+        let refused = try unordered.pipeline(["validate", "--strict", "p.yml"])
+        #expect(refused.status == 2 && refused.stderr.contains("blue-green 'app' does not need migrate 'migrate'"), "\(refused.stderr)")
+    }
+
+    @Test func aFailedMigrationMeansNoSwitchAndTheIdleColourRestored() throws {
+        let box = try Sandbox(Self.deployBeforeMigrate)
+        defer { box.remove() }
+        try "x".write(to: box.dir.appendingPathComponent("fail-migrate"), atomically: true, encoding: .utf8)
+        let result = try box.pipeline(["run", "p.yml"])
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(Ledger(box).lines == ["deploy green", "restored", "restore green"], "\(Ledger(box).text)")
+        let run = box.runsInStartOrder.last!
+        let app = try #require(Sandbox.stages(try box.state(run))["app"])
+        #expect(app["status"] as? String == "rolled_back")
+        #expect(box.events(of: run).allSatisfy { $0["type"] as? String != "color_switch" })
+        let ended = box.events(of: run).first { $0["type"] as? String == "attempt_finished" && $0["stage"] as? String == "app" }
+        #expect(ended?["outcome"] as? String == "stopped")
+    }
+
     @Test func planShowsTheColoursSteps() throws {
         let box = try Sandbox(Self.pipeline("http://127.0.0.1:1"))
         defer { box.remove() }

@@ -13,7 +13,7 @@ extension DeployEngine {
         }
         var active = openStages.filter { node in
             switch stages[node].phase {
-            case .running, .gateCheck: return true;
+            case .running, .gateCheck: return !stages[node].parkedAtSwitch
             default: return false
             }
         }.count
@@ -34,6 +34,12 @@ extension DeployEngine {
                 guard accepting, active < maxParallel else { continue }
                 try startAttempt(node, stage)
                 active += 1
+                progressed = true
+            case .running(let index) where stages[node].parkedAtSwitch:
+                guard accepting, switchAfterPending(node).isEmpty else { continue }
+                stages[node].parkedAtSwitch = false
+                emit(.action(stage: node), "\(switchAfter(node).map { "'\($0)'" }.joined(separator: ", ")) succeeded")
+                try runAction(node, index: index, startedAt: now)
                 progressed = true
             default:
                 continue
@@ -204,11 +210,19 @@ extension DeployEngine {
                 stages[node].phase = .running(action: index)
                 return
             case .script(let source, let label, var extra):
-                if stages[node].actions.count > 1 || label.hasPrefix("smoke") { emit(.action(stage: node), "\(label)") }
                 if stages[node].actions[index].isSwitch {
+                    let pending = switchAfterPending(node)
+                    if !pending.isEmpty {
+                        // Deploying the idle colour took no traffic; the switch must wait.
+                        emit(.action(stage: node), "waiting for \(pending.map { "'\($0)'" }.joined(separator: ", ")) before the switch")
+                        stages[node].parkedAtSwitch = true
+                        stages[node].phase = .running(action: index)
+                        return
+                    }
                     try recordSwitch(stage)
                     if let live = run.stage(stage.id)?.liveColor { extra.append(("PIPELINE_FROM_COLOR", live)) }
                 }
+                if stages[node].actions.count > 1 || label.hasPrefix("smoke") { emit(.action(stage: node), "\(label)") }
                 if let backup = stages[node].backupPath { extra.append(("PIPELINE_BACKUP_PATH", backup)) }
                 let elapsed = clock.now() - startedAt
                 let remaining = max(1, stage.timeout.milliseconds - elapsed)

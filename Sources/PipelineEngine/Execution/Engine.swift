@@ -115,6 +115,8 @@ public class Engine {
         var actions: [Action] = []
         /// Where a migrate stage's backup script writes its artifact this attempt (`PIPELINE_BACKUP_PATH`).
         var backupPath: String?
+        /// A blue-green stage's try waits before its switch for its `switch-after` stages.
+        var parkedAtSwitch = false
     }
 
     let options: EngineOptions
@@ -173,6 +175,8 @@ public class Engine {
     func readAnswer() {}
     /// The run stopped running: a prompt on screen no longer stands.
     func dropPrompt() {}
+    /// The run stopped running: tries waiting for other stages (a blue-green switch) end.
+    func stopParked() throws(EngineError) {}
     /// The deploy's own timers (gate waits, retry delays).
     func deployTimers() -> [Int] { [] }
     /// A stage's script, or its gate check, ended.
@@ -520,7 +524,10 @@ public class Engine {
 
     /// Advances every stage and the run as far as possible without waiting.
     func step() throws(EngineError) {
-        if !state.isRunning { dropPrompt() }
+        if !state.isRunning {
+            dropPrompt()
+            try stopParked()
+        }
         var progressed = true
         while progressed {
             progressed = false

@@ -46,6 +46,28 @@ extension DeployEngine {
             "[\(stage.id)] live colour: \(live)" + (decidedBy.map { " (since run \($0))" } ?? " (no earlier run switched it)") + "; deploying \(idle)")
     }
 
+    /// The `switch-after` stages of a blue-green stage.
+    func switchAfter(_ node: Int) -> [String] {
+        if case .blueGreen(let spec) = pipeline.stages[node].spec { return spec.switchAfter }
+        return []
+    }
+
+    /// The `switch-after` stages that have not succeeded yet.
+    func switchAfterPending(_ node: Int) -> [String] {
+        switchAfter(node).filter { id in graph.index[id].map { stages[$0].phase != .succeeded } ?? false }
+    }
+
+    /// The run stopped running while a blue-green try waited before its switch: the try ends
+    /// without switching — `stopped` when the run is failing (the rollback then restores the idle
+    /// colour), `interrupted` otherwise (a gate stopped the run, or a signal), so `resume` runs it again.
+    func stopParkedSwitches() throws(EngineError) {
+        for node in stages.indices where stages[node].parkedAtSwitch {
+            stages[node].parkedAtSwitch = false
+            emit(.action(stage: node), "not switching: the run is \(state.isFailing ? "failing" : "stopping")")
+            try attemptFinished(node, ok: false, exitCode: nil, signal: nil, outcome: state.isFailing ? .stopped : .interrupted)
+        }
+    }
+
     /// Journals (durably) where the switch is about to point traffic, before its script runs.
     func recordSwitch(_ stage: Stage) throws(EngineError) {
         guard let idle = run.stage(stage.id)?.idleColor else { return }

@@ -27,7 +27,7 @@ public enum StageKey: String, CaseIterable, Sendable {
     case backup, restore, lint, reversible
     case traffic, steps, bake, interval, failureLimit = "failure-limit", analysis
     case http, smoke
-    case deploy, `switch`, colors
+    case deploy, `switch`, colors, switchAfter = "switch-after"
 
     package static let common: [StageKey] = [
         .id, .name, .description, .kind, .needs, .rollback, .timeout, .retry, .env, .gate, .outputs, .idempotent, .shell, .allow,
@@ -42,7 +42,7 @@ public enum StageKey: String, CaseIterable, Sendable {
         case .migrate: return ([.run, .backup, .restore, .lint, .reversible], [.run])
         case .canary: return ([.traffic, .steps, .bake, .interval, .failureLimit, .analysis], [.traffic, .steps])
         case .verify: return ([.http, .smoke], [])
-        case .blueGreen: return ([.deploy, .switch, .http, .smoke, .colors], [.deploy, .switch])
+        case .blueGreen: return ([.deploy, .switch, .switchAfter, .http, .smoke, .colors], [.deploy, .switch])
         }
     }
 

@@ -19,7 +19,36 @@ extension PipelineDecoder {
                 spec.colors = names
             }
         }
+        if let a = fields[.switchAfter], let items = reader.strings(a, "'switch-after' of \(label)") {
+            for (index, item) in items.enumerated() where items[..<index].contains(where: { $0.0 == item.0 }) {
+                reader.error(item.1, "\(label) lists '\(item.0)' twice in 'switch-after'")
+            }
+            spec.switchAfter = items.map(\.0)
+            spec.switchAfterMarks = items.map(\.1)
+        }
         return spec
+    }
+
+    /// `switch-after` names stages of the file that do not wait for the blue-green stage (which
+    /// would then wait for them forever).
+    package static func checkSwitchAfter(_ pipeline: Pipeline, _ graph: StageGraph, _ decoder: inout PipelineDecoder) {
+        let ids = pipeline.stages.map(\.id)
+        for (node, stage) in pipeline.stages.enumerated() {
+            guard case .blueGreen(let spec) = stage.spec else { continue }
+            let waiting = graph.descendants(of: node)
+            for (id, mark) in zip(spec.switchAfter, spec.switchAfterMarks) {
+                guard let other = graph.index[id] else {
+                    decoder.reader.error(mark, "stage '\(stage.id)' switches after unknown stage '\(id)'" + Suggestion.didYouMean(id, among: ids))
+                    continue
+                }
+                if other == node {
+                    decoder.reader.error(mark, "stage '\(stage.id)' cannot switch after itself")
+                } else if waiting.contains(other) {
+                    decoder.reader.error(
+                        mark, "stage '\(stage.id)' cannot switch after '\(id)': '\(id)' needs '\(stage.id)' (directly or not), so both would wait forever")
+                }
+            }
+        }
     }
 
     /// `allow: [rule-id]`: lint rules accepted for one stage.

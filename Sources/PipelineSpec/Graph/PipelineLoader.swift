@@ -60,6 +60,7 @@ public enum PipelineLoader {
         var graph: StageGraph?
         if let pipeline = decoded {
             graph = checkGraph(pipeline, &decoder)
+            if let graph { PipelineDecoder.checkSwitchAfter(pipeline, graph, &decoder) }
             checkReferences(pipeline, graph, &decoder)
         }
         var diagnostics = decoder.reader.diagnostics

@@ -80,7 +80,13 @@ public enum Linter {
             default: break
             }
             if stage.kind.isDeploy {
-                for p in preparations where !ancestors(i).contains(p) && p != i {
+                // A blue-green stage's switch also waits for its `switch-after` stages: what they
+                // prepare is ready before any traffic reaches the new release.
+                var before = ancestors(i)
+                if case .blueGreen(let spec) = stage.spec {
+                    for id in spec.switchAfter { if let n = graph.index[id] { before.formUnion(ancestors(n).union([n])) } }
+                }
+                for p in preparations where !before.contains(p) && p != i {
                     let reason =
                         stage.kind == .blueGreen
                         ? "its switch could send traffic to the new release before its config, infrastructure or schema is ready (deploying the idle colour takes no traffic; switching does)"

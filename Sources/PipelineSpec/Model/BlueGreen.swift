@@ -1,3 +1,5 @@
+import PipelineYAML
+
 /// `blue-green`: deploy the idle colour, check it before it takes traffic, switch traffic to it.
 ///
 /// Which colour is live is not written in the file: the engine derives it from the recorded runs
@@ -13,6 +15,11 @@ public struct BlueGreenSpec: Sendable {
     public var smoke: [Script]
     /// The two colours; the first deploy goes to the second (the first is taken as live).
     public var colors: [String]
+    /// Stages that must succeed before the switch, but not before the deploy (`switch-after`):
+    /// deploying the idle colour takes no traffic, switching does.
+    public var switchAfter: [String] = []
+    /// Where each of `switchAfter` is written.
+    public var switchAfterMarks: [Mark] = []
 
     /// The colour other than `live`.
     public func idle(whenLive live: String) -> String { colors.first { $0 != live } ?? colors[0] }

@@ -786,6 +786,14 @@ public enum PipelineSchema {
             "blue",
             "green"
           ]
+        },
+        "switch-after": {
+          "description": "blue-green: stage ids that must succeed before the switch but not before the deploy (deploying the idle colour takes no traffic; switching does). None of them may need this stage.",
+          "type": "array",
+          "uniqueItems": true,
+          "items": {
+            "$ref": "#/$defs/stageId"
+          }
         }
       },
       "allOf": [
@@ -892,6 +900,11 @@ public enum PipelineSchema {
                 },
                 {
                   "required": [
+                    "switch-after"
+                  ]
+                },
+                {
+                  "required": [
                     "traffic"
                   ]
                 }
@@ -994,6 +1007,11 @@ public enum PipelineSchema {
                 {
                   "required": [
                     "switch"
+                  ]
+                },
+                {
+                  "required": [
+                    "switch-after"
                   ]
                 },
                 {
@@ -1114,6 +1132,11 @@ public enum PipelineSchema {
                 },
                 {
                   "required": [
+                    "switch-after"
+                  ]
+                },
+                {
+                  "required": [
                     "traffic"
                   ]
                 }
@@ -1206,6 +1229,11 @@ public enum PipelineSchema {
                 {
                   "required": [
                     "switch"
+                  ]
+                },
+                {
+                  "required": [
+                    "switch-after"
                   ]
                 },
                 {
@@ -1326,6 +1354,11 @@ public enum PipelineSchema {
                 },
                 {
                   "required": [
+                    "switch-after"
+                  ]
+                },
+                {
+                  "required": [
                     "traffic"
                   ]
                 }
@@ -1442,6 +1475,11 @@ public enum PipelineSchema {
                 },
                 {
                   "required": [
+                    "switch-after"
+                  ]
+                },
+                {
+                  "required": [
                     "traffic"
                   ]
                 }
@@ -1534,6 +1572,11 @@ public enum PipelineSchema {
                 {
                   "required": [
                     "switch"
+                  ]
+                },
+                {
+                  "required": [
+                    "switch-after"
                   ]
                 }
               ]
@@ -1641,6 +1684,11 @@ public enum PipelineSchema {
                 {
                   "required": [
                     "switch"
+                  ]
+                },
+                {
+                  "required": [
+                    "switch-after"
                   ]
                 },
                 {
