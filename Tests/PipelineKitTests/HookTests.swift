@@ -111,6 +111,23 @@ import Testing
         #expect(names == ["rollback.before", "rollback.after"])
     }
 
+    @Test func aRunStoppedAtAGateTellsTheWaitingHooks() throws {
+        let box = try Sandbox(
+            """
+            version: 1
+            name: gated
+            notify:
+              - {on: [waiting], run: 'echo "$PIPELINE_EVENT $PIPELINE_STATUS: $PIPELINE_REASON" >> hooks'}
+            stages:
+              - {id: api, kind: backend, run: 'true', rollback: 'true', gate: {approval: {message: "ship it?"}}}
+              - {id: check, kind: verify, smoke: ['true']}
+            """)
+        defer { box.remove() }
+        let result = try box.pipeline(["run", "p.yml"])
+        #expect(result.status == 4, "\(result.stderr)")
+        #expect(box.read("hooks").hasPrefix("waiting waiting: stage 'api' needs approval (ship it?)"), "\(box.read("hooks"))")
+    }
+
     @Test(arguments: ["before", "after"])
     func aFailingRollbackHookStillRollsBackAndAsksForAHuman(_ which: String) throws {
         let scripts = which == "before" ? "{before: 'exit 1', after: 'echo after >> ledger'}" : "{before: 'echo before >> ledger', after: 'exit 1'}"
@@ -125,5 +142,7 @@ import Testing
         #expect(state["status"] as? String == "rollback_failed")
         #expect((state["rollback_note"] as? String ?? "").contains("rollback.\(which) failed (exit 1)"))
         #expect(Sandbox.stages(state).values.filter { $0["status"] as? String == "rolled_back" }.count == 2)
+        let status = try box.pipeline(["status"])
+        #expect(status.stdout.contains("every stage was undone: check by hand what the failed rollback.before/after script"), "\(status.stdout)")
     }
 }
