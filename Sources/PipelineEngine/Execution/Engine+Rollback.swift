@@ -168,7 +168,7 @@ extension Engine {
         let phase = step.phase.rawValue
         undo.log.reset(logPath("logs/\(id).\(phase).\(undo.attempt).log"))
         record(.attemptStarted(stage: id, phase: step.phase, attempt: undo.attempt, log: undo.log.path))
-        output.attemptStarted(stage: id, attempt: undo.attempt, phase: step.rawValue)
+        output.attemptStarted(stage: id, attempt: undo.attempt, phase: phase)
         let isHalfApplied = run.stage(id).map { $0.status != .succeeded && $0.status != .rollbackFailed } ?? false
         let live = run.stage(id)?.liveColor ?? ""
         let what = step == .traffic ? "traffic to 0%" : step == .switchBack ? "switch back to \(live)" : phase
