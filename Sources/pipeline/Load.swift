@@ -5,21 +5,29 @@ import PipelineSpec
 enum Load {
     /// - Parameter preflight: also run what `run` checks before it starts (the migration lint), so a
     ///   file that `validate` rejects is never shown as a plan.
-    static func pipeline(_ file: String, strict: Bool = false, preflight: Bool = false) throws -> LoadedPipeline {
+    static func pipeline(_ file: String, choice: ChoiceArguments, strict: Bool = false, preflight: Bool = false) throws -> LoadedPipeline {
         let loaded: LoadedPipeline
+        let options = try choice.options(strict: strict)
         do {
-            loaded = try PipelineLoader.load(path: file, options: .init(strict: strict))
+            loaded = try PipelineLoader.load(path: file, options: options)
         } catch {
-            let renderer = DiagnosticRenderer(sources: [file: PipelineLoader.source(of: file) ?? []])
-            Terminal.err(renderer.render(error.diagnostics, format: .text))
+            Terminal.err(DiagnosticRenderer(sources: sources(of: error.diagnostics)).render(error.diagnostics, format: .text))
             throw ExitCode(2)
         }
         guard preflight else { return loaded }
         let findings = MigrationLinter.preflight(loaded.pipeline)
         guard findings.contains(where: { $0.severity == .error }) else { return loaded }
-        var sources: [String: [UInt8]] = [file: loaded.source]
-        for path in Set(findings.map(\.path)) where sources[path] == nil { sources[path] = PipelineLoader.source(of: path, limit: 16 << 20) }
-        Terminal.err(DiagnosticRenderer(sources: sources).render(findings, format: .text))
+        Terminal.err(DiagnosticRenderer(sources: sources(of: findings, known: loaded.sources)).render(findings, format: .text))
         throw ExitCode(2)
+    }
+
+    /// The bytes of each file the diagnostics name (the pipeline file, included stage files,
+    /// migration files), for the excerpt under each one; `known` ones are not read again.
+    static func sources(of diagnostics: [Diagnostic], known: [String: [UInt8]] = [:]) -> [String: [UInt8]] {
+        var sources = known
+        for path in Set(diagnostics.map(\.path)) where sources[path] == nil {
+            sources[path] = PipelineLoader.source(of: path, limit: 16 << 20)
+        }
+        return sources
     }
 }

@@ -36,7 +36,7 @@ struct LockStatus: ParsableCommand {
     @Option(help: "Where this machine keeps logs and outputs.")
     var stateDir = ".pipeline"
 
-    @Option(help: "Only this pipeline.")
+    @Option(help: "Only this pipeline (NAME@ENV for one environment of a file with environments).")
     var pipeline: String?
 
     func run() throws {
@@ -61,7 +61,7 @@ struct LockRelease: ParsableCommand {
     @Option(help: "Where this machine keeps logs and outputs.")
     var stateDir = ".pipeline"
 
-    @Option(help: "The pipeline whose lease to release.")
+    @Option(help: "The pipeline whose lease to release (NAME@ENV for one environment of a file with environments).")
     var pipeline: String
 
     @Option(help: "Why (recorded with who released it).")

@@ -6,7 +6,7 @@ import PipelineSpec
 struct Resume: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract:
-            "Continue an interrupted, waiting or abandoned run; succeeded stages are not run again; a run stopped while rolling back finishes its rollback.",
+            "Continue an interrupted, waiting or abandoned run with the environment and inputs it started with; succeeded stages are not run again; a run stopped while rolling back finishes its rollback.",
         discussion: """
             Exit status: 0 succeeded; 1 failed and rolled back cleanly; 2 invalid input, usage or lock held; \
             3 rollback failed or incomplete, or a rollback.before/after script failed (a human must act); 4 stopped at a gate; 5 lost the lease (--state: another \
@@ -30,12 +30,16 @@ struct Resume: ParsableCommand {
     @Option(help: "Without RUN: the latest run of this pipeline (needed when the state dir holds several pipelines).")
     var pipeline: String?
 
+    @Option(name: .customLong("env"), help: ArgumentHelp("Without RUN: the latest run in this environment.", valueName: "NAME"))
+    var environment: String?
+
     func run() throws {
         var options = try engine.options()
         options.force = force
         options.rerun = Set(rerun)
         options.assumeDone = Set(assumeDone)
-        let code = Engine.resume(runID: runID, pipeline: pipeline, options: options, output: engine.runner.terminal(options))
+        let code = Engine.resume(
+            runID: runID, pipeline: pipeline, environment: environment, options: options, output: engine.runner.terminal(options))
         if code != 0 { throw ExitCode(code) }
     }
 }

@@ -20,9 +20,12 @@ struct Rollback: ParsableCommand {
     @Option(help: "Without RUN: the latest run of this pipeline (needed when the state dir holds several pipelines).")
     var pipeline: String?
 
+    @Option(name: .customLong("env"), help: ArgumentHelp("Without RUN: the latest run in this environment.", valueName: "NAME"))
+    var environment: String?
+
     func run() throws {
         let options = try engine.options()
-        let code = Engine.rollback(runID: runID, pipeline: pipeline, options: options, output: engine.terminal(options))
+        let code = Engine.rollback(runID: runID, pipeline: pipeline, environment: environment, options: options, output: engine.terminal(options))
         if code != 0 { throw ExitCode(code) }
     }
 }

@@ -20,6 +20,9 @@ struct Status: ParsableCommand {
     @Flag(help: "Print the documented JSON shape (schemas/journal.schema.json, 'state').")
     var json = false
 
+    @Option(name: .customLong("env"), help: ArgumentHelp("Without RUN: the latest run in this environment.", valueName: "NAME"))
+    var environmentName: String?
+
     @Flag(help: "Refresh every second while the run is running; end with its final state.")
     var watch = false
 
@@ -29,9 +32,13 @@ struct Status: ParsableCommand {
     func run() throws {
         let store = try CheckedStore.open(stateDir, self.state)
         let id = try Lock.orExit { () throws(EngineError) in
-            let latest = store.runsNewestFirst().first { pipeline == nil || $0.pipeline == pipeline }
+            let latest = store.runsNewestFirst().first {
+                (pipeline == nil || $0.pipeline == pipeline) && (environmentName == nil || $0.environment == environmentName)
+            }
             guard let id = try runID.map(RunID.checked) ?? latest?.id else {
-                throw EngineError("no runs\(pipeline.map { " of pipeline '\($0)'" } ?? "") recorded in '\(store.location)'")
+                throw EngineError(
+                    "no runs\(pipeline.map { " of pipeline '\($0)'" } ?? "")\(environmentName.map { " in environment '\($0)'" } ?? "") recorded in '\(store.location)'"
+                )
             }
             return id
         }
@@ -41,8 +48,8 @@ struct Status: ParsableCommand {
         var last = ""
         while true {
             let state = try Lock.orExit { () throws(EngineError) in try store.load(id) }
-            // With --state URL: the pipeline's lease, whoever holds it now.
-            let lease = (store as? PostgresStateStore).flatMap { try? $0.leases(pipeline: state.pipeline).first }
+            // With --state URL: the pipeline's lease (per environment), whoever holds it now.
+            let lease = (store as? PostgresStateStore).flatMap { try? $0.leases(pipeline: state.lockScope).first }
             let text =
                 json
                 ? Self.json(state, lease: lease) : Self.text(state, lease: lease, color: colored, now: EngineClock(virtual: false, wallStart: nil).timestamp())
@@ -76,12 +83,16 @@ struct Status: ParsableCommand {
     static func text(_ state: RunState, lease: PostgresStateStore.LeaseInfo?, color: Bool, now: String) -> String {
         let elapsed =
             state.elapsedMs(now: now).map { state.ended == nil ? " (for \(HumanDuration.text($0)) so far)" : " (took \(HumanDuration.text($0)))" } ?? ""
-        var text = "run \(state.run) of '\(state.pipeline)': \(paint(state.status.rawValue, state.status.rawValue, color))\(elapsed)\n"
+        let place = state.environment.map { " in '\($0)'" } ?? ""
+        var text = "run \(state.run) of '\(state.pipeline)'\(place): \(paint(state.status.rawValue, state.status.rawValue, color))\(elapsed)\n"
         text += "file \(state.file), started \(state.started)" + (state.ended.map { ", ended \($0)" } ?? "") + "\n"
+        if let release = state.release { text += "release \(release)\n" }
+        if !state.inputs.isEmpty { text += "inputs: " + state.inputs.map { "\($0.0)=\($0.1)" }.joined(separator: ", ") + "\n" }
+        if let reason = state.requiresSkipped { text += "requires skipped (--skip-requires): \(reason)\n" }
         if let waiting = state.waiting { text += "waiting (\(waiting.reason)): \(waiting.message)\n" }
         if let lease {
             text +=
-                "lease of '\(state.pipeline)': run \(lease.run) on \(lease.host) (pid \(lease.pid), user \(lease.user)), epoch \(lease.epoch), since \(lease.acquired), "
+                "lease of '\(state.lockScope)': run \(lease.run) on \(lease.host) (pid \(lease.pid), user \(lease.user)), epoch \(lease.epoch), since \(lease.acquired), "
                 + (lease.expired ? "expired \(lease.expires)\n" : "expires \(lease.expires)\n")
         }
         if state.status == .abandoned {
@@ -102,6 +113,7 @@ struct Status: ParsableCommand {
             if let last = stage.attempts.last, let outcome = last.outcome?.rawValue, outcome != "succeeded" {
                 line += " (last: \(outcome)\(last.exitCode.map { ", exit \($0)" } ?? "")\(last.signal.map { ", \($0)" } ?? ""))"
             }
+            if let reason = stage.skipReason { line += " (\(reason))" }
             if let rollback = stage.rollback { line += "; rollback: \(rollback.status.rawValue)" }
             while line.hasSuffix(" ") { line.removeLast() }
             text += line + "\n"

@@ -7,7 +7,12 @@ extension DiagnosticRenderer.Format: ExpressibleByArgument {}
 struct Validate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check pipeline files: syntax, keys, types, the stage graph, the deploy rules and the migration lint.",
-        discussion: "Exit status: 0 valid (warnings allowed), 2 invalid.")
+        discussion: """
+            Included stage files are checked with the pipeline that includes them. A stage file ('kind: stages') given alone is \
+            checked on its own: its parameters stay unresolved, and 'env.*' and 'secrets.*' are checked where it is included.
+
+            Exit status: 0 valid (warnings allowed), 2 invalid.
+            """)
 
     @Argument(help: "Pipeline files to check.")
     var files: [String]
@@ -18,26 +23,37 @@ struct Validate: ParsableCommand {
     @Option(help: "Output format: text, json or github (workflow annotations).")
     var format: DiagnosticRenderer.Format = .text
 
+    @OptionGroup var choice: ChoiceArguments
+
     func run() throws {
         var all: [Diagnostic] = []
         var sources: [String: [UInt8]] = [:]
         var invalid = false
+        var options = try choice.options(strict: strict)
+        options.acceptStageFile = true
         for file in files {
             do {
-                let loaded = try PipelineLoader.load(path: file, options: .init(strict: strict))
+                // Without --env, every environment the file declares is checked.
+                let each = try PipelineLoader.loadEach(path: file, options: options)
+                let loaded = each[0]
                 all += loaded.warnings
-                sources[file] = loaded.source
+                sources.merge(loaded.sources) { old, _ in old }
                 // What `run` checks before starting: the migration lint of each migrate stage.
-                let preflight = MigrationLinter.preflight(loaded.pipeline)
-                if preflight.contains(where: { $0.severity == .error }) { invalid = true }
-                for path in Set(preflight.map(\.path)) where sources[path] == nil {
-                    sources[path] = PipelineLoader.source(of: path, limit: 16 << 20)
+                var preflight: [Diagnostic] = []
+                var seen = Set<String>()
+                for one in each {
+                    for finding in MigrationLinter.preflight(one.pipeline)
+                    where seen.insert("\(finding.path):\(finding.mark.line):\(finding.mark.column):\(finding.message)").inserted {
+                        preflight.append(finding)
+                    }
                 }
+                if preflight.contains(where: { $0.severity == .error }) { invalid = true }
+                sources = Load.sources(of: preflight, known: sources)
                 all += preflight
             } catch {
                 invalid = true
                 all += error.diagnostics
-                sources[file] = PipelineLoader.source(of: file)
+                sources = Load.sources(of: error.diagnostics, known: sources)
             }
         }
         let renderer = DiagnosticRenderer(sources: sources)

@@ -14,6 +14,33 @@ import Testing
         return box
     }
 
+    /// Three ports free on 127.0.0.1 now (the kernel's choice), so the demo never collides with
+    /// another run of it; the README's fixed ports are the inputs' defaults.
+    static func freePorts() throws -> (inputs: [String], env: [String: String], router: Int) {
+        var ports: [Int] = []
+        var sockets: [Int32] = []
+        defer { sockets.forEach { close($0) } }
+        while ports.count < 3 {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            try #require(fd >= 0)
+            sockets.append(fd)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_port = 0
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let bound = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+            }
+            try #require(bound)
+            ports.append(Int(UInt16(bigEndian: address.sin_port)))
+        }
+        return (
+            ["--input", "port=\(ports[0])", "--input", "v1-port=\(ports[1])", "--input", "v2-port=\(ports[2])"],
+            ["DEMO_PORT": "\(ports[0])", "DEMO_V1_PORT": "\(ports[1])", "DEMO_V2_PORT": "\(ports[2])"], ports[0]
+        )
+    }
+
     /// Demo services still running from this test's working directory.
     static func demoProcesses(_ box: Sandbox) throws -> String {
         try box.shell(
@@ -29,7 +56,8 @@ import Testing
     @Test func theDemoDeploysVersionTwo() throws {
         let box = try Self.workspace()
         defer { box.remove() }
-        let result = try box.pipeline(["run", "pipelines/demo.yml"])
+        let ports = try Self.freePorts()
+        let result = try box.pipeline(["run", "pipelines/demo.yml"] + ports.inputs)
         #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
         #expect(result.stdout.contains("[migrate] applied 0002_add_price.sql"))
         // Behaviour, not measured values: the canary passed at 100 % and was promoted.
@@ -39,7 +67,7 @@ import Testing
         #expect(result.stdout.contains("[verify] 3 items served by v2 with prices"))
         let link = try FileManager.default.destinationOfSymbolicLink(atPath: box.dir.appendingPathComponent(".pipeline/demo/web/current").path)
         #expect(link == "releases/v2")
-        let dump = try box.shell("pipelines/demo/demo.sh snapshot")
+        let dump = try box.shell("pipelines/demo/demo.sh snapshot", env: ports.env)
         #expect(dump.stdout.contains("price_cents INTEGER NOT NULL DEFAULT 0"))
         #expect(try Self.demoProcesses(box).isEmpty, "the demo leaves no process behind")
     }
@@ -48,11 +76,13 @@ import Testing
         let box = try Self.workspace()
         defer { box.remove() }
         // The state before the deploy, as the first stage creates it.
-        let bootstrap = try box.shell("pipelines/demo/demo.sh bootstrap && pipelines/demo/demo.sh snapshot && pipelines/demo/demo.sh stop-all >/dev/null")
+        let ports = try Self.freePorts()
+        let bootstrap = try box.shell(
+            "pipelines/demo/demo.sh bootstrap && pipelines/demo/demo.sh snapshot && pipelines/demo/demo.sh stop-all >/dev/null", env: ports.env)
         #expect(bootstrap.status == 0, "\(bootstrap.stderr)")
         let before = String(bootstrap.stdout.split(separator: "\n").drop { !$0.hasPrefix("BEGIN") }.joined(separator: "\n"))
 
-        let result = try box.pipeline(["run", "pipelines/demo.yml"], env: ["DEMO_BREAK_V2": "1"])
+        let result = try box.pipeline(["run", "pipelines/demo.yml"] + ports.inputs, env: ["DEMO_BREAK_V2": "1"])
         #expect(result.status == 1, "\(result.stdout)\n\(result.stderr)")
         #expect(result.stderr.contains("canary aborted at 10%: v2 error rate = "), "\(result.stderr)")
         // Reverse order: traffic, web symlink, v2, database.
@@ -62,7 +92,7 @@ import Testing
         ].map { result.stdout.range(of: $0)?.lowerBound }
         #expect(order.allSatisfy { $0 != nil }, "\(result.stdout)")
         #expect(order.compactMap { $0 } == order.compactMap { $0 }.sorted())
-        let after = try box.shell("pipelines/demo/demo.sh snapshot")
+        let after = try box.shell("pipelines/demo/demo.sh snapshot", env: ports.env)
         #expect(after.stdout.trimmingCharacters(in: .newlines) == before.trimmingCharacters(in: .newlines))
         #expect(after.stdout.contains("INSERT INTO \"items\" VALUES(3,'cortado');"))
         #expect(after.stdout.contains("web/current -> releases/v1"))
@@ -87,7 +117,7 @@ import Testing
                     self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
                 def log_message(self, *a): pass
             try:
-                server = HTTPServer(("127.0.0.1", 18080), H)
+                server = HTTPServer(("127.0.0.1", int(sys.argv[1])), H)
             except OSError:
                 open("squatter.ready", "w").write("taken by someone else already"); sys.exit(0)
             open("squatter.ready", "w").write("listening")
@@ -96,12 +126,13 @@ import Testing
             end = time.time() + 60
             while time.time() < end: server.handle_request()
             """)
-        let squatter = try Background(executable: "/usr/bin/env", ["python3", "squatter.py"], in: box.dir)
+        let ports = try Self.freePorts()
+        let squatter = try Background(executable: "/usr/bin/env", ["python3", "squatter.py", "\(ports.router)"], in: box.dir)
         defer { squatter.signal(SIGKILL); _ = squatter.wait(seconds: 10) }
         #expect(waitUntil(seconds: 20) { box.exists("squatter.ready") })
-        let result = try box.pipeline(["run", "pipelines/demo.yml"], within: 90)
+        let result = try box.pipeline(["run", "pipelines/demo.yml"] + ports.inputs, within: 90)
         #expect(result.returned && result.status != 0, "\(result.output)")
-        #expect(result.stdout.contains("[production] demo: port 18080 on 127.0.0.1 is already taken"), "\(result.output)")
+        #expect(result.stdout.contains("[production] demo: port \(ports.router) on 127.0.0.1 is already taken"), "\(result.output)")
         #expect(!result.stdout.contains("router healthy"), "\(result.stdout)")
         #expect(try Self.demoProcesses(box).isEmpty, "the refused demo leaves no process behind")
     }

@@ -44,6 +44,19 @@ import Testing
         #expect(run.halfAppliedStages(failed: nil) == ["b"])
     }
 
+    @Test func aSkippedStageIsReplayedSkippedAndNeverInTheRollback() throws {
+        let run = try Self.replay(
+            [Self.stage("a"), Self.stage("b"), Self.stage("c")],
+            Self.succeeded("a") + [
+                .stageSkipped(stage: "b", condition: "inputs.extra", reason: "if: inputs.extra: false"), Self.started("c"), Self.finished("c", .failed),
+            ])
+        #expect(run.stage("b")?.status == .skipped)
+        #expect(run.stage("b")?.skipReason == "if: inputs.extra: false")
+        #expect(run.completionOrder == ["a"])
+        #expect(run.rollbackQueue(failed: "c") == ["c", "a"])
+        #expect(run.halfAppliedStages(failed: "c") == ["c"])
+    }
+
     @Test func anInterruptedAttemptIsHalfAppliedAndItsStageStaysPending() throws {
         let run = try Self.replay([Self.stage("a"), Self.stage("b")], Self.succeeded("a") + [Self.started("b"), Self.finished("b", .interrupted)])
         #expect(run.stage("b")?.status == .pending)
@@ -178,6 +191,8 @@ import Testing
             .stageApproved(stage: "a", by: "prompt"), .gatePassed(stage: "a", gate: "wait", ms: 5),
             Self.started("a"), .processStarted(stage: "a", phase: .run, attempt: 1, pgid: 9), Self.finished("a", .timedOut),
             .stageFinished(stage: "a", status: .succeeded, outputs: [("previous", "v1")], masked: ["previous"], note: nil),
+            .stageSkipped(stage: "b", condition: "inputs.extra", reason: "if: inputs.extra: false"),
+            .stageSkipped(stage: "c", condition: nil, reason: "it reads an output of 'b', which was skipped"),
             .outputsRecorded(stage: "a", outputs: [("x", "y")], masked: []), .backup(stage: "a", attempt: 1, path: "/b", bytes: 2),
             .runWaiting(stage: "a", reason: "approval", message: "m"), .rollbackBegun(queue: ["a"], failedStage: "a"),
             .rollbackStarted(stage: "a"), .rollbackFinished(stage: "a", status: .rolledBack, method: "rollback"),

@@ -27,6 +27,7 @@ import Testing
         "verify": ["probe", "attempt_finished", "stage_finished"],
         "canary": ["measurement", "traffic", "rollback_finished", "run_finished"],
         "blueGreen": ["colors", "color_switch", "hook", "probe", "rollback_finished", "run_finished"],
+        "conditions": ["stage_skipped", "stage_finished", "rollback_begun", "rollback_finished", "run_finished"],
     ]
 
     // MARK: - Helpers
@@ -105,6 +106,25 @@ import Testing
     }
 
     // MARK: - Real journals match the schema
+
+    @Test func skippedStagesByConditionAndByASkippedOutputThenARollback() throws {
+        let box = try Sandbox(
+            """
+            version: 1
+            name: skips
+            inputs:
+              mode: {default: compatible}
+            stages:
+              - { id: a, run: "true", rollback: "true" }
+              - { id: b, if: "inputs.mode == 'maintenance'", outputs: [since], run: "true" }
+              - { id: c, env: { SINCE: "${{ stages.b.outputs.since }}" }, run: "true" }
+              - { id: d, run: "exit 1" }
+            """)
+        defer { box.remove() }
+        let result = try box.pipeline(["run", "p.yml"])
+        #expect(result.status == 1, "\(result.stderr)")
+        Self.expectTypes(try Self.checkAll(box), "conditions")
+    }
 
     @Test func successWithOutputsAndAMaskedSecret() throws {
         let box = try Sandbox(
@@ -441,9 +461,9 @@ import Testing
             lines(text) { $0.contains("\"attempt_started\"") ? $0.replacingOccurrences(of: ",\"log\":", with: ",\"logfile\":") : $0 }
         }
         #expect(missing.status == 1 && missing.stdout.contains("'log' is a required property"), "\(missing.stdout)")
-        // A type this version no longer writes.
+        // A stage_skipped without its reason.
         let skipped = try check("stage-skipped") { $0 + "{\"type\":\"stage_skipped\",\"time\":\"2026-01-01T00:00:00.000Z\",\"clock_ms\":1,\"stage\":\"a\"}\n" }
-        #expect(skipped.status == 1 && skipped.stdout.contains("events.jsonl:7: error: /type:"), "\(skipped.stdout)")
+        #expect(skipped.status == 1 && skipped.stdout.contains("'reason' is a required property"), "\(skipped.stdout)")
         // New fields are required: a process group without its pgid, a start without its host or sequence.
         let noPgid = try check("no-pgid") { text in
             lines(text) { $0.contains("\"process_started\"") ? $0.replacingOccurrences(of: ",\"pgid\":", with: ",\"pid\":") : $0 }
@@ -475,9 +495,9 @@ import Testing
         #expect(badStatus != status)
         let statusResult = try check("status", file: nil, statusText: badStatus)
         #expect(statusResult.status == 1 && statusResult.stdout.contains("status.json:1: error: /stages/0/attempts:"), "\(statusResult.stdout)")
-        // A stage status that no longer exists; 'abandoned' is for status --json only, never state.json.
+        // A stage status that does not exist; 'abandoned' is for status --json only, never state.json.
         let skippedStage = status.replacingOccurrences(
-            of: "\"status\": \"succeeded\",\n      \"attempts\"", with: "\"status\": \"skipped\",\n      \"attempts\"")
+            of: "\"status\": \"succeeded\",\n      \"attempts\"", with: "\"status\": \"cancelled\",\n      \"attempts\"")
         #expect(skippedStage != status)
         let skippedResult = try check("status-skipped", file: nil, statusText: skippedStage)
         #expect(skippedResult.status == 1 && skippedResult.stdout.contains("status.json:1: error: /stages/0/status:"), "\(skippedResult.stdout)")

@@ -4,12 +4,20 @@ import Testing
 /// `pipeline plan` renders the example pipelines; golden files catch any change in output.
 @Suite(.timeLimit(.minutes(2))) struct PlanCommandTests {
     static let formats: [(format: String, ext: String)] = [("text", "txt"), ("markdown", "md"), ("mermaid", "mmd"), ("dot", "dot"), ("json", "json")]
-    static let examples = ["prod", "staging", "demo"]
+    /// Golden name → the example and the choices it is planned with.
+    static let choices: [String: (file: String, args: [String])] = [
+        "orders-staging": ("orders", ["--env", "staging", "--input", "sha=0a1b2c3d"]),
+        "orders-production": ("orders", ["--env", "production", "--input", "sha=0a1b2c3d"]),
+        "storefront-production": ("storefront", ["--env", "production", "--input", "image=2026.12.01-3"]),
+        "demo": ("demo", []),
+    ]
+    static let examples = choices.keys.sorted()
 
     @Test("plan output matches its golden file", arguments: examples, formats.map(\.format))
     func golden(_ example: String, _ format: String) throws {
         let ext = Self.formats.first { $0.format == format }!.ext
-        let result = try Binary.run(["plan", "pipelines/\(example).yml", "--format", format])
+        let (file, args) = Self.choices[example]!
+        let result = try Binary.run(["plan", "pipelines/\(file).yml", "--format", format] + args)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.isEmpty)
         let golden = "golden/\(example).\(ext)"
@@ -19,10 +27,14 @@ import Testing
     }
 
     @Test func jsonPlanHasTheDocumentedShape() throws {
-        let result = try Binary.run(["plan", "pipelines/prod.yml", "--format", "json"])
+        let result = try Binary.run(["plan", "pipelines/orders.yml", "--format", "json", "--env", "production", "--input", "sha=0a1b2c3d"])
         let plan = try #require(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         #expect(plan["format"] as? Int == 1)
-        #expect(plan["pipeline"] as? String == "orders-prod")
+        #expect(plan["pipeline"] as? String == "orders")
+        #expect((plan["environment"] as? [String: Any])?["requires"] as? [String] == ["staging"])
+        #expect(plan["environments"] as? [String] == ["staging", "production"])
+        #expect(plan["release"] as? String == "0a1b2c3d")
+        #expect((plan["inputs"] as? [[String: Any]])?.first?["value"] as? String == "0a1b2c3d")
         let waves = try #require(plan["waves"] as? [[String]])
         let stages = try #require(plan["stages"] as? [[String: Any]])
         #expect(waves.flatMap { $0 }.count == stages.count)
@@ -58,7 +70,8 @@ import Testing
         let dot = ["/usr/bin/dot", "/usr/local/bin/dot"].first { FileManager.default.isExecutableFile(atPath: $0) }
         try #require(dot != nil, "Graphviz is not installed: scripts/test installs it")
         for example in Self.examples {
-            let plan = try Binary.run(["plan", "pipelines/\(example).yml", "--format", "dot"])
+            let (file, args) = Self.choices[example]!
+            let plan = try Binary.run(["plan", "pipelines/\(file).yml", "--format", "dot"] + args)
             let svg = try Binary.run(executable: dot!, ["-Tsvg"], stdin: plan.stdout)
             #expect(svg.status == 0, "\(svg.stderr)")
             #expect(svg.stdout.contains("<svg"))

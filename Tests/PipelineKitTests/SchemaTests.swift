@@ -41,6 +41,8 @@ import Testing
         #expect(Self.keys(Self.def(schema, "verifyHttp")) == Self.names(VerifyHTTPKey.self))
         #expect(Self.keys(Self.def(schema, "notifyHook")) == Self.names(NotifyKey.self))
         #expect(Self.keys(Self.def(schema, "rollbackHooks")) == Self.names(RollbackHooksKey.self))
+        #expect(Self.keys(Self.def(schema, "input")) == Self.names(InputKey.self))
+        #expect(Self.keys(Self.def(schema, "environment")) == Self.names(EnvironmentKey.self))
     }
 
     @Test func schemaKnowsEveryKindAndRule() throws {
@@ -59,6 +61,7 @@ import Testing
         all.formUnion(Self.names(LintKey.self)); all.formUnion(Self.names(DefaultsKey.self))
         all.formUnion(Self.names(NotifyKey.self)); all.formUnion(Self.names(RollbackHooksKey.self))
         for event in RunEvent.allCases { #expect(doc.contains("`\(event.rawValue)`"), "docs/format.md explains event `\(event.rawValue)`") }
+        all.formUnion(Self.names(InputKey.self)); all.formUnion(Self.names(EnvironmentKey.self))
         for key in all { #expect(doc.contains("`\(key)`"), "docs/format.md mentions `\(key)`") }
         for rule in Linter.Rule.allCases { #expect(doc.contains("`\(rule.rawValue)`"), "docs/format.md explains lint rule `\(rule.rawValue)`") }
     }
@@ -73,8 +76,10 @@ import Testing
     /// A third-party validator (python `jsonschema`) accepts every example and rejects structural mistakes.
     @Test func thirdPartyValidatorAgrees() throws {
         let script = Binary.root.appendingPathComponent("scripts/check-schema.py").path
-        let examples = try FileManager.default.contentsOfDirectory(atPath: Binary.root.appendingPathComponent("pipelines").path)
+        let examples =
+            try FileManager.default.contentsOfDirectory(atPath: Binary.root.appendingPathComponent("pipelines").path)
             .filter { $0.hasSuffix(".yml") }.sorted().map { "pipelines/\($0)" }
+            + ExamplePipelineTests.stageFiles.map { "pipelines/stages/\($0)" }
         #expect(examples.count >= 3)
         let good = try Binary.run(executable: "/usr/bin/env", ["python3", script] + examples)
         #expect(good.status == 0, "\(good.stdout)\(good.stderr)")

@@ -49,7 +49,7 @@ import socket, sys
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 try: s.bind(("127.0.0.1", int(sys.argv[1])))
 except OSError: sys.exit(1)' "$port"; then
-      echo "demo: port $port on 127.0.0.1 is already taken by another process; stop it, or change DEMO_PORT, DEMO_V1_PORT and DEMO_V2_PORT in pipelines/demo.yml" >&2
+      echo "demo: port $port on 127.0.0.1 is already taken by another process; stop it, or run the demo on other ports (pipeline run pipelines/demo.yml --input port=N --input v1-port=N --input v2-port=N)" >&2
       exit 1
     fi
   done

@@ -1,7 +1,8 @@
 import PipelineKit
 
 /// libFuzzer's entry point: the input is a pipeline file. It goes through everything a user's
-/// file goes through before anything runs: the YAML reader, the decoder, the graph and
+/// file goes through before anything runs, in each environment it declares: the YAML reader,
+/// the substitution of inputs and environments, the decoder, the graph and
 /// reference checks and the lint, then every rendering of the result (the diagnostics in each
 /// format, or the plan in each format and the dry run). Any crash, hang or sanitizer report
 /// is a finding; errors in the file are expected and ignored.
@@ -10,10 +11,12 @@ public func fuzzLoader(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let bytes = data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? []
     let path = "fuzz.yml"
     do {
-        let loaded = try PipelineLoader.load(bytes: bytes, path: path)
-        for format in PlanRenderer.Format.allCases { _ = PlanRenderer(loaded).render(format) }
-        _ = PlanRenderer(loaded).dryRun()
-        _ = DiagnosticRenderer(sources: [path: bytes]).render(loaded.warnings, format: .text)
+        // Once per environment the file declares, as `validate` does: every static substitution is read.
+        for loaded in try PipelineLoader.loadEach(bytes: bytes, path: path) {
+            for format in PlanRenderer.Format.allCases { _ = PlanRenderer(loaded).render(format) }
+            _ = PlanRenderer(loaded).dryRun()
+            _ = DiagnosticRenderer(sources: [path: bytes]).render(loaded.warnings, format: .text)
+        }
     } catch {
         let renderer = DiagnosticRenderer(sources: [path: bytes])
         for format in DiagnosticRenderer.Format.allCases { _ = renderer.render(error.diagnostics, format: format) }

@@ -15,6 +15,8 @@ final class DeployEngine: Engine {
     var openDirty = false
     var unmetNeeds: [Int] = []
     var succeededCount = 0
+    /// Stages skipped by `if:` (or for reading a skipped stage's output).
+    var skippedCount = 0
     var positionInOrder: [Int] = []
     /// How many stages run at once (``EngineOptions/maxParallel`` within the descriptor limit).
     var maxParallel = 1
@@ -32,9 +34,11 @@ final class DeployEngine: Engine {
         maxParallel = parallelismWithinDescriptorLimit()
         positionInOrder = [Int](repeating: 0, count: stages.count)
         for (position, node) in graph.order.enumerated() { positionInOrder[node] = position }
-        unmetNeeds = graph.needs.map { $0.filter { stages[$0].phase != .succeeded }.count }
+        // A skipped stage counts as done for the stages that need it.
+        unmetNeeds = graph.needs.map { $0.filter { stages[$0].phase != .succeeded && stages[$0].phase != .skipped }.count }
         succeededCount = stages.filter { $0.phase == .succeeded }.count
-        openStages = graph.order.filter { unmetNeeds[$0] == 0 && stages[$0].phase != .succeeded && stages[$0].phase != .failed }
+        skippedCount = stages.filter { $0.phase == .skipped }.count
+        openStages = graph.order.filter { unmetNeeds[$0] == 0 && ![.succeeded, .failed, .skipped].contains(stages[$0].phase) }
     }
 
     override func advanceDeploy(now: Int) throws(EngineError) -> Bool {
@@ -98,6 +102,9 @@ extension DeployEngine {
             stages[i].checkNumberBase = record.gateChecks
             stages[i].approvalDone = record.approved
             if record.status == .succeeded { stages[i].phase = .succeeded }
+            // A skipped stage stays skipped; one that started (or was approved) was decided to run.
+            if record.status == .skipped { stages[i].phase = .skipped }
+            stages[i].conditionDone = record.status == .skipped || !record.attempts.isEmpty || record.approved || record.gateChecks > 0
             if wasRunning.contains(stage.id), !stage.idempotent, !options.rerun.contains(stage.id), !options.assumeDone.contains(stage.id) {
                 state = .stopping(
                     stage: stage.id, reason: "decision",
@@ -155,12 +162,17 @@ extension DeployEngine {
         self.prompt = nil
     }
 
-    /// A stage ended: it leaves the open set; on success its dependents may join it.
-    func stageEnded(_ node: Int, succeeded: Bool) {
-        stages[node].phase = succeeded ? .succeeded : .failed
+    /// A stage ended: it leaves the open set; on success (or skipped) its dependents may join it.
+    func stageEnded(_ node: Int, succeeded: Bool, skipped: Bool = false) {
+        stages[node].phase = skipped ? .skipped : succeeded ? .succeeded : .failed
         openStages.removeAll { $0 == node }
-        guard succeeded else { return }
-        succeededCount += 1
+        if skipped {
+            skippedCount += 1
+        } else if succeeded {
+            succeededCount += 1
+        } else {
+            return
+        }
         for dependent in graph.dependents[node] {
             unmetNeeds[dependent] -= 1
             if unmetNeeds[dependent] == 0 {

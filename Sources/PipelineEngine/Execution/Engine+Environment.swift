@@ -38,6 +38,8 @@ extension Engine {
         env["PIPELINE_STATE_DIR"] = absolute(runDirectory)  // the older name of PIPELINE_RUN_DIR
         env["PIPELINE_OUTPUTS"] = absolute(outputsPath)
         env["PIPELINE_FILE"] = file
+        env["PIPELINE_ENVIRONMENT"] = run.environment
+        env["PIPELINE_RELEASE"] = run.release
         // The lease's fencing token: external systems can refuse writes from a stale runner.
         if let fence = lock?.fence { env["PIPELINE_FENCE"] = String(fence) }
         env["PIPELINE_STATE"] = nil
@@ -65,6 +67,7 @@ extension Engine {
             case .reference(let reference):
                 switch reference {
                 case .runID: out += run.run
+                case .parameter: break  // replaced when the stage file was included
                 case .secret(let name): out += options.environment[name] ?? ""
                 case .env(let name):
                     if let value = pipelineEnv?[name] {

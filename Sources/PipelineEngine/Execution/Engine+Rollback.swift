@@ -61,7 +61,7 @@ extension RunState {
             guard record.attempts.contains(where: { $0.outcome != .notStarted }) else { return false }
             switch record.status {
             case .failed, .running, .pending: return true
-            case .succeeded, .rolledBack, .rollbackFailed: return false
+            case .succeeded, .rolledBack, .rollbackFailed, .skipped: return false
             }
         }
         let newestFirst = started.sorted { ($0.attempts.last?.startedClock ?? 0) > ($1.attempts.last?.startedClock ?? 0) }.map(\.id)

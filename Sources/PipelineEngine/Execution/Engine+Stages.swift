@@ -22,6 +22,10 @@ extension DeployEngine {
             switch stages[node].phase {
             case .pending:
                 guard accepting else { continue }
+                if !stages[node].conditionDone, skipIfItShouldNot(node) {
+                    progressed = true
+                    continue
+                }
                 if try passGates(node, now: now, active: &active) { progressed = true }
             case .gateTimer(let until) where now >= until:
                 stages[node].phase = .pending
@@ -402,7 +406,7 @@ extension DeployEngine {
         guard !busy, prompt == nil else { return }
         switch state {
         case .running:
-            if succeededCount == stages.count {
+            if succeededCount + skippedCount == stages.count {
                 record(.runFinished(status: .succeeded, remaining: nil, note: nil, failedStage: nil))
                 output.note("run \(run.run) succeeded" + (run.elapsedMs(now: clock.timestamp()).map { " in \(HumanDuration.text($0))" } ?? ""))
                 notify(.succeeded)

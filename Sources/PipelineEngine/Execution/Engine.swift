@@ -89,6 +89,8 @@ public class Engine {
         /// Between attempts (or gate-check tries).
         case retryDelay(until: Int, gateCheck: Bool)
         case succeeded, failed
+        /// Will not run (`stage_skipped`); counts as done for the stages that need it.
+        case skipped
     }
 
     /// What a running child process is for.
@@ -110,6 +112,8 @@ public class Engine {
         /// The answer typed at its prompt, until the gate takes it.
         var approvalAnswer: Bool?
         var checkDone = false
+        /// Whether its `if:` (and the outputs it reads) were looked at: once, when it became ready.
+        var conditionDone = false
         var log = LazyLog()
         var outputsPath = ""
         var actions: [Action] = []
@@ -199,16 +203,24 @@ public class Engine {
         do throws(EngineError) {
             try checkSecrets(loaded.pipeline.secrets, options.environment)
             try checkApprovals(options.approved, loaded.pipeline)
+            let requiresSkipped = try checkSkipRequires(options.skipRequires, loaded.pipeline)
             let store = try StateStores.open(options.stateURL ?? options.stateDirectory, localRoot: options.stateDirectory, leaseTTLms: options.leaseTTLms)
-            let lock = try takeLock(store, pipeline: loaded.pipeline.name, run: "(starting)", options: options, output: output)
+            if requiresSkipped == nil { try Promotion.check(loaded.pipeline, in: store) }
+            let environment = loaded.pipeline.environment?.name
+            let lock = try takeLock(
+                store, pipeline: LockScope.key(pipeline: loaded.pipeline.name, environment: environment), run: "(starting)", options: options, output: output)
             let (runID, sequence) = try store.createRun(pipeline: loaded.pipeline.name, clock: clock)
             lock.describe(run: runID)
-            let state = RunState(
+            var state = RunState(
                 run: runID, pipeline: loaded.pipeline.name, file: file, workdir: workdir,
-                fileHash: Hashing.sha256(loaded.source), started: clock.timestamp(), ended: nil, status: .running,
+                fileHash: Hashing.sha256(loaded.hashedBytes), started: clock.timestamp(), ended: nil, status: .running,
                 pid: Int(getpid()), waiting: nil,
                 stages: loaded.pipeline.stages.map { .init(id: $0.id, status: .pending, attempts: [], outputs: [], rollback: nil, approved: false) },
                 completionOrder: [], definition: RunDefinition(loaded.pipeline), remaining: [], rollbackNote: nil)
+            state.environment = environment
+            state.release = loaded.pipeline.release
+            state.inputs = loaded.pipeline.inputValues.map { ($0.name, $0.value) }
+            state.requiresSkipped = requiresSkipped
             let engine = DeployEngine(pipeline: loaded.pipeline, graph: loaded.graph, run: state, store: store, options: options, output: output, clock: clock)
             engine.lock = lock
             try PrivateFiles.makeDirectory(engine.runDirectory + "/logs")
@@ -218,13 +230,18 @@ public class Engine {
                 .runStarted(
                     .init(
                         run: runID, pipeline: state.pipeline, file: file, workdir: workdir, fileHash: state.fileHash,
-                        pid: Int(getpid()), host: Host.name, boot: Host.bootID, sequence: sequence, definition: state.definition)), apply: false)
+                        pid: Int(getpid()), host: Host.name, boot: Host.bootID, sequence: sequence, definition: state.definition,
+                        environment: state.environment, release: state.release, inputs: state.inputs, requiresSkipped: requiresSkipped)), apply: false)
             try engine.flush()
             for name in engine.masker.unmaskable {
                 output.note("warning: secret '\(name)' is shorter than \(SecretMasker.minimumLength) characters and cannot be masked in output")
             }
+            if let requiresSkipped {
+                output.note("warning: requires of '\(environment ?? "")' not checked (--skip-requires): \(requiresSkipped)")
+            }
+            let place = (environment.map { " in '\($0)'" } ?? "") + (state.release.map { ", release \($0)" } ?? "")
             output.note(
-                "run \(runID) of '\(state.pipeline)' (\(loaded.pipeline.stages.count) stage\(loaded.pipeline.stages.count == 1 ? "" : "s")); journal: "
+                "run \(runID) of '\(state.pipeline)'\(place) (\(loaded.pipeline.stages.count) stage\(loaded.pipeline.stages.count == 1 ? "" : "s")); journal: "
                     + (store.isShared ? "the --state database (logs: \(engine.runDirectory))" : engine.runDirectory))
             engine.notify(.started)
             return engine.execute()
@@ -245,6 +262,19 @@ public class Engine {
         )
     }
 
+    /// `--skip-requires REASON` needs a reason and an environment with `requires` to skip.
+    /// - Returns: the reason, or nil when nothing is skipped.
+    static func checkSkipRequires(_ reason: String?, _ pipeline: Pipeline) throws(EngineError) -> String? {
+        guard let reason else { return nil }
+        guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else { throw EngineError("--skip-requires needs a REASON (it is journaled)") }
+        guard let environment = pipeline.environment, !environment.requires.isEmpty else {
+            throw EngineError(
+                "--skip-requires: "
+                    + (pipeline.environment.map { "environment '\($0.name)' requires nothing" } ?? "'\(pipeline.name)' declares no environments"))
+        }
+        return reason
+    }
+
     /// `--approve NAME` must name a stage with an approval gate: a typo would otherwise be ignored.
     static func checkApprovals(_ approved: Set<String>, _ pipeline: Pipeline) throws(EngineError) {
         let gated = pipeline.stages.filter { $0.gate?.approval != nil }.map(\.id)
@@ -261,22 +291,26 @@ public class Engine {
     }
 
     /// Which run a command without a RUN argument means: the newest, when the newest runs all belong to
-    /// one pipeline (or `pipeline` names one); otherwise a refusal listing them.
-    static func latest(_ store: any StateStore, pipeline: String?, command: String) throws(EngineError) -> String {
-        let runs = store.runsNewestFirst()
-        if let pipeline {
-            guard let run = runs.first(where: { $0.pipeline == pipeline }) else {
-                throw EngineError("no runs of pipeline '\(pipeline)' in '\(store.location)'")
-            }
-            return run.id
+    /// one pipeline and environment (or `pipeline` and `environment` narrow them to one); otherwise a
+    /// refusal listing them.
+    static func latest(_ store: any StateStore, pipeline: String?, environment: String? = nil, command: String) throws(EngineError) -> String {
+        let runs = store.runsNewestFirst().filter {
+            (pipeline == nil || $0.pipeline == pipeline) && (environment == nil || $0.environment == environment)
         }
-        guard let newest = runs.first else { throw EngineError("no runs recorded in '\(store.location)'") }
-        var latestByPipeline: [(pipeline: String, id: String)] = []
-        for run in runs where !latestByPipeline.contains(where: { $0.pipeline == run.pipeline }) { latestByPipeline.append((run.pipeline, run.id)) }
-        if latestByPipeline.count > 1 {
-            let list = latestByPipeline.map { "'\($0.pipeline)' (latest run \($0.id))" }.joined(separator: ", ")
+        guard let newest = runs.first else {
+            var what = pipeline.map { " of pipeline '\($0)'" } ?? ""
+            if let environment { what += " in environment '\(environment)'" }
+            throw EngineError(what.isEmpty ? "no runs recorded in '\(store.location)'" : "no runs\(what) in '\(store.location)'")
+        }
+        var latestByScope: [(scope: String, id: String)] = []
+        for run in runs {
+            let scope = LockScope.key(pipeline: run.pipeline, environment: run.environment)
+            if !latestByScope.contains(where: { $0.scope == scope }) { latestByScope.append((scope, run.id)) }
+        }
+        if latestByScope.count > 1 {
+            let list = latestByScope.map { "'\($0.scope)' (latest run \($0.id))" }.joined(separator: ", ")
             throw EngineError(
-                "the state dir holds runs of \(latestByPipeline.count) pipelines: \(list); name the run ('pipeline \(command) RUN') or the pipeline (--pipeline NAME)"
+                "the state dir holds runs of \(latestByScope.count) pipelines or environments: \(list); name the run ('pipeline \(command) RUN'), the pipeline (--pipeline NAME) or the environment (--env NAME)"
             )
         }
         return newest.id
@@ -341,14 +375,18 @@ public class Engine {
     /// Opens the store, picks the run (RUN, or the latest of one pipeline), takes its pipeline's
     /// lock and loads the run again under it; refuses while a process group of the run still lives.
     static func takeOver(
-        runID: String?, pipeline: String?, command: String, options: EngineOptions,
+        runID: String?, pipeline: String?, environment: String?, command: String, options: EngineOptions,
         output: EngineOutput
     ) throws(EngineError) -> (any StateStore, any PipelineLock, RunState) {
         let store = try StateStores.open(options.stateURL ?? options.stateDirectory, localRoot: options.stateDirectory, leaseTTLms: options.leaseTTLms)
         let id: String
-        if let runID { id = try RunID.checked(runID) } else { id = try latest(store, pipeline: pipeline, command: command) }
+        if let runID {
+            id = try RunID.checked(runID)
+        } else {
+            id = try latest(store, pipeline: pipeline, environment: environment, command: command)
+        }
         let probe = try store.load(id)
-        let lock = try takeLock(store, pipeline: probe.pipeline, run: id, options: options, output: output)
+        let lock = try takeLock(store, pipeline: probe.lockScope, run: id, options: options, output: output)
         let state = try store.load(id)  // again, under the lock
         if state.status != .rolledBack {
             try checkNoLiveGroups(state, wait: options.waitForLock, output: output, shared: store.isShared)
@@ -359,10 +397,11 @@ public class Engine {
 
     /// Continues an interrupted, waiting or abandoned run: succeeded stages are not run again; a run
     /// interrupted while rolling back finishes its rollback.
-    public static func resume(runID: String?, pipeline: String? = nil, options: EngineOptions, output: EngineOutput) -> Int32 {
+    public static func resume(runID: String?, pipeline: String? = nil, environment: String? = nil, options: EngineOptions, output: EngineOutput) -> Int32 {
         let clock = options.clock ?? EngineClock(virtual: options.virtualClock, wallStart: options.wallStart)
         do throws(EngineError) {
-            let (store, lock, state) = try takeOver(runID: runID, pipeline: pipeline, command: "resume", options: options, output: output)
+            let (store, lock, state) = try takeOver(
+                runID: runID, pipeline: pipeline, environment: environment, command: "resume", options: options, output: output)
             let id = state.run
             switch state.status {
             case .interrupted, .waiting, .running, .abandoned: break
@@ -386,7 +425,8 @@ public class Engine {
             }
             let loaded: LoadedPipeline
             do {
-                loaded = try PipelineLoader.load(path: state.file)
+                // The environment and input values it started with, never new ones.
+                loaded = try PipelineLoader.load(path: state.file, options: .init(environment: state.environment, inputs: state.inputs.map { ($0.0, $0.1) }))
             } catch {
                 throw EngineError(
                     "cannot resume run \(id): its pipeline file '\(state.file)' no longer validates:\n"
@@ -401,7 +441,7 @@ public class Engine {
                         + findings.map(\.headline).joined(separator: "\n"))
             }
             let changes = StageChanges(recorded: state, now: loaded.pipeline)
-            if Hashing.sha256(loaded.source) != state.fileHash && !options.force {
+            if Hashing.sha256(loaded.hashedBytes) != state.fileHash && !options.force {
                 throw EngineError(
                     "the pipeline file '\(state.file)' changed since run \(id) started (\(changes.summary)); resuming would mix two versions (pass --force to resume anyway)"
                 )
@@ -409,7 +449,7 @@ public class Engine {
             let engine = DeployEngine(pipeline: loaded.pipeline, graph: loaded.graph, run: state, store: store, options: options, output: output, clock: clock)
             engine.lock = lock
             engine.journal = try store.openJournal(run: id, clock: clock)
-            return try engine.prepareResume(changed: Hashing.sha256(loaded.source) != state.fileHash ? changes : nil, source: loaded.source)
+            return try engine.prepareResume(changed: Hashing.sha256(loaded.hashedBytes) != state.fileHash ? changes : nil, source: loaded.hashedBytes)
         } catch {
             output.note("error: \(error.message)")
             return error.exitCode
@@ -418,10 +458,11 @@ public class Engine {
 
     /// Undoes the applied stages of a run, newest first, from its journal alone: the stages that
     /// were running when it stopped (they may have half-applied) first.
-    public static func rollback(runID: String?, pipeline: String? = nil, options: EngineOptions, output: EngineOutput) -> Int32 {
+    public static func rollback(runID: String?, pipeline: String? = nil, environment: String? = nil, options: EngineOptions, output: EngineOutput) -> Int32 {
         let clock = options.clock ?? EngineClock(virtual: options.virtualClock, wallStart: options.wallStart)
         do throws(EngineError) {
-            var (store, lock, state) = try takeOver(runID: runID, pipeline: pipeline, command: "rollback", options: options, output: output)
+            var (store, lock, state) = try takeOver(
+                runID: runID, pipeline: pipeline, environment: environment, command: "rollback", options: options, output: output)
             let id = state.run
             if state.status == .rolledBack {
                 throw EngineError("run \(id) is already rolled back", exitCode: 0)

@@ -32,6 +32,8 @@ public struct EngineOptions: Sendable {
     public var assumeDone: Set<String> = []
     /// Grace between SIGTERM and SIGKILL to a process group.
     public var killGraceMs = 5000
+    /// `--skip-requires REASON`: start without the environment's `requires` holding, journaling why.
+    public var skipRequires: String?
     /// Skip idle waits (tests).
     public var virtualClock = false
     /// Pretend the wall clock reads this at start (tests of deploy windows), ms since 1970.

@@ -113,8 +113,10 @@ extension Engine {
 
     /// A webhook: one JSON POST; any 2xx answer is success.
     private func postWebhook(_ url: String, context: HookContext, timeoutMs: Int) -> (ok: Bool, detail: String) {
-        let fields: [(String, JSONValue)] = [
-            ("run", .string(run.run)), ("pipeline", .string(run.pipeline)), ("event", .string(context.event)), ("status", .string(context.status)),
+        var fields: [(String, JSONValue)] = [("run", .string(run.run)), ("pipeline", .string(run.pipeline))]
+        if let environment = run.environment { fields.append(("environment", .string(environment))) }
+        fields += [
+            ("event", .string(context.event)), ("status", .string(context.status)),
             ("failed_stage", context.failedStage.map(JSONValue.string) ?? .null), ("reason", context.reason.map(JSONValue.string) ?? .null),
         ]
         let body = Data(JSONValue.object(fields).compact.utf8)

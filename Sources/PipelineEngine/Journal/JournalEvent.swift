@@ -54,6 +54,10 @@ public enum JournalEvent: Sendable {
     case attemptFinished(AttemptEnd)
     /// `masked`: the outputs whose journaled value had a secret masked (absent when none).
     case stageFinished(stage: String, status: RunState.StageStatus, outputs: [(String, String)], masked: [String], note: String?)
+    /// The stage will not run: its `if:` is false (`condition`: the expression as written), or it
+    /// reads an output of a stage that was skipped. Written when the stage became ready, instead of
+    /// any gate or attempt; a skipped stage is never run, resumed or rolled back.
+    case stageSkipped(stage: String, condition: String?, reason: String)
     /// Outputs an attempt wrote before it was interrupted: what its rollback receives.
     case outputsRecorded(stage: String, outputs: [(String, String)], masked: [String])
     case backup(stage: String, attempt: Int, path: String, bytes: Int)
@@ -85,7 +89,7 @@ public enum JournalEvent: Sendable {
     public enum Kind: String, Sendable, CaseIterable {
         case runStarted = "run_started", runResumed = "run_resumed", stageApproved = "stage_approved", gatePassed = "gate_passed"
         case attemptStarted = "attempt_started", processStarted = "process_started", attemptFinished = "attempt_finished"
-        case stageFinished = "stage_finished", outputsRecorded = "outputs_recorded", backup
+        case stageFinished = "stage_finished", stageSkipped = "stage_skipped", outputsRecorded = "outputs_recorded", backup
         case runWaiting = "run_waiting", rollbackBegun = "rollback_begun", rollbackStarted = "rollback_started"
         case rollbackFinished = "rollback_finished", runFinished = "run_finished", runInterrupted = "run_interrupted"
         case probe, measurement, traffic
@@ -113,6 +117,14 @@ public enum JournalEvent: Sendable {
         /// The run's place in the order runs started in (0: recorded before the counter existed).
         public var sequence: Int
         public var definition: RunDefinition
+        /// The environment chosen with `--env` (nil: the file declares none).
+        public var environment: String? = nil
+        /// The release (`release:`), fixed when the run started.
+        public var release: String? = nil
+        /// Every input's value, in declaration order: what `resume` loads the file with again.
+        public var inputs: [(String, String)] = []
+        /// Why the environment's `requires` was not checked (`--skip-requires REASON`).
+        public var requiresSkipped: String? = nil
     }
 
     /// What `attempt_finished` records.
@@ -136,6 +148,7 @@ public enum JournalEvent: Sendable {
         case .processStarted: return .processStarted
         case .attemptFinished: return .attemptFinished
         case .stageFinished: return .stageFinished
+        case .stageSkipped: return .stageSkipped
         case .outputsRecorded: return .outputsRecorded
         case .backup: return .backup
         case .runWaiting: return .runWaiting
@@ -170,6 +183,10 @@ public enum JournalEvent: Sendable {
                     ("sequence", .int(r.sequence)),
                     ("definition", r.definition.json),
                 ]
+                + (r.environment.map { [("environment", JSONValue.string($0))] } ?? [])
+                + (r.release.map { [("release", JSONValue.string($0))] } ?? [])
+                + (r.inputs.isEmpty ? [] : [("inputs", JSONValue.object(r.inputs.map { ($0.0, .string($0.1)) }))])
+                + (r.requiresSkipped.map { [("requires_skipped", JSONValue.string($0))] } ?? [])
         case .runResumed(let pid, let host, let boot, let purpose, let forced, let definition, let fileHash):
             var f: [(String, JSONValue)] = [("pid", .int(pid)), ("host", .string(host))]
             if !boot.isEmpty { f.append(("boot", .string(boot))) }
@@ -196,6 +213,8 @@ public enum JournalEvent: Sendable {
             return [("stage", .string(stage)), ("status", .string(status.rawValue)), ("outputs", outputs(values))]
                 + (masked.isEmpty ? [] : [("masked", .array(masked.map(JSONValue.string)))])
                 + (note.map { [("note", JSONValue.string($0))] } ?? [])
+        case .stageSkipped(let stage, let condition, let reason):
+            return [("stage", .string(stage))] + (condition.map { [("condition", JSONValue.string($0))] } ?? []) + [("reason", .string(reason))]
         case .outputsRecorded(let stage, let values, let masked):
             return [("stage", .string(stage)), ("outputs", outputs(values))]
                 + (masked.isEmpty ? [] : [("masked", .array(masked.map(JSONValue.string)))])
@@ -297,7 +316,8 @@ extension JournalRecord {
                     run: json["run"]?.string ?? "", pipeline: json["pipeline"]?.string ?? "", file: json["file"]?.string ?? "",
                     workdir: json["workdir"]?.string ?? "", fileHash: json["file_sha256"]?.string ?? "", pid: json["pid"]?.int ?? 0,
                     host: json["host"]?.string ?? "", boot: json["boot"]?.string ?? "", sequence: json["sequence"]?.int ?? 0,
-                    definition: RunDefinition(json: json["definition"] ?? .null)))
+                    definition: RunDefinition(json: json["definition"] ?? .null), environment: json["environment"]?.string,
+                    release: json["release"]?.string, inputs: pairs(json["inputs"]), requiresSkipped: json["requires_skipped"]?.string))
         case .runResumed:
             event = .runResumed(
                 pid: json["pid"]?.int ?? 0, host: json["host"]?.string ?? "", boot: json["boot"]?.string ?? "",
@@ -320,6 +340,8 @@ extension JournalRecord {
             event = .stageFinished(
                 stage: stage, status: RunState.StageStatus(rawValue: json["status"]?.string ?? "") ?? .failed,
                 outputs: pairs(json["outputs"]), masked: json["masked"]?.strings ?? [], note: json["note"]?.string)
+        case .stageSkipped:
+            event = .stageSkipped(stage: stage, condition: json["condition"]?.string, reason: json["reason"]?.string ?? "")
         case .outputsRecorded:
             event = .outputsRecorded(stage: stage, outputs: pairs(json["outputs"]), masked: json["masked"]?.strings ?? [])
         case .backup:

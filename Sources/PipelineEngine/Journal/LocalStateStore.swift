@@ -122,7 +122,9 @@ public struct LocalStateStore: StateStore {
                 if FileManager.default.fileExists(atPath: runDirectory(name) + "/events.jsonl") { runs.append(RunListing(id: name, pipeline: "", sequence: 0)) }
                 continue
             }
-            runs.append(RunListing(id: name, pipeline: first["pipeline"]?.string ?? "", sequence: first["sequence"]?.int ?? 0))
+            runs.append(
+                RunListing(
+                    id: name, pipeline: first["pipeline"]?.string ?? "", sequence: first["sequence"]?.int ?? 0, environment: first["environment"]?.string))
         }
         return runs.sorted { $0.sequence != $1.sequence ? $0.sequence > $1.sequence : $0.id > $1.id }
     }
@@ -180,12 +182,12 @@ public struct LocalStateStore: StateStore {
         return state
     }
 
-    /// Whether the engine recorded as running `state` still holds its pipeline's lock (checked on
+    /// Whether the engine recorded as running `state` still holds its lock (its pipeline's, per environment; checked on
     /// this host only: another host's engine cannot be seen from here, and is assumed alive).
     public func isLive(_ state: RunState) -> Bool {
         guard state.host.isEmpty || state.host == Host.name else { return true }
         var info = stat()
-        guard lstat(StateLock.path(root: root, pipeline: state.pipeline), &info) == 0 else { return false }
+        guard lstat(StateLock.path(root: root, pipeline: state.lockScope), &info) == 0 else { return false }
         return Host.flockHolders(inode: UInt64(info.st_ino)).contains(state.pid)
     }
 

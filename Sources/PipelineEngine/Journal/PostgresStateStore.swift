@@ -126,8 +126,16 @@ public final class PostgresStateStore: StateStore, @unchecked Sendable {
     }
 
     public func runsNewestFirst() -> [RunListing] {
-        let rows = (try? db.query("SELECT run, pipeline, sequence FROM pipeline.runs ORDER BY sequence DESC")) ?? []
-        return rows.map { RunListing(id: $0[0] ?? "", pipeline: $0[1] ?? "", sequence: Int($0[2] ?? "") ?? 0) }
+        // The environment is in the first journal line (run_started), as in the local store.
+        let rows =
+            (try? db.query(
+                "SELECT r.run, r.pipeline, r.sequence, e.line FROM pipeline.runs r LEFT JOIN pipeline.events e ON e.run = r.run AND e.seq = 1 ORDER BY r.sequence DESC"
+            )) ?? []
+        return rows.map {
+            RunListing(
+                id: $0[0] ?? "", pipeline: $0[1] ?? "", sequence: Int($0[2] ?? "") ?? 0,
+                environment: ($0[3] ?? nil).flatMap { JSONValue.parse(Substring($0))?["environment"]?.string })
+        }
     }
 
     public func lock(pipeline: String, run: String, wait: LockWait?, waiting: (String) -> Void) throws(EngineError) -> any PipelineLock {
@@ -137,7 +145,7 @@ public final class PostgresStateStore: StateStore, @unchecked Sendable {
     }
 
     public func isLive(_ state: RunState) -> Bool {
-        let rows = (try? db.query("SELECT run, expires > now() FROM pipeline.leases WHERE pipeline = $1", [state.pipeline])) ?? []
+        let rows = (try? db.query("SELECT run, expires > now() FROM pipeline.leases WHERE pipeline = $1", [state.lockScope])) ?? []
         guard let row = rows.first else { return false }
         return row[0] == state.run && row[1] == "t"
     }

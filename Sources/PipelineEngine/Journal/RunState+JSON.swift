@@ -21,6 +21,10 @@ extension RunState {
         }
         state.host = start.host
         state.boot = start.boot
+        state.environment = start.environment
+        state.release = start.release
+        state.inputs = start.inputs
+        state.requiresSkipped = start.requiresSkipped
         for record in records.dropFirst() { state.apply(record.event, time: record.time, clock: record.clockMs) }
         return state
     }
@@ -144,6 +148,11 @@ extension RunState {
                 }
             }
             if status == .succeeded { completionOrder.append(stage) }
+        case .stageSkipped(let stage, _, let reason):
+            update(stage) { record in
+                record.status = .skipped
+                record.skipReason = reason
+            }
         case .backup(let stage, _, let path, _):
             update(stage) { $0.backup = path }
         case .runWaiting(let stage, let reason, let message):
@@ -206,6 +215,8 @@ extension RunState {
             ("run", .string(run)), ("pipeline", .string(pipeline)), ("file", .string(file)), ("workdir", .string(workdir)),
             ("file_sha256", .string(fileHash)), ("started", .string(started)), ("ended", ended.map(JSONValue.string) ?? .null),
             ("status", .string(status.rawValue)), ("pid", .int(pid)),
+            ("environment", environment.map(JSONValue.string) ?? .null), ("release", release.map(JSONValue.string) ?? .null),
+            ("inputs", .object(inputs.map { ($0.0, .string($0.1)) })), ("requires_skipped", requiresSkipped.map(JSONValue.string) ?? .null),
             ("waiting", waiting.map { .object([("stage", .string($0.stage)), ("reason", .string($0.reason)), ("message", .string($0.message))]) } ?? .null),
             (
                 "stages",
@@ -216,6 +227,7 @@ extension RunState {
                             ("attempts", .int(s.attempts.count)), ("attempt_log", attempts(s.attempts)),
                             ("outputs", .object(s.outputs.map { ($0.0, .string($0.1)) })),
                             ("backup", s.backup.map(JSONValue.string) ?? .null),
+                            ("skip_reason", s.skipReason.map(JSONValue.string) ?? .null),
                             (
                                 "rollback",
                                 s.rollback.map {

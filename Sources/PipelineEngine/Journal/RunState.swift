@@ -18,6 +18,8 @@ public struct RunState: Sendable {
         case pending, running, succeeded, failed
         case rolledBack = "rolled_back"
         case rollbackFailed = "rollback_failed"
+        /// Never ran (`stage_skipped`): its `if:` was false, or it reads an output of a skipped stage.
+        case skipped
     }
 
     /// One execution of a script: a try of the stage, or of its rollback.
@@ -68,6 +70,8 @@ public struct RunState: Sendable {
         public var switchSettled = false
         /// Outputs whose journaled value has a secret masked (`stage_finished.masked`).
         public var maskedOutputs: [String] = []
+        /// Why it was skipped (`stage_skipped.reason`), if it was.
+        public var skipReason: String? = nil
         /// The outputs as the stage wrote them, known only to the engine process that ran it:
         /// never journaled, nor written to `state.json`.
         public var clearOutputs: [(String, String)]? = nil
@@ -113,6 +117,17 @@ public struct RunState: Sendable {
     public var remaining: [String]
     /// Why the last rollback stopped early, if it did.
     public var rollbackNote: String?
+    /// The environment it runs in (`--env`), nil when the file declares none.
+    public var environment: String? = nil
+    /// What it deploys (`release:`), if the file names it.
+    public var release: String? = nil
+    /// Every input's value, as recorded when it started: `resume` loads the file with these.
+    public var inputs: [(String, String)] = []
+    /// Why the environment's `requires` was not checked, if it was skipped.
+    public var requiresSkipped: String? = nil
+
+    /// The key its lock (or lease) is taken under: one run at a time per pipeline and environment.
+    public var lockScope: String { LockScope.key(pipeline: pipeline, environment: environment) }
 
     /// The record of a stage.
     public func stage(_ id: String) -> StageRecord? {
@@ -179,4 +194,13 @@ public struct HookDefinitions: Sendable {
     public var shell = FormatDefaults.shell
 
     public var isEmpty: Bool { notify.isEmpty && rollbackBefore == nil && rollbackAfter == nil }
+}
+
+/// The key of the one-run-at-a-time lock: the pipeline's name, and `@environment` when the file
+/// declares environments, so staging and production of one pipeline run side by side.
+public enum LockScope {
+    /// `shop` or `shop@production`.
+    public static func key(pipeline: String, environment: String?) -> String {
+        environment.map { pipeline + "@" + $0 } ?? pipeline
+    }
 }

@@ -92,6 +92,8 @@ public struct RunListing: Sendable {
     public var pipeline: String
     /// Its place in the order runs started in (0: recorded before the counter existed).
     public var sequence: Int
+    /// Its environment (`run_started.environment`); nil when it has none, or it was not read.
+    public var environment: String? = nil
 }
 
 /// Opens the store a `--state-dir` (or, later, `--state URL`) names.

@@ -4,7 +4,7 @@ import PipelineSpec
 /// (local or PostgreSQL alike, through ``StateStore``): no table of its own, so the answer is
 /// always the one the journals support.
 enum BlueGreenHistory {
-    /// The live colour of stage `stage` of `pipeline`: the colour the newest earlier run that
+    /// The live colour of stage `stage` of `pipeline` in `environment`: the colour the newest earlier run (of that environment) that
     /// switched it left traffic on (its switch, or its switch back). With no such run, the first
     /// of `colors`.
     /// - Returns: the live colour and the run that decided it (nil: no earlier run switched).
@@ -12,11 +12,12 @@ enum BlueGreenHistory {
     ///   which colour serves is then unknown, and deploying to a guessed "idle" colour could
     ///   overwrite the live one.
     static func live(
-        of stage: String, pipeline: String, colors: [String], store: any StateStore, excluding current: String
+        of stage: String, pipeline: String, environment: String?, colors: [String], store: any StateStore, excluding current: String
     ) throws(EngineError) -> (live: String, decidedBy: String?) {
         for listing in store.runsNewestFirst() where listing.pipeline == pipeline && listing.id != current {
             let state = try store.load(listing.id)
-            guard let record = state.stage(stage), let target = record.switchedTo else { continue }
+            // Each environment has its own pair of colours.
+            guard state.environment == environment, let record = state.stage(stage), let target = record.switchedTo else { continue }
             guard record.switchSettled else {
                 throw EngineError(
                     "cannot tell which colour of '\(stage)' is live: run \(listing.id) started switching traffic to '\(target)' and did not finish (no switch or switch back succeeded after it); finish that run ('pipeline rollback \(listing.id)' switches back) or point traffic by hand and roll it back, then try again"
@@ -38,7 +39,8 @@ extension DeployEngine {
     /// stage before its first attempt; a retry or a resume keeps them.
     func chooseColors(_ stage: Stage) throws(EngineError) {
         guard case .blueGreen(let spec) = stage.spec, run.stage(stage.id)?.idleColor == nil else { return }
-        let (live, decidedBy) = try BlueGreenHistory.live(of: stage.id, pipeline: run.pipeline, colors: spec.colors, store: store, excluding: run.run)
+        let (live, decidedBy) = try BlueGreenHistory.live(
+            of: stage.id, pipeline: run.pipeline, environment: run.environment, colors: spec.colors, store: store, excluding: run.run)
         let idle = spec.idle(whenLive: live)
         record(.colors(stage: stage.id, live: live, idle: idle, decidedBy: decidedBy))
         try flush()

@@ -150,10 +150,9 @@ public struct RunReport {
                         stage.id, seconds: seconds, body: "      <failure message=\"\(Self.xml(reason))\" type=\"stage\">\(Self.xml(tail))</failure>\n" + out))
             } else if stage.attempts.isEmpty {
                 skipped += 1
-                cases.append(
-                    testcase(
-                        stage.id, seconds: 0,
-                        body: "      <skipped message=\"not run (the run ended \(Self.xml(Self.words(state.status.rawValue))) before it)\"/>\n"))
+                // Skipped by its `if:` (or for reading a skipped stage's output), or never reached.
+                let message = stage.skipReason.map { "skipped: \($0)" } ?? "not run (the run ended \(Self.words(state.status.rawValue)) before it)"
+                cases.append(testcase(stage.id, seconds: 0, body: "      <skipped message=\"\(Self.xml(message))\"/>\n"))
             } else {
                 cases.append(testcase(stage.id, seconds: seconds, body: out))
             }

@@ -3,23 +3,41 @@ import PipelineYAML
 /// Typed, located access to a ``YAMLDocument``: every accessor checks the node's shape and
 /// records a diagnostic (expected vs found) instead of failing, so all problems are reported together.
 package struct ConfigReader {
-    package let document: YAMLDocument
+    /// The document being read; `${{ inputs.* }}` and `${{ environment.* }}` already substituted.
+    package var document: YAMLDocument
     package let path: String
+    /// The `include` entries that brought this file in, innermost first (empty: the pipeline file).
+    package let includedFrom: [IncludeSite]
     package var diagnostics: [Diagnostic] = []
+    /// Scalars whose static reference could not be resolved: that error is the one reported there,
+    /// not a second one about the value it left.
+    package var silenced: Set<Mark> = []
+    /// Scalars whose text came from a static reference, with the text as written: a problem with
+    /// the value says where it came from.
+    package var substituted: [Mark: String] = [:]
 
-    package init(document: YAMLDocument, path: String) {
+    package init(document: YAMLDocument, path: String, includedFrom: [IncludeSite] = []) {
         self.document = document
         self.path = path
+        self.includedFrom = includedFrom
     }
 
     package subscript(id: NodeID) -> YAMLNode { document[id] }
 
     package mutating func error(_ mark: Mark, _ message: String) {
-        diagnostics.append(Diagnostic(.error, path: path, mark: mark, message: message))
+        if silenced.contains(mark) { return }
+        let origin = substituted[mark].map { " (the value of '\($0)')" } ?? ""
+        diagnostics.append(Diagnostic(.error, path: path, mark: mark, message: message + origin, includedFrom: includedFrom))
+    }
+
+    /// An error at a mark of another file: the stage file `origin` (nil: this reader's own file).
+    package mutating func error(_ mark: Mark, _ message: String, in origin: StageOrigin?) {
+        guard let origin else { return error(mark, message) }
+        diagnostics.append(Diagnostic(.error, path: origin.path, mark: mark, message: message, includedFrom: origin.includedFrom))
     }
 
     package mutating func warning(_ mark: Mark, _ message: String, code: String) {
-        diagnostics.append(Diagnostic(.warning, path: path, mark: mark, message: message, code: code))
+        diagnostics.append(Diagnostic(.warning, path: path, mark: mark, message: message, code: code, includedFrom: includedFrom))
     }
 
     /// "a string", "a mapping", "a list", "null", "a number", "a boolean".

@@ -3,7 +3,17 @@
 
 /// Top-level keys.
 public enum PipelineKey: String, CaseIterable, Sendable {
-    case version, name, description, env, secrets, defaults, stages, notify, rollback
+    case version, name, description, inputs, environments, release, env, secrets, defaults, stages, notify, rollback
+}
+
+/// Keys of one declared input (`inputs.NAME`).
+public enum InputKey: String, CaseIterable, Sendable {
+    case description, type, `default`, required
+}
+
+/// Keys of one environment (`environments.NAME`).
+public enum EnvironmentKey: String, CaseIterable, Sendable {
+    case description, env, vars, inputs, gate, requires
 }
 
 /// Keys of `defaults`.
@@ -20,6 +30,7 @@ public enum RetryKey: String, CaseIterable, Sendable {
 public enum StageKey: String, CaseIterable, Sendable {
     // common to every kind
     case id, name, description, kind, needs, rollback, timeout, retry, env, gate, outputs, idempotent, shell, allow
+    case `if`
     // scripts and kind-specific keys
     case run
     case require, files, apply
@@ -30,7 +41,7 @@ public enum StageKey: String, CaseIterable, Sendable {
     case deploy, `switch`, colors, switchAfter = "switch-after"
 
     package static let common: [StageKey] = [
-        .id, .name, .description, .kind, .needs, .rollback, .timeout, .retry, .env, .gate, .outputs, .idempotent, .shell, .allow,
+        .id, .name, .description, .kind, .needs, .rollback, .timeout, .retry, .env, .gate, .outputs, .idempotent, .shell, .if, .allow,
     ]
 
     /// The kind-specific keys a stage of `kind` accepts, and which of them are required.

@@ -8,19 +8,51 @@ package struct PipelineDecoder {
     package struct PendingReference {
         package var reference: Reference
         package var mark: Mark
-        /// The stage whose field holds it; nil for top-level `env`.
+        /// The stage whose field holds it; nil for top-level `env` (and a parameter value).
         package var stage: String?
+        /// The stage file it is written in (nil: the file being decoded at the top).
+        package var origin: StageOrigin? = nil
+        /// Written in a parameter value (an include's `with`, a parameter's `default`).
+        package var inParameter = false
+        /// Written in an `if:` (without `${{ }}`): messages name it as written.
+        package var inCondition = false
     }
 
     package var reader: ConfigReader
     package var references: [PendingReference] = []
     package var secretsDeclared: Set<String> = []
+    /// How a stage file's ids and parameters are read (nil: a pipeline file).
+    package var scope: StageFileScope?
+    /// Shared by every decoder of one pipeline: files read, expansions so far (nil: `include` is refused).
+    package var includeReading: IncludeReading?
+    /// The files from the pipeline file down to this one, normalized: an include of one of them is a cycle.
+    package var chain: [String] = []
+    /// The `include` entries expanded so far, in the order read (nested ones before their parent).
+    package var includes: [IncludeRecord] = []
+    /// The document as read, before static references were substituted: scripts are checked on it.
+    package let original: YAMLDocument
+    /// What `--env` and `--input` chose.
+    package var choice: StaticChoice
+    /// Declared inputs, and the value of each for this load.
+    package var inputs: [PipelineInput] = []
+    package var inputValues: [(name: String, value: String)] = []
+    /// Declared environment names, and the chosen one's `env`.
+    package var environments: [String] = []
+    package var environmentEnv: [EnvEntry] = []
+    package var environmentFields: Fields<EnvironmentKey>?
+    /// What each static reference (`inputs.NAME`, `environment.name`, …) stands for.
+    package var statics: [String: StaticValue] = [:]
 
     package static let defaultShell = FormatDefaults.shell
     package static let defaultTimeout = FormatDefaults.timeout
 
-    package init(document: YAMLDocument, path: String) {
-        reader = ConfigReader(document: document, path: path)
+    package init(
+        document: YAMLDocument, path: String, includedFrom: [IncludeSite] = [], choice: StaticChoice = StaticChoice(environment: nil, inputs: [])
+    ) {
+        reader = ConfigReader(document: document, path: path, includedFrom: includedFrom)
+        original = document
+        self.choice = choice
+        chain = [IncludeReading.resolve(path, from: "")]
     }
 
     /// Decodes the whole file; returns nil when the top level cannot be read at all.
@@ -28,6 +60,12 @@ package struct PipelineDecoder {
         let root = reader.document.root
         guard reader[root].kind == .mapping else {
             reader.error(reader[root].mark, "a pipeline file must be a mapping with 'version', 'name' and 'stages', found \(reader.describe(root))")
+            return nil
+        }
+        if let marker = Self.stageFileMarker(reader.document) {
+            reader.error(
+                reader[marker].mark,
+                "this is a stage file ('kind: stages'): include it from a pipeline with '- include: PATH'; only 'pipeline validate' reads it alone")
             return nil
         }
         guard let top = reader.fields(root, "the pipeline", PipelineKey.self) else { return nil }
@@ -48,7 +86,6 @@ package struct PipelineDecoder {
             }
             name = value
         }
-        let description = top[.description].flatMap { reader.string($0, "'description'") }
         var secrets: [String] = []
         if let id = top[.secrets], let items = reader.strings(id, "'secrets'") {
             for (secret, mark) in items {
@@ -61,7 +98,15 @@ package struct PipelineDecoder {
                 }
             }
         }
-        let env = top[.env].map { decodeEnv($0, what: "'env'", stage: nil) } ?? []
+        // Inputs and the environment are substituted before anything that may read them is decoded.
+        guard resolveStatics(top) else { return nil }
+        let description = top[.description].flatMap { reader.string($0, "'description'") }
+        var env = top[.env].map { decodeEnv($0, what: "'env'", stage: nil) } ?? []
+        // The environment's variables win over the top-level ones of the same name.
+        for entry in environmentEnv {
+            if let i = env.firstIndex(where: { $0.name == entry.name }) { env[i] = entry } else { env.append(entry) }
+        }
+        let release = top[.release].flatMap { decodeRelease($0) }
 
         var shell = Self.defaultShell
         var timeout = Self.defaultTimeout
@@ -77,17 +122,20 @@ package struct PipelineDecoder {
             if items.isEmpty {
                 reader.error(reader[id].mark, "'stages' is empty; a pipeline needs at least one stage")
             }
-            var previous: String?
-            for item in items {
-                if let stage = decodeStage(item, previous: previous, timeout: timeout, retry: retry, shell: shell) {
-                    stages.append(stage)
-                    previous = stage.id
-                }
-            }
+            stages = decodeStageList(items, previous: nil, defaults: StageDefaults(timeout: timeout, retry: retry, shell: shell))
         }
         var pipeline = Pipeline(
             version: 1, name: name, description: description, env: env, secrets: secrets,
-            shell: shell, stages: stages, path: reader.path)
+            shell: shell, stages: stages, path: reader.path, includes: includes)
+        pipeline.inputs = inputs
+        pipeline.inputValues = inputValues
+        pipeline.environments = environments
+        pipeline.release = release
+        if let chosen = choice.environment, let id = top[.environments],
+            let node = reader.document.entries(of: id).first(where: { reader[$0.key].value == chosen })?.value
+        {
+            pipeline.environment = decodeEnvironment(node, name: chosen, into: &pipeline, releaseMark: top.marks[.release])
+        }
         if let n = top[.notify] { pipeline.notify = decodeNotify(n) }
         if let r = top[.rollback] { pipeline.rollbackHooks = decodeRollbackHooks(r) }
         return pipeline
@@ -107,9 +155,11 @@ package struct PipelineDecoder {
             switch reader[keyID].value {
             case StageKey.id.rawValue:
                 if let value = reader.string(valueID, "'id'") {
-                    stageID = value
+                    stageID = scoped(value)
                     if !Self.isStageID(value) {
                         reader.error(reader[valueID].mark, "stage id '\(value)' must match [a-z0-9][a-z0-9_-]* and be at most 63 characters")
+                    } else if !Self.isStageID(stageID), let prefix = scope?.prefix {
+                        reader.error(reader[valueID].mark, "stage id '\(stageID)' (prefix '\(prefix)' and '\(value)') is longer than 63 characters")
                     }
                 }
             case StageKey.kind.rawValue:
@@ -145,13 +195,13 @@ package struct PipelineDecoder {
         var stage = Stage(
             id: stageID, name: nil, description: nil, kind: kind, needs: previous.map { [$0] } ?? [],
             needMarks: previous == nil ? [] : [fields.mark], needsWritten: false, run: nil, rollback: nil, timeout: timeout, retry: retry, env: [], gate: nil,
-            outputs: [], idempotent: true, shell: shell, spec: .command, mark: fields.mark, keyMarks: [:])
+            outputs: [], idempotent: true, shell: shell, spec: .command, mark: fields.mark, keyMarks: [:], origin: scope?.origin)
         for (key, mark) in fields.marks { stage.keyMarks[key.rawValue] = mark }
 
         stage.name = fields[.name].flatMap { reader.string($0, "'name' of \(label)") }
         stage.description = fields[.description].flatMap { reader.string($0, "'description' of \(label)") }
         if let n = fields[.needs], let items = reader.strings(n, "'needs' of \(label)") {
-            stage.needs = items.map(\.0)
+            stage.needs = items.map { scoped($0.0) }
             stage.needsWritten = true
             stage.needMarks = items.map(\.1)
             var seen = Set<String>()
@@ -181,6 +231,7 @@ package struct PipelineDecoder {
         if let s = fields[.shell], let argv = decodeShell(s, what: "'shell' of \(label)") { stage.shell = argv }
         if let a = fields[.allow] { stage.allow = decodeAllow(a, label: label) }
         stage.spec = decodeSpec(kind, fields, label: label, stage: stageID)
+        if let c = fields[.if] { stage.condition = decodeCondition(c, label: label, stage: stageID) }
         return stage
     }
 
@@ -506,6 +557,11 @@ package struct PipelineDecoder {
                 continue
             }
             guard let template = template(valueID, "'\(key.value)' in \(what)", stage: stage) else { continue }
+            if secretsDeclared.contains(key.value), template.references.isEmpty {
+                // A parameter of an included file gave it a literal value.
+                reader.error(key.mark, "'\(key.value)' in \(what) is a declared secret; its value must come from the environment, never from a file")
+                continue
+            }
             entries.append(EnvEntry(name: key.value, value: template, mark: key.mark))
         }
         return entries
@@ -527,8 +583,11 @@ package struct PipelineDecoder {
             reader.error(reader[id].mark, "\(what) is empty")
             return nil
         }
-        if let open = text.range(of: "${{") {
-            let offset = text.distance(from: text.startIndex, to: open.lowerBound)
+        // Checked as written: an input substituted into shell text would run as code just the same.
+        let written = original[id].kind == .scalar ? original[id].value : text
+        if let open = written.range(of: "${{") {
+            let offset = written.distance(from: written.startIndex, to: open.lowerBound)
+            reader.silenced.remove(reader[id].mark)
             reader.error(
                 markInside(id, offset: offset),
                 "\(what): '${{ … }}' cannot appear in shell text, where a value could run as code; bind it in the stage's 'env' and read \"$NAME\" in the script"
@@ -545,12 +604,17 @@ package struct PipelineDecoder {
         return value
     }
 
-    package mutating func template(_ id: NodeID, _ what: String, stage: String?) -> Template? {
+    /// A value that may hold `${{ }}` references; each is queued to be checked once the graph is
+    /// known. In a stage file, `parameters.NAME` is replaced by the value the include gave and output
+    /// references get the include's prefix (see ``scopedTemplate(_:_:what:inParameter:)``).
+    /// - Parameter inParameter: the value of a parameter (an include's `with`, a `default`).
+    package mutating func template(_ id: NodeID, _ what: String, stage: String?, inParameter: Bool = false) -> Template? {
         guard let text = reader.string(id, what) else { return nil }
         let (parsed, problems) = Template.parse(text)
         for (offset, message) in problems {
             reader.error(markInside(id, offset: offset), "\(what): \(message)")
         }
+        var valid = problems.isEmpty
         if text.contains("${{") {
             var offset = 0
             var rest = text[...]
@@ -560,7 +624,14 @@ package struct PipelineDecoder {
                     offset += literal.count
                     rest = rest.dropFirst(literal.count)
                 case .reference(let reference):
-                    references.append(PendingReference(reference: reference, mark: markInside(id, offset: offset), stage: stage))
+                    let mark = markInside(id, offset: offset)
+                    if case .parameter(let name) = reference {
+                        if !checkParameter(name, at: mark, what: what, inParameter: inParameter) { valid = false }
+                    } else {
+                        references.append(
+                            PendingReference(
+                                reference: scoped(reference), mark: mark, stage: stage, origin: scope?.origin, inParameter: inParameter))
+                    }
                     if let close = rest.range(of: "}}") {
                         offset += rest.distance(from: rest.startIndex, to: close.upperBound)
                         rest = rest[close.upperBound...]
@@ -568,7 +639,8 @@ package struct PipelineDecoder {
                 }
             }
         }
-        return problems.isEmpty ? parsed : nil
+        guard valid else { return nil }
+        return scopedTemplate(parsed, id, what: what)
     }
 
     /// The mark of a character inside a one-line scalar (plain or quoted); the scalar's own mark otherwise.

@@ -20,6 +20,9 @@ public struct Diagnostic: Sendable, Equatable {
     public var message: String
     /// A stable id for lint warnings (`missing-rollback`), nil for plain errors.
     public var code: String?
+    /// When ``path`` is a stage file brought in by `include`: the entries that included it,
+    /// innermost first (empty for the pipeline file itself).
+    public var includedFrom: [IncludeSite] = []
 
     /// A problem with a whole file or path, not a place in it (line 0).
     public static func file(_ severity: Severity, path: String, message: String, code: String? = nil) -> Diagnostic {
@@ -27,21 +30,26 @@ public struct Diagnostic: Sendable, Equatable {
     }
 
     /// Creates a diagnostic.
-    public init(_ severity: Severity, path: String, mark: Mark, message: String, code: String? = nil) {
+    public init(_ severity: Severity, path: String, mark: Mark, message: String, code: String? = nil, includedFrom: [IncludeSite] = []) {
         self.severity = severity
         self.path = path
         self.mark = mark
         self.message = message
         self.code = code
+        self.includedFrom = includedFrom
     }
 
-    /// `path:line:column: error: message`, the line compilers and CI annotators parse; control
+    /// The message with where its file was included from: ` (included from shop.yml:12:5)`.
+    public var messageWithInclusion: String { message + IncludeSite.suffix(includedFrom) }
+
+    /// `path:line:column: error: message`, the line compilers and CI annotators parse, ending in
+    /// `(included from shop.yml:12:5)` for a problem in an included stage file; control
     /// characters in the path or the message are shown escaped (``TerminalText``), so it stays one
     /// line and safe to print.
     public var headline: String {
         let suffix = code.map { " [\($0)]" } ?? ""
         let location = mark.line == 0 ? "" : ":\(mark.line):\(mark.column)"
-        return "\(TerminalText.escaped(path))\(location): \(severity.rawValue): \(TerminalText.escaped(message))\(suffix)"
+        return "\(TerminalText.escaped(path))\(location): \(severity.rawValue): \(TerminalText.escaped(messageWithInclusion))\(suffix)"
     }
 }
 

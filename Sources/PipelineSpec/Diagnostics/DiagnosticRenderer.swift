@@ -46,12 +46,13 @@ public struct DiagnosticRenderer: Sendable {
     public func github(_ diagnostic: Diagnostic) -> String {
         let kind = diagnostic.severity == .error ? "error" : "warning"
         let title = diagnostic.code.map { ",title=\(escapeProperty($0))" } ?? ""
-        let path = TerminalText.escaped(diagnostic.path), message = TerminalText.escaped(diagnostic.message)
+        let path = TerminalText.escaped(diagnostic.path), message = TerminalText.escaped(diagnostic.messageWithInclusion)
         let location = diagnostic.mark.line == 0 ? "" : ",line=\(diagnostic.mark.line),col=\(diagnostic.mark.column)"
         return "::\(kind) file=\(escapeProperty(path))\(location)\(title)::\(escapeData(message))\n"
     }
 
-    /// A JSON document: `{"diagnostics":[{"severity","file","line","column","message","code"}], "errors": N, "warnings": N}`.
+    /// A JSON document: `{"diagnostics":[{"severity","file","line","column","message","code","included_from"}], "errors": N, "warnings": N}`;
+    /// `included_from` (innermost first, each `{"file","line","column"}`) only for a problem in an included stage file.
     public func json(_ diagnostics: [Diagnostic]) -> String {
         var out = "{\n  \"diagnostics\": ["
         for (index, d) in diagnostics.enumerated() {
@@ -59,6 +60,10 @@ public struct DiagnosticRenderer: Sendable {
             out += "    {\"severity\": \(JSON.quote(d.severity.rawValue)), \"file\": \(JSON.quote(d.path)), "
             out += "\"line\": \(d.mark.line), \"column\": \(d.mark.column), \"message\": \(JSON.quote(d.message))"
             if let code = d.code { out += ", \"code\": \(JSON.quote(code))" }
+            if !d.includedFrom.isEmpty {
+                let sites = d.includedFrom.map { "{\"file\": \(JSON.quote($0.path)), \"line\": \($0.mark.line), \"column\": \($0.mark.column)}" }
+                out += ", \"included_from\": [\(sites.joined(separator: ", "))]"
+            }
             out += "}"
         }
         out += diagnostics.isEmpty ? "],\n" : "\n  ],\n"

@@ -11,6 +11,28 @@ public struct LoadedPipeline: Sendable {
     public var warnings: [Diagnostic]
     /// The file's bytes, for excerpts and hashing.
     public var source: [UInt8]
+    /// The stage files its `include` entries read, in the order first read, with their bytes.
+    public var includedSources: [(path: String, bytes: [UInt8])] = []
+    /// The file is a stage file (`kind: stages`) checked alone: `validate` only.
+    public var isStageFile = false
+
+    /// What the run's file hash covers: the file's bytes, then each included file's length and
+    /// bytes (the file's bytes alone when it includes nothing), so a changed stage file is a changed
+    /// pipeline. Paths are left out: `resume` reads the file by its absolute path.
+    public var hashedBytes: [UInt8] {
+        var bytes = source
+        for (_, included) in includedSources {
+            bytes += [0] + Array("\(included.count):".utf8) + included
+        }
+        return bytes
+    }
+
+    /// The bytes of every file read, by path (for excerpts under diagnostics).
+    public var sources: [String: [UInt8]] {
+        var all: [String: [UInt8]] = [pipeline.path: source]
+        for (path, bytes) in includedSources { all[path] = bytes }
+        return all
+    }
 }
 
 /// Reads, validates and lints pipeline files: the front door of every command.
@@ -19,13 +41,25 @@ public enum PipelineLoader {
     public struct Options: Sendable {
         /// Lint warnings become errors.
         public var strict: Bool
-        /// Reader limits.
+        /// Reader limits (for each file, the included ones too).
         public var limits: YAMLLimits
+        /// The environment chosen with `--env` (required when the file declares environments).
+        public var environment: String?
+        /// `--input NAME=VALUE`, in the order given.
+        public var inputs: [(name: String, value: String)]
+        /// A stage file (`kind: stages`) is checked alone instead of refused (`validate`).
+        public var acceptStageFile: Bool
 
         /// Creates options.
-        public init(strict: Bool = false, limits: YAMLLimits = YAMLLimits()) {
+        public init(
+            strict: Bool = false, limits: YAMLLimits = YAMLLimits(), environment: String? = nil, inputs: [(name: String, value: String)] = [],
+            acceptStageFile: Bool = false
+        ) {
             self.strict = strict
             self.limits = limits
+            self.environment = environment
+            self.inputs = inputs
+            self.acceptStageFile = acceptStageFile
         }
     }
 
@@ -48,53 +82,149 @@ public enum PipelineLoader {
     /// Validates bytes already in memory.
     /// - Throws: ``DiagnosticError`` with every problem, located.
     public static func load(bytes: [UInt8], path: String, options: Options = Options()) throws(DiagnosticError) -> LoadedPipeline {
-        let read: YAMLReader.Result
+        let read = try readDocument(bytes, path: path, limits: options.limits)
+        return try load(read, bytes: bytes, path: path, options: options)
+    }
+
+    /// Validates a file once per environment it declares (once if it declares none), as `validate`
+    /// does without `--env`: every rule holds in each. A problem found in some environments only
+    /// names them.
+    /// - Returns: one loaded pipeline per environment, in the order declared.
+    /// - Throws: ``DiagnosticError`` with every problem of every environment, located.
+    public static func loadEach(path: String, options: Options = Options()) throws(DiagnosticError) -> [LoadedPipeline] {
+        let bytes: [UInt8]
         do {
-            read = try YAMLReader.read(bytes, limits: options.limits)
+            bytes = try readFile(path, limit: options.limits.maxBytes)
+        } catch {
+            throw DiagnosticError([Diagnostic(.error, path: path, mark: Mark(line: 1, column: 1), message: error.message)])
+        }
+        return try loadEach(bytes: bytes, path: path, options: options)
+    }
+
+    /// ``loadEach(path:options:)`` on bytes already in memory.
+    /// - Throws: ``DiagnosticError`` with every problem of every environment, located.
+    public static func loadEach(bytes: [UInt8], path: String, options: Options = Options()) throws(DiagnosticError) -> [LoadedPipeline] {
+        let read = try readDocument(bytes, path: path, limits: options.limits)
+        let names = options.environment == nil ? PipelineDecoder.environmentNames(read.document) : []
+        guard !names.isEmpty else { return [try load(read, bytes: bytes, path: path, options: options)] }
+        var loaded: [LoadedPipeline] = []
+        var found: [(name: String, diagnostics: [Diagnostic])] = []
+        for name in names {
+            var each = options
+            each.environment = name
+            do {
+                let one = try load(read, bytes: bytes, path: path, options: each)
+                loaded.append(one)
+                found.append((name, one.warnings))
+            } catch {
+                found.append((name, error.diagnostics))
+            }
+        }
+        // The same problem in every environment is reported once; one found in some names them.
+        var merged: [Diagnostic] = []
+        var seen = Set<String>()
+        for (_, diagnostics) in found {
+            for diagnostic in diagnostics {
+                let key = "\(diagnostic.path):\(diagnostic.mark.line):\(diagnostic.mark.column):\(diagnostic.severity):\(diagnostic.message)"
+                guard seen.insert(key).inserted else { continue }
+                let holders = found.filter { entry in
+                    entry.diagnostics.contains {
+                        $0.path == diagnostic.path && $0.mark == diagnostic.mark && $0.message == diagnostic.message && $0.severity == diagnostic.severity
+                    }
+                }.map(\.name)
+                // Lint runs only where there is no error: a warning is compared with those environments.
+                let linted = found.filter { !$0.diagnostics.contains { $0.severity == .error } }.count
+                var copy = diagnostic
+                if holders.count < (diagnostic.severity == .error ? names.count : linted) {
+                    copy.message += " (in environment\(holders.count == 1 ? "" : "s") \(holders.map { "'\($0)'" }.joined(separator: ", ")))"
+                }
+                merged.append(copy)
+            }
+        }
+        // The pipeline file's problems first, then each included file's (diagnostics of one load are in that order already).
+        var fileOrder = [path: 0]
+        for diagnostic in merged where fileOrder[diagnostic.path] == nil { fileOrder[diagnostic.path] = fileOrder.count }
+        func key(_ d: Diagnostic) -> (Int, Mark, Int) { (fileOrder[d.path] ?? Int.max, d.mark, d.severity == .error ? 0 : 1) }
+        merged.sort { key($0) < key($1) }
+        guard loaded.count == names.count else { throw DiagnosticError(merged) }
+        for i in loaded.indices { loaded[i].warnings = merged.filter { $0.severity != .error } }
+        return loaded
+    }
+
+    static func readDocument(_ bytes: [UInt8], path: String, limits: YAMLLimits) throws(DiagnosticError) -> YAMLReader.Result {
+        do {
+            return try YAMLReader.read(bytes, limits: limits)
         } catch {
             throw DiagnosticError([Diagnostic(.error, path: path, mark: error.mark, message: error.message)])
         }
-        var decoder = PipelineDecoder(document: read.document, path: path)
+    }
+
+    static func load(_ read: YAMLReader.Result, bytes: [UInt8], path: String, options: Options) throws(DiagnosticError) -> LoadedPipeline {
+        var decoder = PipelineDecoder(document: read.document, path: path, choice: StaticChoice(environment: options.environment, inputs: options.inputs))
+        let limit = options.limits.maxBytes
+        let reading = IncludeReading(limits: options.limits) { file in
+            Result { () throws(ReadError) in try readFile(file, limit: limit, regularOnly: true) }.mapError { .init(message: $0.message) }
+        }
+        decoder.includeReading = reading
         for duplicate in read.duplicates { decoder.reader.error(duplicate.mark, duplicate.message) }
-        let decoded = decoder.decode()
+        let isStageFile = options.acceptStageFile && PipelineDecoder.stageFileMarker(read.document) != nil
+        let decoded = isStageFile ? decoder.decodeStageFileAlone() : decoder.decode()
         var graph: StageGraph?
         if let pipeline = decoded {
             graph = checkGraph(pipeline, &decoder)
             if let graph { PipelineDecoder.checkSwitchAfter(pipeline, graph, &decoder) }
-            checkReferences(pipeline, graph, &decoder)
+            checkReferences(pipeline, graph, &decoder, alone: isStageFile)
         }
         var diagnostics = decoder.reader.diagnostics
-        if let pipeline = decoded, let graph, !diagnostics.contains(where: { $0.severity == .error }) {
+        if let pipeline = decoded, let graph, !isStageFile, !diagnostics.contains(where: { $0.severity == .error }) {
             var warnings = Linter.lint(pipeline, graph: graph)
             if options.strict {
                 for i in warnings.indices { warnings[i].severity = .error }
             }
             diagnostics += warnings
         }
-        diagnostics.sort { ($0.mark, $0.severity == .error ? 0 : 1) < ($1.mark, $1.severity == .error ? 0 : 1) }
+        // The pipeline file's problems first, then each included file's, in the order they were read.
+        var fileOrder = [path: 0]
+        for (i, file) in reading.sources.enumerated() where fileOrder[file.path] == nil { fileOrder[file.path] = i + 1 }
+        func key(_ d: Diagnostic) -> (Int, Mark, Int) { (fileOrder[d.path] ?? Int.max, d.mark, d.severity == .error ? 0 : 1) }
+        diagnostics.sort { key($0) < key($1) }
         guard let pipeline = decoded, let graph, !diagnostics.contains(where: { $0.severity == .error }) else {
             throw DiagnosticError(diagnostics)
         }
-        return LoadedPipeline(pipeline: pipeline, graph: graph, warnings: diagnostics, source: bytes)
+        return LoadedPipeline(
+            pipeline: pipeline, graph: graph, warnings: diagnostics, source: bytes, includedSources: reading.sources, isStageFile: isStageFile)
     }
 
     /// Unique ids, known needs, no cycles.
     package static func checkGraph(_ pipeline: Pipeline, _ decoder: inout PipelineDecoder) -> StageGraph? {
         var firstMark: [String: Mark] = [:]
         var ok = true
+        var firstFile: [String: String] = [:]
         for stage in pipeline.stages where !stage.id.isEmpty {
+            let file = pipeline.file(of: stage)
             if let first = firstMark[stage.id] {
-                decoder.reader.error(stage.mark(of: "id"), "duplicate stage id '\(stage.id)' (first defined at line \(first.line))")
+                let place = firstFile[stage.id] == file ? "line \(first.line)" : "\(firstFile[stage.id] ?? ""):\(first.line):\(first.column)"
+                decoder.reader.error(stage.mark(of: "id"), "duplicate stage id '\(stage.id)' (first defined at \(place))", in: stage.origin)
                 ok = false
             } else {
                 firstMark[stage.id] = stage.mark(of: "id")
+                firstFile[stage.id] = file
             }
         }
         let ids = pipeline.stages.map(\.id)
         for stage in pipeline.stages where stage.needsWritten {
             for (i, need) in stage.needs.enumerated() where firstMark[need] == nil {
                 let mark = i < stage.needMarks.count ? stage.needMarks[i] : stage.mark
-                decoder.reader.error(mark, "stage '\(stage.id)' needs unknown stage '\(need)'" + Suggestion.didYouMean(need, among: ids))
+                decoder.reader.error(mark, "stage '\(stage.id)' needs unknown stage '\(need)'" + Suggestion.didYouMean(need, among: ids), in: stage.origin)
+                ok = false
+            }
+        }
+        // An include entry's `needs` are written in the including file.
+        for include in pipeline.includes {
+            for (need, mark) in include.needs where firstMark[need] == nil {
+                let origin = include.includedFrom.isEmpty ? nil : StageOrigin(path: include.site.path, includedFrom: include.includedFrom)
+                decoder.reader.error(
+                    mark, "the include of '\(include.path)' needs unknown stage '\(need)'" + Suggestion.didYouMean(need, among: ids), in: origin)
                 ok = false
             }
         }
@@ -103,9 +233,10 @@ public enum PipelineLoader {
             return try StageGraph(ids: ids, needs: pipeline.stages.map(\.needs))
         } catch {
             for path in error.paths {
-                let mark = pipeline.stage(path[0]).map { $0.mark(of: "needs") } ?? Mark(line: 1, column: 1)
+                let stage = pipeline.stage(path[0])
+                let mark = stage.map { $0.mark(of: "needs") } ?? Mark(line: 1, column: 1)
                 let message = path.count == 2 ? "stage '\(path[0])' needs itself" : "cycle in 'needs': \(path.joined(separator: " -> "))"
-                decoder.reader.error(mark, message)
+                decoder.reader.error(mark, message, in: stage?.origin)
             }
             return nil
         }
@@ -113,13 +244,18 @@ public enum PipelineLoader {
 
     /// Every `${{ }}` names something that will exist when the value is needed.
     /// Without a graph (it had errors), whether the producer runs first is not checked.
-    package static func checkReferences(_ pipeline: Pipeline, _ graph: StageGraph?, _ decoder: inout PipelineDecoder) {
+    /// - Parameter alone: a stage file checked alone: `env.*` and `secrets.*` are checked where it is included.
+    package static func checkReferences(_ pipeline: Pipeline, _ graph: StageGraph?, _ decoder: inout PipelineDecoder, alone: Bool = false) {
         let ids = pipeline.stages.map(\.id)
         let envNames = pipeline.env.map(\.name)
         var ancestorCache: [String: Set<Int>] = [:]
         for pending in decoder.references {
+            func error(_ message: String) {
+                let shown = pending.inCondition ? "'if' of stage '\(pending.stage ?? "")': " + PipelineDecoder.withoutBraces(message) : message
+                decoder.reader.error(pending.mark, shown, in: pending.origin)
+            }
             switch pending.reference {
-            case .runID:
+            case .runID, .parameter:
                 break
             case .color:
                 if pending.stage.flatMap({ pipeline.stage($0) })?.kind != .blueGreen {
@@ -127,34 +263,32 @@ public enum PipelineLoader {
                         pending.mark, "'${{ color }}' is the colour a blue-green stage deploys; it can only be used in a 'blue-green' stage")
                 }
             case .env(let name):
-                if !envNames.contains(name) {
-                    decoder.reader.error(
-                        pending.mark, "'${{ env.\(name) }}' names no variable of the top-level 'env'" + Suggestion.didYouMean(name, among: envNames))
+                if !alone, !envNames.contains(name) {
+                    error("'${{ env.\(name) }}' names no variable of the top-level 'env'" + Suggestion.didYouMean(name, among: envNames))
+                } else if pending.inCondition, let entry = pipeline.env.first(where: { $0.name == name }),
+                    entry.value.references.contains(where: { if case .secret = $0 { return true } else { return false } })
+                {
+                    error("'env.\(name)' holds a secret; a condition cannot read secrets (whether a stage ran would tell something about the value)")
                 }
             case .secret(let name):
-                if !pipeline.secrets.contains(name) {
-                    decoder.reader.error(
-                        pending.mark,
-                        "'${{ secrets.\(name) }}' names no declared secret; add it to 'secrets'" + Suggestion.didYouMean(name, among: pipeline.secrets))
+                if !alone, !pipeline.secrets.contains(name) {
+                    error("'${{ secrets.\(name) }}' names no declared secret; add it to 'secrets'" + Suggestion.didYouMean(name, among: pipeline.secrets))
                 }
             case .output(let stageID, let name):
                 guard let reader = pending.stage else {
-                    decoder.reader.error(
-                        pending.mark,
-                        "the top-level 'env' cannot read stage outputs; bind '${{ stages.\(stageID).outputs.\(name) }}' in the 'env' of the stage that needs it"
+                    error(
+                        pending.inParameter
+                            ? "a parameter value cannot read stage outputs (it is read before any stage runs); pass what the stages read with 'env' or read the output in the stage file itself"
+                            : "the top-level 'env' cannot read stage outputs; bind '${{ stages.\(stageID).outputs.\(name) }}' in the 'env' of the stage that needs it"
                     )
                     continue
                 }
                 guard let producer = pipeline.stage(stageID) else {
-                    decoder.reader.error(
-                        pending.mark, "'${{ stages.\(stageID).outputs.\(name) }}' names unknown stage '\(stageID)'" + Suggestion.didYouMean(stageID, among: ids)
-                    )
+                    error("'${{ stages.\(stageID).outputs.\(name) }}' names unknown stage '\(stageID)'" + Suggestion.didYouMean(stageID, among: ids))
                     continue
                 }
                 if stageID == reader {
-                    decoder.reader.error(
-                        pending.mark,
-                        "stage '\(reader)' cannot read its own output '\(name)'; its rollback receives it as $PIPELINE_OUTPUT_\(name.uppercased())")
+                    error("stage '\(reader)' cannot read its own output '\(name)'; its rollback receives it as $PIPELINE_OUTPUT_\(name.uppercased())")
                     continue
                 }
                 var runsBefore = true
@@ -163,13 +297,12 @@ public enum PipelineLoader {
                     runsBefore = ancestorCache[reader]!.contains(node)
                 }
                 if !runsBefore {
-                    decoder.reader.error(
-                        pending.mark,
+                    error(
                         "stage '\(reader)' reads an output of '\(stageID)' but does not need it (directly or not), so the value may not exist yet; add '\(stageID)' to its 'needs'"
                     )
                 } else if !producer.outputs.contains(name) {
                     let hint = Suggestion.didYouMean(name, among: producer.outputs)
-                    decoder.reader.error(pending.mark, "stage '\(stageID)' declares no output '\(name)'" + (hint.isEmpty ? "; list it in its 'outputs'" : hint))
+                    error("stage '\(stageID)' declares no output '\(name)'" + (hint.isEmpty ? "; list it in its 'outputs'" : hint))
                 }
             }
         }
@@ -183,13 +316,16 @@ public enum PipelineLoader {
     package struct ReadError: Error { var message: String }
 
     /// Reads a whole file, refusing one over the limit before reading it.
-    package static func readFile(_ path: String, limit: Int) throws(ReadError) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+    /// - Parameter regularOnly: refuse anything but a regular file (an included stage file: a path
+    ///   written in a file must not make `pipeline` wait on a FIFO, a terminal or `/dev/stdin`).
+    package static func readFile(_ path: String, limit: Int, regularOnly: Bool = false) throws(ReadError) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | (regularOnly ? O_NONBLOCK : 0))
         guard fd >= 0 else { throw ReadError(message: "cannot read the file: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw ReadError(message: "cannot read the file: \(String(cString: strerror(errno)))") }
         if (info.st_mode & S_IFMT) == S_IFDIR { throw ReadError(message: "is a directory, not a pipeline file") }
+        if regularOnly, (info.st_mode & S_IFMT) != S_IFREG { throw ReadError(message: "is not a regular file") }
         if Int(info.st_size) > limit {
             throw ReadError(message: "file is \(YAMLReader.describe(bytes: Int(info.st_size))); the limit is \(YAMLReader.describe(bytes: limit))")
         }

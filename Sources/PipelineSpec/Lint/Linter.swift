@@ -24,11 +24,15 @@ public enum Linter {
     public static func lint(_ pipeline: Pipeline, graph: StageGraph) -> [Diagnostic] {
         var out: [Diagnostic] = []
         let stages = pipeline.stages
-        // The stage being looked at: a rule it lists in `allow` is accepted for it.
         var current: Stage?
         func warn(_ rule: Rule, _ mark: Mark, _ message: String) {
+            // A rule the stage lists in `allow` is accepted for it.
             if let current, current.allow.contains(rule.rawValue) { return }
-            out.append(Diagnostic(.warning, path: pipeline.path, mark: mark, message: message, code: rule.rawValue))
+            // A stage of an included file is reported there (with where it was included from).
+            let origin = current?.origin
+            out.append(
+                Diagnostic(
+                    .warning, path: origin?.path ?? pipeline.path, mark: mark, message: message, code: rule.rawValue, includedFrom: origin?.includedFrom ?? []))
         }
         func nodes(_ kinds: Set<StageKind>) -> [Int] { stages.indices.filter { kinds.contains(stages[$0].kind) } }
         let backends = nodes([.backend])

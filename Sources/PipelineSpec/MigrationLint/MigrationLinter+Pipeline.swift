@@ -14,11 +14,12 @@ extension MigrationLinter {
     ///   unreadable or unmatched path at the stage's `lint` key in the pipeline file.
     ///   Empty when nothing stops the run.
     public static func preflight(_ pipeline: Pipeline, workingDirectory: String = FileManager.default.currentDirectoryPath) -> [Diagnostic] {
-        let file = pipeline.path
-        let directory = file.contains("/") ? String(file[..<file.lastIndex(of: "/")!]) : ""
         var diagnostics: [Diagnostic] = []
         for stage in pipeline.stages {
             guard case .migrate(let spec) = stage.spec, !spec.lintPaths.isEmpty else { continue }
+            // Relative to the file the stage is written in (an included stage file's own directory).
+            let file = pipeline.file(of: stage)
+            let directory = file.contains("/") ? String(file[..<file.lastIndex(of: "/")!]) : ""
             let paths = spec.lintPaths.map { $0.hasPrefix("/") || directory.isEmpty ? $0 : directory + "/" + $0 }
             let allow = Set(spec.lintAllow.compactMap(MigrationRule.init(rawValue:)))
             let result = lint(paths: paths, allow: allow, base: workingDirectory)
@@ -32,7 +33,7 @@ extension MigrationLinter {
                     diagnostics.append(
                         Diagnostic(
                             .error, path: file, mark: stage.mark(of: "lint"),
-                            message: "stage '\(stage.id)': lint: \(error.path): \(error.message)"))
+                            message: "stage '\(stage.id)': lint: \(error.path): \(error.message)", includedFrom: stage.origin?.includedFrom ?? []))
                 } else {
                     var located = error
                     located.message += " (stage '\(stage.id)')"

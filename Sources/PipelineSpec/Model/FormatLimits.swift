@@ -14,4 +14,8 @@ public enum FormatLimits {
     public static let maxFailureThreshold = 100
     /// The most probes of a verify `http` check (`http.attempts`).
     public static let maxProbeAttempts = 10_000
+    /// The deepest chain of `include`s: a pipeline file and at most 7 stage files below it.
+    public static let maxIncludeDepth = 8
+    /// The most `include` entries expanded for one pipeline (a file included twice counts twice).
+    public static let maxIncludes = 64
 }

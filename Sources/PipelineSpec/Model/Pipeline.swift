@@ -22,9 +22,25 @@ public struct Pipeline: Sendable {
     public var notify: [NotifyHook] = []
     /// Scripts run around every rollback (`rollback: {before, after}`).
     public var rollbackHooks: RollbackHooks? = nil
+    /// The `include` entries expanded into ``stages``, in the order they were read.
+    public var includes: [IncludeRecord] = []
+    /// Declared inputs, in the order written.
+    public var inputs: [PipelineInput] = []
+    /// The value of every declared input for this load (given, from the environment, or the
+    /// default), in declaration order: what `run_started` journals.
+    public var inputValues: [(name: String, value: String)] = []
+    /// Names of the declared environments, in the order written (empty: the file is one environment).
+    public var environments: [String] = []
+    /// The environment chosen with `--env`, when the file declares environments.
+    public var environment: PipelineEnvironment?
+    /// The release identity (`release:` with inputs substituted), if declared.
+    public var release: String?
 
     /// The stage with an id, if any.
     public func stage(_ id: String) -> Stage? { stages.first { $0.id == id } }
+
+    /// The file a stage is written in: the pipeline file, or the stage file it was included from.
+    public func file(of stage: Stage) -> String { stage.origin?.path ?? path }
 }
 
 /// One `NAME: value` of an `env` mapping; the value may hold `${{ … }}` references.
@@ -93,6 +109,39 @@ public struct Stage: Sendable {
     public var keyMarks: [String: Mark]
     /// Lint rules accepted for this stage (`allow`).
     public var allow: [String] = []
+    /// The stage file it is written in, when it came through an `include` (nil: the pipeline file).
+    public var origin: StageOrigin? = nil
+    /// `if:`: the stage runs only when it holds; nil: always.
+    public var condition: StageCondition? = nil
+
+    /// Every template the stage reads (`env` values, URLs, the approval message).
+    public var templates: [Template] {
+        var all = env.map(\.value)
+        if let message = gate?.approval?.message { all.append(message) }
+        switch spec {
+        case .infraPrecheck(let checks):
+            all += checks.compactMap { if case .http(let probe) = $0.probe { return probe.url } else { return nil } }
+        case .canary(let spec):
+            all += spec.analysis.compactMap { if case .http(let url, _, _) = $0.source { return url } else { return nil } }
+        case .verify(let spec):
+            if let http = spec.http { all.append(http.url) }
+        case .blueGreen(let spec):
+            if let http = spec.http { all.append(http.url) }
+        default:
+            break
+        }
+        return all
+    }
+
+    /// The stages whose outputs it reads, in templates or in its `if:`.
+    public var outputProducers: Set<String> {
+        var ids = Set<String>()
+        for template in templates {
+            for case .output(let stage, _) in template.references { ids.insert(stage) }
+        }
+        for case .output(let stage, _) in condition?.expression.references ?? [] { ids.insert(stage) }
+        return ids
+    }
 
     /// The mark of a key if written, else the stage's.
     public func mark(of key: String) -> Mark { keyMarks[key] ?? mark }

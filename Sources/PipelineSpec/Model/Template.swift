@@ -57,6 +57,8 @@ public enum Reference: Sendable, Equatable, CustomStringConvertible {
     case runID
     /// `color`: the colour a blue-green stage deploys (only in a blue-green stage).
     case color
+    /// A parameter of a stage file (`parameters.NAME`), replaced by its value when the file is included.
+    case parameter(String)
 
     package init?(parsing expression: String) {
         let parts = expression.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
@@ -67,6 +69,7 @@ public enum Reference: Sendable, Equatable, CustomStringConvertible {
             self = .output(stage: parts[1], name: parts[3])
         case ("run", 2) where parts[1] == "id": self = .runID
         case ("color", 1): self = .color
+        case ("parameters", 2) where !parts[1].isEmpty: self = .parameter(parts[1])
         default: return nil
         }
     }
@@ -78,6 +81,7 @@ public enum Reference: Sendable, Equatable, CustomStringConvertible {
         case .output(let s, let n): return "stages.\(s).outputs.\(n)"
         case .runID: return "run.id"
         case .color: return "color"
+        case .parameter(let n): return "parameters.\(n)"
         }
     }
 }

@@ -9,10 +9,14 @@ extension PlanRenderer {
     package func dryRunText() -> String {
         let stages = pipeline.stages
         var out = "dry run of '\(pipeline.name)' (\(pipeline.path)): nothing is executed\n"
+        for line in contextLines { out += line + "\n" }
+        let conditions = ConditionPlan(pipeline, graph: graph)
         for (step, node) in graph.order.enumerated() {
             let stage = stages[node]
             out += "\n\(step + 1). \(stage.id) (\(stage.kind.rawValue))"
             out += stage.needs.isEmpty ? ", needs nothing\n" : ", after \(stage.needs.joined(separator: ", "))\n"
+            if let origin = stage.origin { out += "   from \(origin.summary)\n" }
+            if let line = conditions.line(for: stage) { out += (stage.condition == nil ? "   skipped: " : "   if: ") + line + "\n" }
             if let gates = StageSummary(stage: stage).gates { out += "   gate: \(gates)\n" }
             out += "   timeout \(stage.timeout) per attempt; retry: \(stage.retry.summary)\n"
             if !stage.env.isEmpty { out += "   env: " + stage.env.map { "\($0.name)=\($0.value.raw)" }.joined(separator: " ") + "\n" }

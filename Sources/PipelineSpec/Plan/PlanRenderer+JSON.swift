@@ -9,10 +9,12 @@ extension PlanRenderer {
         o.field("file", pipeline.path)
         o.field("description", pipeline.description)
         o.field("secrets", list: pipeline.secrets)
+        contextJSON(&o)
         o.field(
             "waves",
             raw: "[" + graph.waves.map { wave in "[" + wave.map { JSON.quote(stages[$0].id) }.joined(separator: ", ") + "]" }.joined(separator: ", ") + "]")
         var items: [String] = []
+        let conditions = ConditionPlan(pipeline, graph: graph)
         for node in graph.order {
             let stage = stages[node]
             let summary = StageSummary(stage: stage)
@@ -55,6 +57,25 @@ extension PlanRenderer {
             s.field("idempotent", raw: String(stage.idempotent))
             s.field("reversible", raw: String(stage.reversible))
             s.field("summary", summary.details)
+            if let condition = stage.condition {
+                // Only for a stage with `if:`: as written, with inputs and the environment replaced, and the decision known now.
+                var c = JSONObjectWriter(indent: 4)
+                c.field("expression", condition.text)
+                c.field("evaluated", condition.expression.description)
+                c.field("decision", raw: condition.staticDecision.map { String($0) } ?? "null")
+                s.field("if", raw: c.finish())
+            }
+            if let reason = conditions.skipped[stage.id] { s.field("skipped", reason) }
+            if let origin = stage.origin {
+                // Only for a stage of an included stage file: where it is written, and the include chain.
+                var f = JSONObjectWriter(indent: 4)
+                f.field("file", origin.path)
+                let sites = origin.includedFrom.map {
+                    "{\"file\": \(JSON.quote($0.path)), \"line\": \($0.mark.line), \"column\": \($0.mark.column)}"
+                }
+                f.field("included_from", raw: "[" + sites.joined(separator: ", ") + "]")
+                s.field("source", raw: f.finish())
+            }
             items.append(s.finish())
         }
         o.field("stages", raw: items.isEmpty ? "[]" : "[\n    " + items.joined(separator: ",\n    ") + "\n  ]")

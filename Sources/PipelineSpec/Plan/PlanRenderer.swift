@@ -34,7 +34,12 @@ public struct PlanRenderer: Sendable {
         var out = "pipeline '\(pipeline.name)' (\(pipeline.path)): \(count(stages.count, "stage")) in \(count(graph.waves.count, "wave"))\n"
         if let description = pipeline.description { out += description + "\n" }
         if !pipeline.secrets.isEmpty { out += "secrets (masked in all output): \(pipeline.secrets.joined(separator: ", "))\n" }
+        for line in contextLines { out += line + "\n" }
         let width = stages.map(\.id.count).max() ?? 0
+        let conditions = ConditionPlan(pipeline, graph: graph)
+        if !conditions.skipped.isEmpty {
+            out += "skipped here: \(graph.order.map { stages[$0].id }.filter { conditions.skipped[$0] != nil }.joined(separator: ", "))\n"
+        }
         for (w, wave) in graph.waves.enumerated() {
             out += "\nwave \(w + 1)" + (wave.count > 1 ? " (\(wave.count) stages in parallel)" : "") + "\n"
             for node in wave {
@@ -45,6 +50,8 @@ public struct PlanRenderer: Sendable {
                 out += "  \(stage.id)\(pad)  \(stage.kind.rawValue)  needs \(needs)\n"
                 let indent = "  " + String(repeating: " ", count: width) + "    "
                 if let name = stage.name { out += indent + "name:     \(name)\n" }
+                if let origin = stage.origin { out += indent + "from:     \(origin.summary)\n" }
+                if let condition = conditions.line(for: stage) { out += indent + (stage.condition == nil ? "skipped:  " : "if:       ") + condition + "\n" }
                 if let gates = summary.gates { out += indent + "gate:     \(gates)\n" }
                 if let action = summary.action { out += indent + "run:      \(action)\n" }
                 if let details = summary.details { out += indent + "does:     \(details)\n" }
@@ -74,6 +81,7 @@ public struct PlanRenderer: Sendable {
         if let description = pipeline.description { out += MD.text(description, block: true) + "\n\n" }
         out += "\(count(stages.count, "stage")) in \(count(graph.waves.count, "wave")), from \(MD.code(pipeline.path))."
         if !pipeline.secrets.isEmpty { out += " Secrets (masked): " + pipeline.secrets.map { MD.code($0) }.joined(separator: ", ") + "." }
+        if !contextLines.isEmpty { out += "\n\n" + contextLines.map { "- " + MD.text($0, block: true) }.joined(separator: "\n") }
         out += "\n\n```mermaid\n" + mermaid() + "```\n\n"
         out += "| wave | stage | kind | needs | gate | timeout | retry | rollback |\n"
         out += "|---:|---|---|---|---|---|---|---|\n"
@@ -98,9 +106,19 @@ public struct PlanRenderer: Sendable {
                 var line = "- \(MD.code(stages[node].id)):"
                 if let action = summary.action { line += " runs \(MD.code(action))" }
                 if let details = summary.details { line += (summary.action == nil ? " " : "; ") + MD.code(details) }
+                if let origin = stages[node].origin { line += "; from \(MD.code(origin.summary))" }
                 out += line + "\n"
             }
             out += "\n</details>\n"
+        }
+        if ConditionPlan.matters(pipeline) {
+            let conditions = ConditionPlan(pipeline, graph: graph)
+            out += "\n**Conditions:**\n\n"
+            for node in graph.order {
+                let stage = stages[node]
+                guard let line = conditions.line(for: stage) else { continue }
+                out += "- \(MD.code(stage.id)): " + (stage.condition == nil ? "skipped: \(MD.text(line))" : "if \(MD.code(line))") + "\n"
+            }
         }
         out += "\nOn failure, completed stages are rolled back in reverse order of completion"
         if let stop = stages.last(where: { !$0.reversible }) { out += ", never past \(MD.code(stop.id)) (not reversible)" }
@@ -132,15 +150,24 @@ public struct PlanRenderer: Sendable {
 
     package func mermaid() -> String {
         var out = "flowchart TD\n"
+        for line in contextLines { out += "  %% " + line.replacingAll("\n", with: " ") + "\n" }
+        let conditions = ConditionPlan(pipeline, graph: graph)
         for (i, stage) in pipeline.stages.enumerated() {
             var label = "\(stage.id)<br/><small>\(stage.kind.rawValue)</small>"
             if stage.gate?.approval != nil { label += "<br/>🔒 approval" }
             if stage.gate?.window != nil { label += "<br/>🕑 window" }
+            if let condition = stage.condition { label += "<br/>if " + condition.text.replacingAll("<", with: "&lt;") }
+            if conditions.skipped[stage.id] != nil { label += "<br/>⏭ skipped" }
             let quoted = label.replacingAll("\"", with: "#quot;")
             out += stage.reversible ? "  n\(i)[\"\(quoted)\"]\n" : "  n\(i)[[\"\(quoted)\"]]\n"
         }
         for (i, needs) in graph.needs.enumerated() {
             for need in needs { out += "  n\(need) --> n\(i)\n" }
+        }
+        let skipped = pipeline.stages.indices.filter { conditions.skipped[pipeline.stages[$0].id] != nil }
+        if !skipped.isEmpty {
+            out += "  classDef skipped stroke-dasharray: 5 5,opacity:0.6\n"
+            out += "  class \(skipped.map { "n\($0)" }.joined(separator: ",")) skipped\n"
         }
         return out
     }
@@ -149,16 +176,23 @@ public struct PlanRenderer: Sendable {
 
     package func dot() -> String {
         var out = "digraph \(dotQuote(pipeline.name)) {\n  rankdir=TB;\n  node [shape=box, style=rounded, fontname=\"Helvetica\"];\n"
+        if !contextLines.isEmpty {
+            let label = contextLines.map { String(dotQuote($0).dropFirst().dropLast()) }.joined(separator: "\\l")
+            out += "  label=\"\(label)\\l\";\n  labelloc=t;\n"
+        }
         for (w, wave) in graph.waves.enumerated() {
             out += "  subgraph wave_\(w + 1) { rank=same;"
             for node in wave { out += " \(dotQuote(pipeline.stages[node].id));" }
             out += " }\n"
         }
+        let conditions = ConditionPlan(pipeline, graph: graph)
         for stage in pipeline.stages {
             var label = "\(stage.id)\\n\(stage.kind.rawValue)"
             if stage.gate?.approval != nil { label += "\\napproval" }
             if stage.gate?.window != nil { label += "\\nwindow" }
-            let shape = stage.reversible ? "" : ", peripheries=2"
+            if let condition = stage.condition { label += "\\nif " + condition.text.replacingAll("\\", with: "\\\\") }
+            var shape = stage.reversible ? "" : ", peripheries=2"
+            if conditions.skipped[stage.id] != nil { shape += ", style=\"rounded,dashed\"" }
             out += "  \(dotQuote(stage.id)) [label=\"\(label.replacingAll("\"", with: "\\\""))\"\(shape)];\n"
         }
         for (i, needs) in graph.needs.enumerated() {

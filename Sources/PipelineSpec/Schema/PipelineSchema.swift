@@ -8,7 +8,7 @@ public enum PipelineSchema {
 {
   "$schema": "https://json-schema.org/draft/2020-12/schema",
   "title": "pipeline file, format v1",
-  "description": "Declarative deployment pipeline. See docs/format.md. Cross-references (unique stage ids, `needs` targets, `${{ stages.* }}` reachability, strictly increasing canary steps, unique check names) are checked by the engine, not by this schema.",
+  "description": "Declarative deployment pipeline. See docs/format.md. Cross-references (unique stage ids, `needs` targets, `${{ stages.* }}` reachability, strictly increasing canary steps, unique check names) are checked by the engine, not by this schema. A stage file (`kind: stages`, the file a `- include:` entry names) is described by `$defs/stageFile`.",
   "type": "object",
   "additionalProperties": false,
   "required": [
@@ -29,6 +29,32 @@ public enum PipelineSchema {
     "description": {
       "type": "string"
     },
+    "inputs": {
+      "description": "Values given from outside the file (--input NAME=VALUE), by the chosen environment, or by their defaults; read as ${{ inputs.NAME }}.",
+      "type": "object",
+      "propertyNames": {
+        "pattern": "^[A-Za-z_][A-Za-z0-9_-]*$"
+      },
+      "additionalProperties": {
+        "$ref": "#/$defs/input"
+      }
+    },
+    "environments": {
+      "description": "The environments this file deploys to; a run chooses one with --env NAME.",
+      "type": "object",
+      "minProperties": 1,
+      "propertyNames": {
+        "$ref": "#/$defs/stageId"
+      },
+      "additionalProperties": {
+        "$ref": "#/$defs/environment"
+      }
+    },
+    "release": {
+      "description": "What a run deploys (e.g. ${{ inputs.version }}): journaled, and compared by 'requires'. May read only ${{ inputs.* }}.",
+      "type": "string",
+      "pattern": "^([^$]|\\$(?!\\{\\{)|\\$\\{\\{\\s*inputs\\.[A-Za-z_][A-Za-z0-9_-]*\\s*\\}\\})*$"
+    },
     "env": {
       "$ref": "#/$defs/envMapTop",
       "description": "Exported to every stage. May use ${{ env.* }}, ${{ secrets.* }}, ${{ run.id }} (not stages.*)."
@@ -48,7 +74,7 @@ public enum PipelineSchema {
       "type": "array",
       "minItems": 1,
       "items": {
-        "$ref": "#/$defs/stage"
+        "$ref": "#/$defs/stageListItem"
       }
     },
     "notify": {
@@ -76,19 +102,33 @@ public enum PipelineSchema {
     },
     "duration": {
       "description": "Duration: hours, minutes, seconds, milliseconds in that order, each optional but at least one present, e.g. 500ms, 90s, 10m, 1h30m, 0s; at most 720h (30 days), which the pattern cannot express and pipeline checks.",
-      "type": "string",
-      "pattern": "^(([0-9]+h)([0-9]+m)?([0-9]+s)?([0-9]+ms)?|([0-9]+m)([0-9]+s)?([0-9]+ms)?|([0-9]+s)([0-9]+ms)?|[0-9]+ms)$"
+      "anyOf": [
+        {
+          "type": "string",
+          "pattern": "^(([0-9]+h)([0-9]+m)?([0-9]+s)?([0-9]+ms)?|([0-9]+m)([0-9]+s)?([0-9]+ms)?|([0-9]+s)([0-9]+ms)?|[0-9]+ms)$"
+        },
+        {
+          "$ref": "#/$defs/staticRef"
+        }
+      ]
     },
     "positiveDuration": {
       "description": "A duration greater than zero (timeouts).",
-      "allOf": [
+      "anyOf": [
         {
-          "$ref": "#/$defs/duration"
+          "allOf": [
+            {
+              "$ref": "#/$defs/duration"
+            },
+            {
+              "not": {
+                "pattern": "^(0+h)?(0+m)?(0+s)?(0+ms)?$"
+              }
+            }
+          ]
         },
         {
-          "not": {
-            "pattern": "^(0+h)?(0+m)?(0+s)?(0+ms)?$"
-          }
+          "$ref": "#/$defs/staticRef"
         }
       ]
     },
@@ -120,32 +160,67 @@ public enum PipelineSchema {
       "properties": {
         "attempts": {
           "description": "Total tries, the first included, at most 100. Default 1.",
-          "type": "integer",
-          "minimum": 1,
-          "maximum": 100,
-          "default": 1
+          "anyOf": [
+            {
+              "type": "integer",
+              "minimum": 1,
+              "maximum": 100,
+              "default": 1
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
         },
         "delay": {
-          "$ref": "#/$defs/duration",
           "description": "Wait before the second try. Default 1s.",
-          "default": "1s"
+          "anyOf": [
+            {
+              "$ref": "#/$defs/duration",
+              "default": "1s"
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
         },
         "backoff": {
           "description": "Multiplier applied to the delay after each retry, 1.0 to 1000. Default 2.0.",
-          "type": "number",
-          "minimum": 1.0,
-          "maximum": 1000,
-          "default": 2.0
+          "anyOf": [
+            {
+              "type": "number",
+              "minimum": 1.0,
+              "maximum": 1000,
+              "default": 2.0
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
         },
         "max-delay": {
-          "$ref": "#/$defs/duration",
           "description": "Upper bound on the delay. Default 1m.",
-          "default": "1m"
+          "anyOf": [
+            {
+              "$ref": "#/$defs/duration",
+              "default": "1m"
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
         },
         "jitter": {
           "description": "Randomize delays. Default true.",
-          "type": "boolean",
-          "default": true
+          "anyOf": [
+            {
+              "type": "boolean",
+              "default": true
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
         }
       }
     },
@@ -169,16 +244,16 @@ public enum PipelineSchema {
         "number",
         "boolean"
       ],
-      "pattern": "^([^$]|\\$(?!\\{\\{)|\\$\\{\\{\\s*(env\\.[A-Za-z_][A-Za-z0-9_]*|secrets\\.[A-Za-z_][A-Za-z0-9_]*|run\\.id)\\s*\\}\\})*$"
+      "pattern": "^([^$]|\\$(?!\\{\\{)|\\$\\{\\{\\s*(env\\.[A-Za-z_][A-Za-z0-9_]*|secrets\\.[A-Za-z_][A-Za-z0-9_]*|run\\.id|parameters\\.[A-Za-z_][A-Za-z0-9_]*|inputs\\.[A-Za-z_][A-Za-z0-9_-]*|environment\\.(name|env\\.[A-Za-z_][A-Za-z0-9_]*|vars\\.[A-Za-z_][A-Za-z0-9_-]*))\\s*\\}\\})*$"
     },
     "envValue": {
-      "description": "Scalar value; strings may use ${{ env.X }}, ${{ secrets.X }}, ${{ stages.ID.outputs.X }}, ${{ run.id }}, and in a blue-green stage ${{ color }}.",
+      "description": "Scalar value; strings may use ${{ env.X }}, ${{ secrets.X }}, ${{ stages.ID.outputs.X }}, ${{ run.id }}; in a blue-green stage also ${{ color }}.",
       "type": [
         "string",
         "number",
         "boolean"
       ],
-      "pattern": "^([^$]|\\$(?!\\{\\{)|\\$\\{\\{\\s*(env\\.[A-Za-z_][A-Za-z0-9_]*|secrets\\.[A-Za-z_][A-Za-z0-9_]*|stages\\.[a-z0-9][a-z0-9_-]*\\.outputs\\.[A-Za-z_][A-Za-z0-9_]*|run\\.id|color)\\s*\\}\\})*$"
+      "pattern": "^([^$]|\\$(?!\\{\\{)|\\$\\{\\{\\s*(env\\.[A-Za-z_][A-Za-z0-9_]*|secrets\\.[A-Za-z_][A-Za-z0-9_]*|stages\\.[a-z0-9][a-z0-9_-]*\\.outputs\\.[A-Za-z_][A-Za-z0-9_]*|run\\.id|color|parameters\\.[A-Za-z_][A-Za-z0-9_]*|inputs\\.[A-Za-z_][A-Za-z0-9_-]*|environment\\.(name|env\\.[A-Za-z_][A-Za-z0-9_]*|vars\\.[A-Za-z_][A-Za-z0-9_-]*))\\s*\\}\\})*$"
     },
     "envName": {
       "description": "NAME; names starting with PIPELINE_ are reserved for the engine.",
@@ -215,7 +290,7 @@ public enum PipelineSchema {
           "pattern": "^(https?://|\\$\\{\\{)"
         },
         {
-          "pattern": "^([^$]|\\$(?!\\{\\{)|\\$\\{\\{\\s*(env\\.[A-Za-z_][A-Za-z0-9_]*|secrets\\.[A-Za-z_][A-Za-z0-9_]*|stages\\.[a-z0-9][a-z0-9_-]*\\.outputs\\.[A-Za-z_][A-Za-z0-9_]*|run\\.id|color)\\s*\\}\\})*$"
+          "pattern": "^([^$]|\\$(?!\\{\\{)|\\$\\{\\{\\s*(env\\.[A-Za-z_][A-Za-z0-9_]*|secrets\\.[A-Za-z_][A-Za-z0-9_]*|stages\\.[a-z0-9][a-z0-9_-]*\\.outputs\\.[A-Za-z_][A-Za-z0-9_]*|run\\.id|color|parameters\\.[A-Za-z_][A-Za-z0-9_]*|inputs\\.[A-Za-z_][A-Za-z0-9_-]*|environment\\.(name|env\\.[A-Za-z_][A-Za-z0-9_]*|vars\\.[A-Za-z_][A-Za-z0-9_-]*))\\s*\\}\\})*$"
         }
       ]
     },
@@ -229,21 +304,42 @@ public enum PipelineSchema {
       "additionalProperties": false,
       "properties": {
         "timeout": {
-          "$ref": "#/$defs/positiveDuration",
           "description": "Stage timeout when a stage sets none. Built-in default 10m.",
-          "default": "10m"
+          "anyOf": [
+            {
+              "$ref": "#/$defs/positiveDuration",
+              "default": "10m"
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
         },
         "retry": {
-          "$ref": "#/$defs/retry",
-          "description": "Retry when a stage sets none. Built-in default: 1 attempt (no retry)."
+          "description": "Retry when a stage sets none. Built-in default: 1 attempt (no retry).",
+          "anyOf": [
+            {
+              "$ref": "#/$defs/retry"
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
         },
         "shell": {
-          "$ref": "#/$defs/shell",
           "description": "argv prefix for every script.",
-          "default": [
-            "/bin/sh",
-            "-e",
-            "-c"
+          "anyOf": [
+            {
+              "$ref": "#/$defs/shell",
+              "default": [
+                "/bin/sh",
+                "-e",
+                "-c"
+              ]
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
           ]
         }
       }
@@ -257,8 +353,15 @@ public enum PipelineSchema {
       "additionalProperties": false,
       "properties": {
         "message": {
-          "type": "string",
-          "pattern": "^([^$]|\\$(?!\\{\\{)|\\$\\{\\{\\s*(env\\.[A-Za-z_][A-Za-z0-9_]*|secrets\\.[A-Za-z_][A-Za-z0-9_]*|stages\\.[a-z0-9][a-z0-9_-]*\\.outputs\\.[A-Za-z_][A-Za-z0-9_]*|run\\.id)\\s*\\}\\})*$"
+          "anyOf": [
+            {
+              "type": "string",
+              "pattern": "^([^$]|\\$(?!\\{\\{)|\\$\\{\\{\\s*(env\\.[A-Za-z_][A-Za-z0-9_]*|secrets\\.[A-Za-z_][A-Za-z0-9_]*|stages\\.[a-z0-9][a-z0-9_-]*\\.outputs\\.[A-Za-z_][A-Za-z0-9_]*|run\\.id|parameters\\.[A-Za-z_][A-Za-z0-9_]*|inputs\\.[A-Za-z_][A-Za-z0-9_-]*|environment\\.(name|env\\.[A-Za-z_][A-Za-z0-9_]*|vars\\.[A-Za-z_][A-Za-z0-9_-]*))\\s*\\}\\})*$"
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
         }
       }
     },
@@ -271,37 +374,58 @@ public enum PipelineSchema {
       "properties": {
         "days": {
           "description": "Default mon-fri.",
-          "type": "array",
-          "minItems": 1,
-          "items": {
-            "enum": [
-              "mon",
-              "tue",
-              "wed",
-              "thu",
-              "fri",
-              "sat",
-              "sun"
-            ]
-          },
-          "default": [
-            "mon",
-            "tue",
-            "wed",
-            "thu",
-            "fri"
+          "anyOf": [
+            {
+              "type": "array",
+              "minItems": 1,
+              "items": {
+                "enum": [
+                  "mon",
+                  "tue",
+                  "wed",
+                  "thu",
+                  "fri",
+                  "sat",
+                  "sun"
+                ]
+              },
+              "default": [
+                "mon",
+                "tue",
+                "wed",
+                "thu",
+                "fri"
+              ]
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
           ]
         },
         "hours": {
           "description": "\"HH:MM-HH:MM\" (24 h) in `timezone`; the end may be 24:00; an end before the start crosses midnight.",
-          "type": "string",
-          "pattern": "^\\s*([01][0-9]|2[0-3]):[0-5][0-9]\\s*-\\s*(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)\\s*$"
+          "anyOf": [
+            {
+              "type": "string",
+              "pattern": "^\\s*([01][0-9]|2[0-3]):[0-5][0-9]\\s*-\\s*(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)\\s*$"
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
         },
         "timezone": {
           "description": "IANA time zone name. Default UTC.",
-          "type": "string",
-          "pattern": "^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$",
-          "default": "UTC"
+          "anyOf": [
+            {
+              "type": "string",
+              "pattern": "^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$",
+              "default": "UTC"
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
         }
       }
     },
@@ -311,18 +435,39 @@ public enum PipelineSchema {
       "additionalProperties": false,
       "properties": {
         "approval": {
-          "$ref": "#/$defs/approval"
+          "anyOf": [
+            {
+              "$ref": "#/$defs/approval"
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
         },
         "window": {
-          "$ref": "#/$defs/window"
+          "anyOf": [
+            {
+              "$ref": "#/$defs/window"
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
         },
         "check": {
           "$ref": "#/$defs/script",
           "description": "Must exit 0."
         },
         "wait": {
-          "$ref": "#/$defs/duration",
-          "description": "Wait before starting."
+          "description": "Wait before starting.",
+          "anyOf": [
+            {
+              "$ref": "#/$defs/duration"
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
         }
       }
     },
@@ -334,17 +479,38 @@ public enum PipelineSchema {
       ],
       "properties": {
         "url": {
-          "$ref": "#/$defs/url"
+          "anyOf": [
+            {
+              "$ref": "#/$defs/url"
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
         },
         "expect": {
-          "$ref": "#/$defs/statusCode",
           "description": "Expected status. Default 200.",
-          "default": 200
+          "anyOf": [
+            {
+              "$ref": "#/$defs/statusCode",
+              "default": 200
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
         },
         "timeout": {
-          "$ref": "#/$defs/positiveDuration",
           "description": "Default 3s.",
-          "default": "3s"
+          "anyOf": [
+            {
+              "$ref": "#/$defs/positiveDuration",
+              "default": "3s"
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
         }
       }
     },
@@ -365,17 +531,38 @@ public enum PipelineSchema {
           "description": "Check passes when the script exits 0."
         },
         "http": {
-          "$ref": "#/$defs/checkHttp"
+          "anyOf": [
+            {
+              "$ref": "#/$defs/checkHttp"
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
         },
         "tcp": {
           "description": "host:port that must accept a TCP connection.",
-          "type": "string",
-          "pattern": "^(\\[[0-9A-Fa-f:.]+\\]|[^\\s:\\[\\]]+):[0-9]{1,5}$"
+          "anyOf": [
+            {
+              "type": "string",
+              "pattern": "^(\\[[0-9A-Fa-f:.]+\\]|[^\\s:\\[\\]]+):[0-9]{1,5}$"
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
         },
         "timeout": {
-          "$ref": "#/$defs/positiveDuration",
           "description": "For `run` and `tcp` checks. Default 3s. `http` checks use http.timeout.",
-          "default": "3s"
+          "anyOf": [
+            {
+              "$ref": "#/$defs/positiveDuration",
+              "default": "3s"
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
         }
       },
       "oneOf": [
@@ -429,17 +616,38 @@ public enum PipelineSchema {
       ],
       "properties": {
         "url": {
-          "$ref": "#/$defs/url"
+          "anyOf": [
+            {
+              "$ref": "#/$defs/url"
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
         },
         "json": {
           "description": "Dotted path into the JSON response, e.g. metrics.error_rate.",
-          "type": "string",
-          "pattern": "^[^.\\s]+(\\.[^.\\s]+)*$"
+          "anyOf": [
+            {
+              "type": "string",
+              "pattern": "^[^.\\s]+(\\.[^.\\s]+)*$"
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
         },
         "timeout": {
-          "$ref": "#/$defs/positiveDuration",
           "description": "Default 3s.",
-          "default": "3s"
+          "anyOf": [
+            {
+              "$ref": "#/$defs/positiveDuration",
+              "default": "3s"
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
         }
       }
     },
@@ -459,13 +667,34 @@ public enum PipelineSchema {
           "description": "Prints one number."
         },
         "http": {
-          "$ref": "#/$defs/analysisHttp"
+          "anyOf": [
+            {
+              "$ref": "#/$defs/analysisHttp"
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
         },
         "max": {
-          "$ref": "#/$defs/bound"
+          "anyOf": [
+            {
+              "$ref": "#/$defs/bound"
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
         },
         "min": {
-          "$ref": "#/$defs/bound"
+          "anyOf": [
+            {
+              "$ref": "#/$defs/bound"
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
         }
       },
       "allOf": [
@@ -507,41 +736,90 @@ public enum PipelineSchema {
       ],
       "properties": {
         "url": {
-          "$ref": "#/$defs/url"
+          "anyOf": [
+            {
+              "$ref": "#/$defs/url"
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
         },
         "expect": {
-          "$ref": "#/$defs/statusCode",
           "description": "Default 200.",
-          "default": 200
+          "anyOf": [
+            {
+              "$ref": "#/$defs/statusCode",
+              "default": 200
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
         },
         "timeout": {
-          "$ref": "#/$defs/positiveDuration",
           "description": "Per probe. Default 3s.",
-          "default": "3s"
+          "anyOf": [
+            {
+              "$ref": "#/$defs/positiveDuration",
+              "default": "3s"
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
         },
         "interval": {
-          "$ref": "#/$defs/duration",
           "description": "Between probes. Default 10s.",
-          "default": "10s"
+          "anyOf": [
+            {
+              "$ref": "#/$defs/duration",
+              "default": "10s"
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
         },
         "initial-delay": {
-          "$ref": "#/$defs/duration",
           "description": "Before the first probe. Default 10s.",
-          "default": "10s"
+          "anyOf": [
+            {
+              "$ref": "#/$defs/duration",
+              "default": "10s"
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
         },
         "failure-threshold": {
           "description": "Consecutive failures meaning unhealthy, at most 100. Default 3.",
-          "type": "integer",
-          "minimum": 1,
-          "maximum": 100,
-          "default": 3
+          "anyOf": [
+            {
+              "type": "integer",
+              "minimum": 1,
+              "maximum": 100,
+              "default": 3
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
         },
         "attempts": {
           "description": "Maximum probes, at most 10000. Default 30.",
-          "type": "integer",
-          "minimum": 1,
-          "maximum": 10000,
-          "default": 30
+          "anyOf": [
+            {
+              "type": "integer",
+              "minimum": 1,
+              "maximum": 10000,
+              "default": 30
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
         }
       }
     },
@@ -554,30 +832,44 @@ public enum PipelineSchema {
       "properties": {
         "paths": {
           "description": "Globs relative to the pipeline file.",
-          "type": "array",
-          "minItems": 1,
-          "items": {
-            "type": "string",
-            "minLength": 1
-          }
+          "anyOf": [
+            {
+              "type": "array",
+              "minItems": 1,
+              "items": {
+                "type": "string",
+                "minLength": 1
+              }
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
         },
         "allow": {
           "description": "Rule ids accepted for this stage.",
-          "type": "array",
-          "items": {
-            "enum": [
-              "adding-not-null-column",
-              "dropping-column",
-              "dropping-table",
-              "renaming-column",
-              "renaming-table",
-              "changing-column-type",
-              "setting-not-null",
-              "index-without-concurrently",
-              "empty-downgrade",
-              "multiple-heads"
-            ]
-          }
+          "anyOf": [
+            {
+              "type": "array",
+              "items": {
+                "enum": [
+                  "adding-not-null-column",
+                  "dropping-column",
+                  "dropping-table",
+                  "renaming-column",
+                  "renaming-table",
+                  "changing-column-type",
+                  "setting-not-null",
+                  "index-without-concurrently",
+                  "empty-downgrade",
+                  "multiple-heads"
+                ]
+              }
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
         }
       }
     },
@@ -600,87 +892,164 @@ public enum PipelineSchema {
         },
         "kind": {
           "description": "Default command.",
-          "enum": [
-            "command",
-            "env-presync",
-            "infra-precheck",
-            "migrate",
-            "backend",
-            "frontend",
-            "canary",
-            "verify",
-            "blue-green"
-          ],
-          "default": "command"
+          "anyOf": [
+            {
+              "enum": [
+                "command",
+                "env-presync",
+                "infra-precheck",
+                "migrate",
+                "backend",
+                "frontend",
+                "canary",
+                "verify",
+                "blue-green"
+              ],
+              "default": "command"
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
         },
         "needs": {
           "description": "Stage ids this stage depends on. Absent: the previous stage. []: nothing.",
-          "type": "array",
-          "uniqueItems": true,
-          "items": {
-            "$ref": "#/$defs/stageId"
-          }
+          "anyOf": [
+            {
+              "type": "array",
+              "uniqueItems": true,
+              "items": {
+                "$ref": "#/$defs/stageId"
+              }
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
         },
         "rollback": {
           "$ref": "#/$defs/script",
           "description": "Undoes the stage; receives its outputs as PIPELINE_OUTPUT_<NAME>."
         },
         "timeout": {
-          "$ref": "#/$defs/positiveDuration",
-          "description": "Default: defaults.timeout, else 10m."
+          "description": "Default: defaults.timeout, else 10m.",
+          "anyOf": [
+            {
+              "$ref": "#/$defs/positiveDuration"
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
         },
         "retry": {
-          "$ref": "#/$defs/retry"
+          "anyOf": [
+            {
+              "$ref": "#/$defs/retry"
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
         },
         "env": {
           "$ref": "#/$defs/envMap"
         },
         "gate": {
-          "$ref": "#/$defs/gate"
+          "anyOf": [
+            {
+              "$ref": "#/$defs/gate"
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
         },
         "outputs": {
           "description": "Names the stage publishes by appending name=value lines to $PIPELINE_OUTPUTS.",
-          "type": "array",
-          "uniqueItems": true,
-          "items": {
-            "$ref": "#/$defs/name"
-          }
+          "anyOf": [
+            {
+              "type": "array",
+              "uniqueItems": true,
+              "items": {
+                "$ref": "#/$defs/name"
+              }
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
         },
         "idempotent": {
           "description": "Safe to re-run if the engine died mid-stage. Default true.",
-          "type": "boolean",
-          "default": true
+          "anyOf": [
+            {
+              "type": "boolean",
+              "default": true
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
         },
         "shell": {
-          "$ref": "#/$defs/shell"
+          "anyOf": [
+            {
+              "$ref": "#/$defs/shell"
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
         },
         "run": {
           "$ref": "#/$defs/script"
         },
         "require": {
-          "type": "array",
-          "minItems": 1,
-          "items": {
-            "$ref": "#/$defs/name"
-          }
+          "anyOf": [
+            {
+              "type": "array",
+              "minItems": 1,
+              "items": {
+                "$ref": "#/$defs/name"
+              }
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
         },
         "files": {
           "description": "Paths relative to the pipeline file.",
-          "type": "array",
-          "items": {
-            "type": "string",
-            "minLength": 1
-          }
+          "anyOf": [
+            {
+              "type": "array",
+              "items": {
+                "type": "string",
+                "minLength": 1
+              }
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
         },
         "apply": {
           "$ref": "#/$defs/script"
         },
         "checks": {
-          "type": "array",
-          "minItems": 1,
-          "items": {
-            "$ref": "#/$defs/check"
-          }
+          "anyOf": [
+            {
+              "type": "array",
+              "minItems": 1,
+              "items": {
+                "$ref": "#/$defs/check"
+              }
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
         },
         "backup": {
           "$ref": "#/$defs/script",
@@ -691,12 +1060,26 @@ public enum PipelineSchema {
           "description": "Restores the backup."
         },
         "lint": {
-          "$ref": "#/$defs/lint"
+          "anyOf": [
+            {
+              "$ref": "#/$defs/lint"
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
         },
         "reversible": {
           "description": "false: rollback never goes past this stage. Default true.",
-          "type": "boolean",
-          "default": true
+          "anyOf": [
+            {
+              "type": "boolean",
+              "default": true
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
         },
         "traffic": {
           "$ref": "#/$defs/script",
@@ -704,45 +1087,109 @@ public enum PipelineSchema {
         },
         "steps": {
           "description": "Traffic percentages, strictly increasing.",
-          "type": "array",
-          "minItems": 1,
-          "uniqueItems": true,
-          "items": {
-            "type": "integer",
-            "minimum": 1,
-            "maximum": 100
-          }
+          "anyOf": [
+            {
+              "type": "array",
+              "minItems": 1,
+              "uniqueItems": true,
+              "items": {
+                "anyOf": [
+                  {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": 100
+                  },
+                  {
+                    "$ref": "#/$defs/staticRef"
+                  }
+                ]
+              }
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
         },
         "bake": {
-          "$ref": "#/$defs/duration",
           "description": "Hold at each step. Default 5m.",
-          "default": "5m"
+          "anyOf": [
+            {
+              "$ref": "#/$defs/duration",
+              "default": "5m"
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
         },
         "interval": {
-          "$ref": "#/$defs/positiveDuration",
           "description": "Between analysis rounds, > 0. Default 30s.",
-          "default": "30s"
+          "anyOf": [
+            {
+              "$ref": "#/$defs/positiveDuration",
+              "default": "30s"
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
         },
         "failure-limit": {
           "description": "Consecutive failed analysis rounds before rollback, at most 100. Default 3.",
-          "type": "integer",
-          "minimum": 1,
-          "maximum": 100,
-          "default": 3
+          "anyOf": [
+            {
+              "type": "integer",
+              "minimum": 1,
+              "maximum": 100,
+              "default": 3
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
         },
         "analysis": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/analysis"
-          }
+          "anyOf": [
+            {
+              "type": "array",
+              "items": {
+                "$ref": "#/$defs/analysis"
+              }
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
         },
         "http": {
-          "$ref": "#/$defs/verifyHttp"
+          "anyOf": [
+            {
+              "$ref": "#/$defs/verifyHttp"
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
         },
         "smoke": {
-          "type": "array",
-          "items": {
-            "$ref": "#/$defs/script"
+          "anyOf": [
+            {
+              "type": "array",
+              "items": {
+                "$ref": "#/$defs/script"
+              }
+            },
+            {
+              "$ref": "#/$defs/staticRef"
+            }
+          ]
+        },
+        "if": {
+          "description": "Condition: the stage runs only when it holds, else it is skipped (journaled stage_skipped). An expression over inputs.NAME, environment.name, environment.env.NAME, environment.vars.NAME, env.NAME and stages.ID.outputs.NAME with ==, !=, &&, ||, !, parentheses and 'string', number, true, false literals; written without ${{ }}.",
+          "type": "string",
+          "minLength": 1,
+          "not": {
+            "pattern": "\\$\\{\\{"
           }
         },
         "allow": {
@@ -773,6 +1220,14 @@ public enum PipelineSchema {
           "$ref": "#/$defs/script",
           "description": "blue-green: points all traffic at $PIPELINE_COLOR (away from $PIPELINE_FROM_COLOR); run again with the previous colour on rollback."
         },
+        "switch-after": {
+          "description": "blue-green: stage ids that must succeed before the switch but not before the deploy (deploying the idle colour takes no traffic; switching does). None of them may need this stage.",
+          "type": "array",
+          "uniqueItems": true,
+          "items": {
+            "$ref": "#/$defs/stageId"
+          }
+        },
         "colors": {
           "description": "blue-green: the two colour names. Default [blue, green]; with no earlier run the first is taken as live.",
           "type": "array",
@@ -786,14 +1241,6 @@ public enum PipelineSchema {
             "blue",
             "green"
           ]
-        },
-        "switch-after": {
-          "description": "blue-green: stage ids that must succeed before the switch but not before the deploy (deploying the idle colour takes no traffic; switching does). None of them may need this stage.",
-          "type": "array",
-          "uniqueItems": true,
-          "items": {
-            "$ref": "#/$defs/stageId"
-          }
         }
       },
       "allOf": [
@@ -1811,6 +2258,202 @@ public enum PipelineSchema {
         }
       ]
     },
+    "staticRef": {
+      "description": "A text holding a ${{ inputs.NAME }} or ${{ environment.* }} reference: replaced before the file is read (see docs/format.md, static references), so the resulting value must fit where it is used, which pipeline checks. A list or mapping (from an environment's vars) can only be a whole reference.",
+      "type": "string",
+      "pattern": "\\$\\{\\{\\s*(inputs|environment)\\."
+    },
+    "input": {
+      "description": "One input.",
+      "type": "object",
+      "additionalProperties": false,
+      "properties": {
+        "description": {
+          "type": "string"
+        },
+        "type": {
+          "description": "What values are accepted. Default string.",
+          "enum": [
+            "string",
+            "number",
+            "boolean",
+            "duration"
+          ],
+          "default": "string"
+        },
+        "default": {
+          "description": "The value when none is given; must be of the input's type.",
+          "type": [
+            "string",
+            "number",
+            "boolean"
+          ]
+        },
+        "required": {
+          "description": "A run must be given a value (--input, or the environment's 'inputs'). Default false.",
+          "type": "boolean",
+          "default": false
+        }
+      }
+    },
+    "environment": {
+      "description": "One environment: what differs from the others.",
+      "type": "object",
+      "additionalProperties": false,
+      "properties": {
+        "description": {
+          "type": "string"
+        },
+        "env": {
+          "$ref": "#/$defs/envMapTop",
+          "description": "Variables exported to every stage in this environment (over the top-level 'env'); also ${{ environment.env.NAME }}."
+        },
+        "vars": {
+          "description": "Values of any shape read as ${{ environment.vars.NAME }} (a list or mapping only as a whole value).",
+          "type": "object",
+          "propertyNames": {
+            "pattern": "^[A-Za-z_][A-Za-z0-9_-]*$"
+          }
+        },
+        "inputs": {
+          "description": "Input values in this environment (over the defaults; --input still wins).",
+          "type": "object",
+          "additionalProperties": {
+            "type": [
+              "string",
+              "number",
+              "boolean"
+            ]
+          }
+        },
+        "gate": {
+          "$ref": "#/$defs/gate",
+          "description": "Added to every stage that needs no other (the stage's own gate keys win)."
+        },
+        "requires": {
+          "description": "Environments where a run of the same release must have succeeded (and not been rolled back) before a run here starts.",
+          "type": "array",
+          "uniqueItems": true,
+          "items": {
+            "$ref": "#/$defs/stageId"
+          }
+        }
+      }
+    },
+    "stageListItem": {
+      "description": "A stage, or an include entry that expands to the stages of a stage file.",
+      "oneOf": [
+        {
+          "$ref": "#/$defs/stage"
+        },
+        {
+          "$ref": "#/$defs/include"
+        }
+      ]
+    },
+    "include": {
+      "description": "Expands to the stages of a stage file (`kind: stages`), as if written here. Stage ids get `prefix-` when a prefix is given; stages of the file that need nothing there need this entry's `needs`.",
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "include"
+      ],
+      "properties": {
+        "include": {
+          "description": "Path of the stage file, relative to this file.",
+          "type": "string",
+          "minLength": 1,
+          "not": {
+            "pattern": "^/"
+          }
+        },
+        "prefix": {
+          "description": "Prepended with '-' to every stage id of the file (eu: health becomes eu-health).",
+          "$ref": "#/$defs/stageId"
+        },
+        "with": {
+          "description": "Parameter values, by name; each a string that may use ${{ env.* }}, ${{ secrets.* }}, ${{ run.id }} (not stages.*).",
+          "type": "object",
+          "propertyNames": {
+            "$ref": "#/$defs/name"
+          },
+          "additionalProperties": {
+            "type": [
+              "string",
+              "number",
+              "boolean"
+            ]
+          }
+        },
+        "needs": {
+          "description": "Stage ids the included stages that need nothing in their file depend on. Absent: the previous stage.",
+          "type": "array",
+          "uniqueItems": true,
+          "items": {
+            "$ref": "#/$defs/stageId"
+          }
+        }
+      }
+    },
+    "parameter": {
+      "description": "A parameter of a stage file: read as ${{ parameters.NAME }} where ${{ }} is allowed; no default means every include must give it. Null: required, no description.",
+      "type": [
+        "object",
+        "null"
+      ],
+      "additionalProperties": false,
+      "properties": {
+        "description": {
+          "type": "string"
+        },
+        "default": {
+          "type": [
+            "string",
+            "number",
+            "boolean"
+          ]
+        }
+      }
+    },
+    "stageFile": {
+      "description": "A stage file: stages written once and included by pipelines (`- include: PATH`). Its stages need only each other; ${{ parameters.NAME }} reads a parameter.",
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "version",
+        "kind",
+        "stages"
+      ],
+      "properties": {
+        "version": {
+          "type": "integer",
+          "const": 1
+        },
+        "kind": {
+          "description": "Marks a stage file.",
+          "const": "stages"
+        },
+        "description": {
+          "type": "string"
+        },
+        "parameters": {
+          "type": "object",
+          "propertyNames": {
+            "$ref": "#/$defs/name"
+          },
+          "additionalProperties": {
+            "$ref": "#/$defs/parameter"
+          }
+        },
+        "stages": {
+          "type": "array",
+          "minItems": 1,
+          "items": {
+            "$ref": "#/$defs/stageListItem"
+          }
+        }
+      }
+    },
     "notifyHook": {
       "type": "object",
       "additionalProperties": false,
@@ -1839,7 +2482,7 @@ public enum PipelineSchema {
         },
         "webhook": {
           "$ref": "#/$defs/url",
-          "description": "Receives a JSON POST: run, pipeline, event, status, failed_stage, reason. Any 2xx answer is success."
+          "description": "Receives a JSON POST: run, pipeline, environment (when the file declares environments), event, status, failed_stage, reason. Any 2xx answer is success."
         },
         "timeout": {
           "$ref": "#/$defs/positiveDuration",

@@ -137,8 +137,11 @@ extension Sandbox {
 
     func exists(_ relative: String) -> Bool { FileManager.default.fileExists(atPath: dir.appendingPathComponent(relative).path) }
 
+    /// Writes a file into the sandbox, creating its directory (an included stage file in `stages/`).
     func write(_ relative: String, _ text: String) throws {
-        try text.write(to: dir.appendingPathComponent(relative), atomically: true, encoding: .utf8)
+        let url = dir.appendingPathComponent(relative)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try text.write(to: url, atomically: true, encoding: .utf8)
     }
 
     /// A pid a script wrote to `relative` (nil until written).

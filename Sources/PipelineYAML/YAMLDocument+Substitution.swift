@@ -1,0 +1,18 @@
+extension YAMLDocument {
+    /// Gives a scalar new text and style: how `${{ inputs.* }}` and `${{ environment.* }}` are
+    /// substituted before a document is decoded. The node keeps its mark, so a problem with the
+    /// value is reported where the reference is written.
+    public mutating func setScalar(_ id: NodeID, value: String, style: ScalarStyle) {
+        precondition(nodes[Int(id)].kind == .scalar)
+        nodes[Int(id)].value = value
+        nodes[Int(id)].style = style
+    }
+
+    /// Makes node `id` stand for node `source` (its kind, text, style and children, which are
+    /// shared, not copied), keeping the mark of `id` for the node itself.
+    public mutating func replace(_ id: NodeID, with source: NodeID) {
+        let mark = nodes[Int(id)].mark
+        nodes[Int(id)] = nodes[Int(source)]
+        nodes[Int(id)].mark = mark
+    }
+}
