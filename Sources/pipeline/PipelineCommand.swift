@@ -7,6 +7,8 @@ struct PipelineCommand: ParsableCommand {
         commandName: "pipeline",
         abstract: "Declarative deployment pipelines: validate, plan and run ordered deploy stages with rollback.",
         version: PipelineVersion.current,
-        subcommands: [Validate.self, Plan.self, Run.self, Resume.self, Rollback.self, Status.self, History.self, Lock.self, Schema.self, LintMigrations.self]
+        subcommands: [
+            Validate.self, Plan.self, Diff.self, Run.self, Resume.self, Rollback.self, Status.self, History.self, Lock.self, Schema.self, LintMigrations.self,
+        ]
     )
 }

@@ -149,6 +149,38 @@ import Testing
         #expect(bad.contains("<skipped message=\"not run (the run ended rolled back before it)\"/>"), "\(bad)")
     }
 
+    /// The environment and release of a run are in its step summary, annotations and JUnit report.
+    @Test func reportsNameTheEnvironmentAndRelease() throws {
+        let box = try Sandbox(
+            """
+            version: 1
+            name: shop
+            inputs:
+              version: {type: string, required: true}
+            release: ${{ inputs.version }}
+            environments:
+              staging: {}
+              production: {}
+            stages:
+              - { id: api, kind: backend, run: "exit 3", rollback: "true" }
+              - { id: verify, kind: verify, smoke: ["true"] }
+            """)
+        defer { box.remove() }
+        let summary = box.dir.appendingPathComponent("summary.md")
+        let result = try box.pipeline(
+            ["run", "p.yml", "--env", "staging", "--input", "version=v42", "--junit", "r.xml"],
+            env: ["GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": summary.path])
+        #expect(result.status == 1, "\(result.output)")
+        #expect(result.stdout.contains("::pipeline 'shop' in 'staging', run "), "\(result.stdout)")
+        let text = try String(contentsOf: summary, encoding: .utf8)
+        #expect(text.hasPrefix("### pipeline `shop` in `staging`: rolled back\n\nRun `"), "\(text)")
+        #expect(text.contains(" of release `v42`, started "), "\(text)")
+        try Self.expectValidJUnit(box.dir.appendingPathComponent("r.xml").path)
+        let xml = box.read("r.xml")
+        #expect(xml.contains("<testsuite name=\"shop@staging\""), "\(xml)")
+        #expect(xml.contains("<property name=\"environment\" value=\"staging\"/>") && xml.contains("<property name=\"release\" value=\"v42\"/>"), "\(xml)")
+    }
+
     @Test func jsonOutputIsTheJournalLineForLine() throws {
         let box = try Sandbox(Self.failing)
         defer { box.remove() }

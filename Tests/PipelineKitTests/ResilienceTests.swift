@@ -66,7 +66,14 @@ import Testing
         for delay in ["0.05", "0.13", "0.21", "0.32"] {
             let box = try Sandbox(slow)
             defer { box.remove() }
-            _ = try box.shell("\"$PIPELINE\" run p.yml >/dev/null 2>&1 & pid=$!; sleep \(delay); kill -9 $pid; wait $pid")
+            // The delay counts from the run's first journal line, not from the process start: on a
+            // loaded machine start-up alone can outlast the shorter delays.
+            _ = try box.shell(
+                """
+                "$PIPELINE" run p.yml >/dev/null 2>&1 & pid=$!
+                n=0; until [ -s .pipeline/runs/*/events.jsonl ] 2>/dev/null || [ $n -ge 2000 ]; do sleep 0.01; n=$((n+1)); done
+                sleep \(delay); kill -9 $pid; wait $pid
+                """)
             guard !box.runs.isEmpty else { continue }
             let before = try box.state()
             if before["status"] as? String != "succeeded" { killedMidRun += 1 }
@@ -264,6 +271,35 @@ import Testing
         let resumed = try box.pipeline(["resume", run, "--approve", "deploy"])
         #expect(resumed.status == 0, "\(resumed.stderr)")
         #expect(box.read("ran.log") == "build\ndeploy\n")
+    }
+
+    /// A run left waiting at a gate is not resumed over a newer run that deployed meanwhile: its
+    /// older stages would overwrite what the newer one shipped. Once the newer one is rolled
+    /// back, the older one may go on.
+    @Test func anOldWaitingRunIsNotResumedOverANewerDeploy() throws {
+        let box = try Sandbox(
+            """
+            version: 1
+            name: gated
+            stages:
+              - { id: build, run: "echo build $PIPELINE_RUN_ID >> ran.log" }
+              - { id: deploy, gate: { approval: true }, run: "echo deploy $PIPELINE_RUN_ID >> ran.log", rollback: "echo undo >> ran.log" }
+            """)
+        defer { box.remove() }
+        #expect(try box.pipeline(["run", "p.yml"]).status == 4)
+        let old = try #require(box.runs.first)
+        #expect(try box.pipeline(["run", "p.yml", "--yes"]).status == 0)
+        let newer = try #require(box.runs.first { $0 != old })
+        let refused = try box.pipeline(["resume", old, "--approve", "deploy"])
+        #expect(refused.status == 2, "\(refused.output)")
+        #expect(
+            refused.stderr.contains("run \(old) is older than run \(newer) of 'gated', which started after it and is succeeded"),
+            "\(refused.stderr)")
+        #expect(!box.read("ran.log").contains("deploy \(old)"))
+        #expect(try box.pipeline(["rollback", newer]).status == 0)
+        let resumed = try box.pipeline(["resume", old, "--approve", "deploy"])
+        #expect(resumed.status == 0, "\(resumed.output)")
+        #expect(box.read("ran.log").contains("deploy \(old)"))
     }
 
     @Test func resumeRefusesAChangedPipelineFileUnlessForced() throws {

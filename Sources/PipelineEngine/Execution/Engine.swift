@@ -395,6 +395,22 @@ public class Engine {
         return (store, lock, state)
     }
 
+    /// A run of the same pipeline and environment that started after `state` and may have changed
+    /// the target since (anything but rolled back, or failed with nothing applied): resuming
+    /// `state` would deploy its older stages over it.
+    static func newerDeploy(than state: RunState, in store: any StateStore) -> RunState? {
+        for listing in store.runsNewestFirst() {
+            if listing.id == state.run { return nil }
+            guard listing.pipeline == state.pipeline, let other = try? store.load(listing.id), other.environment == state.environment else { continue }
+            switch other.status {
+            case .rolledBack: continue
+            case .failed where other.completionOrder.isEmpty: continue
+            default: return other
+            }
+        }
+        return nil
+    }
+
     /// Continues an interrupted, waiting or abandoned run: succeeded stages are not run again; a run
     /// interrupted while rolling back finishes its rollback.
     public static func resume(runID: String?, pipeline: String? = nil, environment: String? = nil, options: EngineOptions, output: EngineOutput) -> Int32 {
@@ -408,6 +424,11 @@ public class Engine {
             default:
                 throw EngineError(
                     "run \(id) finished as '\(state.status.rawValue)'; there is nothing to resume (start a new run, or 'pipeline rollback \(id)')")
+            }
+            if !state.rollbackBegun, let newer = newerDeploy(than: state, in: store) {
+                throw EngineError(
+                    "run \(id) is older than run \(newer.run) of '\(newer.pipeline)'\(newer.environment.map { " in '\($0)'" } ?? ""), which started after it and is \(newer.status.rawValue): resuming \(id) would deploy its older stages over it; start a new run, or roll \(newer.run) back first ('pipeline rollback \(newer.run)')"
+                )
             }
             var options = options
             options.workingDirectory = state.workdir

@@ -40,7 +40,8 @@ public struct RunReport {
                 out.append(
                     WorkflowCommand.line(
                         "error", properties(stage.id, "stage '\(stage.id)' failed"),
-                        "pipeline '\(state.pipeline)', run \(state.run): stage '\(stage.id)' failed: \(reason)" + (tail.isEmpty ? "" : "\n" + tail)))
+                        "pipeline '\(state.pipeline)'\(state.environment.map { " in '\($0)'" } ?? ""), run \(state.run): stage '\(stage.id)' failed: \(reason)"
+                            + (tail.isEmpty ? "" : "\n" + tail)))
             }
             if stage.rollback?.status == .rollbackFailed {
                 out.append(
@@ -88,8 +89,9 @@ public struct RunReport {
     /// measurements, and what a person must do when a rollback failed.
     public func markdownSummary() -> String {
         func cell(_ s: String) -> String { TerminalText.escaped(s).replacingAll("|", with: "\\|") }
-        var text = "### pipeline `\(cell(state.pipeline))`: \(Self.words(state.status.rawValue))\n\n"
-        text += "Run `\(state.run)`, started \(state.started)"
+        let place = state.environment.map { " in `\(cell($0))`" } ?? ""
+        var text = "### pipeline `\(cell(state.pipeline))`\(place): \(Self.words(state.status.rawValue))\n\n"
+        text += "Run `\(state.run)`" + (state.release.map { " of release `\(cell($0))`" } ?? "") + ", started \(state.started)"
         if let ms = state.elapsedMs() { text += ", took \(HumanDuration.text(ms))" }
         text += "\n\n"
         if let failed = state.failedStage.flatMap(state.stage), let reason = state.failureReason(failed) {
@@ -133,7 +135,7 @@ public struct RunReport {
         var failures = 0
         var errors = 0
         var skipped = 0
-        let suite = Self.xml(state.pipeline)
+        let suite = Self.xml(state.environment.map { "\(state.pipeline)@\($0)" } ?? state.pipeline)
         func testcase(_ name: String, seconds: Double, body: String = "") -> String {
             let time = String(format: "%.3f", seconds)
             let open = "    <testcase name=\"\(Self.xml(name))\" classname=\"\(suite)\" time=\"\(time)\""
@@ -215,7 +217,10 @@ public struct RunReport {
         xml +=
             "  <testsuite name=\"\(suite)\" tests=\"\(cases.count)\" failures=\"\(failures)\" errors=\"\(errors)\" skipped=\"\(skipped)\" time=\"\(total)\" timestamp=\"\(Self.xml(String(state.started.prefix(19))))\" hostname=\"\(Self.xml(state.host.isEmpty ? Host.name : state.host))\">\n"
         xml += "    <properties>\n"
-        for (name, value) in [("run", state.run), ("status", state.status.rawValue), ("file", state.file)] {
+        var properties = [("run", state.run), ("status", state.status.rawValue), ("file", state.file)]
+        if let environment = state.environment { properties.append(("environment", environment)) }
+        if let release = state.release { properties.append(("release", release)) }
+        for (name, value) in properties {
             xml += "      <property name=\"\(name)\" value=\"\(Self.xml(value))\"/>\n"
         }
         xml += "    </properties>\n"
