@@ -76,6 +76,16 @@ public enum PipelineSchema {
       "items": {
         "$ref": "#/$defs/stageListItem"
       }
+    },
+    "notify": {
+      "description": "Hooks told about the run's events: a script (PIPELINE_EVENT, PIPELINE_STATUS, PIPELINE_FAILED_STAGE, PIPELINE_REASON) or a JSON POST. A failing hook is reported and journaled and never changes the run's outcome.",
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/notifyHook"
+      }
+    },
+    "rollback": {
+      "$ref": "#/$defs/rollbackHooks"
     }
   },
   "$defs": {
@@ -237,13 +247,13 @@ public enum PipelineSchema {
       "pattern": "^([^$]|\\$(?!\\{\\{)|\\$\\{\\{\\s*(env\\.[A-Za-z_][A-Za-z0-9_]*|secrets\\.[A-Za-z_][A-Za-z0-9_]*|run\\.id|parameters\\.[A-Za-z_][A-Za-z0-9_]*|inputs\\.[A-Za-z_][A-Za-z0-9_-]*|environment\\.(name|env\\.[A-Za-z_][A-Za-z0-9_]*|vars\\.[A-Za-z_][A-Za-z0-9_-]*))\\s*\\}\\})*$"
     },
     "envValue": {
-      "description": "Scalar value; strings may use ${{ env.X }}, ${{ secrets.X }}, ${{ stages.ID.outputs.X }}, ${{ run.id }}.",
+      "description": "Scalar value; strings may use ${{ env.X }}, ${{ secrets.X }}, ${{ stages.ID.outputs.X }}, ${{ run.id }}; in a blue-green stage also ${{ color }}.",
       "type": [
         "string",
         "number",
         "boolean"
       ],
-      "pattern": "^([^$]|\\$(?!\\{\\{)|\\$\\{\\{\\s*(env\\.[A-Za-z_][A-Za-z0-9_]*|secrets\\.[A-Za-z_][A-Za-z0-9_]*|stages\\.[a-z0-9][a-z0-9_-]*\\.outputs\\.[A-Za-z_][A-Za-z0-9_]*|run\\.id|parameters\\.[A-Za-z_][A-Za-z0-9_]*|inputs\\.[A-Za-z_][A-Za-z0-9_-]*|environment\\.(name|env\\.[A-Za-z_][A-Za-z0-9_]*|vars\\.[A-Za-z_][A-Za-z0-9_-]*))\\s*\\}\\})*$"
+      "pattern": "^([^$]|\\$(?!\\{\\{)|\\$\\{\\{\\s*(env\\.[A-Za-z_][A-Za-z0-9_]*|secrets\\.[A-Za-z_][A-Za-z0-9_]*|stages\\.[a-z0-9][a-z0-9_-]*\\.outputs\\.[A-Za-z_][A-Za-z0-9_]*|run\\.id|color|parameters\\.[A-Za-z_][A-Za-z0-9_]*|inputs\\.[A-Za-z_][A-Za-z0-9_-]*|environment\\.(name|env\\.[A-Za-z_][A-Za-z0-9_]*|vars\\.[A-Za-z_][A-Za-z0-9_-]*))\\s*\\}\\})*$"
     },
     "envName": {
       "description": "NAME; names starting with PIPELINE_ are reserved for the engine.",
@@ -272,7 +282,7 @@ public enum PipelineSchema {
       }
     },
     "url": {
-      "description": "http(s) URL; may use ${{ }} interpolation.",
+      "description": "http(s) URL; may use ${{ }} interpolation (in a blue-green stage also ${{ color }}, the idle colour).",
       "type": "string",
       "minLength": 1,
       "allOf": [
@@ -280,7 +290,7 @@ public enum PipelineSchema {
           "pattern": "^(https?://|\\$\\{\\{)"
         },
         {
-          "pattern": "^([^$]|\\$(?!\\{\\{)|\\$\\{\\{\\s*(env\\.[A-Za-z_][A-Za-z0-9_]*|secrets\\.[A-Za-z_][A-Za-z0-9_]*|stages\\.[a-z0-9][a-z0-9_-]*\\.outputs\\.[A-Za-z_][A-Za-z0-9_]*|run\\.id|parameters\\.[A-Za-z_][A-Za-z0-9_]*|inputs\\.[A-Za-z_][A-Za-z0-9_-]*|environment\\.(name|env\\.[A-Za-z_][A-Za-z0-9_]*|vars\\.[A-Za-z_][A-Za-z0-9_-]*))\\s*\\}\\})*$"
+          "pattern": "^([^$]|\\$(?!\\{\\{)|\\$\\{\\{\\s*(env\\.[A-Za-z_][A-Za-z0-9_]*|secrets\\.[A-Za-z_][A-Za-z0-9_]*|stages\\.[a-z0-9][a-z0-9_-]*\\.outputs\\.[A-Za-z_][A-Za-z0-9_]*|run\\.id|color|parameters\\.[A-Za-z_][A-Za-z0-9_]*|inputs\\.[A-Za-z_][A-Za-z0-9_-]*|environment\\.(name|env\\.[A-Za-z_][A-Za-z0-9_]*|vars\\.[A-Za-z_][A-Za-z0-9_-]*))\\s*\\}\\})*$"
         }
       ]
     },
@@ -892,7 +902,8 @@ public enum PipelineSchema {
                 "backend",
                 "frontend",
                 "canary",
-                "verify"
+                "verify",
+                "blue-green"
               ],
               "default": "command"
             },
@@ -1180,6 +1191,56 @@ public enum PipelineSchema {
           "not": {
             "pattern": "\\$\\{\\{"
           }
+        },
+        "allow": {
+          "description": "Lint rule ids accepted for this stage (their warnings are not reported for it).",
+          "type": "array",
+          "uniqueItems": true,
+          "items": {
+            "enum": [
+              "frontend-before-backend",
+              "deploy-before-prepare",
+              "missing-rollback",
+              "canary-without-analysis",
+              "canary-not-to-100",
+              "no-verify",
+              "irreversible-crossing",
+              "migrate-without-backup",
+              "window-in-peak",
+              "retry-delay-capped",
+              "relative-downgrade"
+            ]
+          }
+        },
+        "deploy": {
+          "$ref": "#/$defs/script",
+          "description": "blue-green: deploys the new release to the idle colour ($PIPELINE_COLOR); it takes no traffic yet."
+        },
+        "switch": {
+          "$ref": "#/$defs/script",
+          "description": "blue-green: points all traffic at $PIPELINE_COLOR (away from $PIPELINE_FROM_COLOR); run again with the previous colour on rollback."
+        },
+        "switch-after": {
+          "description": "blue-green: stage ids that must succeed before the switch but not before the deploy (deploying the idle colour takes no traffic; switching does). None of them may need this stage.",
+          "type": "array",
+          "uniqueItems": true,
+          "items": {
+            "$ref": "#/$defs/stageId"
+          }
+        },
+        "colors": {
+          "description": "blue-green: the two colour names. Default [blue, green]; with no earlier run the first is taken as live.",
+          "type": "array",
+          "minItems": 2,
+          "maxItems": 2,
+          "uniqueItems": true,
+          "items": {
+            "$ref": "#/$defs/stageId"
+          },
+          "default": [
+            "blue",
+            "green"
+          ]
         }
       },
       "allOf": [
@@ -1217,6 +1278,16 @@ public enum PipelineSchema {
                 {
                   "required": [
                     "checks"
+                  ]
+                },
+                {
+                  "required": [
+                    "colors"
+                  ]
+                },
+                {
+                  "required": [
+                    "deploy"
                   ]
                 },
                 {
@@ -1267,6 +1338,16 @@ public enum PipelineSchema {
                 {
                   "required": [
                     "steps"
+                  ]
+                },
+                {
+                  "required": [
+                    "switch"
+                  ]
+                },
+                {
+                  "required": [
+                    "switch-after"
                   ]
                 },
                 {
@@ -1317,6 +1398,16 @@ public enum PipelineSchema {
                 },
                 {
                   "required": [
+                    "colors"
+                  ]
+                },
+                {
+                  "required": [
+                    "deploy"
+                  ]
+                },
+                {
+                  "required": [
                     "failure-limit"
                   ]
                 },
@@ -1358,6 +1449,16 @@ public enum PipelineSchema {
                 {
                   "required": [
                     "steps"
+                  ]
+                },
+                {
+                  "required": [
+                    "switch"
+                  ]
+                },
+                {
+                  "required": [
+                    "switch-after"
                   ]
                 },
                 {
@@ -1408,6 +1509,16 @@ public enum PipelineSchema {
                 },
                 {
                   "required": [
+                    "colors"
+                  ]
+                },
+                {
+                  "required": [
+                    "deploy"
+                  ]
+                },
+                {
+                  "required": [
                     "failure-limit"
                   ]
                 },
@@ -1463,6 +1574,16 @@ public enum PipelineSchema {
                 },
                 {
                   "required": [
+                    "switch"
+                  ]
+                },
+                {
+                  "required": [
+                    "switch-after"
+                  ]
+                },
+                {
+                  "required": [
                     "traffic"
                   ]
                 }
@@ -1509,6 +1630,16 @@ public enum PipelineSchema {
                 },
                 {
                   "required": [
+                    "colors"
+                  ]
+                },
+                {
+                  "required": [
+                    "deploy"
+                  ]
+                },
+                {
+                  "required": [
                     "failure-limit"
                   ]
                 },
@@ -1540,6 +1671,16 @@ public enum PipelineSchema {
                 {
                   "required": [
                     "steps"
+                  ]
+                },
+                {
+                  "required": [
+                    "switch"
+                  ]
+                },
+                {
+                  "required": [
+                    "switch-after"
                   ]
                 },
                 {
@@ -1595,6 +1736,16 @@ public enum PipelineSchema {
                 },
                 {
                   "required": [
+                    "colors"
+                  ]
+                },
+                {
+                  "required": [
+                    "deploy"
+                  ]
+                },
+                {
+                  "required": [
                     "failure-limit"
                   ]
                 },
@@ -1641,6 +1792,16 @@ public enum PipelineSchema {
                 {
                   "required": [
                     "steps"
+                  ]
+                },
+                {
+                  "required": [
+                    "switch"
+                  ]
+                },
+                {
+                  "required": [
+                    "switch-after"
                   ]
                 },
                 {
@@ -1696,6 +1857,16 @@ public enum PipelineSchema {
                 },
                 {
                   "required": [
+                    "colors"
+                  ]
+                },
+                {
+                  "required": [
+                    "deploy"
+                  ]
+                },
+                {
+                  "required": [
                     "failure-limit"
                   ]
                 },
@@ -1746,6 +1917,16 @@ public enum PipelineSchema {
                 },
                 {
                   "required": [
+                    "switch"
+                  ]
+                },
+                {
+                  "required": [
+                    "switch-after"
+                  ]
+                },
+                {
+                  "required": [
                     "traffic"
                   ]
                 }
@@ -1787,6 +1968,16 @@ public enum PipelineSchema {
                 },
                 {
                   "required": [
+                    "colors"
+                  ]
+                },
+                {
+                  "required": [
+                    "deploy"
+                  ]
+                },
+                {
+                  "required": [
                     "files"
                   ]
                 },
@@ -1824,6 +2015,16 @@ public enum PipelineSchema {
                   "required": [
                     "smoke"
                   ]
+                },
+                {
+                  "required": [
+                    "switch"
+                  ]
+                },
+                {
+                  "required": [
+                    "switch-after"
+                  ]
                 }
               ]
             },
@@ -1838,6 +2039,131 @@ public enum PipelineSchema {
             "properties": {
               "kind": {
                 "const": "verify"
+              }
+            },
+            "required": [
+              "kind"
+            ]
+          },
+          "then": {
+            "not": {
+              "anyOf": [
+                {
+                  "required": [
+                    "analysis"
+                  ]
+                },
+                {
+                  "required": [
+                    "apply"
+                  ]
+                },
+                {
+                  "required": [
+                    "backup"
+                  ]
+                },
+                {
+                  "required": [
+                    "bake"
+                  ]
+                },
+                {
+                  "required": [
+                    "checks"
+                  ]
+                },
+                {
+                  "required": [
+                    "colors"
+                  ]
+                },
+                {
+                  "required": [
+                    "deploy"
+                  ]
+                },
+                {
+                  "required": [
+                    "failure-limit"
+                  ]
+                },
+                {
+                  "required": [
+                    "files"
+                  ]
+                },
+                {
+                  "required": [
+                    "interval"
+                  ]
+                },
+                {
+                  "required": [
+                    "lint"
+                  ]
+                },
+                {
+                  "required": [
+                    "require"
+                  ]
+                },
+                {
+                  "required": [
+                    "restore"
+                  ]
+                },
+                {
+                  "required": [
+                    "reversible"
+                  ]
+                },
+                {
+                  "required": [
+                    "run"
+                  ]
+                },
+                {
+                  "required": [
+                    "steps"
+                  ]
+                },
+                {
+                  "required": [
+                    "switch"
+                  ]
+                },
+                {
+                  "required": [
+                    "switch-after"
+                  ]
+                },
+                {
+                  "required": [
+                    "traffic"
+                  ]
+                }
+              ]
+            },
+            "anyOf": [
+              {
+                "required": [
+                  "http"
+                ]
+              },
+              {
+                "required": [
+                  "smoke"
+                ]
+              }
+            ]
+          }
+        },
+        {
+          "if": {
+            "properties": {
+              "kind": {
+                "const": "blue-green"
               }
             },
             "required": [
@@ -1924,17 +2250,9 @@ public enum PipelineSchema {
                 }
               ]
             },
-            "anyOf": [
-              {
-                "required": [
-                  "http"
-                ]
-              },
-              {
-                "required": [
-                  "smoke"
-                ]
-              }
+            "required": [
+              "deploy",
+              "switch"
             ]
           }
         }
@@ -2135,6 +2453,87 @@ public enum PipelineSchema {
           }
         }
       }
+    },
+    "notifyHook": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "on"
+      ],
+      "properties": {
+        "on": {
+          "description": "The run events that call this hook.",
+          "type": "array",
+          "minItems": 1,
+          "uniqueItems": true,
+          "items": {
+            "enum": [
+              "started",
+              "succeeded",
+              "failed",
+              "rolled_back",
+              "rollback_failed",
+              "waiting"
+            ]
+          }
+        },
+        "run": {
+          "$ref": "#/$defs/script"
+        },
+        "webhook": {
+          "$ref": "#/$defs/url",
+          "description": "Receives a JSON POST: run, pipeline, environment (when the file declares environments), event, status, failed_stage, reason. Any 2xx answer is success."
+        },
+        "timeout": {
+          "$ref": "#/$defs/positiveDuration",
+          "description": "Time limit of one call. Default 10s.",
+          "default": "10s"
+        }
+      },
+      "oneOf": [
+        {
+          "required": [
+            "run"
+          ]
+        },
+        {
+          "required": [
+            "webhook"
+          ]
+        }
+      ]
+    },
+    "rollbackHooks": {
+      "description": "Scripts run around every rollback that undoes something (automatic or `pipeline rollback`). A failing one never stops the rollback; the run then ends rollback_failed (a human must look).",
+      "type": "object",
+      "additionalProperties": false,
+      "properties": {
+        "before": {
+          "$ref": "#/$defs/script",
+          "description": "Before the first stage is undone (maintenance mode on, traffic stopped)."
+        },
+        "after": {
+          "$ref": "#/$defs/script",
+          "description": "After the last stage is undone, whatever the outcome (maintenance mode off, traffic resumed)."
+        },
+        "timeout": {
+          "$ref": "#/$defs/positiveDuration",
+          "description": "Time limit of each. Default 5m.",
+          "default": "5m"
+        }
+      },
+      "anyOf": [
+        {
+          "required": [
+            "before"
+          ]
+        },
+        {
+          "required": [
+            "after"
+          ]
+        }
+      ]
     }
   }
 }
