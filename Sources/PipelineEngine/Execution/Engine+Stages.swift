@@ -206,7 +206,6 @@ extension DeployEngine {
     /// Runs action `index` of the current attempt; finishes the attempt after the last one.
     func runAction(_ node: Int, index: Int, startedAt: Int) throws(EngineError) {
         let stage = pipeline.stages[node]
-        var index = index
         while index < stages[node].actions.count {
             switch stages[node].actions[index] {
             case .native(let work):
