@@ -6,10 +6,23 @@ usage: check-schema.py FILE...                  every file must be valid
 """
 import json
 import pathlib
+import re
 import sys
 
 import jsonschema
 import yaml
+
+
+class StrictBooleans(yaml.SafeLoader):
+    """SafeLoader with pipeline's booleans: only `true` and `false` (YAML 1.1 also reads `on`,
+    `no`, `yes` as booleans, which would turn a `notify` item's `on:` key into True)."""
+
+
+StrictBooleans.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+StrictBooleans.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|false)$"), list("tf"))
 
 
 def main(argv):
@@ -23,8 +36,8 @@ def main(argv):
     failures = 0
     for name in files:
         # BaseLoader keeps every scalar a string, like pipeline's strict reader does not;
-        # SafeLoader gives ints and booleans the schema expects.
-        document = yaml.safe_load(pathlib.Path(name).read_text())
+        # SafeLoader gives ints and booleans the schema expects (booleans as pipeline reads them).
+        document = yaml.load(pathlib.Path(name).read_text(), Loader=StrictBooleans)
         # A stage file (`kind: stages`) is described by $defs/stageFile of the same schema.
         if isinstance(document, dict) and document.get("kind") == "stages":
             errors = sorted(stage_file.iter_errors(document), key=lambda e: list(e.path))

@@ -86,6 +86,9 @@ struct RunnerArguments: ParsableArguments {
 
     /// `--wait-lock=10m` and `--wait-lock 10m` as `--wait-lock --wait-lock-timeout 10m`: a flag
     /// with an optional value, which argument-parser has no spelling for.
+    /// `--diff-base` given without a REF: never a git ref (a ref cannot contain `:`).
+    static let mergeBase = ":merge-base"
+
     static func expandingWaitLock(_ arguments: [String]) -> [String] {
         var out: [String] = []
         var rest = arguments[...]
@@ -94,7 +97,9 @@ struct RunnerArguments: ParsableArguments {
                 out += [argument] + rest
                 break
             }
-            if argument.hasPrefix("--wait-lock=") {
+            if argument == "--diff-base", rest.first.map({ $0.hasPrefix("-") }) ?? true {
+                out += ["--diff-base", Self.mergeBase]  // no REF: the merge base with origin/HEAD
+            } else if argument.hasPrefix("--wait-lock=") {
                 out += ["--wait-lock", "--wait-lock-timeout", String(argument.dropFirst("--wait-lock=".count))]
             } else if argument == "--wait-lock", let next = rest.first, TimeSpan(parsing: next) != nil {
                 out += ["--wait-lock", "--wait-lock-timeout", next]

@@ -1,17 +1,25 @@
 import ArgumentParser
+import Foundation
 import PipelineSpec
 
 /// Loading shared by the commands: invalid input is printed as diagnostics and exits 2.
 enum Load {
     /// - Parameter preflight: also run what `run` checks before it starts (the migration lint), so a
     ///   file that `validate` rejects is never shown as a plan.
-    static func pipeline(_ file: String, choice: ChoiceArguments, strict: Bool = false, preflight: Bool = false) throws -> LoadedPipeline {
+    static func pipeline(
+        _ file: String, bytes: [UInt8]? = nil, choice: ChoiceArguments, strict: Bool = false, preflight: Bool = false
+    ) throws -> LoadedPipeline {
         let loaded: LoadedPipeline
         let options = try choice.options(strict: strict)
-        do {
-            loaded = try PipelineLoader.load(path: file, options: options)
+        do throws(DiagnosticError) {
+            if let bytes {
+                loaded = try PipelineLoader.load(bytes: bytes, path: file, options: options)
+            } else {
+                loaded = try PipelineLoader.load(path: file, options: options)
+            }
         } catch {
-            Terminal.err(DiagnosticRenderer(sources: sources(of: error.diagnostics)).render(error.diagnostics, format: .text))
+            let text = DiagnosticRenderer(sources: sources(of: error.diagnostics)).render(error.diagnostics, format: .text)
+            Terminal.err(DiagnosticColors.paint(text, ColorChoice.auto.enabled(fd: 2, environment: ProcessInfo.processInfo.environment)))
             throw ExitCode(2)
         }
         guard preflight else { return loaded }

@@ -8,7 +8,8 @@ struct PipelineCommand: ParsableCommand {
         abstract: "Declarative deployment pipelines: validate, plan and run ordered deploy stages with rollback.",
         version: PipelineVersion.current,
         subcommands: [
-            Validate.self, Plan.self, Run.self, Resume.self, Rollback.self, Promote.self, Abort.self, Status.self, History.self, Lock.self, Schema.self,
+            Validate.self, Plan.self, Diff.self, Run.self, Resume.self, Rollback.self, Promote.self, Abort.self, Status.self, History.self, Report.self,
+            Lock.self, Schema.self,
             LintMigrations.self,
         ]
     )

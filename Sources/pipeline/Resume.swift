@@ -9,7 +9,7 @@ struct Resume: ParsableCommand {
             "Continue an interrupted, waiting or abandoned run with the environment and inputs it started with; succeeded stages are not run again; a run stopped while rolling back finishes its rollback.",
         discussion: """
             Exit status: 0 succeeded; 1 failed and rolled back cleanly; 2 invalid input, usage or lock held; \
-            3 rollback failed or incomplete (a human must act); 4 stopped at a gate; 5 lost the lease (--state: another \
+            3 rollback failed or incomplete, or a rollback.before/after script failed (a human must act); 4 stopped at a gate; 5 lost the lease (--state: another \
             runner may have taken over); 130 interrupted.
             """)
 

@@ -8,7 +8,7 @@ struct Rollback: ParsableCommand {
         abstract: "Undo a run from its journal alone: the stages that were running when it stopped first, then the completed ones in reverse order.",
         discussion: """
             Exit status: 0 rolled back (or already rolled back); 1 a failed run, rolled back cleanly; 2 invalid input, usage, \
-            lock held or a process group of the run still alive; 3 rollback failed or incomplete (a human must act); \
+            lock held or a process group of the run still alive; 3 rollback failed or incomplete, or a rollback.before/after script failed (a human must act); \
             5 lost the lease (--state); 130 interrupted.
             """)
 

@@ -8,7 +8,7 @@ struct Run: ParsableCommand {
         abstract: "Run a pipeline: stages as real processes, with gates, retries, timeouts and reverse-order rollback on failure.",
         discussion: """
             Exit status: 0 succeeded; 1 failed and rolled back cleanly; 2 invalid input, usage or lock held; \
-            3 rollback failed or incomplete (a human must act); 4 stopped at a gate, or refused by the environment's \
+            3 rollback failed or incomplete, or a rollback.before/after script failed (a human must act); 4 stopped at a gate, or refused by the environment's \
             'requires' (nothing ran); 5 lost the lease (--state: another \
             runner may have taken over); 130 interrupted.
             """)

@@ -21,3 +21,24 @@ enum Terminal {
         }
     }
 }
+
+/// Colour for rendered text diagnostics on a terminal: the severity word (red errors, yellow
+/// warnings), the caret line in green. The text itself is unchanged (already escaped).
+enum DiagnosticColors {
+    static func paint(_ text: String, _ enabled: Bool) -> String {
+        guard enabled else { return text }
+        var out = ""
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            var line = String(line)
+            if let range = line.range(of: ": error: ") {
+                line.replaceSubrange(range, with: ": \u{1B}[1;31merror:\u{1B}[0m ")
+            } else if let range = line.range(of: ": warning: ") {
+                line.replaceSubrange(range, with: ": \u{1B}[1;33mwarning:\u{1B}[0m ")
+            } else if line.hasSuffix("^"), line.dropLast().allSatisfy({ $0 == " " || $0 == "\t" }) {
+                line = String(line.dropLast()) + "\u{1B}[1;32m^\u{1B}[0m"
+            }
+            out += line + "\n"
+        }
+        return String(out.dropLast())
+    }
+}

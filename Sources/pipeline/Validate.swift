@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import PipelineEngine
 import PipelineSpec
 
@@ -24,6 +25,9 @@ struct Validate: ParsableCommand {
     var format: DiagnosticRenderer.Format = .text
 
     @OptionGroup var choice: ChoiceArguments
+
+    @Option(help: "Colour of text diagnostics: 'auto' (on a terminal, unless NO_COLOR is set; CLICOLOR_FORCE forces it), 'always' or 'never'.")
+    var color: ColorChoice = .auto
 
     func run() throws {
         var all: [Diagnostic] = []
@@ -62,7 +66,7 @@ struct Validate: ParsableCommand {
         case .json:
             Terminal.out(text)
         case .text, .github:
-            Terminal.err(text)
+            Terminal.err(format == .text ? DiagnosticColors.paint(text, color.enabled(fd: 2, environment: ProcessInfo.processInfo.environment)) : text)
             if format == .text {
                 let errors = all.filter { $0.severity == .error }.count
                 let warnings = all.count - errors

@@ -180,7 +180,10 @@ import Testing
     /// Every event type survives its journal line: written, parsed and written again, the same text.
     @Test func everyEventRoundTripsThroughItsJournalLine() throws {
         let stamp = JournalEvent.NativeStamp(at: "2026-12-01T00:00:00.000Z", atMs: 1)
-        let definition = RunDefinition(env: [("A", "1")], secrets: ["S"], stages: [Self.stage("a", traffic: "t")])
+        var definition = RunDefinition(env: [("A", "1")], secrets: ["S"], stages: [Self.stage("a", traffic: "t")])
+        definition.hooks = HookDefinitions(
+            notify: [.init(events: ["failed"], run: nil, webhook: "https://h/${{ secrets.S }}", timeoutMs: 5000)], rollbackBefore: "on",
+            rollbackAfter: nil, rollbackTimeoutMs: 60000, shell: ["/bin/bash", "-c"])
         let events: [JournalEvent] = [
             .runStarted(
                 .init(run: "r", pipeline: "p", file: "f", workdir: "w", fileHash: "h", pid: 1, host: "h", boot: "b", sequence: 3, definition: definition)),
@@ -202,6 +205,9 @@ import Testing
                 warnings: ["w"]),
             .analysisPaused(stamp, stage: "a", step: 2, reason: "a pause step"),
             .control(stage: "a", action: "promote", request: "r1", by: "me@host"),
+            .colors(stage: "a", live: "blue", idle: "green", decidedBy: "r0"), .colors(stage: "a", live: "blue", idle: "green", decidedBy: nil),
+            .colorSwitch(stage: "a", color: "green"),
+            .hook(stamp, name: "notify 1", event: "failed", ok: false, detail: "POST http://x returned HTTP 500", ms: 4),
         ]
         #expect(Set(events.compactMap(\.kind)) == Set(JournalEvent.Kind.allCases), "a kind has no case here")
         for event in events {

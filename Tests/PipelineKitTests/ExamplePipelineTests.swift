@@ -14,10 +14,13 @@ import Testing
     static let inputs: [String: [String]] = [
         "orders.yml": ["--input", "sha=0a1b2c3d"],
         "storefront.yml": ["--input", "image=2026.12.01-3"],
+        "azure-bluegreen.yml": ["--input", "sha=1a2b3c4"],
     ]
 
     /// The environments each example declares.
-    static let environments: [String: [String]] = ["orders.yml": ["staging", "production"], "storefront.yml": ["staging", "production"]]
+    static let environments: [String: [String]] = [
+        "orders.yml": ["staging", "production"], "storefront.yml": ["staging", "production"], "azure-bluegreen.yml": ["staging", "production"],
+    ]
 
     @Test func theExamplesExist() {
         for name in ["orders.yml", "storefront.yml", "demo.yml", "regions.yml"] { #expect(Self.files.contains(name)) }

@@ -28,6 +28,7 @@ import Testing
         "canary": ["measurement", "traffic", "rollback_finished", "run_finished"],
         "operator": ["analysis_paused", "run_waiting", "measurement"],
         "abort": ["control", "traffic", "analysis_paused"],
+        "blueGreen": ["colors", "color_switch", "hook", "probe", "rollback_finished", "run_finished"],
         "conditions": ["stage_skipped", "stage_finished", "rollback_begun", "rollback_finished", "run_finished"],
     ]
 
@@ -387,6 +388,25 @@ import Testing
         let begun = try #require(events.first { $0["type"] as? String == "rollback_begun" })
         #expect(begun["queue"] as? [String] == ["shift", "api"])
         #expect(begun["failed_stage"] == nil)
+    }
+
+    @Test func blueGreenSwitchBackAndHooks() throws {
+        let server = try ScriptedServer(BlueGreenTests.healthy.merging(["/hook": [["status": 500]]]) { $1 })
+        defer { server.stop() }
+        let hooks = """
+            notify:
+              - {on: [started, succeeded, failed, rolled_back], webhook: "\(server.base)/hook"}
+              - {on: [failed], run: 'echo "$PIPELINE_EVENT"'}
+            rollback: {before: 'true', after: 'true'}
+            """
+        let box = try Sandbox(BlueGreenTests.pipeline(server.base).replacingOccurrences(of: "stages:\n", with: hooks + "\nstages:\n"))
+        defer { box.remove() }
+        #expect(try box.pipeline(["run", "p.yml"]).status == 0)
+        try "x".write(to: box.dir.appendingPathComponent("fail-verify"), atomically: true, encoding: .utf8)
+        #expect(try box.pipeline(["run", "p.yml"]).status == 1)
+        Self.expectTypes(try Self.checkAll(box), "blueGreen")
+        let undo = box.events(of: box.runsInStartOrder.last!).filter { $0["type"] as? String == "attempt_started" && $0["phase"] as? String == "switch-back" }
+        #expect(undo.count == 1)
     }
 
     // MARK: - The checker catches drift

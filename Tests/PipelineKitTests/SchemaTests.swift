@@ -40,6 +40,8 @@ import Testing
         #expect(Self.keys(Self.def(schema, "analysisHttp")) == Self.names(AnalysisHTTPKey.self))
         #expect(Self.keys(Self.def(schema, "analysisPrometheus")) == Self.names(AnalysisPrometheusKey.self))
         #expect(Self.keys(Self.def(schema, "verifyHttp")) == Self.names(VerifyHTTPKey.self))
+        #expect(Self.keys(Self.def(schema, "notifyHook")) == Self.names(NotifyKey.self))
+        #expect(Self.keys(Self.def(schema, "rollbackHooks")) == Self.names(RollbackHooksKey.self))
         #expect(Self.keys(Self.def(schema, "input")) == Self.names(InputKey.self))
         #expect(Self.keys(Self.def(schema, "environment")) == Self.names(EnvironmentKey.self))
     }
@@ -48,6 +50,8 @@ import Testing
         let text = try String(contentsOf: Binary.root.appendingPathComponent("schemas/pipeline.schema.json"), encoding: .utf8)
         for kind in StageKind.allCases { #expect(text.contains("\"\(kind.rawValue)\""), "kind \(kind.rawValue)") }
         for rule in MigrationRule.allCases { #expect(text.contains("\"\(rule.rawValue)\""), "rule \(rule.rawValue)") }
+        for rule in Linter.Rule.allCases { #expect(text.contains("\"\(rule.rawValue)\""), "lint rule \(rule.rawValue)") }
+        for event in RunEvent.allCases { #expect(text.contains("\"\(event.rawValue)\""), "event \(event.rawValue)") }
     }
 
     @Test func formatReferenceDocumentsEveryKey() throws {
@@ -57,6 +61,8 @@ import Testing
         all.formUnion(Self.names(VerifyHTTPKey.self)); all.formUnion(Self.names(AnalysisKey.self)); all.formUnion(Self.names(AnalysisHTTPKey.self))
         all.formUnion(Self.names(LintKey.self)); all.formUnion(Self.names(DefaultsKey.self))
         all.formUnion(Self.names(AnalysisPrometheusKey.self)); all.formUnion(Self.names(CanaryStepKey.self))
+        all.formUnion(Self.names(NotifyKey.self)); all.formUnion(Self.names(RollbackHooksKey.self))
+        for event in RunEvent.allCases { #expect(doc.contains("`\(event.rawValue)`"), "docs/format.md explains event `\(event.rawValue)`") }
         all.formUnion(Self.names(InputKey.self)); all.formUnion(Self.names(EnvironmentKey.self))
         for key in all { #expect(doc.contains("`\(key)`"), "docs/format.md mentions `\(key)`") }
         for rule in Linter.Rule.allCases { #expect(doc.contains("`\(rule.rawValue)`"), "docs/format.md explains lint rule `\(rule.rawValue)`") }
@@ -79,7 +85,9 @@ import Testing
         #expect(examples.count >= 3)
         let good = try Binary.run(executable: "/usr/bin/env", ["python3", script] + examples)
         #expect(good.status == 0, "\(good.stdout)\(good.stderr)")
-        let rejected = ["unknown-keys", "wrong-kind-keys", "bad-durations", "out-of-range", "wrong-types", "missing-required", "missing-stage-keys", "bad-ids"]
+        let rejected = [
+            "unknown-keys", "wrong-kind-keys", "bad-durations", "out-of-range", "wrong-types", "missing-required", "missing-stage-keys", "bad-ids", "bad-hooks",
+        ]
         let bad = try Binary.run(
             executable: "/usr/bin/env", ["python3", script, "--expect-invalid"] + rejected.map { "Tests/PipelineKitTests/Fixtures/invalid/\($0).yml" })
         #expect(bad.status == 0, "\(bad.stdout)\(bad.stderr)")

@@ -80,10 +80,10 @@ import Testing
         let box = try Sandbox(Self.failing)
         defer { box.remove() }
         #expect(try box.pipeline(["run", "p.yml"]).status == 1)
-        func onTerminal(_ env: String, _ args: String = "") throws -> String {
+        func onTerminal(_ env: String, _ args: String = "", command: String = "status") throws -> String {
             // Its own server (socket) per terminal: no race with another server shutting down.
             let session = "pipeline-test-\(UInt32.random(in: 0...UInt32.max))"
-            let script = "cd '\(box.dir.path)' && env -u NO_COLOR -u CLICOLOR_FORCE \(env) '\(Binary.path)' status \(args); echo done-$?; sleep 30"
+            let script = "cd '\(box.dir.path)' && env -u NO_COLOR -u CLICOLOR_FORCE \(env) '\(Binary.path)' \(command) \(args); echo done-$?; sleep 30"
             let start = try Binary.run(
                 executable: "/usr/bin/env", ["tmux", "-L", session, "new-session", "-d", "-s", session, "-x", "200", "-y", "50", script])
             try #require(start.status == 0, "tmux: \(start.stderr)")
@@ -101,5 +101,10 @@ import Testing
         #expect(!(try onTerminal("TERM=xterm NO_COLOR=1")).contains("\u{1B}[32m"), "colour despite NO_COLOR=1")
         #expect(try onTerminal("TERM=xterm NO_COLOR=").contains("\u{1B}[32m"), "an empty NO_COLOR disabled colour")
         #expect(!(try onTerminal("TERM=xterm", "--color never")).contains("\u{1B}[32m"), "colour despite --color never")
+        // Diagnostics too: the severity in red on a terminal, never with NO_COLOR=1.
+        try box.write("bad.yml", "version: 1\nname: x\nstages:\n  - {id: a, kind: comand, run: 'true'}\n")
+        let diagnostics = try onTerminal("TERM=xterm", "bad.yml; true", command: "validate")
+        #expect(diagnostics.contains("\u{1B}[31merror:"), "\(diagnostics.debugDescription)")
+        #expect(!(try onTerminal("TERM=xterm NO_COLOR=1", "bad.yml; true", command: "validate")).contains("\u{1B}[31m"))
     }
 }

@@ -52,6 +52,8 @@ final class DeployEngine: Engine {
         return progressed
     }
 
+    override func stopParked() throws(EngineError) { try stopParkedSwitches() }
+
     override var awaitingAnswer: Bool { prompt != nil }
 
     override func readAnswer() { readApproval() }

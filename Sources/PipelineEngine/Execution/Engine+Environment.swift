@@ -43,6 +43,11 @@ extension Engine {
         // The lease's fencing token: external systems can refuse writes from a stale runner.
         if let fence = lock?.fence { env["PIPELINE_FENCE"] = String(fence) }
         env["PIPELINE_STATE"] = nil
+        // A blue-green stage's scripts: the colour it deploys, and the one that serves now.
+        if let record = run.stage(stageID), let idle = record.idleColor, let live = record.liveColor {
+            env["PIPELINE_COLOR"] = idle
+            env["PIPELINE_LIVE_COLOR"] = live
+        }
         for (name, value) in extra { env[name] = value }
         return env
     }
@@ -70,6 +75,8 @@ extension Engine {
                     } else if let raw = run.definition.env.first(where: { $0.0 == name })?.1 {
                         out += resolve(raw, stageID: nil, pipelineEnv: [:])
                     }
+                case .color:
+                    out += stageID.flatMap { run.stage($0)?.idleColor } ?? ""
                 case .output(let stage, let name):
                     out += outputsForScripts(of: stage, receiver: stageID.map { "stage '\($0)'" } ?? "the script").first { $0.0 == name }?.1 ?? ""
                 }

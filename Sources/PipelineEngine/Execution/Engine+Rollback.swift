@@ -7,6 +7,8 @@ import Foundation
 enum UndoStep: String, Sendable {
     /// A canary's `traffic` script with `PIPELINE_TRAFFIC_PERCENT=0`.
     case traffic
+    /// A blue-green stage's `switch` script with the live colour, back from the idle one.
+    case switchBack
     case rollback
     case restore
 
@@ -14,6 +16,7 @@ enum UndoStep: String, Sendable {
     var phase: AttemptPhase {
         switch self {
         case .traffic: return .traffic
+        case .switchBack: return .switchBack
         case .rollback: return .rollback
         case .restore: return .restore
         }
@@ -37,6 +40,9 @@ final class RollbackProgress {
     /// When the next try of the current step may start (retry delay).
     var wake: Int?
     var log = LazyLog()
+    /// Whether `rollback.before` ran (then `rollback.after` runs at the end), and what failed of the two.
+    var hooksRan = false
+    var hookProblems: [String] = []
 
     init(failed: String?, queue: [String]) {
         self.failed = failed
@@ -68,6 +74,13 @@ extension RunState {
         var steps: [UndoStep] = []
         // Traffic goes back to 0 % unless the journal says it is there already (or was never moved).
         if definition.traffic != nil, let percent = stage(definition.id)?.traffic, percent != 0 { steps.append(.traffic) }
+        if definition.switchScript != nil, let record = stage(definition.id) {
+            // Traffic back on the live colour unless the journal says it is there (or never left).
+            if let target = record.switchedTo, !(target == record.liveColor && record.switchSettled) { steps.append(.switchBack) }
+            // The stage's own rollback restores the idle colour; it has nothing to do before colours were chosen.
+            if definition.rollback != nil, record.idleColor != nil { steps.append(.rollback) }
+            return steps
+        }
         if definition.rollback != nil { steps.append(.rollback) } else if canRestore(definition) { steps.append(.restore) }
         return steps
     }
@@ -105,6 +118,9 @@ extension Engine {
             finishRollback(status: .rolledBack, note: nil)
         } else {
             output.note("rolling back: \(queue.map { "'\($0)'" }.joined(separator: " then "))")
+            // Around every rollback that undoes something; a failure never stops it.
+            progress.hooksRan = true
+            if let problem = rollbackHook(after: false) { progress.hookProblems.append(problem) }
         }
     }
 
@@ -144,21 +160,28 @@ extension Engine {
         let script: String
         switch step {
         case .traffic: script = definition.traffic ?? "true"
+        case .switchBack: script = definition.switchScript ?? "true"
         case .rollback: script = definition.rollback ?? "true"
         case .restore: script = definition.restore ?? "true"
         }
         undo.attempt += 1
-        let phase = step.rawValue
+        let phase = step.phase.rawValue
         undo.log.reset(logPath("logs/\(id).\(phase).\(undo.attempt).log"))
         record(.attemptStarted(stage: id, phase: step.phase, attempt: undo.attempt, log: undo.log.path))
-        output.attemptStarted(stage: id, attempt: undo.attempt, phase: step.rawValue)
+        output.attemptStarted(stage: id, attempt: undo.attempt, phase: phase)
         let isHalfApplied = run.stage(id).map { $0.status != .succeeded && $0.status != .rollbackFailed } ?? false
-        let what = step == .traffic ? "traffic to 0%" : phase
+        let live = run.stage(id)?.liveColor ?? ""
+        let what = step == .traffic ? "traffic to 0%" : step == .switchBack ? "switch back to \(live)" : phase
         output.note(
             "[\(id)] \(what) attempt \(undo.attempt)/\(definition.retry.attempts)" + (isHalfApplied ? " (it did not finish: it may have half-applied)" : ""))
         var extra = outputsForScripts(of: id, receiver: "its \(phase)").map { ("PIPELINE_OUTPUT_" + $0.0.uppercased(), $0.1) }
         extra.append(("PIPELINE_PHASE", phase))
         if step == .traffic { extra.append(("PIPELINE_TRAFFIC_PERCENT", "0")) }
+        if step == .switchBack {
+            extra.append(("PIPELINE_COLOR", live))
+            if let idle = run.stage(id)?.idleColor { extra.append(("PIPELINE_FROM_COLOR", idle)) }
+            record(.colorSwitch(stage: id, color: live))
+        }
         if let backup = run.stage(id)?.backup { extra.append(("PIPELINE_BACKUP_PATH", backup)) }
         let env = environment(stageID: id, stageEnv: definition.env, attempt: undo.attempt, outputsPath: "/dev/null", extra: extra)
         try spawn(
@@ -169,7 +192,7 @@ extension Engine {
 
     func rollbackScriptFinished(_ id: String, _ child: ChildProcess) throws(EngineError) {
         guard let undo, let step = undo.steps.first, let definition = run.definition.stage(id) else { return }
-        let phase = step.rawValue
+        let phase = step.phase.rawValue
         let outcome = AttemptOutcome.of(child, interrupted: state.isInterrupting)
         record(.attemptFinished(attemptEnd(id, phase: step.phase, attempt: undo.attempt, child, outcome: outcome)))
         undo.log.close()
@@ -179,8 +202,9 @@ extension Engine {
             undo.steps.removeFirst()
             undo.attempt = 0
             if step == .traffic { output.note("[\(id)] traffic back to 0%") }
+            if step == .switchBack { output.note("[\(id)] traffic back on \(run.stage(id)?.liveColor ?? "the live colour")") }
             guard undo.steps.isEmpty else { return }
-            record(.rollbackFinished(stage: id, status: .rolledBack, method: step == .restore ? "restore" : "rollback"))
+            record(.rollbackFinished(stage: id, status: .rolledBack, method: step == .restore ? "restore" : step == .switchBack ? "switch-back" : "rollback"))
             output.note(step == .restore ? "[\(id)] restored from the backup \(run.stage(id)?.backup ?? "")" : "[\(id)] rolled back")
             undo.queue.removeFirst()
             undo.started = false
@@ -198,12 +222,27 @@ extension Engine {
             return
         }
         record(.rollbackFinished(stage: id, status: .rollbackFailed, method: phase))
-        let what = step == .traffic ? "the traffic reset (to 0%) of '\(id)'" : "the \(phase) of '\(id)'"
+        let what =
+            step == .traffic
+            ? "the traffic reset (to 0%) of '\(id)'"
+            : step == .switchBack ? "the switch back to \(run.stage(id)?.liveColor ?? "the live colour") of '\(id)'" : "the \(phase) of '\(id)'"
         finishRollback(status: .rollbackFailed, note: "\(what) failed after \(undo.attempt) attempt\(undo.attempt == 1 ? "" : "s")")
     }
 
     /// Records the end of a rollback and what a person must still undo.
     func finishRollback(status: RunState.Status, note: String?) {
+        var status = status
+        var note = note
+        if let undo, undo.hooksRan {
+            if let problem = rollbackHook(after: true, outcome: status.rawValue) { undo.hookProblems.append(problem) }
+            if !undo.hookProblems.isEmpty {
+                // The stages may all be undone, but what the hooks do (maintenance mode, traffic) is not
+                // known to be: a human must look.
+                let text = undo.hookProblems.joined(separator: "; ") + ": a human must check what it was meant to do"
+                note = note.map { $0 + "; " + text } ?? text
+                status = .rollbackFailed
+            }
+        }
         // Still applied: stages whose effects were not undone by a rollback script.
         let halfApplied = Set(run.halfAppliedStages(failed: nil))
         let remaining = (run.completionOrder + run.stages.map(\.id).filter { halfApplied.contains($0) && !run.completionOrder.contains($0) }).filter { id in
@@ -224,10 +263,17 @@ extension Engine {
                 output.note("run \(run.run) rolled back" + (run.elapsedMs(now: clock.timestamp()).map { " (\(HumanDuration.text($0)) in all)" } ?? ""))
             }
             state = .finished(failedRun ? ExitStatus.failedRolledBack : ExitStatus.succeeded)
+            if final == .rolledBack { notify(.rolledBack, failedStage: failedStage, reason: failedStage.map(failureReason)) }
         } else {
-            output.note("ROLLBACK INCOMPLETE: \(note ?? "")")
-            output.note("still applied, for a human to undo: \(remaining.isEmpty ? "nothing recorded" : remaining.map { "'\($0)'" }.joined(separator: ", "))")
+            if remaining.isEmpty, let undo, !undo.hookProblems.isEmpty, run.stages.allSatisfy({ $0.status != .rollbackFailed }) {
+                output.note("ROLLBACK NEEDS A HUMAN: every stage was undone, but \(note ?? "")")
+            } else {
+                output.note("ROLLBACK INCOMPLETE: \(note ?? "")")
+                output.note(
+                    "still applied, for a human to undo: \(remaining.isEmpty ? "nothing recorded" : remaining.map { "'\($0)'" }.joined(separator: ", "))")
+            }
             state = .finished(ExitStatus.rollbackFailed)
+            notify(.rollbackFailed, failedStage: failedStage, reason: note)
         }
     }
 }

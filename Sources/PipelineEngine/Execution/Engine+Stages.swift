@@ -13,7 +13,7 @@ extension DeployEngine {
         }
         var active = openStages.filter { node in
             switch stages[node].phase {
-            case .running, .gateCheck: return true;
+            case .running, .gateCheck: return !stages[node].parkedAtSwitch
             default: return false
             }
         }.count
@@ -38,6 +38,12 @@ extension DeployEngine {
                 guard accepting, active < maxParallel else { continue }
                 try startAttempt(node, stage)
                 active += 1
+                progressed = true
+            case .running(let index) where stages[node].parkedAtSwitch:
+                guard accepting, switchAfterPending(node).isEmpty else { continue }
+                stages[node].parkedAtSwitch = false
+                emit(.action(stage: node), "\(switchAfter(node).map { "'\($0)'" }.joined(separator: ", ")) succeeded")
+                try runAction(node, index: index, startedAt: now)
                 progressed = true
             default:
                 continue
@@ -184,13 +190,22 @@ extension DeployEngine {
                 + (tryNumber == attempt
                     ? "/\(stage.retry.attempts)" : " (try \(tryNumber)/\(stage.retry.attempts); attempts that were stopped before they finished do not count)")
                 + " started")
+        if case .blueGreen = stage.spec {
+            do throws(EngineError) {
+                try chooseColors(stage)
+            } catch {
+                // Which colour serves is unknown: deploying now could overwrite the live one.
+                emit(.action(stage: node), error.message)
+                try attemptFinished(node, ok: false, exitCode: nil, signal: nil, outcome: .failed)
+                return
+            }
+        }
         try runAction(node, index: 0, startedAt: clock.now())
     }
 
     /// Runs action `index` of the current attempt; finishes the attempt after the last one.
     func runAction(_ node: Int, index: Int, startedAt: Int) throws(EngineError) {
         let stage = pipeline.stages[node]
-        var index = index
         while index < stages[node].actions.count {
             switch stages[node].actions[index] {
             case .native(let work):
@@ -198,7 +213,19 @@ extension DeployEngine {
                 stages[node].phase = .running(action: index)
                 return
             case .script(let source, let label, var extra):
-                if stages[node].actions.count > 1 { emit(.action(stage: node), "\(label)") }
+                if stages[node].actions[index].isSwitch {
+                    let pending = switchAfterPending(node)
+                    if !pending.isEmpty {
+                        // Deploying the idle colour took no traffic; the switch must wait.
+                        emit(.action(stage: node), "waiting for \(pending.map { "'\($0)'" }.joined(separator: ", ")) before the switch")
+                        stages[node].parkedAtSwitch = true
+                        stages[node].phase = .running(action: index)
+                        return
+                    }
+                    try recordSwitch(stage)
+                    if let live = run.stage(stage.id)?.liveColor { extra.append(("PIPELINE_FROM_COLOR", live)) }
+                }
+                if stages[node].actions.count > 1 || label.hasPrefix("smoke") { emit(.action(stage: node), "\(label)") }
                 if let backup = stages[node].backupPath { extra.append(("PIPELINE_BACKUP_PATH", backup)) }
                 let elapsed = clock.now() - startedAt
                 let remaining = max(1, stage.timeout.milliseconds - elapsed)
@@ -394,6 +421,7 @@ extension DeployEngine {
             if succeededCount + skippedCount == stages.count {
                 record(.runFinished(status: .succeeded, remaining: nil, note: nil, failedStage: nil))
                 output.note("run \(run.run) succeeded" + (run.elapsedMs(now: clock.timestamp()).map { " in \(HumanDuration.text($0))" } ?? ""))
+                notify(.succeeded)
                 state = .finished(ExitStatus.succeeded)
             } else if openStages.isEmpty {
                 // Nothing running, nothing startable: cannot happen with a valid graph, but never spin.
@@ -408,6 +436,7 @@ extension DeployEngine {
             }
             record(.runWaiting(stage: stage, reason: reason, message: message))
             output.note("stopped: \(message)")
+            notify(.waiting, reason: message)
             state = .finished(ExitStatus.stoppedAtGate)
         default:
             break

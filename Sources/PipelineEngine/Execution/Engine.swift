@@ -119,6 +119,8 @@ public class Engine {
         var actions: [Action] = []
         /// Where a migrate stage's backup script writes its artifact this attempt (`PIPELINE_BACKUP_PATH`).
         var backupPath: String?
+        /// A blue-green stage's try waits before its switch for its `switch-after` stages.
+        var parkedAtSwitch = false
     }
 
     let options: EngineOptions
@@ -177,6 +179,8 @@ public class Engine {
     func readAnswer() {}
     /// The run stopped running: a prompt on screen no longer stands.
     func dropPrompt() {}
+    /// The run stopped running: tries waiting for other stages (a blue-green switch) end.
+    func stopParked() throws(EngineError) {}
     /// The deploy's own timers (gate waits, retry delays).
     func deployTimers() -> [Int] { [] }
     /// A stage's script, or its gate check, ended.
@@ -239,6 +243,7 @@ public class Engine {
             output.note(
                 "run \(runID) of '\(state.pipeline)'\(place) (\(loaded.pipeline.stages.count) stage\(loaded.pipeline.stages.count == 1 ? "" : "s")); journal: "
                     + (store.isShared ? "the --state database (logs: \(engine.runDirectory))" : engine.runDirectory))
+            engine.notify(.started)
             return engine.execute()
         } catch {
             output.note("error: \(error.message)")
@@ -581,7 +586,10 @@ public class Engine {
 
     /// Advances every stage and the run as far as possible without waiting.
     func step() throws(EngineError) {
-        if !state.isRunning { dropPrompt() }
+        if !state.isRunning {
+            dropPrompt()
+            try stopParked()
+        }
         var progressed = true
         while progressed {
             progressed = false
@@ -591,6 +599,7 @@ public class Engine {
                 progressed = try advanceDeploy(now: now)
             case .failing(let stage):
                 if !busy {
+                    notify(.failed, failedStage: stage, reason: failureReason(stage))
                     beginRollback(failed: stage)
                     progressed = true
                 }

@@ -7,7 +7,7 @@ enum Host {
     static let name: String = {
         var buffer = [CChar](repeating: 0, count: 256)
         guard gethostname(&buffer, buffer.count) == 0 else { return "" }
-        return String(cString: buffer)
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }()
 
     /// This boot of the kernel (`/proc/sys/kernel/random/boot_id`): a process group recorded under

@@ -11,9 +11,11 @@ public enum AttemptPhase: String, Sendable, CaseIterable {
     case restore
     /// A try of a canary's `traffic` script with 0 %, when the canary is undone.
     case traffic
+    /// A try of a blue-green stage's `switch` script with the previous (live) colour, when it is undone.
+    case switchBack = "switch-back"
 
     /// Whether the try undoes the stage.
-    public var undoes: Bool { self == .rollback || self == .restore || self == .traffic }
+    public var undoes: Bool { self == .rollback || self == .restore || self == .traffic || self == .switchBack }
 }
 
 /// What became of a stage's rollback.
@@ -80,6 +82,14 @@ public enum JournalEvent: Sendable {
     case control(stage: String, action: String, request: String, by: String)
     /// A canary's traffic script was asked for `percent`.
     case traffic(NativeStamp, stage: String, percent: Int)
+    /// The colours of a blue-green stage in this run: `live` takes traffic now, `idle` is deployed.
+    /// `decidedBy` is the earlier run whose switch made `live` live (nil: no earlier run switched).
+    case colors(stage: String, live: String, idle: String, decidedBy: String?)
+    /// A blue-green stage's `switch` script is about to point traffic at `color` (made durable first).
+    case colorSwitch(stage: String, color: String)
+    /// A `notify` hook or a `rollback.before`/`after` script ran; `ok` false never changed the run's outcome
+    /// (except that a failed `rollback.before`/`after` makes the rollback's outcome `rollback_failed`).
+    case hook(NativeStamp, name: String, event: String, ok: Bool, detail: String, ms: Int)
     /// A line of a type this version does not know (a newer `pipeline` wrote it): kept, not applied.
     case unknown(type: String)
 
@@ -92,6 +102,7 @@ public enum JournalEvent: Sendable {
         case rollbackFinished = "rollback_finished", runFinished = "run_finished", runInterrupted = "run_interrupted"
         case probe, measurement, traffic
         case analysisPaused = "analysis_paused", control
+        case colors, colorSwitch = "color_switch", hook
     }
 
     /// When native work (a probe, a measurement) happened, on the wall clock and the engine's
@@ -160,6 +171,9 @@ public enum JournalEvent: Sendable {
         case .traffic: return .traffic
         case .analysisPaused: return .analysisPaused
         case .control: return .control
+        case .colors: return .colors
+        case .colorSwitch: return .colorSwitch
+        case .hook: return .hook
         case .unknown: return nil
         }
     }
@@ -251,6 +265,12 @@ public enum JournalEvent: Sendable {
             return [("stage", .string(stage)), ("action", .string(action)), ("request", .string(request)), ("by", .string(by))]
         case .traffic(let s, let stage, let percent):
             return stamp(s) + [("stage", .string(stage)), ("percent", .int(percent))]
+        case .colors(let stage, let live, let idle, let decidedBy):
+            return [("stage", .string(stage)), ("live", .string(live)), ("idle", .string(idle)), ("decided_by", optional(decidedBy))]
+        case .colorSwitch(let stage, let color):
+            return [("stage", .string(stage)), ("color", .string(color))]
+        case .hook(let s, let name, let event, let ok, let detail, let ms):
+            return stamp(s) + [("hook", .string(name)), ("event", .string(event)), ("ok", .bool(ok)), ("detail", .string(detail)), ("ms", .int(ms))]
         }
     }
 
@@ -274,6 +294,8 @@ public enum JournalEvent: Sendable {
             return .runWaiting(stage: stage, reason: reason, message: mask(message))
         case .runFinished(let status, let remaining, let note, let failedStage):
             return .runFinished(status: status, remaining: remaining, note: note.map(mask), failedStage: failedStage)
+        case .hook(let s, let name, let event, let ok, let detail, let ms):
+            return .hook(s, name: name, event: event, ok: ok, detail: mask(detail), ms: ms)
         default:
             return self
         }
@@ -384,6 +406,15 @@ extension JournalRecord {
         case .control:
             event = .control(
                 stage: stage, action: json["action"]?.string ?? "", request: json["request"]?.string ?? "", by: json["by"]?.string ?? "")
+        case .colors:
+            event = .colors(
+                stage: stage, live: json["live"]?.string ?? "", idle: json["idle"]?.string ?? "", decidedBy: json["decided_by"]?.string)
+        case .colorSwitch:
+            event = .colorSwitch(stage: stage, color: json["color"]?.string ?? "")
+        case .hook:
+            event = .hook(
+                stamp(), name: json["hook"]?.string ?? "", event: json["event"]?.string ?? "", ok: json["ok"]?.bool ?? false,
+                detail: json["detail"]?.string ?? "", ms: json["ms"]?.int ?? 0)
         }
     }
 }

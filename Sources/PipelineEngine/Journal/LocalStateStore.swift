@@ -151,6 +151,15 @@ public struct LocalStateStore: StateStore {
     /// Loads a run by replaying its journal. A torn final line (a crash mid-write) is ignored;
     /// a bad line anywhere else is corruption and is reported, not guessed around.
     public func load(_ run: String) throws(EngineError) -> RunState {
+        let events = try events(run)
+        guard var state = RunState.replay(events) else {
+            throw EngineError("run '\(run)' has no recorded start (the engine stopped while creating it); there is nothing to resume or undo")
+        }
+        if state.status == .running, !isLive(state) { state.status = .abandoned }
+        return state
+    }
+
+    public func events(_ run: String) throws(EngineError) -> [JSONValue] {
         let run = try RunID.checked(run)
         let path = runDirectory(run) + "/events.jsonl"
         var info = stat()
@@ -175,11 +184,7 @@ public struct LocalStateStore: StateStore {
             }
             events.append(event)
         }
-        guard var state = RunState.replay(events) else {
-            throw EngineError("run '\(run)' has no recorded start (the engine stopped while creating it); there is nothing to resume or undo")
-        }
-        if state.status == .running, !isLive(state) { state.status = .abandoned }
-        return state
+        return events
     }
 
     /// Whether the engine recorded as running `state` still holds its lock (its pipeline's, per environment; checked on

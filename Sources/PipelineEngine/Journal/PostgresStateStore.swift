@@ -110,6 +110,12 @@ public final class PostgresStateStore: StateStore, @unchecked Sendable {
     }
 
     public func load(_ run: String) throws(EngineError) -> RunState {
+        guard var state = RunState.replay(try events(run)) else { throw EngineError("run '\(run)' has no recorded start") }
+        if state.status == .running, !isLive(state) { state.status = .abandoned }
+        return state
+    }
+
+    public func events(_ run: String) throws(EngineError) -> [JSONValue] {
         let run = try RunID.checked(run)
         let rows = try db.query("SELECT line FROM pipeline.events WHERE run = $1 ORDER BY seq", [run])
         guard !rows.isEmpty else { throw EngineError("no run '\(run)' in \(location)") }
@@ -120,9 +126,7 @@ public final class PostgresStateStore: StateStore, @unchecked Sendable {
             }
             events.append(event)
         }
-        guard var state = RunState.replay(events) else { throw EngineError("run '\(run)' has no recorded start") }
-        if state.status == .running, !isLive(state) { state.status = .abandoned }
-        return state
+        return events
     }
 
     public func runsNewestFirst() -> [RunListing] {

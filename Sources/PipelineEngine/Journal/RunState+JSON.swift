@@ -32,7 +32,7 @@ extension RunState {
     /// Applies one event, made durable at `time` (`clock` on the engine's clock).
     public mutating func apply(_ event: JournalEvent, time: String, clock: Int) {
         switch event {
-        case .runStarted, .probe, .unknown:
+        case .runStarted, .probe, .unknown, .hook:
             break
         case .measurement(_, let stage, _, let metric, let value, _, let verdict, _, _):
             if verdict == "baseline" { update(stage) { $0.baseline[metric] = value } }
@@ -40,6 +40,16 @@ extension RunState {
             update(stage) { $0.pausedAt = step }
         case .control(_, _, let request, _):
             handledRequests.insert(request)
+        case .colors(let stage, let live, let idle, _):
+            update(stage) { record in
+                record.liveColor = live
+                record.idleColor = idle
+            }
+        case .colorSwitch(let stage, let color):
+            update(stage) { record in
+                record.switchedTo = color
+                record.switchSettled = false
+            }
         case .runResumed(let pid, let host, let boot, _, _, let changed, let fileHash):
             status = .running
             waiting = nil
@@ -66,7 +76,7 @@ extension RunState {
                 // one it dropped (a removed stage that was applied is still rolled back).
                 var merged = changed.stages
                 for old in definition.stages where !merged.contains(where: { $0.id == old.id }) { merged.append(old) }
-                definition = RunDefinition(env: changed.env, secrets: changed.secrets, stages: merged)
+                definition = RunDefinition(env: changed.env, secrets: changed.secrets, stages: merged, hooks: changed.hooks)
                 for stage in merged where self.stage(stage.id) == nil {
                     stages.append(StageRecord(id: stage.id, status: .pending, attempts: [], outputs: [], rollback: nil, approved: false))
                 }
@@ -122,6 +132,11 @@ extension RunState {
             update(end.stage) { record in
                 // A canary's traffic reset that succeeded: traffic is at 0 %.
                 if end.phase == .traffic, end.outcome == .succeeded { record.traffic = 0 }
+                // A blue-green switch is the last script of its try: the try's success is the switch's;
+                // a switch back succeeded on its own try.
+                if end.outcome == .succeeded, record.switchedTo != nil, end.phase == .run || end.phase == .switchBack {
+                    record.switchSettled = true
+                }
                 if end.phase.undoes {
                     if let n = record.rollback?.attempts.indices.last { finish(&record.rollback!.attempts[n]) }
                 } else {
@@ -258,8 +273,10 @@ extension RunDefinition {
                     backoff: r?["backoff_x1000"]?.int.map { Double($0) / 1000 } ?? FormatDefaults.retry.backoff,
                     maxDelay: TimeSpan(milliseconds: r?["max_delay_ms"]?.int ?? FormatDefaults.retry.maxDelay.milliseconds),
                     jitter: r?["jitter"]?.bool ?? FormatDefaults.retry.jitter),
-                env: pairs(s["env"]), reversible: s["reversible"]?.bool ?? true, outputs: s["outputs"]?.strings ?? [])
+                env: pairs(s["env"]), reversible: s["reversible"]?.bool ?? true, outputs: s["outputs"]?.strings ?? [],
+                switchScript: s["switch"]?.string)
         }
+        hooks = HookDefinitions(json: json)
     }
 
     /// Records a validated pipeline's rollback-relevant parts.
@@ -271,41 +288,47 @@ extension RunDefinition {
             var traffic: String?
             if case .migrate(let spec) = s.spec { restore = spec.restore?.source }
             if case .canary(let spec) = s.spec { traffic = spec.traffic.source }
+            var switchScript: String?
+            if case .blueGreen(let spec) = s.spec { switchScript = spec.switchScript.source }
             return StageDefinition(
                 id: s.id, kind: s.kind.rawValue, rollback: s.rollback?.source, traffic: traffic, restore: restore, shell: s.shell,
                 timeoutMs: s.timeout.milliseconds,
-                retry: s.retry, env: s.env.map { ($0.name, $0.value.raw) }, reversible: s.reversible, outputs: s.outputs)
+                retry: s.retry, env: s.env.map { ($0.name, $0.value.raw) }, reversible: s.reversible, outputs: s.outputs,
+                switchScript: switchScript)
         }
+        hooks = HookDefinitions(pipeline)
     }
 
     var json: JSONValue {
-        .object([
-            ("env", .object(env.map { ($0.0, .string($0.1)) })),
-            ("secrets", .array(secrets.map(JSONValue.string))),
-            ("stages", .array(stages.map(\.json))),
-        ])
+        .object(
+            [
+                ("env", .object(env.map { ($0.0, .string($0.1)) })),
+                ("secrets", .array(secrets.map(JSONValue.string))),
+                ("stages", .array(stages.map(\.json))),
+            ] + hooks.jsonFields)
     }
 }
 
 extension RunDefinition.StageDefinition {
     var json: JSONValue {
         let s = self
-        return .object([
-            ("id", .string(s.id)), ("kind", .string(s.kind)), ("rollback", s.rollback.map(JSONValue.string) ?? .null),
-            ("traffic", s.traffic.map(JSONValue.string) ?? .null),
-            ("restore", s.restore.map(JSONValue.string) ?? .null),
-            ("shell", .array(s.shell.map(JSONValue.string))), ("timeout_ms", .int(s.timeoutMs)),
-            (
-                "retry",
-                .object([
-                    ("attempts", .int(s.retry.attempts)), ("delay_ms", .int(s.retry.delay.milliseconds)),
-                    ("backoff_x1000", .int(Int(exactly: (s.retry.backoff * 1000).rounded()) ?? Int(Int32.max))),
-                    ("max_delay_ms", .int(s.retry.maxDelay.milliseconds)),
-                    ("jitter", .bool(s.retry.jitter)),
-                ])
-            ),
-            ("env", .object(s.env.map { ($0.0, .string($0.1)) })), ("reversible", .bool(s.reversible)),
-            ("outputs", .array(s.outputs.map(JSONValue.string))),
-        ])
+        return .object(
+            [
+                ("id", .string(s.id)), ("kind", .string(s.kind)), ("rollback", s.rollback.map(JSONValue.string) ?? .null),
+                ("traffic", s.traffic.map(JSONValue.string) ?? .null),
+                ("restore", s.restore.map(JSONValue.string) ?? .null),
+                ("shell", .array(s.shell.map(JSONValue.string))), ("timeout_ms", .int(s.timeoutMs)),
+                (
+                    "retry",
+                    .object([
+                        ("attempts", .int(s.retry.attempts)), ("delay_ms", .int(s.retry.delay.milliseconds)),
+                        ("backoff_x1000", .int(Int(exactly: (s.retry.backoff * 1000).rounded()) ?? Int(Int32.max))),
+                        ("max_delay_ms", .int(s.retry.maxDelay.milliseconds)),
+                        ("jitter", .bool(s.retry.jitter)),
+                    ])
+                ),
+                ("env", .object(s.env.map { ($0.0, .string($0.1)) })), ("reversible", .bool(s.reversible)),
+                ("outputs", .array(s.outputs.map(JSONValue.string))),
+            ] + (s.switchScript.map { [("switch", JSONValue.string($0))] } ?? []))
     }
 }

@@ -70,6 +70,11 @@ extension RunState {
         case .waiting: return ["pipeline resume \(run)  (continue, with --approve STAGE for an approval)", "pipeline rollback \(run)  (undo instead)"]
         case .interrupted, .abandoned: return ["pipeline resume \(run)  (continue)", "pipeline rollback \(run)  (undo it)"]
         case .rollbackFailed:
+            let hookFailed = ["rollback.before failed", "rollback.after failed"].contains { rollbackNote?.contains($0) ?? false }
+            if hookFailed, remaining.isEmpty, !stages.contains(where: { $0.status == .rollbackFailed }) {
+                // Every stage was undone; a script around the rollback was not known to work.
+                return ["every stage was undone: check by hand what the failed rollback.before/after script was meant to do (maintenance mode, traffic)"]
+            }
             var steps = ["undo by hand what is still applied: \(remaining.isEmpty ? "see the log of the failed rollback" : remaining.joined(separator: ", "))"]
             steps.append("or fix the cause and run 'pipeline rollback \(run)': it tries again what is left")
             return steps

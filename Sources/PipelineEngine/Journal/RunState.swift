@@ -65,6 +65,13 @@ public struct RunState: Sendable {
         public var baseline: [String: Double?] = [:]
         /// The step a canary or watch last paused at (`analysis_paused`).
         public var pausedAt: Int? = nil
+        /// A blue-green stage's colours in this run (`colors`).
+        public var liveColor: String? = nil
+        public var idleColor: String? = nil
+        /// The colour its last `switch` (or switch back) pointed traffic at (`color_switch`), and
+        /// whether that script is known to have succeeded.
+        public var switchedTo: String? = nil
+        public var switchSettled = false
         /// Outputs whose journaled value has a secret masked (`stage_finished.masked`).
         public var maskedOutputs: [String] = []
         /// Why it was skipped (`stage_skipped.reason`), if it was.
@@ -162,13 +169,37 @@ public struct RunDefinition: Sendable {
         public var env: [(String, String)]
         public var reversible: Bool
         public var outputs: [String]
+        /// A blue-green stage's `switch` script: run with the live colour when the stage is undone.
+        public var switchScript: String? = nil
     }
 
     public var env: [(String, String)]
     public var secrets: [String]
     public var stages: [StageDefinition]
+    /// The `notify` hooks and the `rollback.before`/`after` scripts, so `pipeline rollback` runs them too.
+    public var hooks = HookDefinitions()
 
     public func stage(_ id: String) -> StageDefinition? { stages.first { $0.id == id } }
+}
+
+/// The hooks of a run's pipeline, as recorded in its definition.
+public struct HookDefinitions: Sendable {
+    /// One `notify` hook: a script or a webhook URL (an unresolved template).
+    public struct Notify: Sendable {
+        public var events: [String]
+        public var run: String?
+        public var webhook: String?
+        public var timeoutMs: Int
+    }
+
+    public var notify: [Notify] = []
+    public var rollbackBefore: String?
+    public var rollbackAfter: String?
+    public var rollbackTimeoutMs = FormatDefaults.rollbackHookTimeout.milliseconds
+    /// The shell the hooks' scripts run with (the pipeline's `defaults.shell`).
+    public var shell = FormatDefaults.shell
+
+    public var isEmpty: Bool { notify.isEmpty && rollbackBefore == nil && rollbackAfter == nil }
 }
 
 /// The key of the one-run-at-a-time lock: the pipeline's name, and `@environment` when the file

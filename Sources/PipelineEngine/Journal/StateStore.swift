@@ -25,6 +25,10 @@ public protocol StateStore: Sendable {
     /// - Throws: ``EngineError`` when there is no such run or its journal is corrupt.
     func load(_ run: String) throws(EngineError) -> RunState
 
+    /// A run's journal events, in order (a torn last line left out), for reports.
+    /// - Throws: ``EngineError`` when there is no such run or its journal is corrupt.
+    func events(_ run: String) throws(EngineError) -> [JSONValue]
+
     /// Recorded runs, newest first.
     func runsNewestFirst() -> [RunListing]
 

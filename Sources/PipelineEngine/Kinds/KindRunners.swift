@@ -81,47 +81,17 @@ enum EnvPresyncRunner {
                 problems.append("\(file): cannot be read")
                 continue
             }
-            let declared = declaredNames(in: text)
-            let absent = spec.require.filter { !declared.contains($0) }
+            let declared = ConfigDeclarations(text, mentioning: Set(spec.require))
+            for (line, text) in declared.ignoredComments {
+                task.say("\(file):\(line): ignored (a comment): \(text)")
+            }
+            let absent = spec.require.filter { !declared.names.contains($0) }
             if !absent.isEmpty { problems.append("\(file) does not declare \(absent.joined(separator: ", "))") }
         }
         for problem in problems { task.say(problem) }
         return problems.isEmpty
             ? .init(ok: true, message: "\(spec.require.count) variables set and declared in \(spec.files.count) file(s)")
             : .init(ok: false, message: problems.joined(separator: "; "))
-    }
-
-    /// Names a config file declares: `KEY=` (dotenv), `KEY:` (YAML keys), `${KEY}`, `$KEY`,
-    /// `${{ secrets.KEY }}` / `${{ env.KEY }}` / `${{ vars.KEY }}` (CI files).
-    static func declaredNames(in text: String) -> Set<String> {
-        var names = Set<String>()
-        func isName(_ c: Character) -> Bool { c == "_" || (c.isASCII && (c.isLetter || c.isNumber)) }
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            var line = Substring(rawLine).drop { $0 == " " || $0 == "\t" }
-            if line.hasPrefix("export ") { line = line.dropFirst(7) }
-            if line.hasPrefix("- ") { line = line.dropFirst(2).drop { $0 == " " } }
-            if line.hasPrefix("#") { continue }
-            let key = line.prefix(while: isName)
-            if !key.isEmpty, let next = line.dropFirst(key.count).first, next == "=" || next == ":" { names.insert(String(key)) }
-            // References anywhere on the line.
-            var rest = Substring(rawLine)
-            while let dollar = rest.firstIndex(of: "$") {
-                rest = rest[rest.index(after: dollar)...]
-                var candidate = rest
-                if candidate.hasPrefix("{{") {
-                    candidate = candidate.dropFirst(2).drop { $0 == " " }
-                    for prefix in ["secrets.", "env.", "vars."] where candidate.hasPrefix(prefix) {
-                        let name = candidate.dropFirst(prefix.count).prefix(while: isName)
-                        if !name.isEmpty { names.insert(String(name)) }
-                    }
-                    continue
-                }
-                if candidate.hasPrefix("{") { candidate = candidate.dropFirst() }
-                let name = candidate.prefix(while: isName)
-                if !name.isEmpty, !(name.first!.isNumber) { names.insert(String(name)) }
-            }
-        }
-        return names
     }
 }
 

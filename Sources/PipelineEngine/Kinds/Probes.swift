@@ -28,12 +28,25 @@ enum Probes {
     /// `cancelled`) once `cancelled` says so, so a stopped stage or an interrupted run does not
     /// wait for a slow server.
     static func get(_ url: String, timeoutMs: Int, cancelled: () -> Bool = { false }) -> HTTPResult {
+        request(url, method: "GET", body: nil, timeoutMs: timeoutMs, cancelled: cancelled)
+    }
+
+    /// POSTs a JSON body to `url` with a timeout (a `notify` webhook); never throws, never follows a redirect.
+    static func postJSON(_ url: String, body: Data, timeoutMs: Int) -> HTTPResult {
+        request(url, method: "POST", body: body, timeoutMs: timeoutMs, cancelled: { false })
+    }
+
+    static func request(_ url: String, method: String, body: Data?, timeoutMs: Int, cancelled: () -> Bool) -> HTTPResult {
         let started = EngineClock.monotonicMs()
         guard let target = URL(string: url), target.scheme == "http" || target.scheme == "https" else {
             return HTTPResult(status: nil, body: Data(), error: "'\(url)' is not an http(s) URL", milliseconds: 0)
         }
         var request = URLRequest(url: target, cachePolicy: .reloadIgnoringLocalAndRemoteCacheData, timeoutInterval: Double(timeoutMs) / 1000)
-        request.httpMethod = "GET"
+        request.httpMethod = method
+        if let body {
+            request.httpBody = body
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        }
         let configuration = URLSessionConfiguration.ephemeral
         configuration.timeoutIntervalForRequest = Double(timeoutMs) / 1000
         configuration.timeoutIntervalForResource = Double(timeoutMs) / 1000

@@ -63,7 +63,9 @@ package struct ConditionParser {
 
     // or := and ('||' and)*
     private mutating func parseOr() -> (ConditionExpression, Kind, Int)? {
-        guard var (left, kind, start) = parseAnd() else { return nil }
+        guard let first = parseAnd() else { return nil }
+        var (left, kind) = (first.0, first.1)
+        let start = first.2
         while let at = take("||") {
             guard let (right, rightKind, rightStart) = parseAnd() else { return nil }
             requireBoolean(kind, start, "||", at)
@@ -76,7 +78,9 @@ package struct ConditionParser {
 
     // and := comparison ('&&' comparison)*
     private mutating func parseAnd() -> (ConditionExpression, Kind, Int)? {
-        guard var (left, kind, start) = parseComparison() else { return nil }
+        guard let first = parseComparison() else { return nil }
+        var (left, kind) = (first.0, first.1)
+        let start = first.2
         while let at = take("&&") {
             guard let (right, rightKind, rightStart) = parseComparison() else { return nil }
             requireBoolean(kind, start, "&&", at)

@@ -3,7 +3,7 @@
 
 /// Top-level keys.
 public enum PipelineKey: String, CaseIterable, Sendable {
-    case version, name, description, inputs, environments, release, env, secrets, defaults, stages
+    case version, name, description, inputs, environments, release, env, secrets, defaults, stages, notify, rollback
 }
 
 /// Keys of one declared input (`inputs.NAME`).
@@ -29,7 +29,7 @@ public enum RetryKey: String, CaseIterable, Sendable {
 /// Every key a stage may have; which apply depends on its kind (``allowed(for:)``).
 public enum StageKey: String, CaseIterable, Sendable {
     // common to every kind
-    case id, name, description, kind, needs, rollback, timeout, retry, env, gate, outputs, idempotent, shell
+    case id, name, description, kind, needs, rollback, timeout, retry, env, gate, outputs, idempotent, shell, allow
     case `if`
     // scripts and kind-specific keys
     case run
@@ -40,9 +40,10 @@ public enum StageKey: String, CaseIterable, Sendable {
     case trafficTimeout = "traffic-timeout"
     case http, smoke
     case duration, baseline
+    case deploy, `switch`, colors, switchAfter = "switch-after"
 
     package static let common: [StageKey] = [
-        .id, .name, .description, .kind, .needs, .rollback, .timeout, .retry, .env, .gate, .outputs, .idempotent, .shell, .if,
+        .id, .name, .description, .kind, .needs, .rollback, .timeout, .retry, .env, .gate, .outputs, .idempotent, .shell, .if, .allow,
     ]
 
     /// The kind-specific keys a stage of `kind` accepts, and which of them are required.
@@ -55,6 +56,7 @@ public enum StageKey: String, CaseIterable, Sendable {
         case .canary: return ([.traffic, .trafficTimeout, .steps, .bake, .interval, .failureLimit, .analysis], [.traffic, .steps])
         case .watch: return ([.duration, .interval, .failureLimit, .analysis, .baseline], [.duration, .analysis])
         case .verify: return ([.http, .smoke], [])
+        case .blueGreen: return ([.deploy, .switch, .switchAfter, .http, .smoke, .colors], [.deploy, .switch])
         }
     }
 
@@ -119,4 +121,14 @@ public enum AnalysisHTTPKey: String, CaseIterable, Sendable {
 /// Keys of `verify`'s `http`.
 public enum VerifyHTTPKey: String, CaseIterable, Sendable {
     case url, expect, timeout, interval, initialDelay = "initial-delay", failureThreshold = "failure-threshold", attempts
+}
+
+/// Keys of one `notify` item.
+public enum NotifyKey: String, CaseIterable, Sendable {
+    case on, run, webhook, timeout
+}
+
+/// Keys of the top-level `rollback` mapping.
+public enum RollbackHooksKey: String, CaseIterable, Sendable {
+    case before, after, timeout
 }

@@ -137,6 +137,8 @@ package struct PipelineDecoder {
         {
             pipeline.environment = decodeEnvironment(node, name: chosen, into: &pipeline, releaseMark: top.marks[.release])
         }
+        if let n = top[.notify] { pipeline.notify = decodeNotify(n) }
+        if let r = top[.rollback] { pipeline.rollbackHooks = decodeRollbackHooks(r) }
         return pipeline
     }
 
@@ -228,6 +230,7 @@ package struct PipelineDecoder {
         }
         if let i = fields[.idempotent], let value = reader.bool(i, "'idempotent' of \(label)") { stage.idempotent = value }
         if let s = fields[.shell], let argv = decodeShell(s, what: "'shell' of \(label)") { stage.shell = argv }
+        if let a = fields[.allow] { stage.allow = decodeAllow(a, label: label) }
         stage.spec = decodeSpec(kind, fields, label: label, stage: stageID)
         if let c = fields[.if] { stage.condition = decodeCondition(c, label: label, stage: stageID) }
         return stage
@@ -288,28 +291,38 @@ package struct PipelineDecoder {
             return .watch(decodeWatch(fields, label: label, stage: stage))
         case .verify:
             var spec = VerifySpec(http: nil, smoke: [])
-            if let h = fields[.http], let http = reader.fields(h, "'http' of \(label)", VerifyHTTPKey.self) {
-                reader.require(http, [.url], in: "'http' of \(label)")
-                var probe = VerifyProbe(
-                    url: Template(parts: [], raw: ""), expect: FormatDefaults.httpExpect, timeout: FormatDefaults.httpTimeout,
-                    interval: FormatDefaults.probeInterval, initialDelay: FormatDefaults.probeInitialDelay,
-                    failureThreshold: FormatDefaults.probeFailureThreshold, attempts: FormatDefaults.probeAttempts)
-                if let u = http[.url], let url = url(u, "'http.url' of \(label)", stage: stage) { probe.url = url }
-                if let e = http[.expect], let code = reader.int(e, "'http.expect' of \(label)", in: 100...599) { probe.expect = code }
-                if let t = http[.timeout], let span = reader.duration(t, "'http.timeout' of \(label)", positive: true) { probe.timeout = span }
-                if let i = http[.interval], let span = reader.duration(i, "'http.interval' of \(label)") { probe.interval = span }
-                if let d = http[.initialDelay], let span = reader.duration(d, "'http.initial-delay' of \(label)") { probe.initialDelay = span }
-                if let f = http[.failureThreshold], let n = reader.int(f, "'http.failure-threshold' of \(label)", in: 1...FormatLimits.maxFailureThreshold) {
-                    probe.failureThreshold = n
-                }
-                if let a = http[.attempts], let n = reader.int(a, "'http.attempts' of \(label)", in: 1...FormatLimits.maxProbeAttempts) { probe.attempts = n }
-                spec.http = probe
-            }
-            if let s = fields[.smoke], let items = reader.list(s, "'smoke' of \(label)") {
-                spec.smoke = items.compactMap { script($0, "each 'smoke' script of \(label)") }
-            }
+            if let h = fields[.http] { spec.http = decodeVerifyProbe(h, label: label, stage: stage) }
+            if let s = fields[.smoke] { spec.smoke = decodeSmoke(s, label: label) }
             return .verify(spec)
+        case .blueGreen:
+            return .blueGreen(decodeBlueGreen(fields, label: label, stage: stage))
         }
+    }
+
+    /// A health check mapping (`http` of verify and blue-green stages).
+    package mutating func decodeVerifyProbe(_ h: NodeID, label: String, stage: String) -> VerifyProbe? {
+        guard let http = reader.fields(h, "'http' of \(label)", VerifyHTTPKey.self) else { return nil }
+        reader.require(http, [.url], in: "'http' of \(label)")
+        var probe = VerifyProbe(
+            url: Template(parts: [], raw: ""), expect: FormatDefaults.httpExpect, timeout: FormatDefaults.httpTimeout,
+            interval: FormatDefaults.probeInterval, initialDelay: FormatDefaults.probeInitialDelay,
+            failureThreshold: FormatDefaults.probeFailureThreshold, attempts: FormatDefaults.probeAttempts)
+        if let u = http[.url], let url = url(u, "'http.url' of \(label)", stage: stage) { probe.url = url }
+        if let e = http[.expect], let code = reader.int(e, "'http.expect' of \(label)", in: 100...599) { probe.expect = code }
+        if let t = http[.timeout], let span = reader.duration(t, "'http.timeout' of \(label)", positive: true) { probe.timeout = span }
+        if let i = http[.interval], let span = reader.duration(i, "'http.interval' of \(label)") { probe.interval = span }
+        if let d = http[.initialDelay], let span = reader.duration(d, "'http.initial-delay' of \(label)") { probe.initialDelay = span }
+        if let f = http[.failureThreshold], let n = reader.int(f, "'http.failure-threshold' of \(label)", in: 1...FormatLimits.maxFailureThreshold) {
+            probe.failureThreshold = n
+        }
+        if let a = http[.attempts], let n = reader.int(a, "'http.attempts' of \(label)", in: 1...FormatLimits.maxProbeAttempts) { probe.attempts = n }
+        return probe
+    }
+
+    /// A list of smoke-test scripts.
+    package mutating func decodeSmoke(_ s: NodeID, label: String) -> [Script] {
+        guard let items = reader.list(s, "'smoke' of \(label)") else { return [] }
+        return items.compactMap { script($0, "each 'smoke' script of \(label)") }
     }
 
     package mutating func decodeCheck(_ id: NodeID, label: String, stage: String) -> PrecheckCheck? {
@@ -506,7 +519,7 @@ package struct PipelineDecoder {
         return Script(source: text, mark: reader[id].mark)
     }
 
-    package mutating func url(_ id: NodeID, _ what: String, stage: String) -> Template? {
+    package mutating func url(_ id: NodeID, _ what: String, stage: String?) -> Template? {
         guard let value = template(id, what, stage: stage) else { return nil }
         if !(value.raw.hasPrefix("http://") || value.raw.hasPrefix("https://") || value.raw.hasPrefix("${{")) {
             reader.error(reader[id].mark, "\(what) must start with http:// or https://, found '\(value.raw)'")

@@ -172,6 +172,7 @@ public enum PipelineLoader {
         var graph: StageGraph?
         if let pipeline = decoded {
             graph = checkGraph(pipeline, &decoder)
+            if let graph { PipelineDecoder.checkSwitchAfter(pipeline, graph, &decoder) }
             checkReferences(pipeline, graph, &decoder, alone: isStageFile)
         }
         var diagnostics = decoder.reader.diagnostics
@@ -256,6 +257,11 @@ public enum PipelineLoader {
             switch pending.reference {
             case .runID, .parameter:
                 break
+            case .color:
+                if pending.stage.flatMap({ pipeline.stage($0) })?.kind != .blueGreen {
+                    decoder.reader.error(
+                        pending.mark, "'${{ color }}' is the colour a blue-green stage deploys; it can only be used in a 'blue-green' stage")
+                }
             case .env(let name):
                 if !alone, !envNames.contains(name) {
                     error("'${{ env.\(name) }}' names no variable of the top-level 'env'" + Suggestion.didYouMean(name, among: envNames))

@@ -15,6 +15,7 @@ public enum Linter {
         case migrateWithoutBackup = "migrate-without-backup"
         case windowInPeak = "window-in-peak"
         case retryDelayCapped = "retry-delay-capped"
+        case relativeDowngrade = "relative-downgrade"
     }
 
     /// Lints a pipeline whose graph is known.
@@ -22,19 +23,21 @@ public enum Linter {
     /// - Complexity: O(S · (V + E)) for S stages of the kinds the ordering rules look at.
     public static func lint(_ pipeline: Pipeline, graph: StageGraph) -> [Diagnostic] {
         var out: [Diagnostic] = []
+        let stages = pipeline.stages
         var current: Stage?
         func warn(_ rule: Rule, _ mark: Mark, _ message: String) {
+            // A rule the stage lists in `allow` is accepted for it.
+            if let current, current.allow.contains(rule.rawValue) { return }
             // A stage of an included file is reported there (with where it was included from).
             let origin = current?.origin
             out.append(
                 Diagnostic(
                     .warning, path: origin?.path ?? pipeline.path, mark: mark, message: message, code: rule.rawValue, includedFrom: origin?.includedFrom ?? []))
         }
-        let stages = pipeline.stages
         func nodes(_ kinds: Set<StageKind>) -> [Int] { stages.indices.filter { kinds.contains(stages[$0].kind) } }
         let backends = nodes([.backend])
         let preparations = nodes([.envPresync, .infraPrecheck, .migrate])
-        let deploys = nodes([.backend, .frontend, .canary])
+        let deploys = nodes([.backend, .frontend, .canary, .blueGreen])
         var ancestorsCache: [Int: Set<Int>] = [:]
         func ancestors(_ node: Int) -> Set<Int> {
             if let cached = ancestorsCache[node] { return cached }
@@ -72,17 +75,36 @@ public enum Linter {
                         .migrateWithoutBackup, stage.mark(of: "kind"),
                         "migrate \(name) has no 'backup': take one right before migrating so a failed migration can be restored")
                 }
+                if let rollback = stage.rollback, Self.isRelativeDowngrade(rollback.source) {
+                    warn(
+                        .relativeDowngrade, stage.mark(of: "rollback"),
+                        "the rollback of migrate \(name) downgrades by one step ('-1'): after a failed migration it would remove the previous, live revision; record the revision before migrating (an output) and downgrade to it"
+                    )
+                }
             default: break
             }
             if stage.kind.isDeploy {
-                for p in preparations where !ancestors(i).contains(p) && p != i {
+                // A blue-green stage's switch also waits for its `switch-after` stages: what they
+                // prepare is ready before any traffic reaches the new release.
+                var before = ancestors(i)
+                if case .blueGreen(let spec) = stage.spec {
+                    for id in spec.switchAfter { if let n = graph.index[id] { before.formUnion(ancestors(n).union([n])) } }
+                }
+                for p in preparations where !before.contains(p) && p != i {
+                    let reason =
+                        stage.kind == .blueGreen
+                        ? "its switch could send traffic to the new release before its config, infrastructure or schema is ready (deploying the idle colour takes no traffic; switching does)"
+                        : "code could ship before its config, infrastructure or schema is ready"
                     warn(
                         .deployBeforePrepare, stage.mark(of: "needs"),
-                        "\(stage.kind.rawValue) \(name) does not need \(stages[p].kind.rawValue) '\(stages[p].id)': code could ship before its config, infrastructure or schema is ready"
-                    )
+                        "\(stage.kind.rawValue) \(name) does not need \(stages[p].kind.rawValue) '\(stages[p].id)': \(reason)")
                 }
             }
-            if [.backend, .frontend, .migrate].contains(stage.kind), stage.rollback == nil {
+            let restorable: Bool = {
+                if case .migrate(let spec) = stage.spec { return spec.restore != nil }
+                return false
+            }()
+            if [.backend, .frontend, .migrate].contains(stage.kind), stage.rollback == nil, !restorable {
                 warn(
                     .missingRollback, stage.mark(of: "kind"),
                     "\(stage.kind.rawValue) \(name) has no 'rollback': a later failure could not undo it")
@@ -109,6 +131,7 @@ public enum Linter {
                 }
             }
         }
+        current = nil
         if !deploys.isEmpty {
             let verifies = nodes([.verify])
             let covered = verifies.contains { v in deploys.allSatisfy { ancestors(v).contains($0) } }
@@ -123,5 +146,25 @@ public enum Linter {
             }
         }
         return out
+    }
+
+    /// Whether a rollback script downgrades by a relative step (`alembic downgrade -1`,
+    /// `migrate down 1` is not matched: only the `downgrade -N` form).
+    static func isRelativeDowngrade(_ script: String) -> Bool {
+        let words = script.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).map(String.init)
+        for (i, word) in words.enumerated() where word == "downgrade" && i + 1 < words.count {
+            let next = words[i + 1].trimmingCharacters(in: "\"'")
+            if next.hasPrefix("-"), Int(next.dropFirst()) != nil { return true }
+        }
+        return false
+    }
+}
+
+extension String {
+    fileprivate func trimmingCharacters(in set: String) -> String {
+        var text = Substring(self)
+        while let first = text.first, set.contains(first) { text = text.dropFirst() }
+        while let last = text.last, set.contains(last) { text = text.dropLast() }
+        return String(text)
     }
 }

@@ -30,4 +30,10 @@ public enum FormatDefaults {
     public static let probeAttempts = 30
     /// A precheck's own `timeout`.
     public static let checkTimeout = TimeSpan.seconds(3)
+    /// A blue-green stage's `colors`.
+    public static let blueGreenColors = ["blue", "green"]
+    /// A `notify` hook's `timeout` (script or webhook).
+    public static let notifyTimeout = TimeSpan.seconds(10)
+    /// The `timeout` of the top-level `rollback.before` and `rollback.after` scripts.
+    public static let rollbackHookTimeout = TimeSpan.minutes(5)
 }

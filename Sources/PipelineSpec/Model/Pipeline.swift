@@ -18,6 +18,10 @@ public struct Pipeline: Sendable {
     public var stages: [Stage]
     /// The file the pipeline was read from, as the user named it.
     public var path: String
+    /// Hooks told about the run's events (`notify`).
+    public var notify: [NotifyHook] = []
+    /// Scripts run around every rollback (`rollback: {before, after}`).
+    public var rollbackHooks: RollbackHooks? = nil
     /// The `include` entries expanded into ``stages``, in the order they were read.
     public var includes: [IncludeRecord] = []
     /// Declared inputs, in the order written.
@@ -55,9 +59,10 @@ public enum StageKind: String, CaseIterable, Sendable {
     case envPresync = "env-presync"
     case infraPrecheck = "infra-precheck"
     case migrate, backend, frontend, canary, verify, watch
+    case blueGreen = "blue-green"
 
     /// Whether the stage ships code to users (the lint rules about ordering use this).
-    public var isDeploy: Bool { self == .backend || self == .frontend || self == .canary }
+    public var isDeploy: Bool { self == .backend || self == .frontend || self == .canary || self == .blueGreen }
     /// Whether the stage prepares the target (must run before any deploy).
     public var isPreparation: Bool { self == .envPresync || self == .infraPrecheck || self == .migrate }
 }
@@ -102,6 +107,8 @@ public struct Stage: Sendable {
     public var mark: Mark
     /// Where each key of the stage is written, for diagnostics about it.
     public var keyMarks: [String: Mark]
+    /// Lint rules accepted for this stage (`allow`).
+    public var allow: [String] = []
     /// The stage file it is written in, when it came through an `include` (nil: the pipeline file).
     public var origin: StageOrigin? = nil
     /// `if:`: the stage runs only when it holds; nil: always.
@@ -117,6 +124,8 @@ public struct Stage: Sendable {
         case .canary(let spec):
             all += spec.analysis.compactMap { if case .http(let url, _, _) = $0.source { return url } else { return nil } }
         case .verify(let spec):
+            if let http = spec.http { all.append(http.url) }
+        case .blueGreen(let spec):
             if let http = spec.http { all.append(http.url) }
         default:
             break
@@ -162,6 +171,7 @@ public enum KindSpec: Sendable {
     case canary(CanarySpec)
     case verify(VerifySpec)
     case watch(WatchSpec)
+    case blueGreen(BlueGreenSpec)
 }
 
 /// `env-presync`: variables that must exist before code ships.

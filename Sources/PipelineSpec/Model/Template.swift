@@ -55,6 +55,8 @@ public enum Reference: Sendable, Equatable, CustomStringConvertible {
     case secret(String)
     case output(stage: String, name: String)
     case runID
+    /// `color`: the colour a blue-green stage deploys (only in a blue-green stage).
+    case color
     /// A parameter of a stage file (`parameters.NAME`), replaced by its value when the file is included.
     case parameter(String)
 
@@ -66,6 +68,7 @@ public enum Reference: Sendable, Equatable, CustomStringConvertible {
         case ("stages", 4) where parts[2] == "outputs" && !parts[1].isEmpty && !parts[3].isEmpty:
             self = .output(stage: parts[1], name: parts[3])
         case ("run", 2) where parts[1] == "id": self = .runID
+        case ("color", 1): self = .color
         case ("parameters", 2) where !parts[1].isEmpty: self = .parameter(parts[1])
         default: return nil
         }
@@ -77,6 +80,7 @@ public enum Reference: Sendable, Equatable, CustomStringConvertible {
         case .secret(let n): return "secrets.\(n)"
         case .output(let s, let n): return "stages.\(s).outputs.\(n)"
         case .runID: return "run.id"
+        case .color: return "color"
         case .parameter(let n): return "parameters.\(n)"
         }
     }

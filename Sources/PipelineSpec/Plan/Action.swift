@@ -53,8 +53,30 @@ package enum Action {
         case .watch(let spec):
             return [.native(.watch(spec))]
         case .verify(let spec):
-            return (spec.http.map { [.native(.verify($0))] } ?? [])
-                + spec.smoke.enumerated().map { .script($0.element.source, label: "smoke \($0.offset + 1)", env: []) }
+            return (spec.http.map { [.native(.verify($0))] } ?? []) + smoke(spec.smoke)
+        case .blueGreen(let spec):
+            return [.script(spec.deploy.source, label: "deploy", env: [])] + (spec.http.map { [.native(.verify($0))] } ?? []) + smoke(spec.smoke)
+                + [.script(spec.switchScript.source, label: switchLabel, env: [])]
+        }
+    }
+
+    /// The label of a blue-green stage's switch script: the engine journals the switch before it runs.
+    package static let switchLabel = "switch"
+
+    /// Whether this is a blue-green stage's switch script.
+    package var isSwitch: Bool {
+        if case .script(_, Self.switchLabel, _) = self { return true }
+        return false
+    }
+
+    /// Smoke tests, each named by its number and first line (`smoke 2/3: curl -fsS …/ping`).
+    static func smoke(_ scripts: [Script]) -> [Action] {
+        scripts.enumerated().map { index, script in
+            let lines = script.source.split(separator: "\n").map { $0.trimmingSpaces() }.filter { !$0.isEmpty }
+            var name = lines.first ?? ""
+            if name.count > 60 { name = String(name.prefix(59)) + "…" }
+            if lines.count > 1 { name += " …" }
+            return .script(script.source, label: "smoke \(index + 1)/\(scripts.count): \(name)", env: [])
         }
     }
 }

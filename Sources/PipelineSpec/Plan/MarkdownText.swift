@@ -43,4 +43,18 @@ package enum MarkdownText {
         }
         return out
     }
+
+    /// A fenced code block holding `text` literally (a script, in full): the fence is three
+    /// backticks or one more than the longest run of backticks in the text, so no line of it can
+    /// close the block early; the info string names the language.
+    package static func fenced(_ text: String, language: String = "sh") -> String {
+        var longest = 0, run = 0
+        for c in text.utf8 {
+            run = c == UInt8(ascii: "`") ? run + 1 : 0
+            longest = max(longest, run)
+        }
+        let fence = String(repeating: "`", count: max(3, longest + 1))
+        let body = text.hasSuffix("\n") ? text : text + "\n"
+        return fence + language + "\n" + body + fence + "\n"
+    }
 }

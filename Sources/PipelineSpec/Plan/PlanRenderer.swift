@@ -98,18 +98,22 @@ public struct PlanRenderer: Sendable {
             out +=
                 "| \(waveOf[node] + 1) | \(MD.code(stage.id, inTable: true)) | \(stage.kind.rawValue) | \(needs) | \(gates) | \(stage.timeout) | \(summary.retry) | \(rollback) |\n"
         }
-        let detailed = graph.order.filter { StageSummary(stage: stages[$0]).details != nil || StageSummary(stage: stages[$0]).action != nil }
-        if !detailed.isEmpty {
-            out += "\n<details><summary>What each stage runs</summary>\n\n"
-            for node in detailed {
-                let summary = StageSummary(stage: stages[node])
-                var line = "- \(MD.code(stages[node].id)):"
-                if let action = summary.action { line += " runs \(MD.code(action))" }
-                if let details = summary.details { line += (summary.action == nil ? " " : "; ") + MD.code(details) }
-                if let origin = stages[node].origin { line += "; from \(MD.code(origin.summary))" }
-                out += line + "\n"
+        out += "\n**What each stage runs**, every script in full (values the file fixes are filled in):\n"
+        for node in graph.order {
+            let stage = stages[node]
+            let summary = StageSummary(stage: stage)
+            let scripts = Self.scripts(of: stage)
+            var head = "\(scripts.count) script\(scripts.count == 1 ? "" : "s")"
+            if let details = summary.details { head += "; " + TerminalText.escaped(resolvedStatically(details)) }
+            out += "\n<details><summary><code>\(stage.id)</code> (\(stage.kind.rawValue)): \(Self.html(head))</summary>\n\n"
+            if let origin = stage.origin { out += "From \(MD.code(origin.summary)).\n\n" }
+            if !stage.env.isEmpty {
+                out += "Environment: " + stage.env.map { MD.code("\($0.name)=\(resolvedStatically($0.value.raw))") }.joined(separator: ", ") + "\n\n"
             }
-            out += "\n</details>\n"
+            for (label, source) in scripts {
+                out += "\(MD.text(label)):\n\n" + MD.fenced(source) + "\n"
+            }
+            out += "</details>\n"
         }
         if ConditionPlan.matters(pipeline) {
             let conditions = ConditionPlan(pipeline, graph: graph)
@@ -130,6 +134,39 @@ public struct PlanRenderer: Sendable {
             }
         }
         return out
+    }
+
+    /// Every script a stage can run, labelled, in the order they run: the attempt's own (backup,
+    /// run, apply, smoke tests), its gate check, then what undoes it (traffic back to 0 %,
+    /// rollback, restore).
+    static func scripts(of stage: Stage) -> [(String, String)] {
+        var out: [(String, String)] = []
+        if let check = stage.gate?.check { out.append(("gate check", check.source)) }
+        for action in Action.plan(for: stage) {
+            if case .script(let source, let label, _) = action { out.append((label, source)) }
+        }
+        switch stage.spec {
+        case .canary(let spec): out.append(("traffic (each step's percentage, and 0 on rollback)", spec.traffic.source))
+        default: break
+        }
+        if let rollback = stage.rollback { out.append(("rollback", rollback.source)) }
+        if case .migrate(let spec) = stage.spec, let restore = spec.restore { out.append(("restore (from the backup)", restore.source)) }
+        return out
+    }
+
+    /// `${{ env.NAME }}` filled in where the file fixes NAME's value (a plain value, no reference).
+    func resolvedStatically(_ text: String) -> String {
+        guard text.contains("${{") else { return text }
+        var out = text
+        for entry in pipeline.env where entry.value.references.isEmpty {
+            for spelling in ["${{ env.\(entry.name) }}", "${{env.\(entry.name)}}"] { out = out.replacingAll(spelling, with: entry.value.raw) }
+        }
+        return out
+    }
+
+    /// Text for HTML (a `<summary>`): `&`, `<`, `>` and quotes as entities.
+    static func html(_ text: String) -> String {
+        text.replacingAll("&", with: "&amp;").replacingAll("<", with: "&lt;").replacingAll(">", with: "&gt;").replacingAll("\"", with: "&quot;")
     }
 
     /// The gates of a stage for a table cell, with the approval message and the check script in

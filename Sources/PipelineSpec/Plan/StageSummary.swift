@@ -58,6 +58,15 @@ package struct StageSummary {
             }
             if !spec.smoke.isEmpty { parts.append("\(spec.smoke.count) smoke script\(spec.smoke.count == 1 ? "" : "s")") }
             return parts.joined(separator: "; ")
+        case .blueGreen(let spec):
+            let colors = spec.colors.joined(separator: " or ")
+            var steps = ["deploy `\(firstLine(spec.deploy.source))` to the idle colour (\(colors))"]
+            if let http = spec.http { steps.append("health check GET \(http.url.raw) → \(http.expect) (unhealthy after \(http.failureThreshold) failures)") }
+            if !spec.smoke.isEmpty { steps.append("\(spec.smoke.count) smoke script\(spec.smoke.count == 1 ? "" : "s") of the idle colour") }
+            if !spec.switchAfter.isEmpty { steps.append("wait for \(spec.switchAfter.map { "'\($0)'" }.joined(separator: ", "))") }
+            steps.append("switch `\(firstLine(spec.switchScript.source))` traffic to it")
+            return steps.joined(separator: " → ") + "; on rollback: switch back to the live colour"
+                + (stage.rollback == nil ? "" : ", then 'rollback' on the idle colour")
         }
     }
 
@@ -83,6 +92,7 @@ package struct StageSummary {
         switch stage.spec {
         case .envPresync(let spec): return spec.apply.map { firstLine($0.source) }
         case .canary(let spec): return firstLine(spec.traffic.source)
+        case .blueGreen(let spec): return firstLine(spec.deploy.source)
         default: return nil
         }
     }

@@ -76,6 +76,16 @@ public enum PipelineSchema {
       "items": {
         "$ref": "#/$defs/stageListItem"
       }
+    },
+    "notify": {
+      "description": "Hooks told about the run's events: a script (PIPELINE_EVENT, PIPELINE_STATUS, PIPELINE_FAILED_STAGE, PIPELINE_REASON) or a JSON POST. A failing hook is reported and journaled and never changes the run's outcome.",
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/notifyHook"
+      }
+    },
+    "rollback": {
+      "$ref": "#/$defs/rollbackHooks"
     }
   },
   "$defs": {
@@ -237,13 +247,13 @@ public enum PipelineSchema {
       "pattern": "^([^$]|\\$(?!\\{\\{)|\\$\\{\\{\\s*(env\\.[A-Za-z_][A-Za-z0-9_]*|secrets\\.[A-Za-z_][A-Za-z0-9_]*|run\\.id|parameters\\.[A-Za-z_][A-Za-z0-9_]*|inputs\\.[A-Za-z_][A-Za-z0-9_-]*|environment\\.(name|env\\.[A-Za-z_][A-Za-z0-9_]*|vars\\.[A-Za-z_][A-Za-z0-9_-]*))\\s*\\}\\})*$"
     },
     "envValue": {
-      "description": "Scalar value; strings may use ${{ env.X }}, ${{ secrets.X }}, ${{ stages.ID.outputs.X }}, ${{ run.id }}.",
+      "description": "Scalar value; strings may use ${{ env.X }}, ${{ secrets.X }}, ${{ stages.ID.outputs.X }}, ${{ run.id }}; in a blue-green stage also ${{ color }}.",
       "type": [
         "string",
         "number",
         "boolean"
       ],
-      "pattern": "^([^$]|\\$(?!\\{\\{)|\\$\\{\\{\\s*(env\\.[A-Za-z_][A-Za-z0-9_]*|secrets\\.[A-Za-z_][A-Za-z0-9_]*|stages\\.[a-z0-9][a-z0-9_-]*\\.outputs\\.[A-Za-z_][A-Za-z0-9_]*|run\\.id|parameters\\.[A-Za-z_][A-Za-z0-9_]*|inputs\\.[A-Za-z_][A-Za-z0-9_-]*|environment\\.(name|env\\.[A-Za-z_][A-Za-z0-9_]*|vars\\.[A-Za-z_][A-Za-z0-9_-]*))\\s*\\}\\})*$"
+      "pattern": "^([^$]|\\$(?!\\{\\{)|\\$\\{\\{\\s*(env\\.[A-Za-z_][A-Za-z0-9_]*|secrets\\.[A-Za-z_][A-Za-z0-9_]*|stages\\.[a-z0-9][a-z0-9_-]*\\.outputs\\.[A-Za-z_][A-Za-z0-9_]*|run\\.id|color|parameters\\.[A-Za-z_][A-Za-z0-9_]*|inputs\\.[A-Za-z_][A-Za-z0-9_-]*|environment\\.(name|env\\.[A-Za-z_][A-Za-z0-9_]*|vars\\.[A-Za-z_][A-Za-z0-9_-]*))\\s*\\}\\})*$"
     },
     "envName": {
       "description": "NAME; names starting with PIPELINE_ are reserved for the engine.",
@@ -272,7 +282,7 @@ public enum PipelineSchema {
       }
     },
     "url": {
-      "description": "http(s) URL; may use ${{ }} interpolation.",
+      "description": "http(s) URL; may use ${{ }} interpolation (in a blue-green stage also ${{ color }}, the idle colour).",
       "type": "string",
       "minLength": 1,
       "allOf": [
@@ -280,7 +290,7 @@ public enum PipelineSchema {
           "pattern": "^(https?://|\\$\\{\\{)"
         },
         {
-          "pattern": "^([^$]|\\$(?!\\{\\{)|\\$\\{\\{\\s*(env\\.[A-Za-z_][A-Za-z0-9_]*|secrets\\.[A-Za-z_][A-Za-z0-9_]*|stages\\.[a-z0-9][a-z0-9_-]*\\.outputs\\.[A-Za-z_][A-Za-z0-9_]*|run\\.id|parameters\\.[A-Za-z_][A-Za-z0-9_]*|inputs\\.[A-Za-z_][A-Za-z0-9_-]*|environment\\.(name|env\\.[A-Za-z_][A-Za-z0-9_]*|vars\\.[A-Za-z_][A-Za-z0-9_-]*))\\s*\\}\\})*$"
+          "pattern": "^([^$]|\\$(?!\\{\\{)|\\$\\{\\{\\s*(env\\.[A-Za-z_][A-Za-z0-9_]*|secrets\\.[A-Za-z_][A-Za-z0-9_]*|stages\\.[a-z0-9][a-z0-9_-]*\\.outputs\\.[A-Za-z_][A-Za-z0-9_]*|run\\.id|color|parameters\\.[A-Za-z_][A-Za-z0-9_]*|inputs\\.[A-Za-z_][A-Za-z0-9_-]*|environment\\.(name|env\\.[A-Za-z_][A-Za-z0-9_]*|vars\\.[A-Za-z_][A-Za-z0-9_-]*))\\s*\\}\\})*$"
         }
       ]
     },
@@ -1044,6 +1054,7 @@ public enum PipelineSchema {
                 "frontend",
                 "canary",
                 "verify",
+                "blue-green",
                 "watch"
               ],
               "default": "command"
@@ -1341,6 +1352,56 @@ public enum PipelineSchema {
           "not": {
             "pattern": "\\$\\{\\{"
           }
+        },
+        "allow": {
+          "description": "Lint rule ids accepted for this stage (their warnings are not reported for it).",
+          "type": "array",
+          "uniqueItems": true,
+          "items": {
+            "enum": [
+              "frontend-before-backend",
+              "deploy-before-prepare",
+              "missing-rollback",
+              "canary-without-analysis",
+              "canary-not-to-100",
+              "no-verify",
+              "irreversible-crossing",
+              "migrate-without-backup",
+              "window-in-peak",
+              "retry-delay-capped",
+              "relative-downgrade"
+            ]
+          }
+        },
+        "deploy": {
+          "$ref": "#/$defs/script",
+          "description": "blue-green: deploys the new release to the idle colour ($PIPELINE_COLOR); it takes no traffic yet."
+        },
+        "switch": {
+          "$ref": "#/$defs/script",
+          "description": "blue-green: points all traffic at $PIPELINE_COLOR (away from $PIPELINE_FROM_COLOR); run again with the previous colour on rollback."
+        },
+        "switch-after": {
+          "description": "blue-green: stage ids that must succeed before the switch but not before the deploy (deploying the idle colour takes no traffic; switching does). None of them may need this stage.",
+          "type": "array",
+          "uniqueItems": true,
+          "items": {
+            "$ref": "#/$defs/stageId"
+          }
+        },
+        "colors": {
+          "description": "blue-green: the two colour names. Default [blue, green]; with no earlier run the first is taken as live.",
+          "type": "array",
+          "minItems": 2,
+          "maxItems": 2,
+          "uniqueItems": true,
+          "items": {
+            "$ref": "#/$defs/stageId"
+          },
+          "default": [
+            "blue",
+            "green"
+          ]
         }
       },
       "allOf": [
@@ -1383,6 +1444,16 @@ public enum PipelineSchema {
                 {
                   "required": [
                     "checks"
+                  ]
+                },
+                {
+                  "required": [
+                    "colors"
+                  ]
+                },
+                {
+                  "required": [
+                    "deploy"
                   ]
                 },
                 {
@@ -1438,6 +1509,16 @@ public enum PipelineSchema {
                 {
                   "required": [
                     "steps"
+                  ]
+                },
+                {
+                  "required": [
+                    "switch"
+                  ]
+                },
+                {
+                  "required": [
+                    "switch-after"
                   ]
                 },
                 {
@@ -1498,6 +1579,16 @@ public enum PipelineSchema {
                 },
                 {
                   "required": [
+                    "colors"
+                  ]
+                },
+                {
+                  "required": [
+                    "deploy"
+                  ]
+                },
+                {
+                  "required": [
                     "duration"
                   ]
                 },
@@ -1544,6 +1635,16 @@ public enum PipelineSchema {
                 {
                   "required": [
                     "steps"
+                  ]
+                },
+                {
+                  "required": [
+                    "switch"
+                  ]
+                },
+                {
+                  "required": [
+                    "switch-after"
                   ]
                 },
                 {
@@ -1604,6 +1705,16 @@ public enum PipelineSchema {
                 },
                 {
                   "required": [
+                    "colors"
+                  ]
+                },
+                {
+                  "required": [
+                    "deploy"
+                  ]
+                },
+                {
+                  "required": [
                     "duration"
                   ]
                 },
@@ -1664,6 +1775,16 @@ public enum PipelineSchema {
                 },
                 {
                   "required": [
+                    "switch"
+                  ]
+                },
+                {
+                  "required": [
+                    "switch-after"
+                  ]
+                },
+                {
+                  "required": [
                     "traffic"
                   ]
                 },
@@ -1720,6 +1841,16 @@ public enum PipelineSchema {
                 },
                 {
                   "required": [
+                    "colors"
+                  ]
+                },
+                {
+                  "required": [
+                    "deploy"
+                  ]
+                },
+                {
+                  "required": [
                     "duration"
                   ]
                 },
@@ -1756,6 +1887,16 @@ public enum PipelineSchema {
                 {
                   "required": [
                     "steps"
+                  ]
+                },
+                {
+                  "required": [
+                    "switch"
+                  ]
+                },
+                {
+                  "required": [
+                    "switch-after"
                   ]
                 },
                 {
@@ -1821,6 +1962,16 @@ public enum PipelineSchema {
                 },
                 {
                   "required": [
+                    "colors"
+                  ]
+                },
+                {
+                  "required": [
+                    "deploy"
+                  ]
+                },
+                {
+                  "required": [
                     "duration"
                   ]
                 },
@@ -1872,6 +2023,16 @@ public enum PipelineSchema {
                 {
                   "required": [
                     "steps"
+                  ]
+                },
+                {
+                  "required": [
+                    "switch"
+                  ]
+                },
+                {
+                  "required": [
+                    "switch-after"
                   ]
                 },
                 {
@@ -1937,6 +2098,16 @@ public enum PipelineSchema {
                 },
                 {
                   "required": [
+                    "colors"
+                  ]
+                },
+                {
+                  "required": [
+                    "deploy"
+                  ]
+                },
+                {
+                  "required": [
                     "duration"
                   ]
                 },
@@ -1992,6 +2163,16 @@ public enum PipelineSchema {
                 },
                 {
                   "required": [
+                    "switch"
+                  ]
+                },
+                {
+                  "required": [
+                    "switch-after"
+                  ]
+                },
+                {
+                  "required": [
                     "traffic"
                   ]
                 },
@@ -2043,6 +2224,16 @@ public enum PipelineSchema {
                 },
                 {
                   "required": [
+                    "colors"
+                  ]
+                },
+                {
+                  "required": [
+                    "deploy"
+                  ]
+                },
+                {
+                  "required": [
                     "duration"
                   ]
                 },
@@ -2085,6 +2276,16 @@ public enum PipelineSchema {
                   "required": [
                     "smoke"
                   ]
+                },
+                {
+                  "required": [
+                    "switch"
+                  ]
+                },
+                {
+                  "required": [
+                    "switch-after"
+                  ]
                 }
               ]
             },
@@ -2099,6 +2300,263 @@ public enum PipelineSchema {
             "properties": {
               "kind": {
                 "const": "verify"
+              }
+            },
+            "required": [
+              "kind"
+            ]
+          },
+          "then": {
+            "not": {
+              "anyOf": [
+                {
+                  "required": [
+                    "analysis"
+                  ]
+                },
+                {
+                  "required": [
+                    "apply"
+                  ]
+                },
+                {
+                  "required": [
+                    "backup"
+                  ]
+                },
+                {
+                  "required": [
+                    "bake"
+                  ]
+                },
+                {
+                  "required": [
+                    "baseline"
+                  ]
+                },
+                {
+                  "required": [
+                    "checks"
+                  ]
+                },
+                {
+                  "required": [
+                    "colors"
+                  ]
+                },
+                {
+                  "required": [
+                    "deploy"
+                  ]
+                },
+                {
+                  "required": [
+                    "duration"
+                  ]
+                },
+                {
+                  "required": [
+                    "failure-limit"
+                  ]
+                },
+                {
+                  "required": [
+                    "files"
+                  ]
+                },
+                {
+                  "required": [
+                    "interval"
+                  ]
+                },
+                {
+                  "required": [
+                    "lint"
+                  ]
+                },
+                {
+                  "required": [
+                    "require"
+                  ]
+                },
+                {
+                  "required": [
+                    "restore"
+                  ]
+                },
+                {
+                  "required": [
+                    "reversible"
+                  ]
+                },
+                {
+                  "required": [
+                    "run"
+                  ]
+                },
+                {
+                  "required": [
+                    "steps"
+                  ]
+                },
+                {
+                  "required": [
+                    "switch"
+                  ]
+                },
+                {
+                  "required": [
+                    "switch-after"
+                  ]
+                },
+                {
+                  "required": [
+                    "traffic"
+                  ]
+                },
+                {
+                  "required": [
+                    "traffic-timeout"
+                  ]
+                }
+              ]
+            },
+            "anyOf": [
+              {
+                "required": [
+                  "http"
+                ]
+              },
+              {
+                "required": [
+                  "smoke"
+                ]
+              }
+            ]
+          }
+        },
+        {
+          "if": {
+            "properties": {
+              "kind": {
+                "const": "watch"
+              }
+            },
+            "required": [
+              "kind"
+            ]
+          },
+          "then": {
+            "not": {
+              "anyOf": [
+                {
+                  "required": [
+                    "apply"
+                  ]
+                },
+                {
+                  "required": [
+                    "backup"
+                  ]
+                },
+                {
+                  "required": [
+                    "bake"
+                  ]
+                },
+                {
+                  "required": [
+                    "checks"
+                  ]
+                },
+                {
+                  "required": [
+                    "colors"
+                  ]
+                },
+                {
+                  "required": [
+                    "deploy"
+                  ]
+                },
+                {
+                  "required": [
+                    "files"
+                  ]
+                },
+                {
+                  "required": [
+                    "http"
+                  ]
+                },
+                {
+                  "required": [
+                    "lint"
+                  ]
+                },
+                {
+                  "required": [
+                    "require"
+                  ]
+                },
+                {
+                  "required": [
+                    "restore"
+                  ]
+                },
+                {
+                  "required": [
+                    "reversible"
+                  ]
+                },
+                {
+                  "required": [
+                    "run"
+                  ]
+                },
+                {
+                  "required": [
+                    "smoke"
+                  ]
+                },
+                {
+                  "required": [
+                    "steps"
+                  ]
+                },
+                {
+                  "required": [
+                    "switch"
+                  ]
+                },
+                {
+                  "required": [
+                    "switch-after"
+                  ]
+                },
+                {
+                  "required": [
+                    "traffic"
+                  ]
+                },
+                {
+                  "required": [
+                    "traffic-timeout"
+                  ]
+                }
+              ]
+            },
+            "required": [
+              "duration",
+              "analysis"
+            ]
+          }
+        },
+        {
+          "if": {
+            "properties": {
+              "kind": {
+                "const": "blue-green"
               }
             },
             "required": [
@@ -2200,114 +2658,9 @@ public enum PipelineSchema {
                 }
               ]
             },
-            "anyOf": [
-              {
-                "required": [
-                  "http"
-                ]
-              },
-              {
-                "required": [
-                  "smoke"
-                ]
-              }
-            ]
-          }
-        },
-        {
-          "if": {
-            "properties": {
-              "kind": {
-                "const": "watch"
-              }
-            },
             "required": [
-              "kind"
-            ]
-          },
-          "then": {
-            "not": {
-              "anyOf": [
-                {
-                  "required": [
-                    "apply"
-                  ]
-                },
-                {
-                  "required": [
-                    "backup"
-                  ]
-                },
-                {
-                  "required": [
-                    "bake"
-                  ]
-                },
-                {
-                  "required": [
-                    "checks"
-                  ]
-                },
-                {
-                  "required": [
-                    "files"
-                  ]
-                },
-                {
-                  "required": [
-                    "http"
-                  ]
-                },
-                {
-                  "required": [
-                    "lint"
-                  ]
-                },
-                {
-                  "required": [
-                    "require"
-                  ]
-                },
-                {
-                  "required": [
-                    "restore"
-                  ]
-                },
-                {
-                  "required": [
-                    "reversible"
-                  ]
-                },
-                {
-                  "required": [
-                    "run"
-                  ]
-                },
-                {
-                  "required": [
-                    "smoke"
-                  ]
-                },
-                {
-                  "required": [
-                    "steps"
-                  ]
-                },
-                {
-                  "required": [
-                    "traffic"
-                  ]
-                },
-                {
-                  "required": [
-                    "traffic-timeout"
-                  ]
-                }
-              ]
-            },
-            "required": [
-              "duration",
-              "analysis"
+              "deploy",
+              "switch"
             ]
           }
         }
@@ -2508,6 +2861,87 @@ public enum PipelineSchema {
           }
         }
       }
+    },
+    "notifyHook": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "on"
+      ],
+      "properties": {
+        "on": {
+          "description": "The run events that call this hook.",
+          "type": "array",
+          "minItems": 1,
+          "uniqueItems": true,
+          "items": {
+            "enum": [
+              "started",
+              "succeeded",
+              "failed",
+              "rolled_back",
+              "rollback_failed",
+              "waiting"
+            ]
+          }
+        },
+        "run": {
+          "$ref": "#/$defs/script"
+        },
+        "webhook": {
+          "$ref": "#/$defs/url",
+          "description": "Receives a JSON POST: run, pipeline, environment (when the file declares environments), event, status, failed_stage, reason. Any 2xx answer is success."
+        },
+        "timeout": {
+          "$ref": "#/$defs/positiveDuration",
+          "description": "Time limit of one call. Default 10s.",
+          "default": "10s"
+        }
+      },
+      "oneOf": [
+        {
+          "required": [
+            "run"
+          ]
+        },
+        {
+          "required": [
+            "webhook"
+          ]
+        }
+      ]
+    },
+    "rollbackHooks": {
+      "description": "Scripts run around every rollback that undoes something (automatic or `pipeline rollback`). A failing one never stops the rollback; the run then ends rollback_failed (a human must look).",
+      "type": "object",
+      "additionalProperties": false,
+      "properties": {
+        "before": {
+          "$ref": "#/$defs/script",
+          "description": "Before the first stage is undone (maintenance mode on, traffic stopped)."
+        },
+        "after": {
+          "$ref": "#/$defs/script",
+          "description": "After the last stage is undone, whatever the outcome (maintenance mode off, traffic resumed)."
+        },
+        "timeout": {
+          "$ref": "#/$defs/positiveDuration",
+          "description": "Time limit of each. Default 5m.",
+          "default": "5m"
+        }
+      },
+      "anyOf": [
+        {
+          "required": [
+            "before"
+          ]
+        },
+        {
+          "required": [
+            "after"
+          ]
+        }
+      ]
     }
   }
 }

@@ -35,6 +35,24 @@ struct Sandbox {
         ((try? FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent(".pipeline/runs").path)) ?? []).sorted()
     }
 
+    /// The run ids in the order the runs started (their `sequence`): ids of runs started in the
+    /// same second do not sort that way.
+    var runsInStartOrder: [String] {
+        func sequence(_ run: String) -> Int {
+            let first = read(".pipeline/runs/\(run)/events.jsonl").split(separator: "\n").first.map(String.init) ?? ""
+            let json = try? JSONSerialization.jsonObject(with: Data(first.utf8)) as? [String: Any]
+            return json?["sequence"] as? Int ?? 0
+        }
+        return runs.sorted { sequence($0) < sequence($1) }
+    }
+
+    /// Every journal event of one run, parsed.
+    func events(of run: String) -> [[String: Any]] {
+        read(".pipeline/runs/\(run)/events.jsonl").split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+    }
+
     /// `pipeline status --json` of a run, parsed.
     func state(_ run: String? = nil) throws -> [String: Any] {
         let result = try pipeline(["status", "--json"] + (run.map { [$0] } ?? []))

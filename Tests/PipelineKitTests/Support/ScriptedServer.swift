@@ -39,6 +39,12 @@ final class ScriptedServer {
 
     var base: String { "http://127.0.0.1:\(port)" }
 
+    /// The POST requests received so far: path, content type and JSON body of each, in order.
+    func posts() -> [[String: Any]] {
+        let text = (try? String(contentsOf: dir.appendingPathComponent("port.posts"), encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+    }
+
     func stop() {
         kill(pid, SIGTERM)
         var status: Int32 = 0

@@ -4,7 +4,8 @@
 usage: scripted_server.py PORT_FILE SCRIPT_JSON
 SCRIPT_JSON maps a path to a list of responses {"status": 200, "delay_ms": 0, "json": {...}} or
 {"body": "text"}, optionally with "headers": {"Location": "/elsewhere"}; each request to that path takes the next one, and the last one repeats.
-The chosen port is written to PORT_FILE once the server listens. Stops on SIGTERM, or by itself
+A POST is answered the same way; its path and JSON body are appended, one JSON line each, to
+PORT_FILE.posts (for webhook tests). The chosen port is written to PORT_FILE once the server listens. Stops on SIGTERM, or by itself
 after 120 seconds so a crashed test never leaves it behind.
 """
 import json
@@ -21,6 +22,18 @@ position = {}
 
 
 class Handler(BaseHTTPRequestHandler):
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length", "0"))
+        raw = self.rfile.read(length).decode("utf-8", "replace")
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = raw
+        with lock:
+            with open(port_file + ".posts", "a") as f:
+                f.write(json.dumps({"path": self.path, "content_type": self.headers.get("Content-Type"), "body": body}) + "\n")
+        self.do_GET()
+
     def do_GET(self):
         path = self.path.split("?")[0]
         with lock:
