@@ -39,10 +39,11 @@ struct Diff: ParsableCommand {
 /// Shared by `diff` and `plan --diff-base`.
 enum PlanChanges {
     /// Loads a file; with --detailed-exitcode an invalid one exits 1 instead of 2.
-    static func load(_ file: String, bytes: [UInt8]? = nil, choice: ChoiceArguments, detailed: Bool) throws -> LoadedPipeline {
+    static func load(
+        _ file: String, bytes: [UInt8]? = nil, choice: ChoiceArguments, strict: Bool = false, preflight: Bool = false, detailed: Bool
+    ) throws -> LoadedPipeline {
         do {
-            guard let bytes else { return try Load.pipeline(file, choice: choice) }
-            return try Load.pipeline(file, bytes: bytes, choice: choice)
+            return try Load.pipeline(file, bytes: bytes, choice: choice, strict: strict, preflight: preflight)
         } catch let code as ExitCode where detailed {
             throw code == .success ? code : ExitCode(1)
         }

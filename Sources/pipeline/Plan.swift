@@ -34,7 +34,7 @@ struct Plan: ParsableCommand {
     var color: ColorChoice = .auto
 
     func run() throws {
-        let loaded = try PlanChanges.load(file, choice: choice, detailed: detailedExitcode && diffBase != nil)
+        let loaded = try PlanChanges.load(file, choice: choice, strict: strict, preflight: true, detailed: detailedExitcode && diffBase != nil)
         guard let diffBase else {
             if detailedExitcode { throw ValidationError("--detailed-exitcode needs --diff-base (or use 'pipeline diff OLD NEW')") }
             Terminal.out(PlanRenderer(loaded).render(format))

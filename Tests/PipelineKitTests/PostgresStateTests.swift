@@ -259,7 +259,7 @@ extension PostgresStateTests {
         #expect(first.stderr.contains("waiting for the lease of pipeline 'line' (run "), "\(first.stderr)")
 
         let released = Date()
-        FileManager.default.createFile(atPath: go, contents: nil)
+        _ = FileManager.default.createFile(atPath: go, contents: nil)
         #expect(holder.wait(seconds: 60) == 0, "\(holder.output)")
         #expect(first.wait(seconds: 60) == 0, "\(first.output)")
         #expect(second.wait(seconds: 60) == 0, "\(second.output)")
@@ -290,7 +290,7 @@ extension PostgresStateTests {
         interrupted.signal(SIGINT)
         #expect(interrupted.wait(seconds: 30) == 130, "\(interrupted.output)")
         #expect(Self.waiters(url) == 0, "the interrupted waiter stayed in line")
-        FileManager.default.createFile(atPath: env["GO"]!, contents: nil)
+        _ = FileManager.default.createFile(atPath: env["GO"]!, contents: nil)
         #expect(holder.wait(seconds: 60) == 0, "\(holder.output)")
         #expect(Ledger(holderBox).lines == ["start h", "end h"])
     }

@@ -96,7 +96,7 @@ public struct PlanRenderer: Sendable {
                 ?? (!stage.reversible ? "**irreversible**" : undoable.contains(stage.kind) ? "**none**" : "—")
             let gates = markdownGates(stage, summary) ?? "—"
             out +=
-                "| \(waveOf[node] + 1) | \(MD.code(stage.id, inTable: true)) | \(stage.kind.rawValue) | \(needs) | \(gates) | \(stage.timeout) | \(summary.retry) | \(rollback) |\n"
+                "| \(waveOf[node] + 1) | \(MD.code(stage.id, inTable: true))\(stage.name.map { " " + MD.text($0) } ?? "") | \(stage.kind.rawValue) | \(needs) | \(gates) | \(stage.timeout) | \(summary.retry) | \(rollback) |\n"
         }
         out += "\n**What each stage runs**, every script in full (values the file fixes are filled in):\n"
         for node in graph.order {
@@ -191,6 +191,7 @@ public struct PlanRenderer: Sendable {
         let conditions = ConditionPlan(pipeline, graph: graph)
         for (i, stage) in pipeline.stages.enumerated() {
             var label = "\(stage.id)<br/><small>\(stage.kind.rawValue)</small>"
+            if let name = stage.name { label += "<br/>" + Self.html(TerminalText.escaped(name)) }
             if stage.gate?.approval != nil { label += "<br/>🔒 approval" }
             if stage.gate?.window != nil { label += "<br/>🕑 window" }
             if let condition = stage.condition { label += "<br/>if " + condition.text.replacingAll("<", with: "&lt;") }
@@ -225,6 +226,7 @@ public struct PlanRenderer: Sendable {
         let conditions = ConditionPlan(pipeline, graph: graph)
         for stage in pipeline.stages {
             var label = "\(stage.id)\\n\(stage.kind.rawValue)"
+            if let name = stage.name { label += "\\n" + TerminalText.escaped(name).replacingAll("\\", with: "\\\\") }
             if stage.gate?.approval != nil { label += "\\napproval" }
             if stage.gate?.window != nil { label += "\\nwindow" }
             if let condition = stage.condition { label += "\\nif " + condition.text.replacingAll("\\", with: "\\\\") }
