@@ -31,7 +31,7 @@ import Testing
         // The first line is in the log while the stage is still waiting for `go`.
         #expect(waitUntil(seconds: 30) { job.stdout.contains("::group::slow attempt 1\nfirst\n") }, "\(job.output)")
         #expect(!job.stdout.contains("second"))
-        FileManager.default.createFile(atPath: box.dir.appendingPathComponent("go").path, contents: nil)
+        _ = FileManager.default.createFile(atPath: box.dir.appendingPathComponent("go").path, contents: nil)
         #expect(job.wait(seconds: 60) == 0, "\(job.output)")
         #expect(job.stdout.contains("first\nsecond\n[slow] attempt 1: succeeded\n::endgroup::\n"), "\(job.stdout)")
     }
@@ -50,7 +50,7 @@ import Testing
         #expect(waitUntil(seconds: 30) { box.exists("one.up") && box.exists("two.up") }, "\(job.output)")
         // Whichever started second is prefixed live; the first one's group was closed when it did.
         #expect(waitUntil(seconds: 30) { job.stdout.contains("[two] two says hi\n") || job.stdout.contains("[one] one says hi\n") }, "\(job.stdout)")
-        FileManager.default.createFile(atPath: box.dir.appendingPathComponent("go").path, contents: nil)
+        _ = FileManager.default.createFile(atPath: box.dir.appendingPathComponent("go").path, contents: nil)
         #expect(job.wait(seconds: 60) == 0, "\(job.output)")
         let out = job.stdout
         #expect(out.contains("::group::one attempt 1: succeeded (its whole log)\none says hi\n::endgroup::"), "\(out)")

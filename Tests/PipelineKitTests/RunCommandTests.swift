@@ -281,7 +281,7 @@ import Testing
             """)
         defer { box.remove() }
         let summary = box.dir.appendingPathComponent("summary.md")
-        FileManager.default.createFile(atPath: summary.path, contents: Data("# earlier step\n".utf8))
+        _ = FileManager.default.createFile(atPath: summary.path, contents: Data("# earlier step\n".utf8))
         let result = try box.pipeline(
             ["run", "p.yml"], env: ["GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": summary.path, "PIPELINE_TEST_CLOCK": "virtual"])
         #expect(result.status == 0, "\(result.stderr)")

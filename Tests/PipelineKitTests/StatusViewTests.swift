@@ -67,7 +67,7 @@ import Testing
         #expect(waitUntil(seconds: 30) { box.runs.count == 1 })
         let watch = try box.background(["status", "--watch"])
         #expect(waitUntil(seconds: 30) { watch.stdout.contains("of 'live': running") }, "\(watch.output)")
-        FileManager.default.createFile(atPath: box.dir.appendingPathComponent("go").path, contents: nil)
+        _ = FileManager.default.createFile(atPath: box.dir.appendingPathComponent("go").path, contents: nil)
         #expect(run.wait(seconds: 60) == 0, "\(run.output)")
         #expect(watch.wait(seconds: 30) == 0, "status --watch did not end with the run: \(watch.output)")
         let last = watch.stdout.components(separatedBy: "\nrun ").last ?? ""

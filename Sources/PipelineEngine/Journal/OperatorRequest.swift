@@ -92,28 +92,13 @@ extension LocalStateStore {
 }
 
 extension PostgresStateStore {
-    /// Creates `pipeline.requests` when missing (additive: builds without it ignore the table).
-    func ensureRequestsTable() throws(EngineError) {
-        try db.transaction { () throws(EngineError) in
-            try db.query("SELECT pg_advisory_xact_lock(hashtext('pipeline.schema'))")
-            try db.query(
-                """
-                CREATE TABLE IF NOT EXISTS pipeline.requests (id text PRIMARY KEY, run text NOT NULL, action text NOT NULL,
-                  requested_by text NOT NULL, requested timestamptz NOT NULL DEFAULT now())
-                """)
-        }
-    }
-
     public func postRequest(_ request: OperatorRequest) throws(EngineError) {
-        try ensureRequestsTable()
         try db.query(
             "INSERT INTO pipeline.requests (id, run, action, requested_by) VALUES ($1, $2, $3, $4)",
             [request.id, request.run, request.action.rawValue, request.by])
     }
 
     public func requests(run: String) throws(EngineError) -> [OperatorRequest] {
-        // No table yet: nobody asked anything of any run.
-        guard try db.query("SELECT to_regclass('pipeline.requests') IS NOT NULL").first?.first == "t" else { return [] }
         let rows = try db.query("SELECT id, run, action, requested_by FROM pipeline.requests WHERE run = $1 ORDER BY requested, id", [run])
         return rows.compactMap { row in
             guard let id = row[0] ?? nil, let action = (row[2] ?? nil).flatMap(OperatorRequest.Action.init(rawValue:)) else { return nil }

@@ -15,7 +15,7 @@ import PipelineSpec
 /// migration takes a transaction-scoped one.
 public final class PostgresStateStore: StateStore, @unchecked Sendable {
     /// The schema version this build writes.
-    static let schemaVersion = 2
+    static let schemaVersion = 3
     /// The oldest schema version whose readers and writers work correctly on this schema: a
     /// `pipeline` older than it refuses the database (`meta.compatible_from`; a schema-1 binary,
     /// which knew no such key, refuses anything newer than 1).
@@ -83,6 +83,15 @@ public final class PostgresStateStore: StateStore, @unchecked Sendable {
                       run text NOT NULL, host text NOT NULL, pid integer NOT NULL, usr text NOT NULL, since timestamptz NOT NULL, expires timestamptz NOT NULL)
                     """)
                 try db.query("CREATE INDEX lease_waiters_pipeline ON pipeline.lease_waiters (pipeline, ticket)")
+            }
+            if version < 3 {
+                // Operator requests (`pipeline promote`, `pipeline abort`) for a running canary or watch;
+                // additive, so a schema-2 pipeline still works here (it never reads them).
+                try db.query(
+                    """
+                    CREATE TABLE IF NOT EXISTS pipeline.requests (id text PRIMARY KEY, run text NOT NULL, action text NOT NULL,
+                      requested_by text NOT NULL, requested timestamptz NOT NULL DEFAULT now())
+                    """)
             }
             if version < Self.schemaVersion {
                 for (key, value) in [("schema_version", Self.schemaVersion), ("compatible_from", Self.compatibleFrom)] {

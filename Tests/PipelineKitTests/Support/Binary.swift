@@ -48,7 +48,7 @@ struct Binary {
         let outPath = scratch.appendingPathComponent("out").path
         let errPath = scratch.appendingPathComponent("err").path
         let inPath = scratch.appendingPathComponent("in").path
-        FileManager.default.createFile(atPath: inPath, contents: Data((stdin ?? "").utf8))
+        _ = FileManager.default.createFile(atPath: inPath, contents: Data((stdin ?? "").utf8))
 
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
