@@ -36,12 +36,14 @@ struct LockStatus: ParsableCommand {
     @Option(help: "Where this machine keeps logs and outputs.")
     var stateDir = ".pipeline"
 
-    @Option(help: "Only this pipeline (NAME@ENV for one environment of a file with environments).")
+    @Option(help: "Only this pipeline: NAME shows the leases of all its environments, NAME@ENV one of them.")
     var pipeline: String?
 
     func run() throws {
         let store = try Lock.store(state, stateDir)
-        let leases = try Lock.orExit { () throws(EngineError) in try store.leases(pipeline: pipeline) }
+        let leases = try Lock.orExit { () throws(EngineError) in
+            try store.leases().filter { lease in pipeline.map { lease.pipeline == $0 || lease.pipeline.hasPrefix($0 + "@") } ?? true }
+        }
         if leases.isEmpty { Terminal.out(pipeline.map { "no lease of '\($0)'\n" } ?? "no leases\n") }
         for lease in leases {
             Terminal.out(

@@ -324,3 +324,34 @@ extension PostgresStateTests {
         #expect(status.stdout.contains("\"lease\": {") && status.stdout.contains("\"epoch\": 1"), "\(status.stdout)")
     }
 }
+
+extension PostgresStateTests {
+    /// A file with environments holds a lease per environment: `lock status --pipeline NAME`
+    /// shows each, `--pipeline NAME@ENV` one.
+    @Test func lockStatusOfAPipelineShowsEachEnvironmentsLease() throws {
+        let url = try Self.database()
+        let box = try Sandbox(
+            """
+            version: 1
+            name: envs
+            environments:
+              staging: {}
+              production: {}
+            stages:
+              - {id: hold, env: {WHERE: '${{ environment.name }}'}, run: 'echo "start $WHERE" >> "$LEDGER"; while [ ! -e "$GO" ]; do sleep 0.05; done'}
+            """)
+        defer { box.remove() }
+        let env = ["LEDGER": box.dir.appendingPathComponent("ledger").path, "GO": box.dir.appendingPathComponent("go").path]
+        let staging = try box.background(["run", "p.yml", "--env", "staging", "--state", url], env: env)
+        let production = try box.background(["run", "p.yml", "--env", "production", "--state", url], env: env)
+        #expect(
+            waitUntil(seconds: 30) { Ledger(box).contains("start staging") && Ledger(box).contains("start production") },
+            "\(staging.output)\(production.output)")
+        let all = try box.pipeline(["lock", "status", "--state", url, "--pipeline", "envs"])
+        #expect(all.status == 0 && all.stdout.contains("envs@staging: held until") && all.stdout.contains("envs@production: held until"), "\(all.output)")
+        let one = try box.pipeline(["lock", "status", "--state", url, "--pipeline", "envs@staging"])
+        #expect(one.stdout.contains("envs@staging: held") && !one.stdout.contains("envs@production"), "\(one.output)")
+        _ = FileManager.default.createFile(atPath: env["GO"]!, contents: nil)
+        #expect(staging.wait(seconds: 60) == 0 && production.wait(seconds: 60) == 0, "\(staging.output)\(production.output)")
+    }
+}
