@@ -96,7 +96,8 @@ public struct PlanDiff: Sendable {
         return out
     }
 
-    /// A line diff (longest common subsequence), each line prefixed `-`, `+` or ` `.
+    /// A line diff (the standard library's `difference(from:)`, a Myers diff), each line prefixed
+    /// `-`, `+` or ` `; a changed line shows its old form first.
     static func lineDiff(_ old: String, _ new: String) -> [String] {
         func lines(_ text: String) -> [String] {
             let body = text.hasSuffix("\n") ? String(text.dropLast()) : text
@@ -104,25 +105,27 @@ public struct PlanDiff: Sendable {
         }
         let a = lines(old)
         let b = lines(new)
-        guard a.count * b.count <= 4_000_000 else { return a.map { "-" + $0 } + b.map { "+" + $0 } }
-        var table = Array(repeating: Array(repeating: 0, count: b.count + 1), count: a.count + 1)
-        for i in stride(from: a.count - 1, through: 0, by: -1) {
-            for j in stride(from: b.count - 1, through: 0, by: -1) {
-                table[i][j] = a[i] == b[j] ? table[i + 1][j + 1] + 1 : max(table[i + 1][j], table[i][j + 1])
+        var removed = Set<Int>()
+        var inserted = Set<Int>()
+        for change in b.difference(from: a) {
+            switch change {
+            case .remove(let offset, _, _): removed.insert(offset)
+            case .insert(let offset, _, _): inserted.insert(offset)
             }
         }
         var out: [String] = []
         var i = 0, j = 0
         while i < a.count || j < b.count {
-            if i < a.count, j < b.count, a[i] == b[j] {
-                out.append(" " + a[i])
-                i += 1
-                j += 1
-            } else if i < a.count, j == b.count || table[i + 1][j] >= table[i][j + 1] {
+            if i < a.count, removed.contains(i) {
                 out.append("-" + a[i])
                 i += 1
-            } else {
+            } else if j < b.count, inserted.contains(j) {
                 out.append("+" + b[j])
+                j += 1
+            } else {
+                // Kept on both sides, in the same order.
+                out.append(" " + (i < a.count ? a[i] : b[j]))
+                i += 1
                 j += 1
             }
         }
