@@ -164,7 +164,7 @@ extension PipelineDecoder {
         }
         if let t = fields[.timeout] {
             if fields[.run] == nil {
-                reader.error(fields.marks[.timeout]!, "\(what): 'timeout' applies to a 'run' script; put the timeout of '\(sources[0].rawValue)' inside it")
+                reader.error(fields.mark(of: .timeout)!, "\(what): 'timeout' applies to a 'run' script; put the timeout of '\(sources[0].rawValue)' inside it")
             } else if let span = reader.duration(t, "'timeout' of \(what)", positive: true) {
                 timeout = span
             }

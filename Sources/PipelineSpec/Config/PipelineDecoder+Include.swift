@@ -303,7 +303,7 @@ extension PipelineDecoder {
 
     /// The template with this file's parameters replaced by their values and its output references
     /// prefixed; the text as written when nothing changes.
-    mutating func scopedTemplate(_ parsed: Template, _ id: NodeID, what: String) -> Template? {
+    mutating func scopedTemplate(_ parsed: Template, _ id: NodeID, what: @autoclosure () -> String) -> Template? {
         guard let scope, parsed.parts.contains(where: { if case .reference = $0 { return true } else { return false } }) else { return parsed }
         var parts: [Template.Part] = []
         var changed = false
@@ -334,7 +334,7 @@ extension PipelineDecoder {
         let reparsed = Template.parse(raw)
         guard reparsed.1.isEmpty, reparsed.0.references == parts.compactMap({ if case .reference(let r) = $0 { return r } else { return nil } }) else {
             // A value ending in `$` before text starting with `{{`, say: the engine would read another reference.
-            reader.error(reader[id].mark, "\(what): with its parameters replaced it reads '\(raw)', which holds a '${{' that was not written as a reference")
+            reader.error(reader[id].mark, "\(what()): with its parameters replaced it reads '\(raw)', which holds a '${{' that was not written as a reference")
             return nil
         }
         return Template(parts: reparsed.0.parts, raw: raw)
