@@ -29,11 +29,11 @@ public enum YAMLReader {
                 message: "file is \(describe(bytes: bytes.count)); the limit is \(describe(bytes: limits.maxBytes))")
         }
         let parser = EventParser(bytes)
-        var builder = Builder(maxDepth: limits.maxDepth)
+        var builder = Builder(maxDepth: limits.maxDepth, expectedNodes: bytes.count / 10)
         while true {
-            let event = try parser.next(bytes)
-            defer { withUnsafeMutablePointer(to: &parser.event) { yaml_event_delete($0) } }
-            if try builder.consume(event) { break }
+            try parser.next(bytes)
+            defer { yaml_event_delete(parser.event) }
+            if try builder.consume(Event(parser.event.pointee)) { break }
         }
         guard let root = builder.root else {
             throw YAMLProblem(mark: Mark(line: 1, column: 1), message: "the file is empty; a pipeline needs at least 'version', 'name' and 'stages'")
@@ -54,36 +54,39 @@ public enum YAMLReader {
     }
 }
 
-/// Owns a libyaml parser and the copy of the input it reads; frees both in `deinit`.
+/// Owns a libyaml parser, its current event and the copy of the input it reads; frees them in
+/// `deinit`. The C structs live at fixed addresses (not in stored properties, which Swift would
+/// check for exclusive access on every event).
 private final class EventParser {
-    var parser = yaml_parser_t()
-    var event = yaml_event_t()
+    let parser: UnsafeMutablePointer<yaml_parser_t>
+    let event: UnsafeMutablePointer<yaml_event_t>
     let input: UnsafeMutableBufferPointer<UInt8>
 
     init(_ bytes: [UInt8]) {
         input = .allocate(capacity: max(bytes.count, 1))
         _ = input.initialize(from: bytes)
-        withUnsafeMutablePointer(to: &parser) { parser in
-            _ = yaml_parser_initialize(parser)
-            yaml_parser_set_input_string(parser, input.baseAddress, bytes.count)
-        }
+        parser = .allocate(capacity: 1)
+        parser.initialize(to: yaml_parser_t())
+        event = .allocate(capacity: 1)
+        event.initialize(to: yaml_event_t())
+        _ = yaml_parser_initialize(parser)
+        yaml_parser_set_input_string(parser, input.baseAddress, bytes.count)
     }
 
     deinit {
-        withUnsafeMutablePointer(to: &parser) { yaml_parser_delete($0) }
+        yaml_parser_delete(parser)
+        parser.deallocate()
+        event.deallocate()
         input.deallocate()
     }
 
-    /// Parses the next event into `event` (the caller deletes it) and returns a Swift view of it.
-    func next(_ bytes: [UInt8]) throws(YAMLProblem) -> Event {
-        let ok = withUnsafeMutablePointer(to: &parser) { parser in
-            withUnsafeMutablePointer(to: &event) { yaml_parser_parse(parser, $0) }
-        }
-        if ok == 0 { throw problem(bytes) }
-        return Event(event)
+    /// Parses the next event into `event` (the caller deletes it).
+    func next(_ bytes: [UInt8]) throws(YAMLProblem) {
+        if yaml_parser_parse(parser, event) == 0 { throw problem(bytes) }
     }
 
     private func problem(_ bytes: [UInt8]) -> YAMLProblem {
+        let parser = self.parser.pointee
         let text = parser.problem.map { String(cString: $0) } ?? "invalid YAML"
         if parser.error == YAML_READER_ERROR {
             // Reader errors (bad encoding) carry a byte offset, not a mark.
@@ -184,9 +187,10 @@ private struct Builder {
     var documents = 0
     var duplicates: [YAMLProblem] = []
 
-    init(maxDepth: Int) {
+    init(maxDepth: Int, expectedNodes: Int) {
         self.maxDepth = maxDepth
-        nodes.reserveCapacity(1024)
+        nodes.reserveCapacity(max(1024, expectedNodes))
+        children.reserveCapacity(max(1024, expectedNodes))
     }
 
     /// Returns true at the end of the stream.

@@ -196,8 +196,8 @@ package struct PipelineDecoder {
         var stage = Stage(
             id: stageID, name: nil, description: nil, kind: kind, needs: previous.map { [$0] } ?? [],
             needMarks: previous == nil ? [] : [fields.mark], needsWritten: false, run: nil, rollback: nil, timeout: timeout, retry: retry, env: [], gate: nil,
-            outputs: [], idempotent: true, shell: shell, spec: .command, mark: fields.mark, keyMarks: [:], origin: scope?.origin)
-        for entry in fields.entries { stage.keyMarks[entry.key.rawValue] = entry.mark }
+            outputs: [], idempotent: true, shell: shell, spec: .command, mark: fields.mark,
+            keyMarks: KeyMarks(fields.entries.map { ($0.key.rawValue, $0.mark) }), origin: scope?.origin)
 
         stage.name = fields[.name].flatMap { reader.string($0, "'name' of \(label)") }
         stage.description = fields[.description].flatMap { reader.string($0, "'description' of \(label)") }

@@ -197,23 +197,26 @@ public enum PipelineLoader {
 
     /// Unique ids, known needs, no cycles.
     package static func checkGraph(_ pipeline: Pipeline, _ decoder: inout PipelineDecoder) -> StageGraph? {
-        var firstMark: [String: Mark] = [:]
+        // Stages are read by index: a `Stage` copied out of the array costs a retain of each field.
+        let stages = pipeline.stages
+        var firstIndex: [String: Int] = [:]
+        firstIndex.reserveCapacity(stages.count)
         var ok = true
-        var firstFile: [String: String] = [:]
-        for stage in pipeline.stages where !stage.id.isEmpty {
-            let file = pipeline.file(of: stage)
-            if let first = firstMark[stage.id] {
-                let place = firstFile[stage.id] == file ? "line \(first.line)" : "\(firstFile[stage.id] ?? ""):\(first.line):\(first.column)"
-                decoder.reader.error(stage.mark(of: "id"), "duplicate stage id '\(stage.id)' (first defined at \(place))", in: stage.origin)
-                ok = false
-            } else {
-                firstMark[stage.id] = stage.mark(of: "id")
-                firstFile[stage.id] = file
+        for i in stages.indices where !stages[i].id.isEmpty {
+            guard let j = firstIndex[stages[i].id] else {
+                firstIndex[stages[i].id] = i
+                continue
             }
+            let first = stages[j].mark(of: "id")
+            let firstFile = pipeline.file(of: stages[j])
+            let place = firstFile == pipeline.file(of: stages[i]) ? "line \(first.line)" : "\(firstFile):\(first.line):\(first.column)"
+            decoder.reader.error(stages[i].mark(of: "id"), "duplicate stage id '\(stages[i].id)' (first defined at \(place))", in: stages[i].origin)
+            ok = false
         }
-        let ids = pipeline.stages.map(\.id)
-        for stage in pipeline.stages where stage.needsWritten {
-            for (i, need) in stage.needs.enumerated() where firstMark[need] == nil {
+        let ids = stages.map(\.id)
+        for s in stages.indices where stages[s].needsWritten {
+            for (i, need) in stages[s].needs.enumerated() where firstIndex[need] == nil {
+                let stage = stages[s]
                 let mark = i < stage.needMarks.count ? stage.needMarks[i] : stage.mark
                 decoder.reader.error(mark, "stage '\(stage.id)' needs unknown stage '\(need)'" + Suggestion.didYouMean(need, among: ids), in: stage.origin)
                 ok = false
@@ -221,7 +224,7 @@ public enum PipelineLoader {
         }
         // An include entry's `needs` are written in the including file.
         for include in pipeline.includes {
-            for (need, mark) in include.needs where firstMark[need] == nil {
+            for (need, mark) in include.needs where firstIndex[need] == nil {
                 let origin = include.includedFrom.isEmpty ? nil : StageOrigin(path: include.site.path, includedFrom: include.includedFrom)
                 decoder.reader.error(
                     mark, "the include of '\(include.path)' needs unknown stage '\(need)'" + Suggestion.didYouMean(need, among: ids), in: origin)
@@ -230,7 +233,7 @@ public enum PipelineLoader {
         }
         guard ok else { return nil }
         do {
-            return try StageGraph(ids: ids, needs: pipeline.stages.map(\.needs))
+            return try StageGraph(ids: ids, needs: stages.map(\.needs))
         } catch {
             for path in error.paths {
                 let stage = pipeline.stage(path[0])
@@ -249,6 +252,14 @@ public enum PipelineLoader {
         let ids = pipeline.stages.map(\.id)
         let envNames = pipeline.env.map(\.name)
         var ancestorCache: [String: Set<Int>] = [:]
+        // The first stage of each id (as `pipeline.stage(_:)` finds it), built once: a file with
+        // many references stays linear.
+        var first: [String: Int] = [:]
+        if !decoder.references.isEmpty {
+            first.reserveCapacity(ids.count)
+            for (i, id) in ids.enumerated() where first[id] == nil { first[id] = i }
+        }
+        func stage(_ id: String) -> Stage? { first[id].map { pipeline.stages[$0] } }
         for pending in decoder.references {
             func error(_ message: String) {
                 let shown = pending.inCondition ? "'if' of stage '\(pending.stage ?? "")': " + PipelineDecoder.withoutBraces(message) : message
@@ -258,7 +269,7 @@ public enum PipelineLoader {
             case .runID, .parameter:
                 break
             case .color:
-                if pending.stage.flatMap({ pipeline.stage($0) })?.kind != .blueGreen {
+                if pending.stage.flatMap({ stage($0) })?.kind != .blueGreen {
                     decoder.reader.error(
                         pending.mark, "'${{ color }}' is the colour a blue-green stage deploys; it can only be used in a 'blue-green' stage")
                 }
@@ -283,7 +294,7 @@ public enum PipelineLoader {
                     )
                     continue
                 }
-                guard let producer = pipeline.stage(stageID) else {
+                guard let producer = stage(stageID) else {
                     error("'${{ stages.\(stageID).outputs.\(name) }}' names unknown stage '\(stageID)'" + Suggestion.didYouMean(stageID, among: ids))
                     continue
                 }

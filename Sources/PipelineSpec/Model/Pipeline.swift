@@ -106,7 +106,7 @@ public struct Stage: Sendable {
     /// Where the stage's mapping starts.
     public var mark: Mark
     /// Where each key of the stage is written, for diagnostics about it.
-    public var keyMarks: [String: Mark]
+    public var keyMarks: KeyMarks
     /// Lint rules accepted for this stage (`allow`).
     public var allow: [String] = []
     /// The stage file it is written in, when it came through an `include` (nil: the pipeline file).
@@ -150,6 +150,38 @@ public struct Stage: Sendable {
     public var reversible: Bool {
         if case .migrate(let m) = spec { return m.reversible }
         return true
+    }
+}
+
+/// Where each key of a mapping is written, by name: a short list (a stage has a few dozen keys at
+/// most), searched in order, so a stage costs no hash table.
+public struct KeyMarks: Sendable, ExpressibleByDictionaryLiteral {
+    /// The keys and their marks, in the order first set.
+    public private(set) var entries: [(key: String, mark: Mark)] = []
+
+    /// Creates marks from `key: mark` pairs.
+    public init(dictionaryLiteral elements: (String, Mark)...) {
+        for (key, mark) in elements { self[key] = mark }
+    }
+
+    /// Creates marks from pairs, each key once.
+    package init(_ entries: [(key: String, mark: Mark)]) {
+        self.entries = entries
+    }
+
+    /// The mark of `key`, if set.
+    /// - Complexity: O(*n*) in the number of keys.
+    public subscript(key: String) -> Mark? {
+        get { entries.first { $0.key == key }?.mark }
+        set {
+            let index = entries.firstIndex { $0.key == key }
+            switch (index, newValue) {
+            case (let i?, let mark?): entries[i].mark = mark
+            case (let i?, nil): entries.remove(at: i)
+            case (nil, let mark?): entries.append((key, mark))
+            case (nil, nil): break
+            }
+        }
     }
 }
 
