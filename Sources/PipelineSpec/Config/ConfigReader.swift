@@ -71,10 +71,12 @@ package struct ConfigReader {
             return nil
         }
         var fields = Fields<K>(mark: document[id].mark)
+        let entries = document.entries(of: id)
+        fields.entries.reserveCapacity(entries.count)
         let table = K.table
         var allowedSet = ~UInt64(0)
         if let allowed { allowedSet = allowed.reduce(0) { $0 | 1 << UInt64($1.ordinal) } }
-        for (keyID, valueID) in document.entries(of: id) {
+        for (keyID, valueID) in entries {
             let key = document[keyID]
             if let known = table.key(key.value) {
                 if allowedSet & (1 << UInt64(known.ordinal)) == 0 {
