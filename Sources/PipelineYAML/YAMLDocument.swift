@@ -58,6 +58,9 @@ public struct YAMLDocument: Sendable {
     public internal(set) var children: [NodeID]
     /// The root node.
     public internal(set) var root: NodeID
+    /// Whether some scalar holds the bytes `${{` (false: none does, so no reference needs looking
+    /// for). Set by ``YAMLReader``.
+    public internal(set) var mayHoldReferences = true
 
     /// The node with the given id.
     @inlinable public subscript(id: NodeID) -> YAMLNode { nodes[Int(id)] }

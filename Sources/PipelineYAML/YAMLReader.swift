@@ -29,7 +29,8 @@ public enum YAMLReader {
                 message: "file is \(describe(bytes: bytes.count)); the limit is \(describe(bytes: limits.maxBytes))")
         }
         let parser = EventParser(bytes)
-        var builder = Builder(maxDepth: limits.maxDepth, expectedNodes: bytes.count / 10)
+        // A node takes at least ~8 bytes of text (`- a: b\n` is three), so the arena rarely grows.
+        var builder = Builder(maxDepth: limits.maxDepth, expectedNodes: bytes.count / 8)
         while true {
             try parser.next(bytes)
             defer { yaml_event_delete(parser.event) }
@@ -39,7 +40,7 @@ public enum YAMLReader {
             throw YAMLProblem(mark: Mark(line: 1, column: 1), message: "the file is empty; a pipeline needs at least 'version', 'name' and 'stages'")
         }
         return Result(
-            document: YAMLDocument(nodes: builder.nodes, children: builder.children, root: root),
+            document: YAMLDocument(nodes: builder.nodes, children: builder.children, root: root, mayHoldReferences: builder.mayHoldReferences),
             duplicates: builder.duplicates)
     }
 
@@ -186,6 +187,8 @@ private struct Builder {
     var root: NodeID?
     var documents = 0
     var duplicates: [YAMLProblem] = []
+    /// Some scalar so far holds `${{`.
+    var mayHoldReferences = false
 
     init(maxDepth: Int, expectedNodes: Int) {
         self.maxDepth = maxDepth
@@ -209,6 +212,7 @@ private struct Builder {
             throw YAMLProblem(mark: mark, message: "aliases ('*name') are not supported; write the value out")
         case .scalar(let mark, let value, let style, let hasTag, let hasAnchor):
             try refuse(mark: mark, hasTag: hasTag, hasAnchor: hasAnchor)
+            if !mayHoldReferences { mayHoldReferences = Self.opensReference(value) }
             let id = NodeID(nodes.count)
             nodes.append(YAMLNode(kind: .scalar, mark: mark, value: value, style: style, childStart: 0, childCount: 0))
             attach(id)
@@ -225,6 +229,19 @@ private struct Builder {
             attach(NodeID(frame.node))
         }
         return false
+    }
+
+    /// Whether the text holds the bytes `${{`.
+    static func opensReference(_ text: String) -> Bool {
+        var text = text
+        return text.withUTF8 { bytes in
+            guard bytes.count >= 3 else { return false }
+            for i in 0..<(bytes.count - 2)
+            where bytes[i] == UInt8(ascii: "$") && bytes[i + 1] == UInt8(ascii: "{") && bytes[i + 2] == UInt8(ascii: "{") {
+                return true
+            }
+            return false
+        }
     }
 
     private func refuse(mark: Mark, hasTag: Bool, hasAnchor: Bool) throws(YAMLProblem) {

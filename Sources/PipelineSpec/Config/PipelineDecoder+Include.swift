@@ -33,6 +33,7 @@ extension PipelineDecoder {
     /// listed before it (after an include: the included file's last stage).
     package mutating func decodeStageList(_ items: ArraySlice<NodeID>, previous: String?, defaults: StageDefaults) -> [Stage] {
         var stages: [Stage] = []
+        stages.reserveCapacity(items.count)
         var previous = previous
         for item in items {
             if reader[item].kind == .mapping, reader.document.entries(of: item).contains(where: { reader[$0.key].value == IncludeKey.include.rawValue }) {

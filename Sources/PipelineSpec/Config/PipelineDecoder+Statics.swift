@@ -245,6 +245,8 @@ extension PipelineDecoder {
     // MARK: - Substitution
 
     package mutating func substitute(_ id: NodeID, context: StaticContext) {
+        // No scalar of the file holds `${{`: there is nothing to substitute anywhere in it.
+        guard reader.document.mayHoldReferences else { return }
         let node = reader[id]
         switch node.kind {
         case .mapping:
