@@ -28,7 +28,15 @@ public enum YAMLReader {
                 mark: Mark(line: 1, column: 1),
                 message: "file is \(describe(bytes: bytes.count)); the limit is \(describe(bytes: limits.maxBytes))")
         }
-        let parser = EventParser(bytes)
+        // libyaml reads the array's own storage (no copy); the parser lives only inside this call.
+        let parsed = bytes.withUnsafeBufferPointer { input in
+            Swift.Result { () throws(YAMLProblem) in try parse(input, bytes: bytes, limits: limits) }
+        }
+        return try parsed.get()
+    }
+
+    private static func parse(_ input: UnsafeBufferPointer<UInt8>, bytes: [UInt8], limits: YAMLLimits) throws(YAMLProblem) -> Result {
+        let parser = EventParser(input)
         // A node takes at least ~8 bytes of text (`- a: b\n` is three), so the arena rarely grows.
         var builder = Builder(maxDepth: limits.maxDepth, expectedNodes: bytes.count / 8)
         while true {
@@ -55,30 +63,31 @@ public enum YAMLReader {
     }
 }
 
-/// Owns a libyaml parser, its current event and the copy of the input it reads; frees them in
-/// `deinit`. The C structs live at fixed addresses (not in stored properties, which Swift would
-/// check for exclusive access on every event).
+/// Owns a libyaml parser and its current event; frees them in `deinit`. The C structs live at
+/// fixed addresses (not in stored properties, which Swift would check for exclusive access on
+/// every event). The input is the caller's, and must outlive the parser.
 private final class EventParser {
     let parser: UnsafeMutablePointer<yaml_parser_t>
     let event: UnsafeMutablePointer<yaml_event_t>
-    let input: UnsafeMutableBufferPointer<UInt8>
+    /// A byte to point at for an empty input (libyaml wants a non-null pointer).
+    private let empty: UnsafeMutablePointer<UInt8>
 
-    init(_ bytes: [UInt8]) {
-        input = .allocate(capacity: max(bytes.count, 1))
-        _ = input.initialize(from: bytes)
+    init(_ input: UnsafeBufferPointer<UInt8>) {
+        empty = .allocate(capacity: 1)
+        empty.initialize(to: 0)
         parser = .allocate(capacity: 1)
         parser.initialize(to: yaml_parser_t())
         event = .allocate(capacity: 1)
         event.initialize(to: yaml_event_t())
         _ = yaml_parser_initialize(parser)
-        yaml_parser_set_input_string(parser, input.baseAddress, bytes.count)
+        yaml_parser_set_input_string(parser, input.isEmpty ? UnsafePointer(empty) : input.baseAddress, input.count)
     }
 
     deinit {
         yaml_parser_delete(parser)
         parser.deallocate()
         event.deallocate()
-        input.deallocate()
+        empty.deallocate()
     }
 
     /// Parses the next event into `event` (the caller deletes it).

@@ -30,7 +30,7 @@ package struct PipelineDecoder {
     /// The `include` entries expanded so far, in the order read (nested ones before their parent).
     package var includes: [IncludeRecord] = []
     /// The document as read, before static references were substituted: scripts are checked on it.
-    package let original: YAMLDocument
+    package private(set) var original: YAMLDocument
     /// What `--env` and `--input` chose.
     package var choice: StaticChoice
     /// Declared inputs, and the value of each for this load.
@@ -53,6 +53,14 @@ package struct PipelineDecoder {
         original = document
         self.choice = choice
         chain = [IncludeReading.resolve(path, from: "")]
+    }
+
+    /// Drops the documents once the file is decoded (diagnostics keep marks, not nodes), so a
+    /// large file's arena is freed before the graph and the lint are built. Nothing may read
+    /// ``reader``'s document or ``original`` after this.
+    package mutating func releaseDocuments() {
+        reader.document = .released
+        original = .released
     }
 
     /// Decodes the whole file; returns nil when the top level cannot be read at all.

@@ -159,7 +159,7 @@ public enum PipelineLoader {
         }
     }
 
-    static func load(_ read: YAMLReader.Result, bytes: [UInt8], path: String, options: Options) throws(DiagnosticError) -> LoadedPipeline {
+    static func load(_ read: consuming YAMLReader.Result, bytes: [UInt8], path: String, options: Options) throws(DiagnosticError) -> LoadedPipeline {
         var decoder = PipelineDecoder(document: read.document, path: path, choice: StaticChoice(environment: options.environment, inputs: options.inputs))
         let limit = options.limits.maxBytes
         let reading = IncludeReading(limits: options.limits) { file in
@@ -168,7 +168,10 @@ public enum PipelineLoader {
         decoder.includeReading = reading
         for duplicate in read.duplicates { decoder.reader.error(duplicate.mark, duplicate.message) }
         let isStageFile = options.acceptStageFile && PipelineDecoder.stageFileMarker(read.document) != nil
+        _ = consume read
         let decoded = isStageFile ? decoder.decodeStageFileAlone() : decoder.decode()
+        // What follows needs marks, not nodes: the arena goes before the graph and the lint are built.
+        decoder.releaseDocuments()
         var graph: StageGraph?
         if let pipeline = decoded {
             graph = checkGraph(pipeline, &decoder)

@@ -196,14 +196,15 @@ public struct Script: Sendable, Equatable {
 /// Settings that only one kind of stage has.
 public enum KindSpec: Sendable {
     case command
-    case envPresync(EnvPresyncSpec)
+    // The large settings are boxed: every stage holds a `KindSpec`, and most are commands.
+    indirect case envPresync(EnvPresyncSpec)
     case infraPrecheck([PrecheckCheck])
-    case migrate(MigrateSpec)
+    indirect case migrate(MigrateSpec)
     case backend, frontend
-    case canary(CanarySpec)
-    case verify(VerifySpec)
-    case watch(WatchSpec)
-    case blueGreen(BlueGreenSpec)
+    indirect case canary(CanarySpec)
+    indirect case verify(VerifySpec)
+    indirect case watch(WatchSpec)
+    indirect case blueGreen(BlueGreenSpec)
 }
 
 /// `env-presync`: variables that must exist before code ships.
