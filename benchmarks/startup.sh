@@ -6,9 +6,15 @@
 # (the machines are shared and noisy). The dynamically linked build is shown for comparison.
 # Prints medians in ms and ratios to the C reference. Target: <= 3x for the static binary.
 #
+# A second reference shows what the libraries cost before `pipeline` does any work of its own: a
+# CLI of the same construction (swift-argument-parser with a `validate` subcommand of five options,
+# Foundation, linked statically and position-dependent like the release binary) that parses its
+# arguments and exits.
+#
 # usage: benchmarks/startup.sh   (REPS=200 runs per command, in ROUNDS=5 interleaved rounds;
 #                                 STATIC_BIN / DYNAMIC_BIN to use built binaries, DYNAMIC_BIN=none
-#                                 to skip the dynamic build)
+#                                 to skip the dynamic build, REFERENCE_CLI=none to skip building
+#                                 the argument-parser reference)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPS=${REPS:-200}
@@ -33,6 +39,40 @@ gcc -O2 -o "$work/floor" "$work/floor.c" $(pkg-config --cflags --libs yaml-0.1)
 "$STATIC_BIN" validate "$work/ten.yml" >/dev/null
 commands=("$work/floor" "$STATIC_BIN --version" "$STATIC_BIN validate $work/ten.yml")
 labels=("C program linking libyaml (floor)" "--version, static release" "validate 10 stages, static")
+if [ "${REFERENCE_CLI:-}" != none ]; then
+  ref=.build-bench/startup-reference
+  mkdir -p "$ref/Sources/reference"
+  cat > "$ref/Package.swift" <<'SWIFT'
+// swift-tools-version: 6.0
+import PackageDescription
+let package = Package(
+    name: "reference",
+    dependencies: [.package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")],
+    targets: [.executableTarget(name: "reference", dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")])])
+SWIFT
+  cat > "$ref/Sources/reference/main.swift" <<'SWIFT'
+import ArgumentParser
+import Foundation
+enum Format: String, ExpressibleByArgument { case text, json }
+struct Reference: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "reference", version: "0.1.0", subcommands: [Validate.self])
+}
+struct Validate: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "validate")
+    @Argument var files: [String]
+    @Flag var strict = false
+    @Option var format: Format = .text
+    @Option var env: String?
+    @Option var input: [String] = []
+    func run() throws { _ = FileManager.default.fileExists(atPath: files[0]) }
+}
+Reference.main()
+SWIFT
+  swift build -c release --static-swift-stdlib -Xlinker -no-pie --package-path "$ref" >&2
+  reference="$(swift build -c release --show-bin-path --package-path "$ref")/reference"
+  commands+=("$reference --version" "$reference validate $work/ten.yml")
+  labels+=("argument-parser CLI --version" "argument-parser CLI validate (parse)")
+fi
 if [ "$DYNAMIC_BIN" != none ]; then
   commands+=("$DYNAMIC_BIN --version" "$DYNAMIC_BIN validate $work/ten.yml")
   labels+=("--version, dynamic release" "validate 10 stages, dynamic")
