@@ -4,7 +4,10 @@ extension YAMLDocument {
     /// value is reported where the reference is written.
     public mutating func setScalar(_ id: NodeID, value: String, style: ScalarStyle) {
         precondition(nodes[Int(id)].kind == .scalar)
-        nodes[Int(id)].value = value
+        // The new text goes after the old (which another node may still share, see `replace`).
+        nodes[Int(id)].start = Int32(text.count)
+        nodes[Int(id)].count = Int32(value.utf8.count)
+        text += value.utf8
         nodes[Int(id)].style = style
     }
 

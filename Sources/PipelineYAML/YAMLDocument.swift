@@ -24,21 +24,23 @@ public enum ScalarStyle: UInt8, Sendable {
 /// The index of a node inside its ``YAMLDocument``.
 public typealias NodeID = Int32
 
-/// One node of a document, stored flat in the document's arena.
+/// One node of a document, stored flat in the document's arena. A node holds no text and no
+/// reference (it is plain data, copied and freed without retains): a scalar's text is a slice of
+/// ``YAMLDocument/text``, read with ``YAMLDocument/value(of:)`` and its byte-level companions.
 public struct YAMLNode: Sendable {
     /// The three shapes of YAML content.
     public enum Kind: UInt8, Sendable { case scalar, mapping, sequence }
 
-    /// The scalar's text (empty for collections).
-    public var value: String
-    // Stored small and in this order (the widest first), so a node takes 40 bytes, not 56: a
-    // 10,000-stage file has some 200,000 of them.
+    // Stored small (20 bytes a node, not the 40 of a node holding a `String`): a 10,000-stage
+    // file has some 200,000 of them.
     private var line: Int32
     private var column: Int32
-    /// First index into ``YAMLDocument/children``; mappings store key, value, key, value…
-    var childStart: Int32
-    /// How many entries in ``YAMLDocument/children`` belong to this node.
-    var childCount: Int32
+    /// A scalar: the offset of its text in ``YAMLDocument/text``; a collection: the first index
+    /// into ``YAMLDocument/children`` (mappings store key, value, key, value…).
+    @usableFromInline var start: Int32
+    /// A scalar: the length of its text in bytes; a collection: how many entries in
+    /// ``YAMLDocument/children`` belong to it.
+    @usableFromInline var count: Int32
     /// The shape of this node.
     public var kind: Kind
     /// The scalar's style (plain for collections).
@@ -53,23 +55,21 @@ public struct YAMLNode: Sendable {
         }
     }
 
-    init(kind: Kind, mark: Mark, value: String, style: ScalarStyle, childStart: Int32, childCount: Int32) {
-        self.value = value
+    init(kind: Kind, mark: Mark, style: ScalarStyle, start: Int32, count: Int32) {
         line = Int32(clamping: mark.line)
         column = Int32(clamping: mark.column)
-        self.childStart = childStart
-        self.childCount = childCount
+        self.start = start
+        self.count = count
         self.kind = kind
         self.style = style
     }
 
-    /// Whether a plain scalar spells YAML's null (`~`, `null`, or nothing).
-    public var isNull: Bool {
-        kind == .scalar && style == .plain && (value.isEmpty || value == "~" || value == "null" || value == "Null" || value == "NULL")
-    }
+    /// The length of a scalar's text in bytes (0 for collections).
+    public var byteCount: Int { kind == .scalar ? Int(count) : 0 }
 }
 
-/// A parsed YAML document: every node in one array, children referenced by index.
+/// A parsed YAML document: every node in one array, children referenced by index, the text of
+/// every scalar in one byte buffer.
 ///
 /// Built by ``YAMLReader``; keeps no pointer into libyaml.
 public struct YAMLDocument: Sendable {
@@ -77,6 +77,9 @@ public struct YAMLDocument: Sendable {
     public internal(set) var nodes: [YAMLNode]
     /// Child lists of collections, each collection's children contiguous.
     public internal(set) var children: [NodeID]
+    /// The text of the scalars, one after another, as libyaml gives it (quotes and escapes
+    /// resolved, lines folded), UTF-8.
+    public internal(set) var text: [UInt8]
     /// The root node.
     public internal(set) var root: NodeID
     /// Whether some scalar holds the bytes `${{` (false: none does, so no reference needs looking
@@ -85,20 +88,57 @@ public struct YAMLDocument: Sendable {
 
     /// A document of no node, to put in place of one whose memory is no longer needed. Reading
     /// a node of it traps.
-    public static var released: YAMLDocument { YAMLDocument(nodes: [], children: [], root: 0, mayHoldReferences: false) }
+    public static var released: YAMLDocument { YAMLDocument(nodes: [], children: [], text: [], root: 0, mayHoldReferences: false) }
 
     /// The node with the given id.
     @inlinable public subscript(id: NodeID) -> YAMLNode { nodes[Int(id)] }
 
+    /// A scalar's text as a `String` (empty for a collection). Made on each call: decoders call it
+    /// for the values they keep, and compare keys and words by their bytes.
+    @inlinable public func value(of id: NodeID) -> String {
+        withBytes(of: id) { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Calls `body` with a scalar's text (empty for a collection).
+    @inlinable public func withBytes<R>(of id: NodeID, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        let node = nodes[Int(id)]
+        guard node.kind == .scalar else { return body(UnsafeBufferPointer(start: nil, count: 0)) }
+        return text.withUnsafeBufferPointer { all in
+            body(UnsafeBufferPointer(rebasing: all[Int(node.start)..<Int(node.start + node.count)]))
+        }
+    }
+
+    /// Whether node `id` is a scalar (of any style) whose text is exactly `word`.
+    @inlinable public func scalar(_ id: NodeID, is word: String) -> Bool {
+        let node = nodes[Int(id)]
+        guard node.kind == .scalar else { return false }
+        var word = word
+        return word.withUTF8 { wanted in
+            guard wanted.count == Int(node.count) else { return false }
+            return text.withUnsafeBufferPointer { all in
+                let start = Int(node.start)
+                for i in 0..<wanted.count where all[start + i] != wanted[i] { return false }
+                return true
+            }
+        }
+    }
+
+    /// Whether a plain scalar spells YAML's null (`~`, `null`, or nothing).
+    @inlinable public func isNull(_ id: NodeID) -> Bool {
+        let node = nodes[Int(id)]
+        guard node.kind == .scalar, node.style == .plain, node.count <= 4 else { return false }
+        return node.count == 0 || scalar(id, is: "~") || scalar(id, is: "null") || scalar(id, is: "Null") || scalar(id, is: "NULL")
+    }
+
     /// The entries of a mapping node, in the order written. Duplicate keys were already removed.
     /// - Complexity: O(n) in the number of entries.
-    public func entries(of id: NodeID) -> [(key: NodeID, value: NodeID)] {
+    @inlinable public func entries(of id: NodeID) -> [(key: NodeID, value: NodeID)] {
         let node = nodes[Int(id)]
         precondition(node.kind == .mapping)
         var result: [(key: NodeID, value: NodeID)] = []
-        result.reserveCapacity(Int(node.childCount) / 2)
-        var index = Int(node.childStart)
-        let end = index + Int(node.childCount)
+        result.reserveCapacity(Int(node.count) / 2)
+        var index = Int(node.start)
+        let end = index + Int(node.count)
         while index < end {
             result.append((children[index], children[index + 1]))
             index += 2
@@ -107,10 +147,10 @@ public struct YAMLDocument: Sendable {
     }
 
     /// The items of a sequence node, in order.
-    public func items(of id: NodeID) -> ArraySlice<NodeID> {
+    @inlinable public func items(of id: NodeID) -> ArraySlice<NodeID> {
         let node = nodes[Int(id)]
         precondition(node.kind == .sequence)
-        return children[Int(node.childStart)..<Int(node.childStart + node.childCount)]
+        return children[Int(node.start)..<Int(node.start + node.count)]
     }
 }
 

@@ -38,7 +38,7 @@ public enum YAMLReader {
     private static func parse(_ input: UnsafeBufferPointer<UInt8>, bytes: [UInt8], limits: YAMLLimits) throws(YAMLProblem) -> Result {
         let parser = EventParser(input)
         // A node takes at least ~8 bytes of text (`- a: b\n` is three), so the arena rarely grows.
-        var builder = Builder(maxDepth: limits.maxDepth, expectedNodes: bytes.count / 8)
+        var builder = Builder(maxDepth: limits.maxDepth, expectedNodes: bytes.count / 8, expectedText: bytes.count)
         while true {
             try parser.next(bytes)
             defer { yaml_event_delete(parser.event) }
@@ -48,7 +48,8 @@ public enum YAMLReader {
             throw YAMLProblem(mark: Mark(line: 1, column: 1), message: "the file is empty; a pipeline needs at least 'version', 'name' and 'stages'")
         }
         return Result(
-            document: YAMLDocument(nodes: builder.nodes, children: builder.children, root: root, mayHoldReferences: builder.mayHoldReferences),
+            document: YAMLDocument(
+                nodes: builder.nodes, children: builder.children, text: builder.text, root: root, mayHoldReferences: builder.mayHoldReferences),
             duplicates: builder.duplicates)
     }
 
@@ -134,11 +135,12 @@ extension Mark {
     }
 }
 
-/// The parts of a libyaml event the builder needs, copied out of C memory.
+/// The parts of a libyaml event the builder needs. A scalar's text points into the event, which
+/// lives until the builder has consumed it.
 private enum Event {
     case streamStart, streamEnd, documentStart(Mark), documentEnd
     case alias(Mark)
-    case scalar(Mark, String, ScalarStyle, hasTag: Bool, hasAnchor: Bool)
+    case scalar(Mark, UnsafeBufferPointer<UInt8>, ScalarStyle, hasTag: Bool, hasAnchor: Bool)
     case sequenceStart(Mark, hasTag: Bool, hasAnchor: Bool)
     case mappingStart(Mark, hasTag: Bool, hasAnchor: Bool)
     case sequenceEnd, mappingEnd
@@ -153,7 +155,7 @@ private enum Event {
         case YAML_ALIAS_EVENT: self = .alias(mark)
         case YAML_SCALAR_EVENT:
             let scalar = event.data.scalar
-            let value = String(decoding: UnsafeBufferPointer(start: scalar.value, count: scalar.length), as: UTF8.self)
+            let value = UnsafeBufferPointer(start: scalar.value, count: scalar.length)
             let style: ScalarStyle
             switch scalar.style {
             case YAML_SINGLE_QUOTED_SCALAR_STYLE: style = .singleQuoted
@@ -185,12 +187,14 @@ private struct Builder {
         var expectingKey = true
         var dropValue = false
         /// Keys seen so far, built only once a mapping grows past a handful of entries.
-        var keys: [String: Mark]?
+        var keys: [[UInt8]: Mark]?
     }
 
     let maxDepth: Int
     var nodes: [YAMLNode] = []
     var children: [NodeID] = []
+    /// The scalars' text, one after another.
+    var text: [UInt8] = []
     var pending: [NodeID] = []
     var frames: [Frame] = []
     var root: NodeID?
@@ -199,8 +203,10 @@ private struct Builder {
     /// Some scalar so far holds `${{`.
     var mayHoldReferences = false
 
-    init(maxDepth: Int, expectedNodes: Int) {
+    init(maxDepth: Int, expectedNodes: Int, expectedText: Int) {
         self.maxDepth = maxDepth
+        // Unescaped text is shorter than the file it is written in (but for rare escapes).
+        text.reserveCapacity(expectedText)
         nodes.reserveCapacity(max(1024, expectedNodes))
         children.reserveCapacity(max(1024, expectedNodes))
     }
@@ -223,7 +229,12 @@ private struct Builder {
             try refuse(mark: mark, hasTag: hasTag, hasAnchor: hasAnchor)
             if !mayHoldReferences { mayHoldReferences = Self.opensReference(value) }
             let id = NodeID(nodes.count)
-            nodes.append(YAMLNode(kind: .scalar, mark: mark, value: value, style: style, childStart: 0, childCount: 0))
+            // The text stays addressable by Int32 offsets: files are limited far below that.
+            guard text.count + value.count <= Int(Int32.max) else {
+                throw YAMLProblem(mark: mark, message: "the file's text is larger than \(YAMLReader.describe(bytes: Int(Int32.max)))")
+            }
+            nodes.append(YAMLNode(kind: .scalar, mark: mark, style: style, start: Int32(text.count), count: Int32(value.count)))
+            text.append(contentsOf: value)
             attach(id)
         case .sequenceStart(let mark, let hasTag, let hasAnchor):
             try open(mark: mark, kind: .sequence, hasTag: hasTag, hasAnchor: hasAnchor)
@@ -231,8 +242,8 @@ private struct Builder {
             try open(mark: mark, kind: .mapping, hasTag: hasTag, hasAnchor: hasAnchor)
         case .sequenceEnd, .mappingEnd:
             let frame = frames.removeLast()
-            nodes[frame.node].childStart = NodeID(children.count)
-            nodes[frame.node].childCount = NodeID(pending.count - frame.pendingStart)
+            nodes[frame.node].start = NodeID(children.count)
+            nodes[frame.node].count = NodeID(pending.count - frame.pendingStart)
             children.append(contentsOf: pending[frame.pendingStart...])
             pending.removeSubrange(frame.pendingStart...)
             attach(NodeID(frame.node))
@@ -241,16 +252,13 @@ private struct Builder {
     }
 
     /// Whether the text holds the bytes `${{`.
-    static func opensReference(_ text: String) -> Bool {
-        var text = text
-        return text.withUTF8 { bytes in
-            guard bytes.count >= 3 else { return false }
-            for i in 0..<(bytes.count - 2)
-            where bytes[i] == UInt8(ascii: "$") && bytes[i + 1] == UInt8(ascii: "{") && bytes[i + 2] == UInt8(ascii: "{") {
-                return true
-            }
-            return false
+    static func opensReference(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard bytes.count >= 3 else { return false }
+        for i in 0..<(bytes.count - 2)
+        where bytes[i] == UInt8(ascii: "$") && bytes[i + 1] == UInt8(ascii: "{") && bytes[i + 2] == UInt8(ascii: "{") {
+            return true
         }
+        return false
     }
 
     private func refuse(mark: Mark, hasTag: Bool, hasAnchor: Bool) throws(YAMLProblem) {
@@ -271,7 +279,7 @@ private struct Builder {
             throw YAMLProblem(mark: mark, message: "nesting is deeper than \(maxDepth) levels")
         }
         frames.append(Frame(node: nodes.count, pendingStart: pending.count, isMapping: kind == .mapping))
-        nodes.append(YAMLNode(kind: kind, mark: mark, value: "", style: .plain, childStart: 0, childCount: 0))
+        nodes.append(YAMLNode(kind: kind, mark: mark, style: .plain, start: 0, count: 0))
     }
 
     private mutating func attach(_ id: NodeID) {
@@ -287,15 +295,15 @@ private struct Builder {
         if frames[top].expectingKey {
             frames[top].expectingKey = false
             let key = nodes[Int(id)]
-            if let first = firstMark(of: key.value, in: top) {
+            if let first = firstMark(of: key, in: top) {
                 duplicates.append(
                     YAMLProblem(
                         mark: key.mark,
-                        message: "duplicate key '\(key.value)' (first defined at line \(first.line))"))
+                        message: "duplicate key '\(String(decoding: bytes(of: key), as: UTF8.self))' (first defined at line \(first.line))"))
                 frames[top].dropValue = true
                 return
             }
-            if frames[top].keys != nil { frames[top].keys![key.value] = key.mark }
+            if frames[top].keys != nil { frames[top].keys![Array(bytes(of: key))] = key.mark }
             pending.append(id)
         } else {
             frames[top].expectingKey = true
@@ -307,21 +315,37 @@ private struct Builder {
         }
     }
 
-    /// Where a key was first written in the mapping on frame `top`, if it was.
-    /// Small mappings are scanned; large ones get a dictionary, so the check stays O(1).
-    private mutating func firstMark(of key: String, in top: Int) -> Mark? {
-        if let keys = frames[top].keys { return keys[key] }
+    /// The text of a scalar node built so far.
+    private func bytes(of node: YAMLNode) -> ArraySlice<UInt8> {
+        text[Int(node.start)..<Int(node.start + node.count)]
+    }
+
+    /// Whether two scalar nodes built so far hold the same text.
+    private func sameText(_ a: YAMLNode, _ b: YAMLNode) -> Bool {
+        guard a.count == b.count else { return false }
+        return text.withUnsafeBufferPointer { all in
+            let (x, y) = (Int(a.start), Int(b.start))
+            for i in 0..<Int(a.count) where all[x + i] != all[y + i] { return false }
+            return true
+        }
+    }
+
+    /// Where a key was first written in the mapping on frame `top`, if it was. Keys are compared
+    /// by their bytes. Small mappings are scanned; large ones get a dictionary, so the check
+    /// stays O(1).
+    private mutating func firstMark(of key: YAMLNode, in top: Int) -> Mark? {
+        if let keys = frames[top].keys { return keys[Array(bytes(of: key))] }
         let start = frames[top].pendingStart
         if pending.count - start > 32 {
-            var keys: [String: Mark] = [:]
+            var keys: [[UInt8]: Mark] = [:]
             for index in stride(from: start, to: pending.count, by: 2) {
                 let node = nodes[Int(pending[index])]
-                keys[node.value] = node.mark
+                if keys[Array(bytes(of: node))] == nil { keys[Array(bytes(of: node))] = node.mark }
             }
             frames[top].keys = keys
-            return keys[key]
+            return keys[Array(bytes(of: key))]
         }
-        for index in stride(from: start, to: pending.count, by: 2) where nodes[Int(pending[index])].value == key {
+        for index in stride(from: start, to: pending.count, by: 2) where sameText(nodes[Int(pending[index])], key) {
             return nodes[Int(pending[index])].mark
         }
         return nil

@@ -24,6 +24,15 @@ package struct ConfigReader {
 
     package subscript(id: NodeID) -> YAMLNode { document[id] }
 
+    /// A scalar's text (empty for a collection), made as a `String` on each call.
+    package func value(_ id: NodeID) -> String { document.value(of: id) }
+
+    /// Whether node `id` is a scalar whose text is exactly `word` (compared by bytes).
+    package func scalar(_ id: NodeID, is word: String) -> Bool { document.scalar(id, is: word) }
+
+    /// Whether node `id` is a plain scalar spelling null.
+    package func isNull(_ id: NodeID) -> Bool { document.isNull(id) }
+
     package mutating func error(_ mark: Mark, _ message: String) {
         if silenced.contains(mark) { return }
         let origin = substituted[mark].map { " (the value of '\($0)')" } ?? ""
@@ -47,10 +56,10 @@ package struct ConfigReader {
         case .mapping: return "a mapping"
         case .sequence: return "a list"
         case .scalar:
-            if node.isNull { return "nothing (null)" }
+            if isNull(id) { return "nothing (null)" }
             guard node.style == .plain else { return "a string" }
-            if node.value == "true" || node.value == "false" { return "a boolean" }
-            if Double(node.value) != nil { return "a number" }
+            if scalar(id, is: "true") || scalar(id, is: "false") { return "a boolean" }
+            if Double(value(id)) != nil { return "a number" }
             return "a string"
         }
     }
@@ -78,15 +87,16 @@ package struct ConfigReader {
         if let allowed { allowedSet = allowed.reduce(0) { $0 | 1 << UInt64($1.ordinal) } }
         for (keyID, valueID) in entries {
             let key = document[keyID]
-            if let known = table.key(key.value) {
+            if let known = document.withBytes(of: keyID, { table.key($0) }) {
                 if allowedSet & (1 << UInt64(known.ordinal)) == 0 {
-                    error(key.mark, misplaced?(known) ?? "'\(key.value)' is not allowed in \(what())")
+                    error(key.mark, misplaced?(known) ?? "'\(value(keyID))' is not allowed in \(what())")
                     continue
                 }
                 fields.entries.append((known, valueID, key.mark))
             } else {
                 let names = allowed?.map(\.rawValue) ?? table.names
-                error(key.mark, "unknown key '\(key.value)' in \(what())" + Suggestion.didYouMean(key.value, among: names))
+                let name = value(keyID)
+                error(key.mark, "unknown key '\(name)' in \(what())" + Suggestion.didYouMean(name, among: names))
             }
         }
         return fields
@@ -101,26 +111,26 @@ package struct ConfigReader {
 
     /// A scalar as text. Any style is accepted: `NO` where a string is expected stays `NO`.
     package mutating func string(_ id: NodeID, _ what: @autoclosure () -> String) -> String? {
-        let node = document[id]
-        guard node.kind == .scalar, !node.isNull else {
+        guard document[id].kind == .scalar, !isNull(id) else {
             mismatch(id, what(), expected: "a string")
             return nil
         }
-        return node.value
+        return value(id)
     }
 
     /// A boolean: only plain `true` / `false`; YAML 1.1 spellings get an error with the fix.
     package mutating func bool(_ id: NodeID, _ what: @autoclosure () -> String) -> Bool? {
         let node = document[id]
         if node.kind == .scalar, node.style == .plain {
-            switch node.value {
-            case "true": return true
-            case "false": return false
+            if scalar(id, is: "true") { return true }
+            if scalar(id, is: "false") { return false }
+            let text = value(id)
+            switch text {
             case "yes", "Yes", "YES", "on", "On", "ON", "y", "Y", "True", "TRUE":
-                error(node.mark, "\(what()): '\(node.value)' is not a boolean here; write 'true'")
+                error(node.mark, "\(what()): '\(text)' is not a boolean here; write 'true'")
                 return nil
             case "no", "No", "NO", "off", "Off", "OFF", "n", "N", "False", "FALSE":
-                error(node.mark, "\(what()): '\(node.value)' is not a boolean here; write 'false'")
+                error(node.mark, "\(what()): '\(text)' is not a boolean here; write 'false'")
                 return nil
             default: break
             }
@@ -132,7 +142,7 @@ package struct ConfigReader {
     /// A plain integer within a range.
     package mutating func int(_ id: NodeID, _ what: @autoclosure () -> String, in range: ClosedRange<Int>) -> Int? {
         let node = document[id]
-        guard node.kind == .scalar, node.style == .plain, let value = Int(node.value) else {
+        guard node.kind == .scalar, node.style == .plain, let value = Int(self.value(id)) else {
             mismatch(id, what(), expected: "an integer")
             return nil
         }
@@ -151,7 +161,7 @@ package struct ConfigReader {
     /// A plain number.
     package mutating func number(_ id: NodeID, _ what: @autoclosure () -> String) -> Double? {
         let node = document[id]
-        guard node.kind == .scalar, node.style == .plain, let value = Double(node.value), value.isFinite else {
+        guard node.kind == .scalar, node.style == .plain, let value = Double(self.value(id)), value.isFinite else {
             mismatch(id, what(), expected: "a number")
             return nil
         }
@@ -161,13 +171,14 @@ package struct ConfigReader {
     /// A duration (`500ms`, `90s`, `10m`, `1h30m`), at most ``FormatLimits/maxDuration``.
     package mutating func duration(_ id: NodeID, _ what: @autoclosure () -> String, positive: Bool = false) -> TimeSpan? {
         let node = document[id]
-        guard node.kind == .scalar, !node.isNull else {
+        guard node.kind == .scalar, !isNull(id) else {
             mismatch(id, what(), expected: "a duration like '90s'")
             return nil
         }
-        guard let span = TimeSpan(parsing: node.value) else {
-            let hint = Int(node.value) != nil ? "; add a unit: '\(node.value)s'" : "; use h, m, s, ms in that order, e.g. '1h30m', '90s', '500ms'"
-            error(node.mark, "\(what()): '\(node.value)' is not a duration\(hint)")
+        let text = value(id)
+        guard let span = TimeSpan(parsing: text) else {
+            let hint = Int(text) != nil ? "; add a unit: '\(text)s'" : "; use h, m, s, ms in that order, e.g. '1h30m', '90s', '500ms'"
+            error(node.mark, "\(what()): '\(text)' is not a duration\(hint)")
             return nil
         }
         if positive, span.milliseconds == 0 {
@@ -175,7 +186,7 @@ package struct ConfigReader {
             return nil
         }
         if span > FormatLimits.maxDuration {
-            error(node.mark, "\(what()) must be at most \(FormatLimits.maxDuration) (30 days), found '\(node.value)'")
+            error(node.mark, "\(what()) must be at most \(FormatLimits.maxDuration) (30 days), found '\(text)'")
             return nil
         }
         return span

@@ -208,18 +208,19 @@ extension PipelineDecoder {
     /// bounds; a problem is reported at the character where it is.
     package mutating func bound(_ id: NodeID, _ what: String) -> Bound? {
         let node = reader[id]
-        if node.kind == .scalar, node.style == .plain, let value = Double(node.value), value.isFinite { return .absolute(value) }
-        guard node.kind == .scalar, !node.isNull else {
+        let text = reader.value(id)
+        if node.kind == .scalar, node.style == .plain, let value = Double(text), value.isFinite { return .absolute(value) }
+        guard node.kind == .scalar, !reader.isNull(id) else {
             reader.mismatch(id, what, expected: "a number or 'baseline * N'")
             return nil
         }
-        var parser = BoundParser(text: Array(node.value.utf8))
+        var parser = BoundParser(text: Array(text.utf8))
         switch parser.parse() {
         case .success(let bound): return bound
         case .failure(let problem):
             reader.error(
                 markInside(id, offset: problem.offset),
-                "\(what): '\(node.value)' is not a bound: \(problem.message); write a number, 'baseline * 1.5', 'baseline + 0.2' or 'max(baseline * 1.5, 0.01)'"
+                "\(what): '\(text)' is not a bound: \(problem.message); write a number, 'baseline * 1.5', 'baseline + 0.2' or 'max(baseline * 1.5, 0.01)'"
             )
             return nil
         }

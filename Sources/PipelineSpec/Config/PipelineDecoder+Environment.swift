@@ -70,15 +70,15 @@ extension PipelineDecoder {
     /// The path back to `start` through the environments' `requires`, read as written, if any.
     func requiresCycle(from start: String) -> [String]? {
         let document = original
-        guard let section = document.entries(of: document.root).first(where: { document[$0.key].value == PipelineKey.environments.rawValue })?.value,
+        guard let section = document.entries(of: document.root).first(where: { document.scalar($0.key, is: PipelineKey.environments.rawValue) })?.value,
             document[section].kind == .mapping
         else { return nil }
         var edges: [String: [String]] = [:]
         for (keyID, valueID) in document.entries(of: section) where document[valueID].kind == .mapping {
-            guard let r = document.entries(of: valueID).first(where: { document[$0.key].value == EnvironmentKey.requires.rawValue })?.value,
+            guard let r = document.entries(of: valueID).first(where: { document.scalar($0.key, is: EnvironmentKey.requires.rawValue) })?.value,
                 document[r].kind == .sequence
             else { continue }
-            edges[document[keyID].value] = document.items(of: r).map { document[$0].value }
+            edges[document.value(of: keyID)] = document.items(of: r).map { document.value(of: $0) }
         }
         var path = [start]
         var visited = Set<String>()

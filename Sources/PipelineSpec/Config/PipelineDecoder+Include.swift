@@ -23,8 +23,8 @@ extension PipelineDecoder {
     /// The `kind` key of a stage file's top level (`kind: stages`), nil for any other file.
     package static func stageFileMarker(_ document: YAMLDocument) -> NodeID? {
         guard document[document.root].kind == .mapping else { return nil }
-        for (key, value) in document.entries(of: document.root) where document[key].value == StageFileKey.kind.rawValue {
-            return document[value].kind == .scalar && document[value].value == "stages" ? key : nil
+        for (key, value) in document.entries(of: document.root) where document.scalar(key, is: StageFileKey.kind.rawValue) {
+            return document.scalar(value, is: "stages") ? key : nil
         }
         return nil
     }
@@ -36,7 +36,7 @@ extension PipelineDecoder {
         stages.reserveCapacity(items.count)
         var previous = previous
         for item in items {
-            if reader[item].kind == .mapping, reader.document.entries(of: item).contains(where: { reader[$0.key].value == IncludeKey.include.rawValue }) {
+            if reader[item].kind == .mapping, reader.document.entries(of: item).contains(where: { reader.scalar($0.key, is: IncludeKey.include.rawValue) }) {
                 let included = decodeInclude(item, previous: previous, defaults: defaults)
                 stages += included
                 previous = included.last?.id ?? previous
@@ -153,7 +153,7 @@ extension PipelineDecoder {
         if let w = fields[.with] {
             if reader[w].kind == .mapping {
                 for (keyID, valueID) in reader.document.entries(of: w) {
-                    let name = reader[keyID].value
+                    let name = reader.value(keyID)
                     named.insert(name)
                     guard declared.contains(where: { $0.name == name }) else {
                         let names = declared.map(\.name)
@@ -205,7 +205,7 @@ extension PipelineDecoder {
     package mutating func decodeParameters() -> [(name: String, default: Template?)] {
         let root = reader.document.root
         guard reader[root].kind == .mapping,
-            let entry = reader.document.entries(of: root).first(where: { reader[$0.key].value == StageFileKey.parameters.rawValue })
+            let entry = reader.document.entries(of: root).first(where: { reader.scalar($0.key, is: StageFileKey.parameters.rawValue) })
         else { return [] }
         guard reader[entry.value].kind == .mapping else {
             reader.mismatch(entry.value, "'parameters'", expected: "a mapping of NAME: {description, default}")
@@ -213,13 +213,13 @@ extension PipelineDecoder {
         }
         var out: [(name: String, default: Template?)] = []
         for (keyID, valueID) in reader.document.entries(of: entry.value) {
-            let name = reader[keyID].value
+            let name = reader.value(keyID)
             guard Self.isEnvName(name) else {
                 reader.error(reader[keyID].mark, "parameter '\(name)' must match [A-Za-z_][A-Za-z0-9_]*")
                 continue
             }
             var value: Template?
-            if reader[valueID].isNull {
+            if reader.isNull(valueID) {
                 // `NAME:` alone: required, no description.
             } else if let fields = reader.fields(valueID, "parameter '\(name)'", ParameterKey.self) {
                 _ = fields[.description].flatMap { reader.string($0, "'description' of parameter '\(name)'") }
@@ -243,11 +243,12 @@ extension PipelineDecoder {
         }
         guard let top = reader.fields(root, "the stage file", StageFileKey.self) else { return [] }
         reader.require(top, [.version, .kind, .stages], in: "the stage file")
-        if let id = top[.version], !(reader[id].kind == .scalar && reader[id].style == .plain && reader[id].value == "1") {
-            reader.error(reader[id].mark, "unsupported version '\(reader[id].value.isEmpty ? reader.describe(id) : reader[id].value)'; supported versions: 1")
+        if let id = top[.version], !(reader[id].style == .plain && reader.scalar(id, is: "1")) {
+            let written = reader.value(id)
+            reader.error(reader[id].mark, "unsupported version '\(written.isEmpty ? reader.describe(id) : written)'; supported versions: 1")
         }
-        if let id = top[.kind], reader[id].value != "stages" || reader[id].kind != .scalar {
-            reader.error(reader[id].mark, "'kind' of a stage file must be 'stages', found '\(reader[id].value)'")
+        if let id = top[.kind], !reader.scalar(id, is: "stages") {
+            reader.error(reader[id].mark, "'kind' of a stage file must be 'stages', found '\(reader.value(id))'")
         }
         _ = top[.description].flatMap { reader.string($0, "'description'") }
         guard let id = top[.stages], let items = reader.list(id, "'stages'") else { return [] }

@@ -21,10 +21,10 @@ extension PipelineDecoder {
     package static func environmentNames(_ document: YAMLDocument) -> [String] {
         let root = document.root
         guard document[root].kind == .mapping,
-            let section = document.entries(of: root).first(where: { document[$0.key].value == PipelineKey.environments.rawValue })?.value,
+            let section = document.entries(of: root).first(where: { document.scalar($0.key, is: PipelineKey.environments.rawValue) })?.value,
             document[section].kind == .mapping
         else { return [] }
-        return document.entries(of: section).map { document[$0.key].value }
+        return document.entries(of: section).map { document.value(of: $0.key) }
     }
 
     /// Reads `inputs` and `environments`, takes the chosen environment and the input values, and
@@ -65,7 +65,7 @@ extension PipelineDecoder {
             collectEnvironmentValues(fields)
         }
         for (keyID, valueID) in reader.document.entries(of: reader.document.root) {
-            guard let key = PipelineKey(rawValue: reader[keyID].value) else { continue }
+            guard let key = reader.document.withBytes(of: keyID, { PipelineKey.table.key($0) }) else { continue }
             switch key {
             case .version, .name, .inputs, .environments: continue
             case .release: substitute(valueID, context: .release)
@@ -89,7 +89,7 @@ extension PipelineDecoder {
         }
         var result: [PipelineInput] = []
         for (keyID, valueID) in reader.document.entries(of: id) {
-            let name = reader[keyID].value
+            let name = reader.value(keyID)
             let mark = reader[keyID].mark
             if !Self.isInputName(name) {
                 reader.error(mark, "input name '\(name)' must match [A-Za-z_][A-Za-z0-9_-]*")
@@ -137,7 +137,7 @@ extension PipelineDecoder {
         }
         var result: [(name: String, node: NodeID)] = []
         for (keyID, valueID) in reader.document.entries(of: id) {
-            let name = reader[keyID].value
+            let name = reader.value(keyID)
             if !Self.isStageID(name) {
                 reader.error(reader[keyID].mark, "environment name '\(name)' must match [a-z0-9][a-z0-9_-]* and be at most 63 characters")
                 return nil
@@ -163,7 +163,7 @@ extension PipelineDecoder {
                 reader.mismatch(e, what, expected: "a mapping of INPUT: value")
             } else {
                 for (keyID, valueID) in reader.document.entries(of: e) {
-                    let name = reader[keyID].value
+                    let name = reader.value(keyID)
                     guard let input = inputs.first(where: { $0.name == name }) else {
                         reader.error(reader[keyID].mark, "\(what) sets '\(name)', which is not a declared input" + Suggestion.didYouMean(name, among: names))
                         continue
@@ -231,13 +231,13 @@ extension PipelineDecoder {
                 return
             }
             for (keyID, valueID) in reader.document.entries(of: v) {
-                let key = reader[keyID]
+                let key = (mark: reader[keyID].mark, value: reader.value(keyID))
                 guard Self.isInputName(key.value) else {
                     reader.error(key.mark, "var name '\(key.value)' of environment '\(name)' must match [A-Za-z_][A-Za-z0-9_-]*")
                     continue
                 }
                 let node = reader[valueID]
-                statics["environment.vars." + key.value] = node.kind == .scalar ? .text(node.value, node.style) : .node(valueID)
+                statics["environment.vars." + key.value] = node.kind == .scalar ? .text(reader.value(valueID), node.style) : .node(valueID)
             }
         }
     }
@@ -252,21 +252,19 @@ extension PipelineDecoder {
         case .mapping:
             let entries = reader.document.entries(of: id)
             // A stage's `if:` reads inputs and the environment by name, never through `${{ }}` (see PipelineDecoder+Condition).
-            let isStage = entries.contains {
-                let key = reader[$0.key].value
-                return key == StageKey.id.rawValue || key == IncludeKey.include.rawValue
-            }
-            for (key, value) in entries where !(isStage && reader[key].value == StageKey.if.rawValue) { substitute(value, context: context) }
+            let isStage = entries.contains { reader.scalar($0.key, is: StageKey.id.rawValue) || reader.scalar($0.key, is: IncludeKey.include.rawValue) }
+            for (key, value) in entries where !(isStage && reader.scalar(key, is: StageKey.if.rawValue)) { substitute(value, context: context) }
         case .sequence:
             for item in reader.document.items(of: id) { substitute(item, context: context) }
         case .scalar:
-            if node.value.mayHoldReference, node.value.contains("${{") { substituteScalar(id, context: context) }
+            let text = reader.value(id)
+            if text.mayHoldReference, text.contains("${{") { substituteScalar(id, context: context) }
         }
     }
 
     mutating func substituteScalar(_ id: NodeID, context: StaticContext) {
         let node = reader[id]
-        let text = node.value
+        let text = reader.value(id)
         let trimmed = text.trimmingSpaces()
         var out = ""
         var references = 0

@@ -81,10 +81,11 @@ package struct PipelineDecoder {
 
         if let id = top[.version] {
             let node = reader[id]
-            if node.kind == .scalar, node.style == .plain, node.value == "1" {
+            if node.kind == .scalar, node.style == .plain, reader.scalar(id, is: "1") {
                 // supported
             } else {
-                reader.error(node.mark, "unsupported version '\(node.value.isEmpty ? reader.describe(id) : node.value)'; supported versions: 1")
+                let written = reader.value(id)
+                reader.error(node.mark, "unsupported version '\(written.isEmpty ? reader.describe(id) : written)'; supported versions: 1")
             }
         }
         var name = ""
@@ -141,7 +142,7 @@ package struct PipelineDecoder {
         pipeline.environments = environments
         pipeline.release = release
         if let chosen = choice.environment, let id = top[.environments],
-            let node = reader.document.entries(of: id).first(where: { reader[$0.key].value == chosen })?.value
+            let node = reader.document.entries(of: id).first(where: { reader.scalar($0.key, is: chosen) })?.value
         {
             pipeline.environment = decodeEnvironment(node, name: chosen, into: &pipeline, releaseMark: top.mark(of: .release))
         }
@@ -161,8 +162,8 @@ package struct PipelineDecoder {
         var stageID = ""
         var kind = StageKind.command
         for (keyID, valueID) in reader.document.entries(of: id) {
-            switch reader[keyID].value {
-            case StageKey.id.rawValue:
+            switch reader.document.withBytes(of: keyID, { StageKey.table.key($0) }) {
+            case .id?:
                 if let value = reader.string(valueID, "'id'") {
                     stageID = scoped(value)
                     if !Self.isStageID(value) {
@@ -171,7 +172,7 @@ package struct PipelineDecoder {
                         reader.error(reader[valueID].mark, "stage id '\(stageID)' (prefix '\(prefix)' and '\(value)') is longer than 63 characters")
                     }
                 }
-            case StageKey.kind.rawValue:
+            case .kind?:
                 let names = StageKind.allCases.map(\.rawValue)
                 if let value = reader.string(valueID, "'kind'") {
                     if let known = StageKind(rawValue: value) {
@@ -397,7 +398,7 @@ package struct PipelineDecoder {
         if let b = fields[.backoff], let factor = reader.number(b, "'backoff' of \(what())") {
             if factor < 1 || factor > FormatLimits.maxBackoff {
                 reader.error(
-                    reader[b].mark, "'backoff' of \(what()) must be between 1.0 and \(formatNumber(FormatLimits.maxBackoff)), found \(reader[b].value)")
+                    reader[b].mark, "'backoff' of \(what()) must be between 1.0 and \(formatNumber(FormatLimits.maxBackoff)), found \(reader.value(b))")
             } else {
                 policy.backoff = factor
             }
@@ -470,7 +471,7 @@ package struct PipelineDecoder {
         }
         var entries: [EnvEntry] = []
         for (keyID, valueID) in reader.document.entries(of: id) {
-            let key = reader[keyID]
+            let key = (mark: reader[keyID].mark, value: reader.value(keyID))
             if !Self.isEnvName(key.value) {
                 reader.error(key.mark, "'\(key.value)' in \(what) is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)")
                 continue
@@ -480,7 +481,9 @@ package struct PipelineDecoder {
                 continue
             }
             let value = reader[valueID]
-            if secretsDeclared.contains(key.value), value.kind == .scalar, !(value.value.mayHoldReference && value.value.contains("${{")) {
+            if secretsDeclared.contains(key.value), value.kind == .scalar,
+                !reader.value(valueID).mayHoldReference || !reader.value(valueID).contains("${{")
+            {
                 reader.error(key.mark, "'\(key.value)' in \(what) is a declared secret; its value must come from the environment, never from the file")
                 continue
             }
@@ -516,7 +519,7 @@ package struct PipelineDecoder {
             return nil
         }
         // Checked as written: an input substituted into shell text would run as code just the same.
-        let written = original[id].kind == .scalar ? original[id].value : text
+        let written = original[id].kind == .scalar ? original.value(of: id) : text
         if written.mayHoldReference, let open = written.range(of: "${{") {
             let offset = written.distance(from: written.startIndex, to: open.lowerBound)
             reader.silenced.remove(reader[id].mark)
@@ -578,11 +581,12 @@ package struct PipelineDecoder {
     /// The mark of a character inside a one-line scalar (plain or quoted); the scalar's own mark otherwise.
     package func markInside(_ id: NodeID, offset: Int) -> Mark {
         let node = reader[id]
+        let value = reader.value(id)
         switch node.style {
-        case .plain where !node.value.contains("\n"):
+        case .plain where !value.contains("\n"):
             return Mark(line: node.mark.line, column: node.mark.column + offset)
         case .singleQuoted, .doubleQuoted:
-            guard !node.value.prefix(offset).contains("\n"), !node.value.contains("\\"), !node.value.contains("'") else { return node.mark }
+            guard !value.prefix(offset).contains("\n"), !value.contains("\\"), !value.contains("'") else { return node.mark }
             return Mark(line: node.mark.line, column: node.mark.column + 1 + offset)
         default:
             return node.mark
