@@ -32,7 +32,7 @@ extension PipelineDecoder {
     /// `switch-after` names stages of the file that do not wait for the blue-green stage (which
     /// would then wait for them forever).
     package static func checkSwitchAfter(_ pipeline: Pipeline, _ graph: StageGraph, _ decoder: inout PipelineDecoder) {
-        let ids = pipeline.stages.map(\.id)
+        let ids = pipeline.stages.map { $0.id }
         for (node, stage) in pipeline.stages.enumerated() {
             guard case .blueGreen(let spec) = stage.spec else { continue }
             let waiting = graph.descendants(of: node)

@@ -216,7 +216,8 @@ public enum PipelineLoader {
             decoder.reader.error(stages[i].mark(of: "id"), "duplicate stage id '\(stages[i].id)' (first defined at \(place))", in: stages[i].origin)
             ok = false
         }
-        let ids = stages.map(\.id)
+        // Closures, not key paths: `map(\.id)` copies each `Stage` to read one field.
+        let ids = stages.map { $0.id }
         for s in stages.indices where stages[s].needsWritten {
             for (i, need) in stages[s].needs.enumerated() where firstIndex[need] == nil {
                 let stage = stages[s]
@@ -236,7 +237,7 @@ public enum PipelineLoader {
         }
         guard ok else { return nil }
         do {
-            return try StageGraph(ids: ids, needs: stages.map(\.needs))
+            return try StageGraph(ids: ids, needs: stages.map { $0.needs })
         } catch {
             for path in error.paths {
                 let stage = pipeline.stage(path[0])
@@ -252,7 +253,7 @@ public enum PipelineLoader {
     /// Without a graph (it had errors), whether the producer runs first is not checked.
     /// - Parameter alone: a stage file checked alone: `env.*` and `secrets.*` are checked where it is included.
     package static func checkReferences(_ pipeline: Pipeline, _ graph: StageGraph?, _ decoder: inout PipelineDecoder, alone: Bool = false) {
-        let ids = pipeline.stages.map(\.id)
+        let ids = pipeline.stages.map { $0.id }
         let envNames = pipeline.env.map(\.name)
         var ancestorCache: [String: Set<Int>] = [:]
         // The first stage of each id (as `pipeline.stage(_:)` finds it), built once: a file with

@@ -23,18 +23,21 @@ public enum Linter {
     /// - Complexity: O(S · (V + E)) for S stages of the kinds the ordering rules look at.
     public static func lint(_ pipeline: Pipeline, graph: StageGraph) -> [Diagnostic] {
         var out: [Diagnostic] = []
+        // Stages are read in place, by index: a `Stage` copied out of the array costs a retain
+        // (and a release) of each of its fields.
         let stages = pipeline.stages
-        var current: Stage?
+        var current: Int?
         func warn(_ rule: Rule, _ mark: Mark, _ message: String) {
             // A rule the stage lists in `allow` is accepted for it.
-            if let current, current.allow.contains(rule.rawValue) { return }
+            if let current, stages[current].allow.contains(rule.rawValue) { return }
             // A stage of an included file is reported there (with where it was included from).
-            let origin = current?.origin
+            let origin = current.flatMap { stages[$0].origin }
             out.append(
                 Diagnostic(
                     .warning, path: origin?.path ?? pipeline.path, mark: mark, message: message, code: rule.rawValue, includedFrom: origin?.includedFrom ?? []))
         }
-        func nodes(_ kinds: Set<StageKind>) -> [Int] { stages.indices.filter { kinds.contains(stages[$0].kind) } }
+        // A list, not a `Set<StageKind>`: a few comparisons per stage cost less than hashing.
+        func nodes(_ kinds: [StageKind]) -> [Int] { stages.indices.filter { kinds.contains(stages[$0].kind) } }
         let backends = nodes([.backend])
         let preparations = nodes([.envPresync, .infraPrecheck, .migrate])
         let deploys = nodes([.backend, .frontend, .canary, .blueGreen])
@@ -46,87 +49,87 @@ public enum Linter {
             return result
         }
 
-        for (i, stage) in stages.enumerated() {
-            current = stage
-            let name = "'\(stage.id)'"
-            switch stage.kind {
+        for i in stages.indices {
+            current = i
+            let name = "'\(stages[i].id)'"
+            switch stages[i].kind {
             case .frontend:
                 for b in backends where !ancestors(i).contains(b) {
                     warn(
-                        .frontendBeforeBackend, stage.mark(of: "needs"),
+                        .frontendBeforeBackend, stages[i].mark(of: "needs"),
                         "frontend \(name) does not need backend '\(stages[b].id)': the new UI could call an API that is not deployed yet")
                 }
             case .canary:
-                if case .canary(let spec) = stage.spec {
+                if case .canary(let spec) = stages[i].spec {
                     if spec.analysis.isEmpty {
                         warn(
-                            .canaryWithoutAnalysis, stage.mark(of: "kind"),
+                            .canaryWithoutAnalysis, stages[i].mark(of: "kind"),
                             "canary \(name) has no 'analysis': traffic would shift without any metric able to stop it")
                     }
                     if let last = spec.percents.last, last != 100 {
                         warn(
-                            .canaryNotTo100, stage.mark(of: "steps"),
+                            .canaryNotTo100, stages[i].mark(of: "steps"),
                             "canary \(name) ends at \(last)%: the new version never takes all traffic; end the steps at 100")
                     }
                 }
             case .migrate:
-                if case .migrate(let spec) = stage.spec, spec.backup == nil {
+                if case .migrate(let spec) = stages[i].spec, spec.backup == nil {
                     warn(
-                        .migrateWithoutBackup, stage.mark(of: "kind"),
+                        .migrateWithoutBackup, stages[i].mark(of: "kind"),
                         "migrate \(name) has no 'backup': take one right before migrating so a failed migration can be restored")
                 }
-                if let rollback = stage.rollback, Self.isRelativeDowngrade(rollback.source) {
+                if let rollback = stages[i].rollback, Self.isRelativeDowngrade(rollback.source) {
                     warn(
-                        .relativeDowngrade, stage.mark(of: "rollback"),
+                        .relativeDowngrade, stages[i].mark(of: "rollback"),
                         "the rollback of migrate \(name) downgrades by one step ('-1'): after a failed migration it would remove the previous, live revision; record the revision before migrating (an output) and downgrade to it"
                     )
                 }
             default: break
             }
-            if stage.kind.isDeploy {
+            if stages[i].kind.isDeploy {
                 // A blue-green stage's switch also waits for its `switch-after` stages: what they
                 // prepare is ready before any traffic reaches the new release.
                 var before = ancestors(i)
-                if case .blueGreen(let spec) = stage.spec {
+                if case .blueGreen(let spec) = stages[i].spec {
                     for id in spec.switchAfter { if let n = graph.index[id] { before.formUnion(ancestors(n).union([n])) } }
                 }
                 for p in preparations where !before.contains(p) && p != i {
                     let reason =
-                        stage.kind == .blueGreen
+                        stages[i].kind == .blueGreen
                         ? "its switch could send traffic to the new release before its config, infrastructure or schema is ready (deploying the idle colour takes no traffic; switching does)"
                         : "code could ship before its config, infrastructure or schema is ready"
                     warn(
-                        .deployBeforePrepare, stage.mark(of: "needs"),
-                        "\(stage.kind.rawValue) \(name) does not need \(stages[p].kind.rawValue) '\(stages[p].id)': \(reason)")
+                        .deployBeforePrepare, stages[i].mark(of: "needs"),
+                        "\(stages[i].kind.rawValue) \(name) does not need \(stages[p].kind.rawValue) '\(stages[p].id)': \(reason)")
                 }
             }
             let restorable: Bool = {
-                if case .migrate(let spec) = stage.spec { return spec.restore != nil }
+                if case .migrate(let spec) = stages[i].spec { return spec.restore != nil }
                 return false
             }()
-            if [.backend, .frontend, .migrate].contains(stage.kind), stage.rollback == nil, !restorable {
+            if stages[i].kind == .backend || stages[i].kind == .frontend || stages[i].kind == .migrate, stages[i].rollback == nil, !restorable {
                 warn(
-                    .missingRollback, stage.mark(of: "kind"),
-                    "\(stage.kind.rawValue) \(name) has no 'rollback': a later failure could not undo it")
+                    .missingRollback, stages[i].mark(of: "kind"),
+                    "\(stages[i].kind.rawValue) \(name) has no 'rollback': a later failure could not undo it")
             }
-            if let window = stage.gate?.window, window.start < 9 * 60, window.end > 8 * 60 || window.end < window.start {
+            if let window = stages[i].gate?.window, window.start < 9 * 60, window.end > 8 * 60 || window.end < window.start {
                 warn(
-                    .windowInPeak, stage.mark(of: "gate"),
+                    .windowInPeak, stages[i].mark(of: "gate"),
                     "the deploy window of \(name) includes the 08:00-09:00 morning peak; prefer 10:00-17:00")
             }
-            if stage.retry.attempts > 1, stage.retry.delay > stage.retry.maxDelay {
+            if stages[i].retry.attempts > 1, stages[i].retry.delay > stages[i].retry.maxDelay {
                 warn(
-                    .retryDelayCapped, stage.mark(of: "retry"),
-                    "the retry delay of \(name) (\(stage.retry.delay)) is longer than its max-delay (\(stage.retry.maxDelay)): every retry waits \(stage.retry.maxDelay); raise max-delay or shorten delay"
+                    .retryDelayCapped, stages[i].mark(of: "retry"),
+                    "the retry delay of \(name) (\(stages[i].retry.delay)) is longer than its max-delay (\(stages[i].retry.maxDelay)): every retry waits \(stages[i].retry.maxDelay); raise max-delay or shorten delay"
                 )
             }
-            if !stage.reversible {
+            if !stages[i].reversible {
                 let later = graph.descendants(of: i)
                 let earlierWithRollback = ancestors(i).filter { stages[$0].rollback != nil }.sorted()
                 if !later.isEmpty, !earlierWithRollback.isEmpty {
                     let names = earlierWithRollback.map { "'\(stages[$0].id)'" }.joined(separator: ", ")
                     warn(
-                        .irreversibleCrossing, stage.mark(of: "reversible"),
+                        .irreversibleCrossing, stages[i].mark(of: "reversible"),
                         "\(name) is not reversible: if a later stage fails, rollback stops here and \(names) stay applied; plan that deploy separately")
                 }
             }
@@ -136,10 +139,10 @@ public enum Linter {
             let verifies = nodes([.verify])
             let covered = verifies.contains { v in deploys.allSatisfy { ancestors(v).contains($0) } }
             if !covered {
-                let last = stages[deploys.last!]
+                let last = deploys.last!
                 current = last
                 warn(
-                    .noVerify, last.mark(of: "kind"),
+                    .noVerify, stages[last].mark(of: "kind"),
                     verifies.isEmpty
                         ? "no 'verify' stage: nothing checks the service works after the deploy"
                         : "no 'verify' stage needs every deploy stage: the last deploy is never checked")
