@@ -34,6 +34,8 @@ struct Validate: ParsableCommand {
         var all: [Diagnostic] = []
         var sources: [String: [UInt8]] = [:]
         var invalid = false
+        // Every model loaded, kept until the process ends (see the end of this function).
+        var models: [[LoadedPipeline]] = []
         var options = try choice.options(strict: strict)
         options.acceptStageFile = true
         for file in files {
@@ -55,6 +57,7 @@ struct Validate: ParsableCommand {
                 if preflight.contains(where: { $0.severity == .error }) { invalid = true }
                 sources = Load.sources(of: preflight, known: sources)
                 all += preflight
+                models.append(each)
             } catch {
                 invalid = true
                 all += error.diagnostics
@@ -79,6 +82,15 @@ struct Validate: ParsableCommand {
                 Terminal.err(summary + "\n")
             }
         }
-        if invalid { throw ExitCode(2) }
+        // The process ends here, right after its output (written unbuffered, nothing is left to
+        // flush): the kernel takes the memory back at once, where releasing the models field by
+        // field would cost more than linting them (issue 15).
+        withExtendedLifetime(models) { endProcess(status: invalid ? 2 : 0) }
     }
+}
+
+/// Ends the process at once with `status` (the C library's `exit`: stdio is flushed, nothing of
+/// Swift is torn down). Out here, where `exit` is not `ParsableCommand.exit(withError:)`.
+private func endProcess(status: Int32) -> Never {
+    exit(status)
 }
