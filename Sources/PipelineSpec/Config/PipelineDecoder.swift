@@ -162,8 +162,7 @@ package struct PipelineDecoder {
         var stageID = ""
         var kind = StageKind.command
         for (keyID, valueID) in reader.document.entries(of: id) {
-            switch reader.document.withBytes(of: keyID, { StageKey.table.key($0) }) {
-            case .id?:
+            if reader.scalar(keyID, is: StageKey.id.rawValue) {
                 if let value = reader.string(valueID, "'id'") {
                     stageID = scoped(value)
                     if !Self.isStageID(value) {
@@ -172,19 +171,18 @@ package struct PipelineDecoder {
                         reader.error(reader[valueID].mark, "stage id '\(stageID)' (prefix '\(prefix)' and '\(value)') is longer than 63 characters")
                     }
                 }
-            case .kind?:
-                let names = StageKind.allCases.map(\.rawValue)
+            } else if reader.scalar(keyID, is: StageKey.kind.rawValue) {
                 if let value = reader.string(valueID, "'kind'") {
                     if let known = StageKind(rawValue: value) {
                         kind = known
                     } else {
+                        let names = StageKind.allCases.map(\.rawValue)
                         reader.error(
                             reader[valueID].mark,
                             "unknown stage kind '\(value)'; expected one of: \(names.joined(separator: ", "))" + Suggestion.didYouMean(value, among: names))
                         return nil
                     }
                 }
-            default: break
             }
         }
         let label = stageID.isEmpty ? "a stage" : "stage '\(stageID)'"
@@ -214,9 +212,12 @@ package struct PipelineDecoder {
             stage.needs = items.map { scoped($0.0) }
             stage.needsWritten = true
             stage.needMarks = items.map(\.1)
-            var seen = Set<String>()
-            for (need, mark) in items where !seen.insert(need).inserted {
-                reader.error(mark, "\(label) lists '\(need)' twice in 'needs'")
+            // Most stages need one stage or none: no set to build.
+            if items.count > 1 {
+                var seen = Set<String>()
+                for (need, mark) in items where !seen.insert(need).inserted {
+                    reader.error(mark, "\(label) lists '\(need)' twice in 'needs'")
+                }
             }
         }
         stage.run = fields[.run].flatMap { script($0, "'run' of \(label)") }

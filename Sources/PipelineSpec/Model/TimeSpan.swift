@@ -14,33 +14,44 @@ public struct TimeSpan: Sendable, Hashable, Comparable, CustomStringConvertible 
     /// Parses `1h30m`, `90s`, `500ms`: units h, m, s, ms, in that order, each at most once.
     /// - Returns: nil when the text is not a duration.
     public init?(parsing text: String) {
-        // On bytes, with no allocation: every stage's `timeout` is parsed.
+        var text = text
+        guard let total = text.withUTF8({ Self.milliseconds(in: $0) }) else { return nil }
+        milliseconds = total
+    }
+
+    /// The milliseconds `bytes` spell, or nil. On a buffer, by index, with no allocation: every
+    /// stage's `timeout` is parsed.
+    private static func milliseconds(in bytes: UnsafeBufferPointer<UInt8>) -> Int? {
+        guard !bytes.isEmpty else { return nil }
         var total = 0
         var nextUnit = 0
-        var bytes = Substring(text).utf8[...]
-        guard !bytes.isEmpty else { return nil }
-        while !bytes.isEmpty {
-            let digits = bytes.prefix { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
-            guard !digits.isEmpty, digits.count <= 9 else { return nil }
-            bytes = bytes.dropFirst(digits.count)
-            let letters = bytes.prefix { $0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z") }
-            bytes = bytes.dropFirst(letters.count)
+        var i = 0
+        while i < bytes.count {
+            var number = 0
+            let digitsStart = i
+            while i < bytes.count, bytes[i] >= UInt8(ascii: "0"), bytes[i] <= UInt8(ascii: "9") {
+                number = number * 10 + Int(bytes[i] - UInt8(ascii: "0"))
+                i += 1
+                guard i - digitsStart <= 9 else { return nil }
+            }
+            guard i > digitsStart else { return nil }
+            let lettersStart = i
+            while i < bytes.count, bytes[i] >= UInt8(ascii: "a"), bytes[i] <= UInt8(ascii: "z") { i += 1 }
             // h, m, s, ms: the unit's index in that order, and its size.
             let index: Int
             let size: Int
-            switch (letters.count, letters.first) {
+            switch (i - lettersStart, lettersStart < i ? bytes[lettersStart] : 0) {
             case (1, UInt8(ascii: "h")): (index, size) = (0, 3_600_000)
             case (1, UInt8(ascii: "m")): (index, size) = (1, 60_000)
             case (1, UInt8(ascii: "s")): (index, size) = (2, 1000)
-            case (2, UInt8(ascii: "m")) where letters.last == UInt8(ascii: "s"): (index, size) = (3, 1)
+            case (2, UInt8(ascii: "m")) where bytes[lettersStart + 1] == UInt8(ascii: "s"): (index, size) = (3, 1)
             default: return nil
             }
             guard index >= nextUnit else { return nil }
-            let number = digits.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
             total += number * size
             nextUnit = index + 1
         }
-        milliseconds = total
+        return total
     }
 
     /// The shortest spelling: `1h30m`, `90s` stays `1m30s`, `500ms`.
