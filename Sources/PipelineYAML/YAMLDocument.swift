@@ -136,19 +136,11 @@ public struct YAMLDocument: Sendable {
     }
 
     /// The entries of a mapping node, in the order written. Duplicate keys were already removed.
-    /// - Complexity: O(n) in the number of entries.
-    @inlinable public func entries(of id: NodeID) -> [(key: NodeID, value: NodeID)] {
+    /// A view of ``children`` (no array is built).
+    @inlinable public func entries(of id: NodeID) -> MappingEntries {
         let node = nodes[Int(id)]
         precondition(node.kind == .mapping)
-        var result: [(key: NodeID, value: NodeID)] = []
-        result.reserveCapacity(Int(node.count) / 2)
-        var index = Int(node.start)
-        let end = index + Int(node.count)
-        while index < end {
-            result.append((children[index], children[index + 1]))
-            index += 2
-        }
-        return result
+        return MappingEntries(children: children[Int(node.start)..<Int(node.start + node.count)])
     }
 
     /// The items of a sequence node, in order.
@@ -156,6 +148,22 @@ public struct YAMLDocument: Sendable {
         let node = nodes[Int(id)]
         precondition(node.kind == .sequence)
         return children[Int(node.start)..<Int(node.start + node.count)]
+    }
+}
+
+/// The entries of a mapping, key and value, in the order written: a view of the document's
+/// child list, which stores them as key, value, key, value…
+public struct MappingEntries: RandomAccessCollection, Sendable {
+    @usableFromInline let children: ArraySlice<NodeID>
+
+    @inlinable init(children: ArraySlice<NodeID>) { self.children = children }
+
+    @inlinable public var startIndex: Int { 0 }
+    @inlinable public var endIndex: Int { children.count / 2 }
+
+    @inlinable public subscript(position: Int) -> (key: NodeID, value: NodeID) {
+        let at = children.startIndex + 2 * position
+        return (children[at], children[at + 1])
     }
 }
 

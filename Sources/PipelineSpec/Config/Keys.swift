@@ -46,6 +46,18 @@ public enum StageKey: String, CaseIterable, Sendable {
         .id, .name, .description, .kind, .needs, .rollback, .timeout, .retry, .env, .gate, .outputs, .idempotent, .shell, .if, .allow,
     ]
 
+    /// Every key a stage of `kind` accepts (the common ones first) and every key it requires
+    /// (`id` first), built once per kind: every stage is decoded with them.
+    package static func accepted(by kind: StageKind) -> (allowed: [StageKey], required: [StageKey]) {
+        for entry in acceptedByKind where entry.kind == kind { return (entry.allowed, entry.required) }
+        preconditionFailure("every stage kind is in acceptedByKind")
+    }
+
+    private static let acceptedByKind: [(kind: StageKind, allowed: [StageKey], required: [StageKey])] = StageKind.allCases.map { kind in
+        let specific = specific(to: kind)
+        return (kind, common + specific.allowed, [.id] + specific.required)
+    }
+
     /// The kind-specific keys a stage of `kind` accepts, and which of them are required.
     package static func specific(to kind: StageKind) -> (allowed: [StageKey], required: [StageKey]) {
         switch kind {

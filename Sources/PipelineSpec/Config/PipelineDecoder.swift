@@ -186,16 +186,16 @@ package struct PipelineDecoder {
             }
         }
         let label = stageID.isEmpty ? "a stage" : "stage '\(stageID)'"
-        let specific = StageKey.specific(to: kind)
+        let accepted = StageKey.accepted(by: kind)
         guard
             let fields = reader.fields(
-                id, label, StageKey.self, allowed: StageKey.common + specific.allowed,
+                id, label, StageKey.self, allowed: accepted.allowed,
                 misplaced: { key in
                     let owners = key.kinds.map { "'\($0.rawValue)'" }.joined(separator: ", ")
                     return "'\(key.rawValue)' does not apply to a '\(kind.rawValue)' stage; it belongs to \(owners) stages"
                 })
         else { return nil }
-        reader.require(fields, [.id] + specific.required, in: label)
+        reader.require(fields, accepted.required, in: label)
         if kind == .verify, fields[.http] == nil, fields[.smoke] == nil {
             reader.error(fields.mark, "\(label) needs 'http', 'smoke' or both: a verify stage must check something")
         }
