@@ -218,13 +218,23 @@ public enum PipelineLoader {
         }
         // Closures, not key paths: `map(\.id)` copies each `Stage` to read one field.
         let ids = stages.map { $0.id }
-        for s in stages.indices where stages[s].needsWritten {
-            for (i, need) in stages[s].needs.enumerated() where firstIndex[need] == nil {
-                let stage = stages[s]
-                let mark = i < stage.needMarks.count ? stage.needMarks[i] : stage.mark
-                decoder.reader.error(mark, "stage '\(stage.id)' needs unknown stage '\(need)'" + Suggestion.didYouMean(need, among: ids), in: stage.origin)
-                ok = false
+        // Each need as a node number, looked up once here (the graph is built from them).
+        var needIndices: [[Int]] = []
+        needIndices.reserveCapacity(stages.count)
+        for s in stages.indices {
+            var numbers: [Int] = []
+            numbers.reserveCapacity(stages[s].needs.count)
+            for (i, need) in stages[s].needs.enumerated() {
+                if let number = firstIndex[need] {
+                    numbers.append(number)
+                } else if stages[s].needsWritten {
+                    let stage = stages[s]
+                    let mark = i < stage.needMarks.count ? stage.needMarks[i] : stage.mark
+                    decoder.reader.error(mark, "stage '\(stage.id)' needs unknown stage '\(need)'" + Suggestion.didYouMean(need, among: ids), in: stage.origin)
+                    ok = false
+                }
             }
+            needIndices.append(numbers)
         }
         // An include entry's `needs` are written in the including file.
         for include in pipeline.includes {
@@ -237,7 +247,10 @@ public enum PipelineLoader {
         }
         guard ok else { return nil }
         do {
-            return try StageGraph(ids: ids, needs: stages.map { $0.needs })
+            // A stage without an id (already an error) is not in `firstIndex`: the graph then
+            // numbers every id itself, as it always has.
+            if ids.contains(where: { $0.isEmpty }) { return try StageGraph(ids: ids, needs: stages.map { $0.needs }) }
+            return try StageGraph(ids: ids, index: firstIndex, needs: needIndices)
         } catch {
             for path in error.paths {
                 let stage = pipeline.stage(path[0])

@@ -26,7 +26,14 @@ public struct StageGraph: Sendable {
         var index: [String: Int] = [:]
         index.reserveCapacity(ids.count)
         for (i, id) in ids.enumerated() { index[id] = i }
-        let needIndices = needs.map { $0.compactMap { index[$0] } }
+        try self.init(ids: ids, index: index, needs: needs.map { $0.compactMap { index[$0] } })
+    }
+
+    /// Builds the graph from ids that are unique, the node number of each, and each node's needs
+    /// as node numbers: what the loader has already worked out while checking the needs.
+    /// - Throws: ``Cycle`` with the whole path when the needs loop.
+    /// - Complexity: O(V + E).
+    package init(ids: [String], index: [String: Int], needs needIndices: [[Int]]) throws(Cycle) {
         var dependents = [[Int]](repeating: [], count: ids.count)
         var indegree = [Int](repeating: 0, count: ids.count)
         for (node, list) in needIndices.enumerated() {
