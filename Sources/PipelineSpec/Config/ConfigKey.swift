@@ -59,13 +59,15 @@ package struct KeyTable<K: ConfigKey>: Sendable {
     package func key(_ bytes: UnsafeBufferPointer<UInt8>) -> K? {
         let length = bytes.count
         guard length + 1 < lengthStart.count else { return nil }
-        candidates: for slot in lengthStart[length]..<lengthStart[length + 1] {
-            let ordinal = byLength[slot]
-            let start = nameStart[ordinal]
-            for i in 0..<length where nameBytes[start + i] != bytes[i] { continue candidates }
-            return cases[ordinal]
+        return nameBytes.withUnsafeBufferPointer { names in
+            candidates: for slot in lengthStart[length]..<lengthStart[length + 1] {
+                let ordinal = byLength[slot]
+                let start = nameStart[ordinal]
+                for i in 0..<length where names[start + i] != bytes[i] { continue candidates }
+                return cases[ordinal]
+            }
+            return nil
         }
-        return nil
     }
 
     /// The key named `name`, if it is one.

@@ -162,7 +162,9 @@ package struct PipelineDecoder {
         var stageID = ""
         var kind = StageKind.command
         for (keyID, valueID) in reader.document.entries(of: id) {
-            if reader.scalar(keyID, is: StageKey.id.rawValue) {
+            // By length first: most keys are neither, and are passed over without a comparison.
+            let length = reader[keyID].byteCount
+            if length == 2, reader.scalar(keyID, is: StageKey.id.rawValue) {
                 if let value = reader.string(valueID, "'id'") {
                     stageID = scoped(value)
                     if !Self.isStageID(value) {
@@ -171,7 +173,7 @@ package struct PipelineDecoder {
                         reader.error(reader[valueID].mark, "stage id '\(stageID)' (prefix '\(prefix)' and '\(value)') is longer than 63 characters")
                     }
                 }
-            } else if reader.scalar(keyID, is: StageKey.kind.rawValue) {
+            } else if length == 4, reader.scalar(keyID, is: StageKey.kind.rawValue) {
                 if let value = reader.string(valueID, "'kind'") {
                     if let known = StageKind(rawValue: value) {
                         kind = known
