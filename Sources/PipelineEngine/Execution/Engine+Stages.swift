@@ -11,17 +11,17 @@ extension DeployEngine {
             openStages.sort { positionInOrder[$0] < positionInOrder[$1] }
             openDirty = false
         }
-        var active = openStages.filter { node in
+        var active = 0
+        for node in openStages {
             switch stages[node].phase {
-            case .running, .gateCheck: return !stages[node].parkedAtSwitch
-            default: return false
+            case .running, .gateCheck: if !stages[node].parkedAtSwitch { active += 1 }
+            default: break
             }
-        }.count
+        }
         // Group commit: every attempt this pass starts is journaled first, and the first spawn's
         // flush makes all of them (and the ends that freed their slots) durable with one fdatasync.
         var starting: [Int] = []
         for node in openStages {
-            let stage = pipeline.stages[node]
             switch stages[node].phase {
             case .pending:
                 guard accepting else { continue }
@@ -39,7 +39,7 @@ extension DeployEngine {
                 progressed = true
             case .ready:
                 guard accepting, active < maxParallel else { continue }
-                if try beginAttempt(node, stage) { starting.append(node) }
+                if try beginAttempt(node, pipeline.stages[node]) { starting.append(node) }
                 active += 1
                 progressed = true
             case .running(let index) where stages[node].parkedAtSwitch:

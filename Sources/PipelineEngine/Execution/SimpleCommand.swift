@@ -58,26 +58,23 @@ struct SimpleCommand: Equatable {
         if shellWords.contains(name), !(words.count == 1 && sameAsProgram.contains(name)) { return nil }
         guard shellIsDash else { return nil }
         var path: String?
-        var pwd: String?
-        var found = false
-        for entry in environment {
-            guard let equals = entry.utf8.firstIndex(of: UInt8(ascii: "=")) else { return nil }
-            let key = entry[..<equals]
-            guard isShellName(key), key != "IFS", key != "OPTIND" else { return nil }
-            if key == "PATH" { path = String(entry[entry.index(after: equals)...]) }
-            if key == "PWD" { pwd = String(entry[entry.index(after: equals)...]) }
+        var pwd: (index: Int, value: String)?
+        for (index, entry) in environment.enumerated() {
+            guard let name = shellName(entry), !name.elementsEqual("IFS".utf8), !name.elementsEqual("OPTIND".utf8) else { return nil }
+            if name.elementsEqual("PATH".utf8) { path = String(entry.utf8.dropFirst(5))! }
+            if name.elementsEqual("PWD".utf8) { pwd = (index, String(entry.utf8.dropFirst(4))!) }
         }
         let base = directory ?? FileManager.default.currentDirectoryPath
         let file: String
-        if name.contains("/") {
+        if name.utf8.contains(UInt8(ascii: "/")) {
             guard isExecutableFile(name, in: base) else { return nil }
             file = name
         } else {
             // dash's search; an entry with `%` has a meaning of its own there: leave it to the shell.
-            guard let path, !path.contains("%") else { return nil }
+            guard let path, !path.utf8.contains(UInt8(ascii: "%")) else { return nil }
             var hit: String?
-            for entry in path.split(separator: ":", omittingEmptySubsequences: false) {
-                let candidate = (entry.isEmpty ? "." : String(entry)) + "/" + name
+            for entry in path.utf8.split(separator: UInt8(ascii: ":"), omittingEmptySubsequences: false) {
+                let candidate = (entry.isEmpty ? "." : String(entry)!) + "/" + name
                 if isExecutableFile(candidate, in: base) {
                     hit = candidate
                     break
@@ -87,12 +84,8 @@ struct SimpleCommand: Equatable {
             file = hit
         }
         var environment = environment
-        let shellPWD = workingDirectoryName(inherited: pwd, directory: base)
-        if let index = environment.firstIndex(where: { $0.hasPrefix("PWD=") }) {
-            environment[index] = "PWD=" + shellPWD
-            found = true
-        }
-        if !found { environment.append("PWD=" + shellPWD) }
+        let shellPWD = "PWD=" + workingDirectoryName(inherited: pwd?.value, directory: base)
+        if let pwd { environment[pwd.index] = shellPWD } else { environment.append(shellPWD) }
         return SimpleCommand(path: file, argv: words, environment: environment)
     }
 
@@ -127,11 +120,17 @@ struct SimpleCommand: Equatable {
         }
     }
 
-    /// `[A-Za-z_][A-Za-z0-9_]*`: the names a shell keeps in the environment it passes on.
-    static func isShellName(_ name: Substring) -> Bool {
-        guard let first = name.utf8.first, first == UInt8(ascii: "_") || (first | 0x20 >= UInt8(ascii: "a") && first | 0x20 <= UInt8(ascii: "z"))
-        else { return false }
-        return name.utf8.allSatisfy { $0 == UInt8(ascii: "_") || ($0 | 0x20 >= UInt8(ascii: "a") && $0 | 0x20 <= UInt8(ascii: "z")) || ($0 >= 48 && $0 <= 57) }
+    /// The name of a `NAME=value` entry when it is a shell name (`[A-Za-z_][A-Za-z0-9_]*`, the names
+    /// a shell keeps in the environment it passes on), else nil.
+    static func shellName(_ entry: String) -> Substring.UTF8View? {
+        let bytes = Substring(entry).utf8
+        guard let equals = bytes.firstIndex(of: UInt8(ascii: "=")), equals != bytes.startIndex else { return nil }
+        let name = bytes[..<equals]
+        for (offset, byte) in name.enumerated() {
+            let letter = byte == UInt8(ascii: "_") || (byte | 0x20 >= UInt8(ascii: "a") && byte | 0x20 <= UInt8(ascii: "z"))
+            guard letter || (offset > 0 && byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) else { return nil }
+        }
+        return name
     }
 
     /// Whether `path` (relative to `base` unless absolute) is a regular file this user may execute.
