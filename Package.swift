@@ -18,12 +18,13 @@ let package = Package(
             pkgConfig: "yaml-0.1",
             providers: [.apt(["libyaml-dev"])]
         ),
-        // The system libpq (Debian: libpq-dev), for the PostgreSQL state store.
-        .systemLibrary(
-            name: "CLibPQ",
-            pkgConfig: "libpq",
-            providers: [.apt(["libpq-dev"])]
-        ),
+        // The system libpq (Debian: libpq-dev), for the PostgreSQL state store: its header at build
+        // time, the library loaded (dlopen) when a `--state postgres://…` first connects, so no
+        // other command pays for loading it.
+        .target(name: "CLibPQ"),
+        // HTTP (probes, webhooks, Prometheus) through the system libcurl (Debian: libcurl4, headers
+        // from libcurl4-openssl-dev), loaded when the first request runs, like libpq.
+        .target(name: "CHTTP"),
         // The only target that touches C: turns libyaml events into located Swift nodes.
         .target(name: "PipelineYAML", dependencies: ["CYAML"]),
         // System calls Swift cannot reach directly: signalfd, wait-status macros, posix_spawn attributes.
@@ -34,7 +35,7 @@ let package = Package(
         // The engine: journal, state store, execution, stage kinds. Builds on the spec, never the reverse.
         .target(
             name: "PipelineEngine",
-            dependencies: ["PipelineSpec", "CSystem", "CLibPQ", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["PipelineSpec", "CSystem", "CLibPQ", "CHTTP", .product(name: "Crypto", package: "swift-crypto")]
         ),
         // Both as one import (tests, the fuzz target).
         .target(name: "PipelineKit", dependencies: ["PipelineSpec", "PipelineEngine"]),

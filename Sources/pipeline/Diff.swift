@@ -7,6 +7,7 @@ enum DiffFormat: String, CaseIterable, ExpressibleByArgument { case text, markdo
 
 struct Diff: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "diff",
         abstract: "What changed between two versions of a pipeline file: stages added, removed and changed, with script and gate changes.",
         discussion:
             "Both files are read with the same --env and --input. Exit status: 0 (with --detailed-exitcode: 0 no change, 1 error, 2 changed); without it, 2 when a file is invalid."

@@ -4,7 +4,7 @@ import PipelineEngine
 import PipelineSpec
 
 struct History: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List recorded runs, newest first, as an aligned table with durations.")
+    static let configuration = CommandConfiguration(commandName: "history", abstract: "List recorded runs, newest first, as an aligned table with durations.")
 
     @Option(help: "Where runs are recorded.")
     var stateDir = ".pipeline"

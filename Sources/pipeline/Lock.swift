@@ -6,6 +6,7 @@ import PipelineSpec
 /// `pipeline lock status|release`: the leases of a shared state store.
 struct Lock: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "lock",
         abstract: "Show or force-release the lease of a pipeline in a --state postgres:// database.",
         subcommands: [LockStatus.self, LockRelease.self])
 

@@ -5,6 +5,7 @@ extension PlanRenderer.Format: ExpressibleByArgument {}
 
 struct Plan: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "plan",
         abstract: "Show what a pipeline will run: stages in parallel waves with gates, retries, timeouts and rollbacks.",
         discussion:
             "Formats: text (terminal), markdown (paste into a pull request), mermaid, dot (Graphviz), json (stable shape, see docs/format.md). Stages from included stage files say where they come from; a stage with 'if:' shows its condition and, with the inputs and environment chosen (--env, --input), whether it runs. Exit status: 0, or 2 when the file is invalid."

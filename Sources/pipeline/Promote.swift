@@ -5,6 +5,7 @@ import PipelineSpec
 
 struct Promote: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "promote",
         abstract: "End the current bake or pause of a run's canary (or its watch) and move to the next step, from any terminal or machine.",
         discussion: """
             A running canary or watch takes the request through the state store (--state-dir, or --state URL) within a second. \
@@ -30,6 +31,7 @@ struct Promote: ParsableCommand {
 
 struct Abort: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "abort",
         abstract: "Stop a run's canary (or watch): traffic to 0% and the run rolls back, from any terminal or machine.",
         discussion: """
             A running canary or watch takes the request through the state store (--state-dir, or --state URL) within a second; \

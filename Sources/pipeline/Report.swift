@@ -8,6 +8,7 @@ enum ReportFormat: String, CaseIterable, ExpressibleByArgument { case html, juni
 
 struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "report",
         abstract: "Write a report of a recorded run: html (one self-contained page with the timeline and metric charts), junit or markdown.",
         discussion: "Exit status: 0, or 2 when there is no such run or its journal cannot be read.")
 

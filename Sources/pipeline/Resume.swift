@@ -5,6 +5,7 @@ import PipelineSpec
 
 struct Resume: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "resume",
         abstract:
             "Continue an interrupted, waiting or abandoned run with the environment and inputs it started with; succeeded stages are not run again; a run stopped while rolling back finishes its rollback.",
         discussion: """

@@ -5,6 +5,7 @@ import PipelineSpec
 
 struct Rollback: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "rollback",
         abstract: "Undo a run from its journal alone: the stages that were running when it stopped first, then the completed ones in reverse order.",
         discussion: """
             Exit status: 0 rolled back (or already rolled back); 1 a failed run, rolled back cleanly; 2 invalid input, usage, \

@@ -5,6 +5,7 @@ import PipelineSpec
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "run",
         abstract: "Run a pipeline: stages as real processes, with gates, retries, timeouts and reverse-order rollback on failure.",
         discussion: """
             Exit status: 0 succeeded; 1 failed and rolled back cleanly; 2 invalid input, usage or lock held; \

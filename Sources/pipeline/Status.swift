@@ -4,7 +4,7 @@ import PipelineEngine
 import PipelineSpec
 
 struct Status: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show a run's state (default: the latest run).")
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "Show a run's state (default: the latest run).")
 
     @Argument(help: "The run id (default: the latest run).")
     var runID: String?

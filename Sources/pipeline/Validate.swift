@@ -7,6 +7,7 @@ extension DiagnosticRenderer.Format: ExpressibleByArgument {}
 
 struct Validate: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "validate",
         abstract: "Check pipeline files: syntax, keys, types, the stage graph, the deploy rules and the migration lint.",
         discussion: """
             Included stage files are checked with the pipeline that includes them. A stage file ('kind: stages') given alone is \

@@ -25,7 +25,7 @@ import Testing
         let release = try Self.releaseBinary()
         let libraries = try Self.ldd(release)
         #expect(!libraries.isEmpty)
-        for name in ["libswift", "libFoundation", "libdispatch", "libyaml"] {
+        for name in ["libswift", "libFoundation", "libdispatch", "libyaml", "libcurl", "libpq"] {
             #expect(!libraries.contains(name), "the release binary needs \(name): \(libraries)")
         }
         // What the debug binary loads from the toolchain and libyaml: hidden below.
@@ -63,5 +63,56 @@ import Testing
         let run = try hidden(release, "run p.yml")
         #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
         #expect(box.read("a.out") == "ran a\n")
+    }
+
+    /// libcurl and libpq are loaded when first needed, not linked: with both made unloadable the
+    /// release binary still starts, validates and runs a pipeline that needs neither; a stage
+    /// that probes a URL fails with one line naming libcurl, and `--state postgres://…` exits 2
+    /// naming libpq.
+    @Test func libcurlAndLibpqAreLoadedOnlyWhenARunNeedsThem() throws {
+        let release = try Self.releaseBinary()
+        let box = try Sandbox(
+            """
+            version: 1
+            name: nohttp
+            stages:
+              - { id: a, kind: command, run: 'echo ran a > a.out' }
+            """)
+        defer { box.remove() }
+        try box.write(
+            "http.yml",
+            """
+            version: 1
+            name: http
+            stages:
+              - { id: check, kind: verify, http: { url: 'http://127.0.0.1:9/health', initial-delay: 0s, attempts: 1, failure-threshold: 1 } }
+            """)
+        // The libraries' real files, as the dynamic loader finds them: libpq, and both libcurl
+        // builds the loader tries (OpenSSL's, then GnuTLS's).
+        let found = try Binary.run(
+            executable: "/bin/sh", ["-c", "/sbin/ldconfig -p | awk '/(libcurl|libcurl-gnutls)\\.so\\.4 |libpq\\.so\\.5 /{print $NF}' | xargs -r readlink -f"])
+        let libraries = found.stdout.split(separator: "\n").map(String.init).filter { $0.hasPrefix("/") }
+        try #require(
+            libraries.contains { $0.contains("libcurl") } && libraries.contains { $0.contains("libpq") }, "libcurl or libpq not found: \(found.stdout)")
+        func hidden(_ command: String) throws -> Binary.Result {
+            let script = """
+                set -e
+                \(libraries.map { "mount --bind /dev/null '\($0)'" }.joined(separator: "\n"))
+                cd '\(box.dir.path)'
+                '\(release)' \(command)
+                """
+            return try Binary.run(executable: "/usr/bin/env", ["unshare", "--mount", "sh", "-c", script])
+        }
+        let version = try hidden("--version")
+        #expect(version.status == 0 && !version.stdout.isEmpty, "\(version.stderr)")
+        let run = try hidden("run p.yml")
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        #expect(box.read("a.out") == "ran a\n")
+        let probe = try hidden("run http.yml")
+        #expect(probe.status == 1, "\(probe.stdout)\(probe.stderr)")
+        #expect((probe.stdout + probe.stderr).contains("HTTP needs libcurl"), "\(probe.stdout)\(probe.stderr)")
+        let state = try hidden("run p.yml --state postgres://nobody@127.0.0.1:9/none")
+        #expect(state.status == 2, "\(state.stdout)\(state.stderr)")
+        #expect(state.stderr.contains("needs libpq"), "\(state.stderr)")
     }
 }

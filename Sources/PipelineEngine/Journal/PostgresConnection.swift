@@ -21,6 +21,7 @@ final class PostgresConnection: @unchecked Sendable {
     /// - Throws: ``EngineError`` (exit 2) with one line saying why.
     init(url: String) throws(EngineError) {
         redacted = Self.redact(url)
+        try Self.loadLibPQ()
         // Bounded waits: a database that does not answer must not hang a deploy.
         let conninfo =
             url + (url.contains("?") ? "&" : "?")
@@ -34,7 +35,16 @@ final class PostgresConnection: @unchecked Sendable {
         }
     }
 
-    deinit { PQfinish(connection) }
+    deinit { if let connection { PQfinish(connection) } }
+
+    /// libpq is loaded on first use, not linked: a `pipeline` without `--state postgres://…`
+    /// never pays for loading it (and what it pulls in) at start-up.
+    private static func loadLibPQ() throws(EngineError) {
+        var reason = [CChar](repeating: 0, count: 512)
+        guard pl_libpq_load(&reason, reason.count) != 0 else { return }
+        let why = String(decoding: reason.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        throw EngineError("the PostgreSQL state store needs libpq (Debian and Ubuntu: apt-get install libpq5): \(why)")
+    }
 
     /// `postgres://user:secret@host/db` → `postgres://user@host/db`.
     static func redact(_ url: String) -> String {

@@ -1,10 +1,9 @@
-import PipelineSpec
+internal import CHTTP
 import Foundation
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
+import PipelineSpec
 
 /// Native HTTP and TCP probes (no shelling out to curl), used by infra-precheck, verify and canary.
+/// HTTP goes through libcurl's library, loaded on the first request (see `CHTTP`).
 ///
 /// HTTP probes never follow redirects: the status judged is the one the probed URL answered
 /// (`expect: 302` can pass, and a health check redirected to a login page fails).
@@ -41,82 +40,51 @@ enum Probes {
         guard let target = URL(string: url), target.scheme == "http" || target.scheme == "https" else {
             return HTTPResult(status: nil, body: Data(), error: "'\(url)' is not an http(s) URL", milliseconds: 0)
         }
-        var request = URLRequest(url: target, cachePolicy: .reloadIgnoringLocalAndRemoteCacheData, timeoutInterval: Double(timeoutMs) / 1000)
-        request.httpMethod = method
-        if let body {
-            request.httpBody = body
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        }
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = Double(timeoutMs) / 1000
-        configuration.timeoutIntervalForResource = Double(timeoutMs) / 1000
-        // A delegate, not a completion handler: only a delegate is asked about redirects
-        // (swift-corelibs-foundation follows them without asking when a handler is given).
-        let box = ResultBox()
-        let session = URLSession(configuration: configuration, delegate: box, delegateQueue: nil)
-        defer { session.finishTasksAndInvalidate() }
-        let task = session.dataTask(with: request)
-        task.resume()
-        let giveUp = started + timeoutMs + 1000
-        while box.done.wait(timeout: .now() + .milliseconds(50)) == .timedOut {
-            if cancelled() {
-                task.cancel()
-                return HTTPResult(status: nil, body: Data(), error: "cancelled", milliseconds: EngineClock.monotonicMs() - started)
+        return withoutActuallyEscaping(cancelled) { cancelled in
+            let transfer = Transfer(cancelled: cancelled)
+            var status = 0
+            var location = [CChar](repeating: 0, count: 2048)
+            var error = [CChar](repeating: 0, count: 512)
+            let payload = body ?? Data()
+            let outcome = payload.withUnsafeBytes { bytes in
+                withExtendedLifetime(transfer) {
+                    pl_http_request(
+                        url, method, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), bytes.count,
+                        body == nil ? nil : "application/json", timeoutMs,
+                        { data, size, context in
+                            let transfer = Unmanaged<Transfer>.fromOpaque(context!).takeUnretainedValue()
+                            if let data { transfer.body.append(UnsafeRawPointer(data).assumingMemoryBound(to: UInt8.self), count: size) }
+                            return size
+                        },
+                        { context in Unmanaged<Transfer>.fromOpaque(context!).takeUnretainedValue().cancelled() ? 1 : 0 },
+                        Unmanaged.passUnretained(transfer).toOpaque(), &status, &location, location.count, &error, error.count)
+                }
             }
-            if EngineClock.monotonicMs() >= giveUp {
-                task.cancel()
-                return HTTPResult(
-                    status: nil, body: Data(), error: "timed out after \(TimeSpan(milliseconds: timeoutMs))", milliseconds: EngineClock.monotonicMs() - started)
+            let elapsed = EngineClock.monotonicMs() - started
+            switch Int(outcome) {
+            case Int(PL_HTTP_OK):
+                let sent = Self.string(location)
+                let redirect = (300..<400).contains(status) && !sent.isEmpty ? sent : nil
+                return HTTPResult(status: status, body: transfer.body, error: nil, milliseconds: elapsed, location: redirect)
+            case Int(PL_HTTP_CANCELLED):
+                return HTTPResult(status: nil, body: Data(), error: "cancelled", milliseconds: elapsed)
+            case Int(PL_HTTP_TIMED_OUT):
+                return HTTPResult(status: nil, body: Data(), error: "timed out after \(TimeSpan(milliseconds: timeoutMs))", milliseconds: elapsed)
+            default:
+                return HTTPResult(status: nil, body: Data(), error: Self.string(error), milliseconds: elapsed)
             }
         }
-        let elapsed = EngineClock.monotonicMs() - started
-        let (data, response, error) = box.get()
-        if let error {
-            let text = (error as NSError).code == NSURLErrorTimedOut ? "timed out after \(TimeSpan(milliseconds: timeoutMs))" : error.localizedDescription
-            return HTTPResult(status: nil, body: Data(), error: text, milliseconds: elapsed)
-        }
-        let status = response?.statusCode
-        let location = status.flatMap { (300..<400).contains($0) ? response?.value(forHTTPHeaderField: "Location") : nil }
-        return HTTPResult(status: status, body: data, error: nil, milliseconds: elapsed, location: location)
     }
 
-    /// Collects one task's answer, and refuses every redirect.
-    private final class ResultBox: NSObject, URLSessionDataDelegate, @unchecked Sendable {
-        let done = DispatchSemaphore(value: 0)
-        private let lock = NSLock()
-        private var data = Data()
-        private var response: HTTPURLResponse?
-        private var error: Error?
+    /// What one request's callbacks share: the body so far and the caller's cancel check.
+    private final class Transfer {
+        let cancelled: () -> Bool
+        var body = Data()
+        init(cancelled: @escaping () -> Bool) { self.cancelled = cancelled }
+    }
 
-        func urlSession(
-            _ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
-            newRequest request: URLRequest, completionHandler: @escaping @Sendable (URLRequest?) -> Void
-        ) {
-            lock.withLock { self.response = response }
-            completionHandler(nil)
-        }
-
-        func urlSession(
-            _ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
-            completionHandler: @escaping @Sendable (URLSession.ResponseDisposition) -> Void
-        ) {
-            lock.withLock { self.response = response as? HTTPURLResponse }
-            completionHandler(.allow)
-        }
-
-        func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
-            lock.withLock { self.data.append(data) }
-        }
-
-        func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {
-            lock.withLock {
-                self.error = error
-                if let answered = task.response as? HTTPURLResponse { response = answered }
-            }
-            done.signal()
-        }
-
-        func get() -> (Data, HTTPURLResponse?, Error?) { lock.withLock { (data, response, error) } }
+    private static func string(_ buffer: [CChar]) -> String {
+        String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// Connects to `host:port` within a timeout; nil on success, else why not.

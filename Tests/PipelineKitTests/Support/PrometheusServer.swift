@@ -1,5 +1,11 @@
 import Foundation
 
+// The test's own client for asking Prometheus whether it has scraped (the engine's HTTP goes
+// through libcurl, loaded on first use; Foundation's needs FoundationNetworking linked).
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
 /// A real Prometheus (Debian's `prometheus`, installed by `scripts/install-deps --test`) on a free
 /// port of 127.0.0.1, scraping every second a tiny exporter (Fixtures/servers/metrics_exporter.py)
 /// whose metrics the test writes; its own storage directory; both killed by ``stop()``.
