@@ -23,6 +23,8 @@ final class ChildProcess {
     /// What each `read` fills (allocated on the first read).
     private var buffer: [UInt8] = []
     static let readSize = 65536
+    /// The most one ``readLines(masker:)`` call takes from the pipe.
+    static let mostPerCall = 1 << 20
     /// Why the script could not be started (no shell, no descriptors): it then counts as an attempt
     /// that exited 127 at once, so retries and rollback apply as usual.
     private(set) var startError: String?
@@ -84,10 +86,15 @@ final class ChildProcess {
             // Once per child, not per read; never zeroed (read fills what is used).
             buffer = [UInt8](unsafeUninitializedCapacity: Self.readSize) { _, count in count = Self.readSize }
         }
+        var taken = 0
         while true {
             let n = Posix.read(fd, &buffer)
             if n > 0 {
                 splitLines(buffer[0..<n], into: &lines)
+                taken += n
+                // Bounded per call: a child writing as fast as this reads must not make one call
+                // hold all it writes (a long partial line goes out in pieces, the rest waits in the pipe).
+                if pending.count > Self.longestLine || taken >= Self.mostPerCall { break }
                 continue
             }
             if n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) { eof = true }
