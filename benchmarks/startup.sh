@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Start-up benchmark (issue 15's targets): `pipeline --version` and `pipeline validate` of a
-# 10-stage file with the static release binary (scripts/release, what users install), against a
+# 10-stage file with the static release binary (scripts/release, stripped as it packs it: what
+# users install), against a
 # C program that links libyaml and exits, all whole processes, timed by `hyperfine -N` (no shell
 # in between, so nothing but the process itself is counted), interleaved rounds in the same run
 # (the machines are shared and noisy). The dynamically linked build is shown for comparison.
@@ -36,6 +37,9 @@ gcc -O2 -o "$work/floor" "$work/floor.c" $(pkg-config --cflags --libs yaml-0.1)
   printf 'version: 1\nname: ten\nstages:\n'
   for i in 0 1 2 3 4 5 6 7 8 9; do printf '  - { id: s%d, kind: command, run: "true" }\n' "$i"; done
 } > "$work/ten.yml"
+# Stripped, as scripts/release packs it (what users install).
+strip -o "$work/pipeline" "$STATIC_BIN"
+STATIC_BIN=$work/pipeline
 "$STATIC_BIN" validate "$work/ten.yml" >/dev/null
 commands=("$work/floor" "$STATIC_BIN --version" "$STATIC_BIN validate $work/ten.yml")
 labels=("C program linking libyaml (floor)" "--version, static release" "validate 10 stages, static")

@@ -28,18 +28,27 @@ public enum YAMLReader {
                 mark: Mark(line: 1, column: 1),
                 message: "file is \(describe(bytes: bytes.count)); the limit is \(describe(bytes: limits.maxBytes))")
         }
-        let parser = EventParser(bytes)
-        var builder = Builder(maxDepth: limits.maxDepth)
+        // libyaml reads the array's own storage (no copy); the parser lives only inside this call.
+        let parsed = bytes.withUnsafeBufferPointer { input in
+            Swift.Result { () throws(YAMLProblem) in try parse(input, bytes: bytes, limits: limits) }
+        }
+        return try parsed.get()
+    }
+
+    private static func parse(_ input: UnsafeBufferPointer<UInt8>, bytes: [UInt8], limits: YAMLLimits) throws(YAMLProblem) -> Result {
+        let parser = EventParser(input)
+        // A node takes at least ~8 bytes of text (`- a: b\n` is three), so the arena rarely grows.
+        var builder = Builder(maxDepth: limits.maxDepth, expectedNodes: bytes.count / 8)
         while true {
-            let event = try parser.next(bytes)
-            defer { withUnsafeMutablePointer(to: &parser.event) { yaml_event_delete($0) } }
-            if try builder.consume(event) { break }
+            try parser.next(bytes)
+            defer { yaml_event_delete(parser.event) }
+            if try builder.consume(Event(parser.event.pointee)) { break }
         }
         guard let root = builder.root else {
             throw YAMLProblem(mark: Mark(line: 1, column: 1), message: "the file is empty; a pipeline needs at least 'version', 'name' and 'stages'")
         }
         return Result(
-            document: YAMLDocument(nodes: builder.nodes, children: builder.children, root: root),
+            document: YAMLDocument(nodes: builder.nodes, children: builder.children, root: root, mayHoldReferences: builder.mayHoldReferences),
             duplicates: builder.duplicates)
     }
 
@@ -54,36 +63,40 @@ public enum YAMLReader {
     }
 }
 
-/// Owns a libyaml parser and the copy of the input it reads; frees both in `deinit`.
+/// Owns a libyaml parser and its current event; frees them in `deinit`. The C structs live at
+/// fixed addresses (not in stored properties, which Swift would check for exclusive access on
+/// every event). The input is the caller's, and must outlive the parser.
 private final class EventParser {
-    var parser = yaml_parser_t()
-    var event = yaml_event_t()
-    let input: UnsafeMutableBufferPointer<UInt8>
+    let parser: UnsafeMutablePointer<yaml_parser_t>
+    let event: UnsafeMutablePointer<yaml_event_t>
+    /// A byte to point at for an empty input (libyaml wants a non-null pointer).
+    private let empty: UnsafeMutablePointer<UInt8>
 
-    init(_ bytes: [UInt8]) {
-        input = .allocate(capacity: max(bytes.count, 1))
-        _ = input.initialize(from: bytes)
-        withUnsafeMutablePointer(to: &parser) { parser in
-            _ = yaml_parser_initialize(parser)
-            yaml_parser_set_input_string(parser, input.baseAddress, bytes.count)
-        }
+    init(_ input: UnsafeBufferPointer<UInt8>) {
+        empty = .allocate(capacity: 1)
+        empty.initialize(to: 0)
+        parser = .allocate(capacity: 1)
+        parser.initialize(to: yaml_parser_t())
+        event = .allocate(capacity: 1)
+        event.initialize(to: yaml_event_t())
+        _ = yaml_parser_initialize(parser)
+        yaml_parser_set_input_string(parser, input.isEmpty ? UnsafePointer(empty) : input.baseAddress, input.count)
     }
 
     deinit {
-        withUnsafeMutablePointer(to: &parser) { yaml_parser_delete($0) }
-        input.deallocate()
+        yaml_parser_delete(parser)
+        parser.deallocate()
+        event.deallocate()
+        empty.deallocate()
     }
 
-    /// Parses the next event into `event` (the caller deletes it) and returns a Swift view of it.
-    func next(_ bytes: [UInt8]) throws(YAMLProblem) -> Event {
-        let ok = withUnsafeMutablePointer(to: &parser) { parser in
-            withUnsafeMutablePointer(to: &event) { yaml_parser_parse(parser, $0) }
-        }
-        if ok == 0 { throw problem(bytes) }
-        return Event(event)
+    /// Parses the next event into `event` (the caller deletes it).
+    func next(_ bytes: [UInt8]) throws(YAMLProblem) {
+        if yaml_parser_parse(parser, event) == 0 { throw problem(bytes) }
     }
 
     private func problem(_ bytes: [UInt8]) -> YAMLProblem {
+        let parser = self.parser.pointee
         let text = parser.problem.map { String(cString: $0) } ?? "invalid YAML"
         if parser.error == YAML_READER_ERROR {
             // Reader errors (bad encoding) carry a byte offset, not a mark.
@@ -183,10 +196,13 @@ private struct Builder {
     var root: NodeID?
     var documents = 0
     var duplicates: [YAMLProblem] = []
+    /// Some scalar so far holds `${{`.
+    var mayHoldReferences = false
 
-    init(maxDepth: Int) {
+    init(maxDepth: Int, expectedNodes: Int) {
         self.maxDepth = maxDepth
-        nodes.reserveCapacity(1024)
+        nodes.reserveCapacity(max(1024, expectedNodes))
+        children.reserveCapacity(max(1024, expectedNodes))
     }
 
     /// Returns true at the end of the stream.
@@ -205,6 +221,7 @@ private struct Builder {
             throw YAMLProblem(mark: mark, message: "aliases ('*name') are not supported; write the value out")
         case .scalar(let mark, let value, let style, let hasTag, let hasAnchor):
             try refuse(mark: mark, hasTag: hasTag, hasAnchor: hasAnchor)
+            if !mayHoldReferences { mayHoldReferences = Self.opensReference(value) }
             let id = NodeID(nodes.count)
             nodes.append(YAMLNode(kind: .scalar, mark: mark, value: value, style: style, childStart: 0, childCount: 0))
             attach(id)
@@ -221,6 +238,19 @@ private struct Builder {
             attach(NodeID(frame.node))
         }
         return false
+    }
+
+    /// Whether the text holds the bytes `${{`.
+    static func opensReference(_ text: String) -> Bool {
+        var text = text
+        return text.withUTF8 { bytes in
+            guard bytes.count >= 3 else { return false }
+            for i in 0..<(bytes.count - 2)
+            where bytes[i] == UInt8(ascii: "$") && bytes[i + 1] == UInt8(ascii: "{") && bytes[i + 2] == UInt8(ascii: "{") {
+                return true
+            }
+            return false
+        }
     }
 
     private func refuse(mark: Mark, hasTag: Bool, hasAnchor: Bool) throws(YAMLProblem) {

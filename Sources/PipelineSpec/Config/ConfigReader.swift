@@ -61,74 +61,79 @@ package struct ConfigReader {
 
     /// The fields of a mapping whose keys come from `K`. Unknown keys get "did you mean";
     /// keys in `K` but not in `allowed` are passed to `misplaced` for a kind-specific message.
-    package mutating func fields<K: RawRepresentable & CaseIterable & Hashable>(
-        _ id: NodeID, _ what: String, _ keys: K.Type, allowed: [K]? = nil,
+    /// Keys are matched by their bytes (``KeyTable``); nothing is built for a key that is known.
+    package mutating func fields<K: ConfigKey>(
+        _ id: NodeID, _ what: @autoclosure () -> String, _ keys: K.Type, allowed: [K]? = nil,
         misplaced: ((K) -> String)? = nil
-    ) -> Fields<K>? where K.RawValue == String {
+    ) -> Fields<K>? {
         guard document[id].kind == .mapping else {
-            mismatch(id, what, expected: "a mapping")
+            mismatch(id, what(), expected: "a mapping")
             return nil
         }
         var fields = Fields<K>(mark: document[id].mark)
-        let names = (allowed ?? Array(K.allCases)).map(\.rawValue)
-        for (keyID, valueID) in document.entries(of: id) {
+        let entries = document.entries(of: id)
+        fields.entries.reserveCapacity(entries.count)
+        let table = K.table
+        var allowedSet = ~UInt64(0)
+        if let allowed { allowedSet = allowed.reduce(0) { $0 | 1 << UInt64($1.ordinal) } }
+        for (keyID, valueID) in entries {
             let key = document[keyID]
-            if let known = K(rawValue: key.value) {
-                if let allowed, !allowed.contains(known) {
-                    error(key.mark, misplaced?(known) ?? "'\(key.value)' is not allowed in \(what)")
+            if let known = table.key(key.value) {
+                if allowedSet & (1 << UInt64(known.ordinal)) == 0 {
+                    error(key.mark, misplaced?(known) ?? "'\(key.value)' is not allowed in \(what())")
                     continue
                 }
-                fields.values[known] = valueID
-                fields.marks[known] = key.mark
+                fields.entries.append((known, valueID, key.mark))
             } else {
-                error(key.mark, "unknown key '\(key.value)' in \(what)" + Suggestion.didYouMean(key.value, among: names))
+                let names = allowed?.map(\.rawValue) ?? table.names
+                error(key.mark, "unknown key '\(key.value)' in \(what())" + Suggestion.didYouMean(key.value, among: names))
             }
         }
         return fields
     }
 
     /// Reports each required key that is missing, at the mapping.
-    package mutating func require<K: RawRepresentable & Hashable>(_ fields: Fields<K>, _ keys: [K], in what: String) where K.RawValue == String {
-        for key in keys where fields.values[key] == nil {
-            error(fields.mark, "\(what) is missing required key '\(key.rawValue)'")
+    package mutating func require<K: ConfigKey>(_ fields: Fields<K>, _ keys: [K], in what: @autoclosure () -> String) {
+        for key in keys where fields[key] == nil {
+            error(fields.mark, "\(what()) is missing required key '\(key.rawValue)'")
         }
     }
 
     /// A scalar as text. Any style is accepted: `NO` where a string is expected stays `NO`.
-    package mutating func string(_ id: NodeID, _ what: String) -> String? {
+    package mutating func string(_ id: NodeID, _ what: @autoclosure () -> String) -> String? {
         let node = document[id]
         guard node.kind == .scalar, !node.isNull else {
-            mismatch(id, what, expected: "a string")
+            mismatch(id, what(), expected: "a string")
             return nil
         }
         return node.value
     }
 
     /// A boolean: only plain `true` / `false`; YAML 1.1 spellings get an error with the fix.
-    package mutating func bool(_ id: NodeID, _ what: String) -> Bool? {
+    package mutating func bool(_ id: NodeID, _ what: @autoclosure () -> String) -> Bool? {
         let node = document[id]
         if node.kind == .scalar, node.style == .plain {
             switch node.value {
             case "true": return true
             case "false": return false
             case "yes", "Yes", "YES", "on", "On", "ON", "y", "Y", "True", "TRUE":
-                error(node.mark, "\(what): '\(node.value)' is not a boolean here; write 'true'")
+                error(node.mark, "\(what()): '\(node.value)' is not a boolean here; write 'true'")
                 return nil
             case "no", "No", "NO", "off", "Off", "OFF", "n", "N", "False", "FALSE":
-                error(node.mark, "\(what): '\(node.value)' is not a boolean here; write 'false'")
+                error(node.mark, "\(what()): '\(node.value)' is not a boolean here; write 'false'")
                 return nil
             default: break
             }
         }
-        mismatch(id, what, expected: "'true' or 'false'")
+        mismatch(id, what(), expected: "'true' or 'false'")
         return nil
     }
 
     /// A plain integer within a range.
-    package mutating func int(_ id: NodeID, _ what: String, in range: ClosedRange<Int>) -> Int? {
+    package mutating func int(_ id: NodeID, _ what: @autoclosure () -> String, in range: ClosedRange<Int>) -> Int? {
         let node = document[id]
         guard node.kind == .scalar, node.style == .plain, let value = Int(node.value) else {
-            mismatch(id, what, expected: "an integer")
+            mismatch(id, what(), expected: "an integer")
             return nil
         }
         guard range.contains(value) else {
@@ -136,71 +141,87 @@ package struct ConfigReader {
             error(
                 node.mark,
                 range.upperBound == Int.max
-                    ? "\(what) must be at least \(range.lowerBound), found \(value)"
-                    : "\(what) must be between \(range.lowerBound)\(upper), found \(value)")
+                    ? "\(what()) must be at least \(range.lowerBound), found \(value)"
+                    : "\(what()) must be between \(range.lowerBound)\(upper), found \(value)")
             return nil
         }
         return value
     }
 
     /// A plain number.
-    package mutating func number(_ id: NodeID, _ what: String) -> Double? {
+    package mutating func number(_ id: NodeID, _ what: @autoclosure () -> String) -> Double? {
         let node = document[id]
         guard node.kind == .scalar, node.style == .plain, let value = Double(node.value), value.isFinite else {
-            mismatch(id, what, expected: "a number")
+            mismatch(id, what(), expected: "a number")
             return nil
         }
         return value
     }
 
     /// A duration (`500ms`, `90s`, `10m`, `1h30m`), at most ``FormatLimits/maxDuration``.
-    package mutating func duration(_ id: NodeID, _ what: String, positive: Bool = false) -> TimeSpan? {
+    package mutating func duration(_ id: NodeID, _ what: @autoclosure () -> String, positive: Bool = false) -> TimeSpan? {
         let node = document[id]
         guard node.kind == .scalar, !node.isNull else {
-            mismatch(id, what, expected: "a duration like '90s'")
+            mismatch(id, what(), expected: "a duration like '90s'")
             return nil
         }
         guard let span = TimeSpan(parsing: node.value) else {
             let hint = Int(node.value) != nil ? "; add a unit: '\(node.value)s'" : "; use h, m, s, ms in that order, e.g. '1h30m', '90s', '500ms'"
-            error(node.mark, "\(what): '\(node.value)' is not a duration\(hint)")
+            error(node.mark, "\(what()): '\(node.value)' is not a duration\(hint)")
             return nil
         }
         if positive, span.milliseconds == 0 {
-            error(node.mark, "\(what) must be longer than 0s")
+            error(node.mark, "\(what()) must be longer than 0s")
             return nil
         }
         if span > FormatLimits.maxDuration {
-            error(node.mark, "\(what) must be at most \(FormatLimits.maxDuration) (30 days), found '\(node.value)'")
+            error(node.mark, "\(what()) must be at most \(FormatLimits.maxDuration) (30 days), found '\(node.value)'")
             return nil
         }
         return span
     }
 
     /// The items of a list.
-    package mutating func list(_ id: NodeID, _ what: String) -> ArraySlice<NodeID>? {
+    package mutating func list(_ id: NodeID, _ what: @autoclosure () -> String) -> ArraySlice<NodeID>? {
         guard document[id].kind == .sequence else {
-            mismatch(id, what, expected: "a list")
+            mismatch(id, what(), expected: "a list")
             return nil
         }
         return document.items(of: id)
     }
 
     /// A list of strings, with the mark of each.
-    package mutating func strings(_ id: NodeID, _ what: String) -> [(String, Mark)]? {
-        guard let items = list(id, what) else { return nil }
+    package mutating func strings(_ id: NodeID, _ what: @autoclosure () -> String) -> [(String, Mark)]? {
+        guard let items = list(id, what()) else { return nil }
         var result: [(String, Mark)] = []
         for item in items {
-            if let s = string(item, "each item of \(what)") { result.append((s, document[item].mark)) }
+            if let s = string(item, "each item of \(what())") { result.append((s, document[item].mark)) }
         }
         return result
     }
 }
 
 /// The values of a mapping, by key, with where each key is written.
-package struct Fields<K: Hashable> {
+package struct Fields<K: ConfigKey> {
     package var mark: Mark
-    package var values: [K: NodeID] = [:]
-    package var marks: [K: Mark] = [:]
+    /// The known keys written, in the order written (each once), with the value and the key's mark.
+    package var entries: [(key: K, value: NodeID, mark: Mark)] = []
 
-    package subscript(key: K) -> NodeID? { values[key] }
+    package init(mark: Mark) {
+        self.mark = mark
+    }
+
+    /// The value of `key`, if written. A linear scan: a mapping holds at most a few dozen known keys.
+    package subscript(key: K) -> NodeID? {
+        let ordinal = key.ordinal
+        for entry in entries where entry.key.ordinal == ordinal { return entry.value }
+        return nil
+    }
+
+    /// Where `key` is written, if it is.
+    package func mark(of key: K) -> Mark? {
+        let ordinal = key.ordinal
+        for entry in entries where entry.key.ordinal == ordinal { return entry.mark }
+        return nil
+    }
 }

@@ -12,3 +12,8 @@ public enum StageFileKey: String, CaseIterable, Sendable {
 public enum ParameterKey: String, CaseIterable, Sendable {
     case description, `default`
 }
+
+// The tables that match each enum's keys by their bytes (see ``ConfigKey``).
+extension IncludeKey: ConfigKey { package static let table = KeyTable<IncludeKey>() }
+extension StageFileKey: ConfigKey { package static let table = KeyTable<StageFileKey>() }
+extension ParameterKey: ConfigKey { package static let table = KeyTable<ParameterKey>() }

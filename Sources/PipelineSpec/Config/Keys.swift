@@ -132,3 +132,24 @@ public enum NotifyKey: String, CaseIterable, Sendable {
 public enum RollbackHooksKey: String, CaseIterable, Sendable {
     case before, after, timeout
 }
+
+// The tables that match each enum's keys by their bytes (see ``ConfigKey``).
+extension PipelineKey: ConfigKey { package static let table = KeyTable<PipelineKey>() }
+extension InputKey: ConfigKey { package static let table = KeyTable<InputKey>() }
+extension EnvironmentKey: ConfigKey { package static let table = KeyTable<EnvironmentKey>() }
+extension DefaultsKey: ConfigKey { package static let table = KeyTable<DefaultsKey>() }
+extension RetryKey: ConfigKey { package static let table = KeyTable<RetryKey>() }
+extension StageKey: ConfigKey { package static let table = KeyTable<StageKey>() }
+extension GateKey: ConfigKey { package static let table = KeyTable<GateKey>() }
+extension ApprovalKey: ConfigKey { package static let table = KeyTable<ApprovalKey>() }
+extension WindowKey: ConfigKey { package static let table = KeyTable<WindowKey>() }
+extension CheckKey: ConfigKey { package static let table = KeyTable<CheckKey>() }
+extension CheckHTTPKey: ConfigKey { package static let table = KeyTable<CheckHTTPKey>() }
+extension LintKey: ConfigKey { package static let table = KeyTable<LintKey>() }
+extension AnalysisKey: ConfigKey { package static let table = KeyTable<AnalysisKey>() }
+extension AnalysisPrometheusKey: ConfigKey { package static let table = KeyTable<AnalysisPrometheusKey>() }
+extension CanaryStepKey: ConfigKey { package static let table = KeyTable<CanaryStepKey>() }
+extension AnalysisHTTPKey: ConfigKey { package static let table = KeyTable<AnalysisHTTPKey>() }
+extension VerifyHTTPKey: ConfigKey { package static let table = KeyTable<VerifyHTTPKey>() }
+extension NotifyKey: ConfigKey { package static let table = KeyTable<NotifyKey>() }
+extension RollbackHooksKey: ConfigKey { package static let table = KeyTable<RollbackHooksKey>() }

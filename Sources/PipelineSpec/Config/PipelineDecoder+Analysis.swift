@@ -77,19 +77,25 @@ extension PipelineDecoder {
 
     /// A watch's `baseline` names an earlier canary that analyses every relative metric of the watch.
     package mutating func checkWatchBaselines(_ stages: [Stage]) {
-        let byID = Dictionary(stages.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        // Most files have no watch stage with a baseline: then nothing is built.
+        guard stages.contains(where: { if case .watch(let spec) = $0.spec { spec.baseline != nil } else { false } }) else { return }
+        // The first stage of each id, by index (not a copy of every stage).
+        var firstIndex: [String: Int] = [:]
+        firstIndex.reserveCapacity(stages.count)
+        for (i, stage) in stages.enumerated() where firstIndex[stage.id] == nil { firstIndex[stage.id] = i }
+        let byID = { (id: String) -> Stage? in firstIndex[id].map { stages[$0] } }
         func ancestors(_ id: String) -> Set<String> {
             var seen = Set<String>()
-            var queue = byID[id]?.needs ?? []
+            var queue = byID(id)?.needs ?? []
             while let next = queue.popLast() {
-                if seen.insert(next).inserted { queue += byID[next]?.needs ?? [] }
+                if seen.insert(next).inserted { queue += byID(next)?.needs ?? [] }
             }
             return seen
         }
         for stage in stages {
             guard case .watch(let spec) = stage.spec, let name = spec.baseline else { continue }
             let mark = stage.mark(of: StageKey.baseline.rawValue)
-            guard let canary = byID[name], case .canary(let canarySpec) = canary.spec else {
+            guard let canary = byID(name), case .canary(let canarySpec) = canary.spec else {
                 let canaries = stages.filter { $0.kind == .canary }.map(\.id)
                 reader.error(
                     mark,
@@ -164,7 +170,7 @@ extension PipelineDecoder {
         }
         if let t = fields[.timeout] {
             if fields[.run] == nil {
-                reader.error(fields.marks[.timeout]!, "\(what): 'timeout' applies to a 'run' script; put the timeout of '\(sources[0].rawValue)' inside it")
+                reader.error(fields.mark(of: .timeout)!, "\(what): 'timeout' applies to a 'run' script; put the timeout of '\(sources[0].rawValue)' inside it")
             } else if let span = reader.duration(t, "'timeout' of \(what)", positive: true) {
                 timeout = span
             }

@@ -8,7 +8,7 @@ extension PipelineDecoder {
     package mutating func decodeCondition(_ id: NodeID, label: String, stage: String) -> StageCondition? {
         let what = "'if' of \(label)"
         guard let text = reader.string(id, what) else { return nil }
-        if let open = text.range(of: "${{") {
+        if text.mayHoldReference, let open = text.range(of: "${{") {
             reader.error(
                 markInside(id, offset: text.distance(from: text.startIndex, to: open.lowerBound)),
                 "\(what): write the expression without '${{ }}', e.g. if: inputs.mode == 'maintenance'")

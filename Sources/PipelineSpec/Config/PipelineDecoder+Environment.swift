@@ -4,7 +4,7 @@ extension PipelineDecoder {
     /// `release:` once inputs are substituted: fixed when the run starts, the same in every environment.
     package mutating func decodeRelease(_ id: NodeID) -> String? {
         guard let text = reader.string(id, "'release'") else { return nil }
-        if text.contains("${{") {
+        if text.mayHoldReference, text.contains("${{") {
             reader.error(
                 reader[id].mark,
                 "'release' can read only '${{ inputs.NAME }}': it names what is deployed, fixed when the run starts (pass a git sha with --input)")
@@ -42,12 +42,12 @@ extension PipelineDecoder {
             }
             if !environment.requires.isEmpty, pipeline.release == nil, releaseMark == nil {
                 reader.error(
-                    fields.marks[.requires]!,
+                    fields.mark(of: .requires)!,
                     "\(label) requires runs of the same release in \(quoted(environment.requires)), but the file declares no top-level 'release' (e.g. release: ${{ inputs.version }})"
                 )
             }
             if let cycle = requiresCycle(from: name) {
-                reader.error(fields.marks[.requires]!, "cycle in 'requires': \(cycle.joined(separator: " -> ")); no environment of it could ever start")
+                reader.error(fields.mark(of: .requires)!, "cycle in 'requires': \(cycle.joined(separator: " -> ")); no environment of it could ever start")
             }
         }
         if let g = fields[.gate] {
@@ -60,7 +60,7 @@ extension PipelineDecoder {
                     merged.check = merged.check ?? gate.check
                     merged.wait = merged.wait ?? gate.wait
                     pipeline.stages[i].gate = merged
-                    if pipeline.stages[i].keyMarks["gate"] == nil { pipeline.stages[i].keyMarks["gate"] = fields.marks[.gate] }
+                    if pipeline.stages[i].keyMarks["gate"] == nil { pipeline.stages[i].keyMarks["gate"] = fields.mark(of: .gate) }
                 }
             }
         }

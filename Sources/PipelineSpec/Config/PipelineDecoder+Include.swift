@@ -33,6 +33,7 @@ extension PipelineDecoder {
     /// listed before it (after an include: the included file's last stage).
     package mutating func decodeStageList(_ items: ArraySlice<NodeID>, previous: String?, defaults: StageDefaults) -> [Stage] {
         var stages: [Stage] = []
+        stages.reserveCapacity(items.count)
         var previous = previous
         for item in items {
             if reader[item].kind == .mapping, reader.document.entries(of: item).contains(where: { reader[$0.key].value == IncludeKey.include.rawValue }) {
@@ -303,7 +304,7 @@ extension PipelineDecoder {
 
     /// The template with this file's parameters replaced by their values and its output references
     /// prefixed; the text as written when nothing changes.
-    mutating func scopedTemplate(_ parsed: Template, _ id: NodeID, what: String) -> Template? {
+    mutating func scopedTemplate(_ parsed: Template, _ id: NodeID, what: @autoclosure () -> String) -> Template? {
         guard let scope, parsed.parts.contains(where: { if case .reference = $0 { return true } else { return false } }) else { return parsed }
         var parts: [Template.Part] = []
         var changed = false
@@ -334,7 +335,7 @@ extension PipelineDecoder {
         let reparsed = Template.parse(raw)
         guard reparsed.1.isEmpty, reparsed.0.references == parts.compactMap({ if case .reference(let r) = $0 { return r } else { return nil } }) else {
             // A value ending in `$` before text starting with `{{`, say: the engine would read another reference.
-            reader.error(reader[id].mark, "\(what): with its parameters replaced it reads '\(raw)', which holds a '${{' that was not written as a reference")
+            reader.error(reader[id].mark, "\(what()): with its parameters replaced it reads '\(raw)', which holds a '${{' that was not written as a reference")
             return nil
         }
         return Template(parts: reparsed.0.parts, raw: raw)

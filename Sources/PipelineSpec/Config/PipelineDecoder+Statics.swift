@@ -39,13 +39,13 @@ extension PipelineDecoder {
             environments = declared.map(\.name)
             guard let chosen = choice.environment else {
                 reader.error(
-                    top.marks[.environments]!,
+                    top.mark(of: .environments)!,
                     "this file declares environments \(quoted(environments)): choose one with --env NAME")
                 return false
             }
             guard let found = declared.first(where: { $0.name == chosen }) else {
                 reader.error(
-                    top.marks[.environments]!,
+                    top.mark(of: .environments)!,
                     "--env '\(chosen)': no environment '\(chosen)' is declared; declared: \(quoted(environments))"
                         + Suggestion.didYouMean(chosen, among: environments))
                 return false
@@ -61,7 +61,7 @@ extension PipelineDecoder {
 
         // The environment first (it may read inputs), then what it declares is known to the rest.
         if let fields = environmentFields {
-            for (key, value) in fields.values where key != .inputs { substitute(value, context: .environments) }
+            for entry in fields.entries where entry.key != .inputs { substitute(entry.value, context: .environments) }
             collectEnvironmentValues(fields)
         }
         for (keyID, valueID) in reader.document.entries(of: reader.document.root) {
@@ -119,7 +119,7 @@ extension PipelineDecoder {
                     input.defaultValue = value
                 }
                 if input.required {
-                    reader.error(fields.marks[.required]!, "\(label) has a 'default', so it is never missing; drop 'required: true'")
+                    reader.error(fields.mark(of: .required)!, "\(label) has a 'default', so it is never missing; drop 'required: true'")
                 }
             } else if !input.required, input.type != .string, fields[.default] == nil {
                 reader.error(mark, "\(label) of type \(input.type.rawValue) needs a 'default' or 'required: true'")
@@ -154,7 +154,7 @@ extension PipelineDecoder {
     /// Every input's value: `--input`, else the environment's `inputs`, else the default.
     mutating func resolveInputs(_ top: Fields<PipelineKey>, environment: Fields<EnvironmentKey>?) -> Bool {
         let names = inputs.map(\.name)
-        let anchor = top.marks[.inputs] ?? top.mark
+        let anchor = top.mark(of: .inputs) ?? top.mark
         var values: [String: String] = [:]
         var ok = true
         if let e = environment?[.inputs] {
@@ -245,17 +245,22 @@ extension PipelineDecoder {
     // MARK: - Substitution
 
     package mutating func substitute(_ id: NodeID, context: StaticContext) {
+        // No scalar of the file holds `${{`: there is nothing to substitute anywhere in it.
+        guard reader.document.mayHoldReferences else { return }
         let node = reader[id]
         switch node.kind {
         case .mapping:
             let entries = reader.document.entries(of: id)
             // A stage's `if:` reads inputs and the environment by name, never through `${{ }}` (see PipelineDecoder+Condition).
-            let isStage = entries.contains { [StageKey.id.rawValue, IncludeKey.include.rawValue].contains(reader[$0.key].value) }
+            let isStage = entries.contains {
+                let key = reader[$0.key].value
+                return key == StageKey.id.rawValue || key == IncludeKey.include.rawValue
+            }
             for (key, value) in entries where !(isStage && reader[key].value == StageKey.if.rawValue) { substitute(value, context: context) }
         case .sequence:
             for item in reader.document.items(of: id) { substitute(item, context: context) }
         case .scalar:
-            if node.value.contains("${{") { substituteScalar(id, context: context) }
+            if node.value.mayHoldReference, node.value.contains("${{") { substituteScalar(id, context: context) }
         }
     }
 

@@ -30,7 +30,7 @@ package struct PipelineDecoder {
     /// The `include` entries expanded so far, in the order read (nested ones before their parent).
     package var includes: [IncludeRecord] = []
     /// The document as read, before static references were substituted: scripts are checked on it.
-    package let original: YAMLDocument
+    package private(set) var original: YAMLDocument
     /// What `--env` and `--input` chose.
     package var choice: StaticChoice
     /// Declared inputs, and the value of each for this load.
@@ -53,6 +53,14 @@ package struct PipelineDecoder {
         original = document
         self.choice = choice
         chain = [IncludeReading.resolve(path, from: "")]
+    }
+
+    /// Drops the documents once the file is decoded (diagnostics keep marks, not nodes), so a
+    /// large file's arena is freed before the graph and the lint are built. Nothing may read
+    /// ``reader``'s document or ``original`` after this.
+    package mutating func releaseDocuments() {
+        reader.document = .released
+        original = .released
     }
 
     /// Decodes the whole file; returns nil when the top level cannot be read at all.
@@ -135,7 +143,7 @@ package struct PipelineDecoder {
         if let chosen = choice.environment, let id = top[.environments],
             let node = reader.document.entries(of: id).first(where: { reader[$0.key].value == chosen })?.value
         {
-            pipeline.environment = decodeEnvironment(node, name: chosen, into: &pipeline, releaseMark: top.marks[.release])
+            pipeline.environment = decodeEnvironment(node, name: chosen, into: &pipeline, releaseMark: top.mark(of: .release))
         }
         if let n = top[.notify] { pipeline.notify = decodeNotify(n) }
         if let r = top[.rollback] { pipeline.rollbackHooks = decodeRollbackHooks(r) }
@@ -196,8 +204,8 @@ package struct PipelineDecoder {
         var stage = Stage(
             id: stageID, name: nil, description: nil, kind: kind, needs: previous.map { [$0] } ?? [],
             needMarks: previous == nil ? [] : [fields.mark], needsWritten: false, run: nil, rollback: nil, timeout: timeout, retry: retry, env: [], gate: nil,
-            outputs: [], idempotent: true, shell: shell, spec: .command, mark: fields.mark, keyMarks: [:], origin: scope?.origin)
-        for (key, mark) in fields.marks { stage.keyMarks[key.rawValue] = mark }
+            outputs: [], idempotent: true, shell: shell, spec: .command, mark: fields.mark,
+            keyMarks: KeyMarks(fields.entries.map { ($0.key.rawValue, $0.mark) }), origin: scope?.origin)
 
         stage.name = fields[.name].flatMap { reader.string($0, "'name' of \(label)") }
         stage.description = fields[.description].flatMap { reader.string($0, "'description' of \(label)") }
@@ -348,7 +356,7 @@ package struct PipelineDecoder {
         } else if let h = fields[.http] {
             guard let http = reader.fields(h, "'http' of \(what)", CheckHTTPKey.self) else { return nil }
             if fields[.timeout] != nil {
-                reader.error(fields.marks[.timeout]!, "\(what): put the timeout of an HTTP check inside 'http'")
+                reader.error(fields.mark(of: .timeout)!, "\(what): put the timeout of an HTTP check inside 'http'")
             }
             reader.require(http, [.url], in: "'http' of \(what)")
             var request = HTTPProbe(url: Template(parts: [], raw: ""), expect: FormatDefaults.httpExpect, timeout: FormatDefaults.httpTimeout)
@@ -374,29 +382,30 @@ package struct PipelineDecoder {
 
     // MARK: - Shared pieces
 
-    package mutating func decodeRetry(_ id: NodeID, what: String, base: RetryPolicy) -> RetryPolicy? {
+    package mutating func decodeRetry(_ id: NodeID, what: @autoclosure () -> String, base: RetryPolicy) -> RetryPolicy? {
         let node = reader[id]
         if node.kind == .scalar {
-            guard let attempts = reader.int(id, "\(what) (attempts, the first included)", in: 1...FormatLimits.maxRetryAttempts) else { return nil }
+            guard let attempts = reader.int(id, "\(what()) (attempts, the first included)", in: 1...FormatLimits.maxRetryAttempts) else { return nil }
             var policy = base
             policy.attempts = attempts
             return policy
         }
-        guard let fields = reader.fields(id, what, RetryKey.self) else { return nil }
+        guard let fields = reader.fields(id, what(), RetryKey.self) else { return nil }
         var policy = base
-        if let a = fields[.attempts], let n = reader.int(a, "'attempts' of \(what)", in: 1...FormatLimits.maxRetryAttempts) { policy.attempts = n }
-        if let d = fields[.delay], let span = reader.duration(d, "'delay' of \(what)") { policy.delay = span }
-        if let b = fields[.backoff], let factor = reader.number(b, "'backoff' of \(what)") {
+        if let a = fields[.attempts], let n = reader.int(a, "'attempts' of \(what())", in: 1...FormatLimits.maxRetryAttempts) { policy.attempts = n }
+        if let d = fields[.delay], let span = reader.duration(d, "'delay' of \(what())") { policy.delay = span }
+        if let b = fields[.backoff], let factor = reader.number(b, "'backoff' of \(what())") {
             if factor < 1 || factor > FormatLimits.maxBackoff {
-                reader.error(reader[b].mark, "'backoff' of \(what) must be between 1.0 and \(formatNumber(FormatLimits.maxBackoff)), found \(reader[b].value)")
+                reader.error(
+                    reader[b].mark, "'backoff' of \(what()) must be between 1.0 and \(formatNumber(FormatLimits.maxBackoff)), found \(reader[b].value)")
             } else {
                 policy.backoff = factor
             }
         }
-        if let m = fields[.maxDelay], let span = reader.duration(m, "'max-delay' of \(what)") { policy.maxDelay = span }
-        if let j = fields[.jitter], let value = reader.bool(j, "'jitter' of \(what)") { policy.jitter = value }
-        if policy.maxDelay < policy.delay, let m = fields.marks[.maxDelay] {
-            reader.error(m, "'max-delay' of \(what) (\(policy.maxDelay)) is shorter than 'delay' (\(policy.delay))")
+        if let m = fields[.maxDelay], let span = reader.duration(m, "'max-delay' of \(what())") { policy.maxDelay = span }
+        if let j = fields[.jitter], let value = reader.bool(j, "'jitter' of \(what())") { policy.jitter = value }
+        if policy.maxDelay < policy.delay, let m = fields.mark(of: .maxDelay) {
+            reader.error(m, "'max-delay' of \(what()) (\(policy.maxDelay)) is shorter than 'delay' (\(policy.delay))")
         }
         return policy
     }
@@ -471,7 +480,7 @@ package struct PipelineDecoder {
                 continue
             }
             let value = reader[valueID]
-            if secretsDeclared.contains(key.value), value.kind == .scalar, !value.value.contains("${{") {
+            if secretsDeclared.contains(key.value), value.kind == .scalar, !(value.value.mayHoldReference && value.value.contains("${{")) {
                 reader.error(key.mark, "'\(key.value)' in \(what) is a declared secret; its value must come from the environment, never from the file")
                 continue
             }
@@ -490,39 +499,39 @@ package struct PipelineDecoder {
         return entries
     }
 
-    package mutating func decodeShell(_ id: NodeID, what: String) -> [String]? {
-        guard let items = reader.strings(id, what) else { return nil }
+    package mutating func decodeShell(_ id: NodeID, what: @autoclosure () -> String) -> [String]? {
+        guard let items = reader.strings(id, what()) else { return nil }
         guard !items.isEmpty, items[0].0.hasPrefix("/") else {
-            reader.error(reader[id].mark, "\(what) must be a list starting with an absolute path, e.g. ['/bin/bash', '-e', '-o', 'pipefail', '-c']")
+            reader.error(reader[id].mark, "\(what()) must be a list starting with an absolute path, e.g. ['/bin/bash', '-e', '-o', 'pipefail', '-c']")
             return nil
         }
         return items.map(\.0)
     }
 
     /// A shell script: references are refused, because a value pasted into shell text can become code.
-    package mutating func script(_ id: NodeID, _ what: String) -> Script? {
-        guard let text = reader.string(id, what) else { return nil }
+    package mutating func script(_ id: NodeID, _ what: @autoclosure () -> String) -> Script? {
+        guard let text = reader.string(id, what()) else { return nil }
         if text.utf8.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) {
-            reader.error(reader[id].mark, "\(what) is empty")
+            reader.error(reader[id].mark, "\(what()) is empty")
             return nil
         }
         // Checked as written: an input substituted into shell text would run as code just the same.
         let written = original[id].kind == .scalar ? original[id].value : text
-        if let open = written.range(of: "${{") {
+        if written.mayHoldReference, let open = written.range(of: "${{") {
             let offset = written.distance(from: written.startIndex, to: open.lowerBound)
             reader.silenced.remove(reader[id].mark)
             reader.error(
                 markInside(id, offset: offset),
-                "\(what): '${{ … }}' cannot appear in shell text, where a value could run as code; bind it in the stage's 'env' and read \"$NAME\" in the script"
+                "\(what()): '${{ … }}' cannot appear in shell text, where a value could run as code; bind it in the stage's 'env' and read \"$NAME\" in the script"
             )
         }
         return Script(source: text, mark: reader[id].mark)
     }
 
-    package mutating func url(_ id: NodeID, _ what: String, stage: String?) -> Template? {
-        guard let value = template(id, what, stage: stage) else { return nil }
+    package mutating func url(_ id: NodeID, _ what: @autoclosure () -> String, stage: String?) -> Template? {
+        guard let value = template(id, what(), stage: stage) else { return nil }
         if !(value.raw.hasPrefix("http://") || value.raw.hasPrefix("https://") || value.raw.hasPrefix("${{")) {
-            reader.error(reader[id].mark, "\(what) must start with http:// or https://, found '\(value.raw)'")
+            reader.error(reader[id].mark, "\(what()) must start with http:// or https://, found '\(value.raw)'")
         }
         return value
     }
@@ -531,14 +540,14 @@ package struct PipelineDecoder {
     /// known. In a stage file, `parameters.NAME` is replaced by the value the include gave and output
     /// references get the include's prefix (see ``scopedTemplate(_:_:what:inParameter:)``).
     /// - Parameter inParameter: the value of a parameter (an include's `with`, a `default`).
-    package mutating func template(_ id: NodeID, _ what: String, stage: String?, inParameter: Bool = false) -> Template? {
-        guard let text = reader.string(id, what) else { return nil }
+    package mutating func template(_ id: NodeID, _ what: @autoclosure () -> String, stage: String?, inParameter: Bool = false) -> Template? {
+        guard let text = reader.string(id, what()) else { return nil }
         let (parsed, problems) = Template.parse(text)
         for (offset, message) in problems {
-            reader.error(markInside(id, offset: offset), "\(what): \(message)")
+            reader.error(markInside(id, offset: offset), "\(what()): \(message)")
         }
         var valid = problems.isEmpty
-        if text.contains("${{") {
+        if text.mayHoldReference, text.contains("${{") {
             var offset = 0
             var rest = text[...]
             for part in parsed.parts {
@@ -549,7 +558,7 @@ package struct PipelineDecoder {
                 case .reference(let reference):
                     let mark = markInside(id, offset: offset)
                     if case .parameter(let name) = reference {
-                        if !checkParameter(name, at: mark, what: what, inParameter: inParameter) { valid = false }
+                        if !checkParameter(name, at: mark, what: what(), inParameter: inParameter) { valid = false }
                     } else {
                         references.append(
                             PendingReference(
@@ -563,7 +572,7 @@ package struct PipelineDecoder {
             }
         }
         guard valid else { return nil }
-        return scopedTemplate(parsed, id, what: what)
+        return scopedTemplate(parsed, id, what: what())
     }
 
     /// The mark of a character inside a one-line scalar (plain or quoted); the scalar's own mark otherwise.

@@ -159,7 +159,7 @@ public enum PipelineLoader {
         }
     }
 
-    static func load(_ read: YAMLReader.Result, bytes: [UInt8], path: String, options: Options) throws(DiagnosticError) -> LoadedPipeline {
+    static func load(_ read: consuming YAMLReader.Result, bytes: [UInt8], path: String, options: Options) throws(DiagnosticError) -> LoadedPipeline {
         var decoder = PipelineDecoder(document: read.document, path: path, choice: StaticChoice(environment: options.environment, inputs: options.inputs))
         let limit = options.limits.maxBytes
         let reading = IncludeReading(limits: options.limits) { file in
@@ -168,7 +168,10 @@ public enum PipelineLoader {
         decoder.includeReading = reading
         for duplicate in read.duplicates { decoder.reader.error(duplicate.mark, duplicate.message) }
         let isStageFile = options.acceptStageFile && PipelineDecoder.stageFileMarker(read.document) != nil
+        _ = consume read
         let decoded = isStageFile ? decoder.decodeStageFileAlone() : decoder.decode()
+        // What follows needs marks, not nodes: the arena goes before the graph and the lint are built.
+        decoder.releaseDocuments()
         var graph: StageGraph?
         if let pipeline = decoded {
             graph = checkGraph(pipeline, &decoder)
@@ -197,23 +200,26 @@ public enum PipelineLoader {
 
     /// Unique ids, known needs, no cycles.
     package static func checkGraph(_ pipeline: Pipeline, _ decoder: inout PipelineDecoder) -> StageGraph? {
-        var firstMark: [String: Mark] = [:]
+        // Stages are read by index: a `Stage` copied out of the array costs a retain of each field.
+        let stages = pipeline.stages
+        var firstIndex: [String: Int] = [:]
+        firstIndex.reserveCapacity(stages.count)
         var ok = true
-        var firstFile: [String: String] = [:]
-        for stage in pipeline.stages where !stage.id.isEmpty {
-            let file = pipeline.file(of: stage)
-            if let first = firstMark[stage.id] {
-                let place = firstFile[stage.id] == file ? "line \(first.line)" : "\(firstFile[stage.id] ?? ""):\(first.line):\(first.column)"
-                decoder.reader.error(stage.mark(of: "id"), "duplicate stage id '\(stage.id)' (first defined at \(place))", in: stage.origin)
-                ok = false
-            } else {
-                firstMark[stage.id] = stage.mark(of: "id")
-                firstFile[stage.id] = file
+        for i in stages.indices where !stages[i].id.isEmpty {
+            guard let j = firstIndex[stages[i].id] else {
+                firstIndex[stages[i].id] = i
+                continue
             }
+            let first = stages[j].mark(of: "id")
+            let firstFile = pipeline.file(of: stages[j])
+            let place = firstFile == pipeline.file(of: stages[i]) ? "line \(first.line)" : "\(firstFile):\(first.line):\(first.column)"
+            decoder.reader.error(stages[i].mark(of: "id"), "duplicate stage id '\(stages[i].id)' (first defined at \(place))", in: stages[i].origin)
+            ok = false
         }
-        let ids = pipeline.stages.map(\.id)
-        for stage in pipeline.stages where stage.needsWritten {
-            for (i, need) in stage.needs.enumerated() where firstMark[need] == nil {
+        let ids = stages.map(\.id)
+        for s in stages.indices where stages[s].needsWritten {
+            for (i, need) in stages[s].needs.enumerated() where firstIndex[need] == nil {
+                let stage = stages[s]
                 let mark = i < stage.needMarks.count ? stage.needMarks[i] : stage.mark
                 decoder.reader.error(mark, "stage '\(stage.id)' needs unknown stage '\(need)'" + Suggestion.didYouMean(need, among: ids), in: stage.origin)
                 ok = false
@@ -221,7 +227,7 @@ public enum PipelineLoader {
         }
         // An include entry's `needs` are written in the including file.
         for include in pipeline.includes {
-            for (need, mark) in include.needs where firstMark[need] == nil {
+            for (need, mark) in include.needs where firstIndex[need] == nil {
                 let origin = include.includedFrom.isEmpty ? nil : StageOrigin(path: include.site.path, includedFrom: include.includedFrom)
                 decoder.reader.error(
                     mark, "the include of '\(include.path)' needs unknown stage '\(need)'" + Suggestion.didYouMean(need, among: ids), in: origin)
@@ -230,7 +236,7 @@ public enum PipelineLoader {
         }
         guard ok else { return nil }
         do {
-            return try StageGraph(ids: ids, needs: pipeline.stages.map(\.needs))
+            return try StageGraph(ids: ids, needs: stages.map(\.needs))
         } catch {
             for path in error.paths {
                 let stage = pipeline.stage(path[0])
@@ -249,6 +255,14 @@ public enum PipelineLoader {
         let ids = pipeline.stages.map(\.id)
         let envNames = pipeline.env.map(\.name)
         var ancestorCache: [String: Set<Int>] = [:]
+        // The first stage of each id (as `pipeline.stage(_:)` finds it), built once: a file with
+        // many references stays linear.
+        var first: [String: Int] = [:]
+        if !decoder.references.isEmpty {
+            first.reserveCapacity(ids.count)
+            for (i, id) in ids.enumerated() where first[id] == nil { first[id] = i }
+        }
+        func stage(_ id: String) -> Stage? { first[id].map { pipeline.stages[$0] } }
         for pending in decoder.references {
             func error(_ message: String) {
                 let shown = pending.inCondition ? "'if' of stage '\(pending.stage ?? "")': " + PipelineDecoder.withoutBraces(message) : message
@@ -258,7 +272,7 @@ public enum PipelineLoader {
             case .runID, .parameter:
                 break
             case .color:
-                if pending.stage.flatMap({ pipeline.stage($0) })?.kind != .blueGreen {
+                if pending.stage.flatMap({ stage($0) })?.kind != .blueGreen {
                     decoder.reader.error(
                         pending.mark, "'${{ color }}' is the colour a blue-green stage deploys; it can only be used in a 'blue-green' stage")
                 }
@@ -283,7 +297,7 @@ public enum PipelineLoader {
                     )
                     continue
                 }
-                guard let producer = pipeline.stage(stageID) else {
+                guard let producer = stage(stageID) else {
                     error("'${{ stages.\(stageID).outputs.\(name) }}' names unknown stage '\(stageID)'" + Suggestion.didYouMean(stageID, among: ids))
                     continue
                 }
@@ -330,6 +344,7 @@ public enum PipelineLoader {
             throw ReadError(message: "file is \(YAMLReader.describe(bytes: Int(info.st_size))); the limit is \(YAMLReader.describe(bytes: limit))")
         }
         var bytes: [UInt8] = []
+        bytes.reserveCapacity(Int(info.st_size) + 1)
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {
             let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }

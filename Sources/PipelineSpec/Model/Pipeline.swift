@@ -106,7 +106,7 @@ public struct Stage: Sendable {
     /// Where the stage's mapping starts.
     public var mark: Mark
     /// Where each key of the stage is written, for diagnostics about it.
-    public var keyMarks: [String: Mark]
+    public var keyMarks: KeyMarks
     /// Lint rules accepted for this stage (`allow`).
     public var allow: [String] = []
     /// The stage file it is written in, when it came through an `include` (nil: the pipeline file).
@@ -153,6 +153,38 @@ public struct Stage: Sendable {
     }
 }
 
+/// Where each key of a mapping is written, by name: a short list (a stage has a few dozen keys at
+/// most), searched in order, so a stage costs no hash table.
+public struct KeyMarks: Sendable, ExpressibleByDictionaryLiteral {
+    /// The keys and their marks, in the order first set.
+    public private(set) var entries: [(key: String, mark: Mark)] = []
+
+    /// Creates marks from `key: mark` pairs.
+    public init(dictionaryLiteral elements: (String, Mark)...) {
+        for (key, mark) in elements { self[key] = mark }
+    }
+
+    /// Creates marks from pairs, each key once.
+    package init(_ entries: [(key: String, mark: Mark)]) {
+        self.entries = entries
+    }
+
+    /// The mark of `key`, if set.
+    /// - Complexity: O(*n*) in the number of keys.
+    public subscript(key: String) -> Mark? {
+        get { entries.first { $0.key == key }?.mark }
+        set {
+            let index = entries.firstIndex { $0.key == key }
+            switch (index, newValue) {
+            case (let i?, let mark?): entries[i].mark = mark
+            case (let i?, nil): entries.remove(at: i)
+            case (nil, let mark?): entries.append((key, mark))
+            case (nil, nil): break
+            }
+        }
+    }
+}
+
 /// A shell script written in the file, with where it starts.
 public struct Script: Sendable, Equatable {
     /// The script text, passed to the shell as one argument, never spliced.
@@ -164,14 +196,15 @@ public struct Script: Sendable, Equatable {
 /// Settings that only one kind of stage has.
 public enum KindSpec: Sendable {
     case command
-    case envPresync(EnvPresyncSpec)
+    // The large settings are boxed: every stage holds a `KindSpec`, and most are commands.
+    indirect case envPresync(EnvPresyncSpec)
     case infraPrecheck([PrecheckCheck])
-    case migrate(MigrateSpec)
+    indirect case migrate(MigrateSpec)
     case backend, frontend
-    case canary(CanarySpec)
-    case verify(VerifySpec)
-    case watch(WatchSpec)
-    case blueGreen(BlueGreenSpec)
+    indirect case canary(CanarySpec)
+    indirect case verify(VerifySpec)
+    indirect case watch(WatchSpec)
+    indirect case blueGreen(BlueGreenSpec)
 }
 
 /// `env-presync`: variables that must exist before code ships.

@@ -27,7 +27,7 @@ public struct Template: Sendable, Equatable, CustomStringConvertible {
     public static func parse(_ text: String) -> (Template, [(offset: Int, message: String)]) {
         var parts: [Part] = []
         var problems: [(offset: Int, message: String)] = []
-        guard text.contains("${{") else { return (Template(parts: [.literal(text)], raw: text), []) }
+        guard text.mayHoldReference, text.contains("${{") else { return (Template(parts: [.literal(text)], raw: text), []) }
         var rest = text[...]
         while let open = rest.range(of: "${{") {
             if open.lowerBound > rest.startIndex { parts.append(.literal(String(rest[..<open.lowerBound]))) }
@@ -98,6 +98,26 @@ extension StringProtocol {
 }
 
 extension StringProtocol {
+    /// Whether the UTF-8 bytes hold `${{`. Every scalar of a file is asked this, so it is a byte
+    /// scan: false means no `${{` in any sense (a match of characters is a match of bytes), and only
+    /// a true one needs the slower character-level reading.
+    /// - Complexity: O(n) in the length in bytes.
+    package var mayHoldReference: Bool {
+        let found = utf8.withContiguousStorageIfAvailable { Self.holdsOpener($0) }
+        return found ?? Array(utf8).withUnsafeBufferPointer { Self.holdsOpener($0) }
+    }
+
+    private static func holdsOpener(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard bytes.count >= 3 else { return false }
+        var i = 0
+        let end = bytes.count - 2
+        while i < end {
+            if bytes[i] == UInt8(ascii: "$"), bytes[i + 1] == UInt8(ascii: "{"), bytes[i + 2] == UInt8(ascii: "{") { return true }
+            i += 1
+        }
+        return false
+    }
+
     /// The first range of `needle` (no Foundation).
     package func range(of needle: String) -> Range<Index>? {
         guard let first = needle.first else { return nil }

@@ -14,7 +14,7 @@ public struct TimeSpan: Sendable, Hashable, Comparable, CustomStringConvertible 
     /// Parses `1h30m`, `90s`, `500ms`: units h, m, s, ms, in that order, each at most once.
     /// - Returns: nil when the text is not a duration.
     public init?(parsing text: String) {
-        let units: [(String, Int)] = [("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)]
+        // On bytes, with no allocation: every stage's `timeout` is parsed.
         var total = 0
         var nextUnit = 0
         var bytes = Substring(text).utf8[...]
@@ -25,10 +25,19 @@ public struct TimeSpan: Sendable, Hashable, Comparable, CustomStringConvertible 
             bytes = bytes.dropFirst(digits.count)
             let letters = bytes.prefix { $0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z") }
             bytes = bytes.dropFirst(letters.count)
-            let unit = String(decoding: letters, as: UTF8.self)
-            guard let index = units[nextUnit...].firstIndex(where: { $0.0 == unit }) else { return nil }
+            // h, m, s, ms: the unit's index in that order, and its size.
+            let index: Int
+            let size: Int
+            switch (letters.count, letters.first) {
+            case (1, UInt8(ascii: "h")): (index, size) = (0, 3_600_000)
+            case (1, UInt8(ascii: "m")): (index, size) = (1, 60_000)
+            case (1, UInt8(ascii: "s")): (index, size) = (2, 1000)
+            case (2, UInt8(ascii: "m")) where letters.last == UInt8(ascii: "s"): (index, size) = (3, 1)
+            default: return nil
+            }
+            guard index >= nextUnit else { return nil }
             let number = digits.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
-            total += number * units[index].1
+            total += number * size
             nextUnit = index + 1
         }
         milliseconds = total

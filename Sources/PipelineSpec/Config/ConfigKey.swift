@@ -1,0 +1,76 @@
+/// A key enum of the format (``StageKey``, ``PipelineKey``, …): its cases are the keys a mapping
+/// may hold, and its ``table`` matches a key as written by its UTF-8 bytes, without hashing.
+package protocol ConfigKey: RawRepresentable, CaseIterable, Hashable, Sendable where RawValue == String, AllCases == [Self] {
+    /// The keys' names, built once per enum.
+    static var table: KeyTable<Self> { get }
+}
+
+extension ConfigKey {
+    /// The case's position in ``allCases`` (declaration order): how ``Fields`` compares keys.
+    /// A case of an enum without payloads is stored as its declaration index in one byte (none
+    /// for an enum of one case); ``KeyTable/init()`` checks that for every case.
+    @inline(__always) package var ordinal: Int {
+        withUnsafeBytes(of: self) { $0.isEmpty ? 0 : Int($0[0]) }
+    }
+}
+
+/// The names of a ``ConfigKey`` enum, grouped by length, for matching a key by its bytes.
+package struct KeyTable<K: ConfigKey>: Sendable {
+    /// Every case, in declaration order.
+    package let cases: [K]
+    /// Every case's name, in declaration order (for "did you mean").
+    package let names: [String]
+    /// The names' bytes, one after another; `nameStart[i]..<nameStart[i + 1]` is case `i`'s.
+    private let nameBytes: [UInt8]
+    private let nameStart: [Int]
+    /// Ordinals sorted by name length; `lengthStart[n]..<lengthStart[n + 1]` are those of length `n`.
+    private let byLength: [Int]
+    private let lengthStart: [Int]
+
+    package init() {
+        let cases = K.allCases
+        let names = cases.map(\.rawValue)
+        self.cases = cases
+        self.names = names
+        precondition(cases.count <= 64, "a key enum has at most 64 cases (Fields keeps a 64-bit set)")
+        for (index, key) in cases.enumerated() {
+            precondition(key.ordinal == index, "\(K.self) is not stored as its declaration index")
+        }
+        var bytes: [UInt8] = []
+        var starts: [Int] = []
+        for name in names {
+            starts.append(bytes.count)
+            bytes += name.utf8
+        }
+        starts.append(bytes.count)
+        nameBytes = bytes
+        nameStart = starts
+        let longest = names.map(\.utf8.count).max() ?? 0
+        let byLength = cases.indices.sorted { (names[$0].utf8.count, $0) < (names[$1].utf8.count, $1) }
+        self.byLength = byLength
+        var lengthStart = [Int](repeating: 0, count: longest + 2)
+        for ordinal in byLength { lengthStart[names[ordinal].utf8.count + 1] += 1 }
+        for n in 1..<lengthStart.count { lengthStart[n] += lengthStart[n - 1] }
+        self.lengthStart = lengthStart
+    }
+
+    /// The key spelled by `bytes`, if it is one.
+    /// - Complexity: O(*n*) in the length, times the (few) names of that length.
+    package func key(_ bytes: UnsafeBufferPointer<UInt8>) -> K? {
+        let length = bytes.count
+        guard length + 1 < lengthStart.count else { return nil }
+        candidates: for slot in lengthStart[length]..<lengthStart[length + 1] {
+            let ordinal = byLength[slot]
+            let start = nameStart[ordinal]
+            for i in 0..<length where nameBytes[start + i] != bytes[i] { continue candidates }
+            return cases[ordinal]
+        }
+        return nil
+    }
+
+    /// The key named `name`, if it is one.
+    package func key(_ name: String) -> K? {
+        var name = name
+        return name.withUTF8 { key($0) }
+    }
+}
