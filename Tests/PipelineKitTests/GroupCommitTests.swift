@@ -97,7 +97,7 @@ struct GroupCommitTests {
                 Issue.record("trial \(trial): the engine did not die")
                 continue
             }
-            if code == 137, box.runs.isEmpty { continue }  // killed before it recorded anything
+            if code == 137, box.recordedRuns.isEmpty { continue }  // killed before it recorded anything
             if code == 137 {
                 killedMidRun += 1
                 let problems = Self.orderProblems(try box.events())
