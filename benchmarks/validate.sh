@@ -13,7 +13,7 @@
 # usage: benchmarks/validate.sh            (from any directory)
 # env:   REPS=15            timed runs per command and size (median reported)
 #        SIZES="100 1000 10000"
-#        PIPELINE_BIN=path  use this binary instead of building the release one
+#        PIPELINE_BIN=path  use this binary instead of the static release one (scripts/release)
 #                           (built with: swift build -c release --scratch-path .build-bench)
 #        TIMER=auto|hyperfine|python   (auto: hyperfine if present or installable)
 set -euo pipefail
@@ -64,15 +64,19 @@ fi
 if [[ -n ${PIPELINE_BIN:-} ]]; then
     BIN=$PIPELINE_BIN
 else
-    log "swift build -c release --product pipeline --scratch-path .build-bench"
-    swift build -c release --product pipeline --scratch-path .build-bench >&2
-    BIN=$(swift build -c release --scratch-path .build-bench --show-bin-path)/pipeline
+    # The static release binary, what users install (scripts/release; stripped below as it packs it).
+    log "scripts/release --bin-only"
+    BIN=$(scripts/release --bin-only | tail -1)
 fi
 [[ -x $BIN ]] || die "pipeline binary not executable: $BIN"
 BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/pipeline-bench.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
+if [[ -z ${PIPELINE_BIN:-} ]]; then
+    strip -o "$TMP/pipeline" "$BIN"
+    BIN=$TMP/pipeline
+fi
 SCAN=$TMP/scan
 log "cc -O2 benchmarks/scan.c -lyaml"
 cc -O2 -o "$SCAN" benchmarks/scan.c -lyaml

@@ -27,7 +27,7 @@ int ps_signalfd_read(int fd) {
     return n < 0 ? -1 : 0;
 }
 
-int ps_spawn(pid_t *pid, char *const argv[], char *const envp[], int out_fd, const char *cwd) {
+int ps_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[], int out_fd, const char *cwd) {
     posix_spawn_file_actions_t actions;
     posix_spawnattr_t attr;
     int rc = posix_spawn_file_actions_init(&actions);
@@ -47,7 +47,7 @@ int ps_spawn(pid_t *pid, char *const argv[], char *const envp[], int out_fd, con
     posix_spawnattr_setsigdefault(&attr, &all);
     posix_spawnattr_setpgroup(&attr, 0);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_USEVFORK);
-    rc = posix_spawn(pid, argv[0], &actions, &attr, argv, envp);
+    rc = posix_spawn(pid, path, &actions, &attr, argv, envp);
     posix_spawnattr_destroy(&attr);
     posix_spawn_file_actions_destroy(&actions);
     return rc;

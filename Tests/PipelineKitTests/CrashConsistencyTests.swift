@@ -48,7 +48,7 @@ struct CrashConsistencyTests {
             usleep(useconds_t(100_000 + moments.next(upTo: 0.9) * 1_000_000))
             engine.signal(SIGKILL)
             guard let code = engine.wait(seconds: 20) else { Issue.record("trial \(trial): the engine did not die"); continue }
-            if code != 137 || box.runs.isEmpty { continue }  // it finished before the kill, or had recorded nothing
+            if code != 137 || box.recordedRuns.isEmpty { continue }  // it finished before the kill, or had recorded nothing
             killedMidRun += 1
             // What the journal knew at the crash: those stages must never run again.
             let journaled = Set(Sandbox.stages(try box.state()).filter { $0.value["status"] as? String == "succeeded" }.map(\.key))
@@ -81,7 +81,7 @@ struct CrashConsistencyTests {
             usleep(useconds_t(100_000 + moments.next(upTo: 0.9) * 1_000_000))
             engine.signal(SIGKILL)
             guard let code = engine.wait(seconds: 20) else { Issue.record("trial \(trial): the engine did not die"); continue }
-            if code != 137 || box.runs.isEmpty { continue }
+            if code != 137 || box.recordedRuns.isEmpty { continue }
             killedMidRun += 1
             if trial % 2 == 1 {
                 // Kill the rollback too, once it has started undoing something.

@@ -178,6 +178,24 @@ import Testing
         #expect(box.read("ran.log") == "applied\n")
     }
 
+    @Test func aResponseWithoutEndIsCutAtTheBodyLimit() throws {
+        let server = try ScriptedServer(["/health": [["endless": true]]])
+        defer { server.stop() }
+        let box = try Sandbox(
+            """
+            version: 1
+            name: endless
+            stages:
+              - id: verify
+                kind: verify
+                http: { url: "\(server.base)/health", timeout: 2m, initial-delay: 0s, failure-threshold: 1, attempts: 1 }
+            """)
+        defer { box.remove() }
+        let result = try box.pipeline(["run", "p.yml"])
+        #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+        #expect((result.stdout + result.stderr).contains("the response is larger than 16 MiB"), "\(result.stdout)\(result.stderr)")
+    }
+
     @Test func sigtermDuringASlowProbeStopsAtOnce() throws {
         let server = try ScriptedServer(["/health": [["status": 200, "delay_ms": 60000]]])
         defer { server.stop() }

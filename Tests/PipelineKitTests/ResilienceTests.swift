@@ -74,7 +74,7 @@ import Testing
                 n=0; until [ -s .pipeline/runs/*/events.jsonl ] 2>/dev/null || [ $n -ge 2000 ]; do sleep 0.01; n=$((n+1)); done
                 sleep \(delay); kill -9 $pid; wait $pid
                 """)
-            guard !box.runs.isEmpty else { continue }
+            guard !box.recordedRuns.isEmpty else { continue }
             let before = try box.state()
             if before["status"] as? String != "succeeded" { killedMidRun += 1 }
             let succeededBefore = Sandbox.stages(before).filter { $0.value["status"] as? String == "succeeded" }.map(\.key)

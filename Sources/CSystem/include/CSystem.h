@@ -12,10 +12,11 @@ int ps_signalfd_open(void);
 /// Reads one pending signal from a signalfd: its number, 0 if none, -1 on error.
 int ps_signalfd_read(int fd);
 
-/// Starts argv[0] (an absolute path) in its own process group with stdin from /dev/null, stdout and
-/// stderr to out_fd, the default disposition of every signal and an empty signal mask, in cwd
-/// (NULL: inherit). Returns 0 and sets *pid, or an errno value.
-int ps_spawn(pid_t *pid, char *const argv[], char *const envp[], int out_fd, const char *cwd);
+/// Starts path (absolute, or relative to cwd) with argv in its own process group with stdin from
+/// /dev/null, stdout and stderr to out_fd, the default disposition of every signal and an empty
+/// signal mask, in cwd (NULL: inherit). Returns 0 and sets *pid, or an errno value (the exec's own
+/// error too: glibc's posix_spawn reports it, and reaps the child that could not exec).
+int ps_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[], int out_fd, const char *cwd);
 
 /// pipe2(fds, O_CLOEXEC): 0 or -1 (errno set).
 int ps_pipe_cloexec(int fds[2]);

@@ -20,6 +20,11 @@ final class ChildProcess {
     /// When the script itself was reaped (a process it started may still hold the pipe).
     var exitedAt: Int?
     var pending: [UInt8] = []
+    /// What each `read` fills (allocated on the first read).
+    private var buffer: [UInt8] = []
+    static let readSize = 65536
+    /// The most one ``readLines(masker:)`` call takes from the pipe.
+    static let mostPerCall = 1 << 20
     /// Why the script could not be started (no shell, no descriptors): it then counts as an attempt
     /// that exited 127 at once, so retries and rollback apply as usual.
     private(set) var startError: String?
@@ -71,25 +76,30 @@ final class ChildProcess {
     /// Each returned line is masked on its own by the caller, so a piece of a long line is cut
     /// where `masker` says (``SecretMasker/cut(_:)``): never through a secret, and keeping back
     /// enough bytes that a secret still arriving is masked with the next piece.
+    ///
+    /// Complete lines are decoded straight from the read buffer (one per line, nothing copied on the
+    /// way); only a partial line is kept in ``pending``.
     func readLines(masker: SecretMasker? = nil) -> [String] {
         var lines: [String] = []
         guard !closed else { return lines }
-        var buffer = [UInt8](repeating: 0, count: 65536)
+        if buffer.isEmpty {
+            // Once per child, not per read; never zeroed (read fills what is used).
+            buffer = [UInt8](unsafeUninitializedCapacity: Self.readSize) { _, count in count = Self.readSize }
+        }
+        var taken = 0
         while true {
             let n = Posix.read(fd, &buffer)
             if n > 0 {
-                pending.append(contentsOf: buffer[0..<n])
+                splitLines(buffer[0..<n], into: &lines)
+                taken += n
+                // Bounded per call: a child writing as fast as this reads must not make one call
+                // hold all it writes (a long partial line goes out in pieces, the rest waits in the pipe).
+                if pending.count > Self.longestLine || taken >= Self.mostPerCall { break }
                 continue
             }
             if n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) { eof = true }
             break
         }
-        var start = 0
-        for (i, byte) in pending.enumerated() where byte == UInt8(ascii: "\n") {
-            lines.append(String(decoding: pending[start..<i], as: UTF8.self))
-            start = i + 1
-        }
-        pending.removeFirst(start)
         if eof {
             if !pending.isEmpty { lines.append(String(decoding: pending, as: UTF8.self)) }
             pending.removeAll()
@@ -100,6 +110,23 @@ final class ChildProcess {
         }
         if eof { closeOnce() }
         return lines
+    }
+
+    /// Appends the complete lines of `chunk` (joined to ``pending`` for the first) to `lines`, and
+    /// keeps what follows the last newline in ``pending``.
+    private func splitLines(_ chunk: ArraySlice<UInt8>, into lines: inout [String]) {
+        var start = chunk.startIndex
+        while let newline = chunk[start...].firstIndex(of: UInt8(ascii: "\n")) {
+            if pending.isEmpty {
+                lines.append(String(decoding: chunk[start..<newline], as: UTF8.self))
+            } else {
+                pending.append(contentsOf: chunk[start..<newline])
+                lines.append(String(decoding: pending, as: UTF8.self))
+                pending.removeAll(keepingCapacity: true)
+            }
+            start = newline + 1
+        }
+        pending.append(contentsOf: chunk[start...])
     }
 
     /// Sends a signal to the whole process group (grandchildren included).

@@ -68,12 +68,14 @@ final class DeployEngine: Engine {
     }
 
     override func deployTimers() -> [Int] {
-        openStages.compactMap { node in
+        var earliest: Int?
+        for node in openStages {
             switch stages[node].phase {
-            case .gateTimer(let until), .retryDelay(let until, _): return until
-            default: return nil
+            case .gateTimer(let until), .retryDelay(let until, _): earliest = min(earliest ?? until, until)
+            default: continue
             }
-        } + controlTimer()
+        }
+        return (earliest.map { [$0] } ?? []) + controlTimer()
     }
 
     override func stageJobFinished(_ node: Int, gateCheck: Bool, _ child: ChildProcess) throws(EngineError) {

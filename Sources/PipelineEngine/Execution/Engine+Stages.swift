@@ -11,14 +11,17 @@ extension DeployEngine {
             openStages.sort { positionInOrder[$0] < positionInOrder[$1] }
             openDirty = false
         }
-        var active = openStages.filter { node in
-            switch stages[node].phase {
-            case .running, .gateCheck: return !stages[node].parkedAtSwitch
-            default: return false
-            }
-        }.count
+        var active = 0
         for node in openStages {
-            let stage = pipeline.stages[node]
+            switch stages[node].phase {
+            case .running, .gateCheck: if !stages[node].parkedAtSwitch { active += 1 }
+            default: break
+            }
+        }
+        // Group commit: every attempt this pass starts is journaled first, and the first spawn's
+        // flush makes all of them (and the ends that freed their slots) durable with one fdatasync.
+        var starting: [Int] = []
+        for node in openStages {
             switch stages[node].phase {
             case .pending:
                 guard accepting else { continue }
@@ -36,7 +39,7 @@ extension DeployEngine {
                 progressed = true
             case .ready:
                 guard accepting, active < maxParallel else { continue }
-                try startAttempt(node, stage)
+                if try beginAttempt(node, pipeline.stages[node]) { starting.append(node) }
                 active += 1
                 progressed = true
             case .running(let index) where stages[node].parkedAtSwitch:
@@ -49,6 +52,9 @@ extension DeployEngine {
                 continue
             }
         }
+        for node in starting { try runAction(node, index: 0, startedAt: clock.now()) }
+        // A stage that failed later in this pass stops what started before it, as if already running.
+        if !starting.isEmpty, state.isFailing, options.onFailure == .stop { stopInFlight() }
         return progressed
     }
 
@@ -156,7 +162,10 @@ extension DeployEngine {
         if case .running = state { state = .stopping(stage: stage, reason: reason, message: message) }
     }
 
-    func startAttempt(_ node: Int, _ stage: Stage) throws(EngineError) {
+    /// Journals the start of a stage's next attempt (not yet durable).
+    /// - Returns: true when its first action is to run now (``runAction(_:index:startedAt:)``),
+    ///   false when the attempt already ended (a blue-green stage whose colours are unknown).
+    func beginAttempt(_ node: Int, _ stage: Stage) throws(EngineError) -> Bool {
         stages[node].attempt += 1
         let attempt = stages[node].attempt
         stages[node].log.reset(logPath("logs/\(stage.id).\(attempt).log"))
@@ -197,10 +206,10 @@ extension DeployEngine {
                 // Which colour serves is unknown: deploying now could overwrite the live one.
                 emit(.action(stage: node), error.message)
                 try attemptFinished(node, ok: false, exitCode: nil, signal: nil, outcome: .failed)
-                return
+                return false
             }
         }
-        try runAction(node, index: 0, startedAt: clock.now())
+        return true
     }
 
     /// Runs action `index` of the current attempt; finishes the attempt after the last one.
@@ -406,11 +415,14 @@ extension DeployEngine {
             "[\(stage.id)] failed after \(tries) attempt\(tries == 1 ? "" : "s") (\(HumanDuration.text(run.stage(stage.id).map(RunState.durationMs) ?? 0)))")
         if !state.isFailing && !state.isInterrupting {
             state = .failing(stage: stage.id)
-            if options.onFailure == .stop {
-                for (_, job) in jobs { terminate(job.child) }
-                for (_, entry) in tasks { entry.task.cancel() }
-            }
+            if options.onFailure == .stop { stopInFlight() }
         }
+    }
+
+    /// Stops every script (TERM to its group, then KILL after the grace) and native task in flight.
+    func stopInFlight() {
+        for (_, job) in jobs { terminate(job.child) }
+        for (_, entry) in tasks { entry.task.cancel() }
     }
 
     /// Ends the run once nothing is left to do: every stage succeeded, or a gate stopped it.

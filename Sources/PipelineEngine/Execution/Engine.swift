@@ -21,8 +21,7 @@ struct LazyLog {
         // Never follow a symlink planted where a log goes.
         if fd < 0 { fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o600) }
         guard fd >= 0 else { return "cannot open the log '\(path)': \(String(cString: strerror(errno)))" }
-        var bytes = Array(text.utf8)
-        return Posix.writeAll(fd, &bytes) ? nil : "cannot write the log '\(path)': \(String(cString: strerror(errno)))"
+        return Posix.writeAll(fd, text) ? nil : "cannot write the log '\(path)': \(String(cString: strerror(errno)))"
     }
 
     mutating func close() {

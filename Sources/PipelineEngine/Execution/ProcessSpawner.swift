@@ -23,33 +23,40 @@ public protocol ProcessSpawner: AnyObject, Sendable {
     func advance(to now: Int)
 }
 
-/// Real processes: `posix_spawn` with a new process group and a reset signal mask, `waitpid`,
-/// `kill(-pgid, …)`.
+/// Real processes: `posix_spawn` (glibc's clone with `CLONE_VFORK`) with a new process group and
+/// a reset signal mask, `waitpid`, `kill(-pgid, …)`. A script that is one plain command under the
+/// default shell is executed directly, as `make` does (``SimpleCommand``).
 public final class SystemSpawner: ProcessSpawner, @unchecked Sendable {
     public init() {}
 
     public func start(argv: [String], environment: [String], directory: String?) throws(EngineError) -> (pid: Int32, output: Int32) {
+        if let command = SimpleCommand.direct(argv, environment: environment, directory: directory),
+            case .success(let started) = launch(command.path, command.argv, command.environment, directory)
+        {
+            return started
+        }
+        // Not a plain command, or it would not execute as one: the shell runs it, and says why if it cannot.
+        switch launch(argv[0], argv, environment, directory) {
+        case .success(let started): return started
+        case .failure(let error): throw error
+        }
+    }
+
+    /// Starts `path` with `argv` and `environment` in `directory`, its output on a new pipe.
+    private func launch(_ path: String, _ argv: [String], _ environment: [String], _ directory: String?) -> Result<(pid: Int32, output: Int32), EngineError> {
         var fds: [Int32] = [0, 0]
-        guard ps_pipe_cloexec(&fds) == 0 else { throw EngineError("cannot create a pipe: \(String(cString: strerror(errno)))", exitCode: 1) }
-        let cArgs = argv.map { strdup($0) } + [nil]
-        let cEnv = environment.map { strdup($0) } + [nil]
-        defer {
-            cArgs.forEach { free($0) }
-            cEnv.forEach { free($0) }
+        guard ps_pipe_cloexec(&fds) == 0 else {
+            return .failure(EngineError("cannot create a pipe: \(String(cString: strerror(errno)))", exitCode: 1))
         }
         var child: Int32 = 0
-        let rc = cArgs.withUnsafeBufferPointer { args in
-            cEnv.withUnsafeBufferPointer { env in
-                ps_spawn(&child, args.baseAddress, env.baseAddress, fds[1], directory)
-            }
-        }
+        let rc = CStrings.withVectors(argv, environment) { args, env in ps_spawn(&child, path, args, env, fds[1], directory) }
         close(fds[1])
         guard rc == 0 else {
             close(fds[0])
-            throw EngineError("cannot start '\(argv[0])': \(String(cString: strerror(rc)))", exitCode: 1)
+            return .failure(EngineError("cannot start '\(path)': \(String(cString: strerror(rc)))", exitCode: 1))
         }
         _ = fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK)
-        return (child, fds[0])
+        return .success((child, fds[0]))
     }
 
     public func reap(_ pid: Int32) -> Int32? {
@@ -67,4 +74,43 @@ public final class SystemSpawner: ProcessSpawner, @unchecked Sendable {
     public func nextChange() -> Int? { nil }
 
     public func advance(to now: Int) {}
+}
+
+/// NUL-terminated vectors (`char *const argv[]`) for `posix_spawn`, every string in one allocation.
+enum CStrings {
+    /// Calls `body` with `first` and `second` as NULL-terminated arrays of C strings, valid only during the call.
+    static func withVectors<R>(
+        _ first: [String], _ second: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>, UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R
+    ) -> R {
+        let strings = first + second
+        let bytes = strings.reduce(0) { $0 + $1.utf8.count + 1 }
+        return withUnsafeTemporaryAllocation(of: CChar.self, capacity: max(1, bytes)) { storage in
+            withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<CChar>?.self, capacity: strings.count + 2) { pointers in
+                var offset = 0
+                var slot = 0
+                for (i, string) in strings.enumerated() {
+                    if i == first.count {
+                        pointers[slot] = nil
+                        slot += 1
+                    }
+                    let start = storage.baseAddress! + offset
+                    for byte in string.utf8 {
+                        storage[offset] = CChar(bitPattern: byte)
+                        offset += 1
+                    }
+                    storage[offset] = 0
+                    offset += 1
+                    pointers[slot] = start
+                    slot += 1
+                }
+                if first.count == strings.count {
+                    pointers[slot] = nil
+                    slot += 1
+                }
+                pointers[slot] = nil
+                let base = UnsafePointer(pointers.baseAddress!)
+                return body(base, base + first.count + 1)
+            }
+        }
+    }
 }

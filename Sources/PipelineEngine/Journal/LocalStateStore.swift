@@ -269,8 +269,7 @@ final class JournalWriter: RunJournal {
     @discardableResult
     func appendUnsynced(_ event: JournalEvent) throws(EngineError) -> String {
         let line = event.line(time: clock.timestamp(), clockMs: clock.now()).compact
-        var bytes = Array((line + "\n").utf8)
-        guard Posix.writeAll(fd, &bytes) else {
+        guard Posix.writeAll(fd, line + "\n") else {
             throw EngineError("cannot write the journal: \(String(cString: strerror(errno)))", exitCode: 3)
         }
         return line
@@ -284,13 +283,20 @@ final class JournalWriter: RunJournal {
         let ms = clock.now()
         let lines = events.map { $0.line(time: time, clockMs: ms).compact }
         var text = ""
-        for line in lines { text += line + "\n" }
-        appends += 1
-        var bytes = Array(text.utf8)
-        if let crash = crashAt, crash.count == appends, crash.half {
-            bytes = Array(bytes.prefix(max(1, bytes.count / 2)))
+        text.reserveCapacity(lines.reduce(0) { $0 + $1.utf8.count + 1 })
+        for line in lines {
+            text += line
+            text += "\n"
         }
-        guard Posix.writeAll(fd, &bytes) else {
+        appends += 1
+        let written: Bool
+        if let crash = crashAt, crash.count == appends, crash.half {
+            var half = Array(text.utf8.prefix(max(1, text.utf8.count / 2)))
+            written = Posix.writeAll(fd, &half)
+        } else {
+            written = Posix.writeAll(fd, text)
+        }
+        guard written else {
             throw EngineError("cannot write the journal: \(String(cString: strerror(errno)))", exitCode: 3)
         }
         if fdatasync(fd) != 0 {

@@ -180,7 +180,12 @@ final class NativeTask: @unchecked Sendable {
                 // The script is done. What is left of its group goes with it; a process it
                 // detached (setsid) may keep the pipe open, so read what is there and stop.
                 if child.groupAlive { child.signalGroup(SIGKILL) }
-                for line in child.readLines(masker: masker) { onLine(line) }
+                // Each call takes a bounded amount: read on until the end, or until nothing is there now.
+                while true {
+                    let lines = child.readLines(masker: masker)
+                    for line in lines { onLine(line) }
+                    if child.eof || lines.isEmpty { break }
+                }
                 child.closeOutput()
                 break
             }

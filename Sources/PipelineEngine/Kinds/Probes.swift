@@ -53,6 +53,10 @@ enum Probes {
                         body == nil ? nil : "application/json", timeoutMs,
                         { data, size, context in
                             let transfer = Unmanaged<Transfer>.fromOpaque(context!).takeUnretainedValue()
+                            guard transfer.body.count + size <= Transfer.limit else {
+                                transfer.tooLarge = true
+                                return 0
+                            }
                             if let data { transfer.body.append(UnsafeRawPointer(data).assumingMemoryBound(to: UInt8.self), count: size) }
                             return size
                         },
@@ -61,6 +65,9 @@ enum Probes {
                 }
             }
             let elapsed = EngineClock.monotonicMs() - started
+            if transfer.tooLarge {
+                return HTTPResult(status: nil, body: Data(), error: "the response is larger than \(Transfer.limit >> 20) MiB", milliseconds: elapsed)
+            }
             switch Int(outcome) {
             case Int(PL_HTTP_OK):
                 let sent = Self.string(location)
@@ -78,8 +85,12 @@ enum Probes {
 
     /// What one request's callbacks share: the body so far and the caller's cancel check.
     private final class Transfer {
+        /// The most of a body kept: a probe, a webhook's answer or a Prometheus result is small,
+        /// and a server that sends without end must not exhaust the engine's memory.
+        static let limit = 16 << 20
         let cancelled: () -> Bool
         var body = Data()
+        var tooLarge = false
         init(cancelled: @escaping () -> Bool) { self.cancelled = cancelled }
     }
 

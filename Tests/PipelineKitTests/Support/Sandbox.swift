@@ -35,6 +35,13 @@ struct Sandbox {
         ((try? FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent(".pipeline/runs").path)) ?? []).sorted()
     }
 
+    /// The runs whose journal holds at least one complete line. A run killed between creating
+    /// its directory and its first durable append recorded nothing (nothing had started either):
+    /// `resume` and `rollback` rightly find no run there.
+    var recordedRuns: [String] {
+        runs.filter { read(".pipeline/runs/\($0)/events.jsonl").contains("\n") }
+    }
+
     /// The run ids in the order the runs started (their `sequence`): ids of runs started in the
     /// same second do not sort that way.
     var runsInStartOrder: [String] {

@@ -3,7 +3,8 @@
 
 usage: scripted_server.py PORT_FILE SCRIPT_JSON
 SCRIPT_JSON maps a path to a list of responses {"status": 200, "delay_ms": 0, "json": {...}} or
-{"body": "text"}, optionally with "headers": {"Location": "/elsewhere"}; each request to that path takes the next one, and the last one repeats.
+{"body": "text"}, optionally with "headers": {"Location": "/elsewhere"}, or {"endless": true}
+(a 200 whose body never ends, 1 MiB at a time, until the client hangs up); each request to that path takes the next one, and the last one repeats.
 A POST is answered the same way; its path and JSON body are appended, one JSON line each, to
 PORT_FILE.posts (for webhook tests). The chosen port is written to PORT_FILE once the server listens. Stops on SIGTERM, or by itself
 after 120 seconds so a crashed test never leaves it behind.
@@ -45,6 +46,17 @@ class Handler(BaseHTTPRequestHandler):
                 response = steps[min(i, len(steps) - 1)]
                 position[path] = i + 1
         time.sleep(response.get("delay_ms", 0) / 1000)
+        if response.get("endless"):
+            try:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                self.end_headers()
+                chunk = b"x" * (1 << 20)
+                while True:
+                    self.wfile.write(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            return
         body = json.dumps(response["json"]).encode() if "json" in response else response.get("body", "").encode()
         try:
             self.send_response(response.get("status", 200))

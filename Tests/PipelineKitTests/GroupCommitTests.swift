@@ -1,0 +1,116 @@
+import Foundation
+import Testing
+
+/// Group commit keeps the write-ahead rule: attempts that start together share one `fdatasync`,
+/// but a script only ever runs after its own start and every need's end are in the journal. Each
+/// script checks that itself when it starts (reading the journal), runs are killed with SIGKILL at
+/// pseudo-random moments (a fixed seed), and the journal's order is checked after every crash.
+@Suite(.timeLimit(.minutes(5)))
+struct GroupCommitTests {
+    /// Four independent stages, four that each need two of them, and one that needs those four:
+    /// with `--max-parallel 2` ends and starts arrive together all the time.
+    static let needs: [(String, [String])] = {
+        var stages: [(String, [String])] = (1...4).map { ("a\($0)", []) }
+        stages += (1...4).map { ("b\($0)", ["a\($0)", "a\($0 % 4 + 1)"]) }
+        stages.append(("c", (1...4).map { "b\($0)" }))
+        return stages
+    }()
+
+    static let pipeline: String = {
+        var text = "version: 1\nname: fan\nstages:\n"
+        for (id, needs) in needs {
+            // A plain command (run without the shell): the check script gets the stage and its needs.
+            text += "  - id: \(id)\n    needs: [\(needs.joined(separator: ", "))]\n    run: sh check.sh \(([id] + needs).joined(separator: " "))\n"
+        }
+        return text
+    }()
+
+    /// Records a violation in the ledger when the journal does not yet hold this attempt's start,
+    /// or a need's successful end, at the moment the script runs.
+    static let check = """
+        j="$PIPELINE_RUN_DIR/events.jsonl"
+        me=$1
+        shift
+        grep '"type":"attempt_started"' "$j" | grep -q "\\"stage\\":\\"$me\\",\\"phase\\":\\"run\\",\\"attempt\\":$PIPELINE_ATTEMPT," \\
+          || echo "violation: $me attempt $PIPELINE_ATTEMPT runs before its start is journaled" >> ledger
+        for need in "$@"; do
+          grep '"type":"stage_finished"' "$j" | grep -q "\\"stage\\":\\"$need\\",\\"status\\":\\"succeeded\\"" \\
+            || echo "violation: $me runs before the end of $need is journaled" >> ledger
+        done
+        echo "start $me" >> ledger
+        sleep 0.05
+        echo "end $me" >> ledger
+
+        """
+
+    static func sandbox() throws -> Sandbox {
+        let box = try Sandbox(pipeline)
+        try check.write(to: box.dir.appendingPathComponent("check.sh"), atomically: true, encoding: .utf8)
+        return box
+    }
+
+    /// The journal's own order: every attempt starts after the successful end of each of its needs.
+    static func orderProblems(_ events: [[String: Any]]) -> [String] {
+        var problems: [String] = []
+        var finished = Set<String>()
+        let needsOf = Dictionary(uniqueKeysWithValues: needs)
+        for event in events {
+            let stage = event["stage"] as? String ?? ""
+            switch event["type"] as? String {
+            case "stage_finished" where event["status"] as? String == "succeeded":
+                finished.insert(stage)
+            case "attempt_started" where event["phase"] as? String == "run":
+                for need in needsOf[stage] ?? [] where !finished.contains(need) {
+                    problems.append("\(stage) started before the end of \(need) was journaled")
+                }
+            default:
+                break
+            }
+        }
+        return problems
+    }
+
+    @Test func everyScriptRunsAfterItsStartAndItsNeedsEndsAreJournaled() throws {
+        let box = try Self.sandbox()
+        defer { box.remove() }
+        let result = try box.pipeline(["run", "p.yml", "--max-parallel", "2"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let ledger = Ledger(box)
+        #expect(ledger.count(prefix: "violation") == 0, "\(ledger.text)")
+        #expect(ledger.count(prefix: "end") == Self.needs.count, "\(ledger.text)")
+        let problems = Self.orderProblems(try box.events())
+        #expect(problems.isEmpty, "\(problems)")
+    }
+
+    /// Killed at random moments, then resumed: no script ever ran ahead of the journal, the
+    /// journal's order holds at every crash, and the resumed run finishes every stage.
+    @Test func killedAtRandomMomentsTheJournalIsAlwaysAheadOfTheScripts() throws {
+        var moments = CrashConsistencyTests.Moments(state: 0x5EED_0015)
+        var killedMidRun = 0
+        for trial in 0..<8 {
+            let box = try Self.sandbox()
+            defer { box.remove() }
+            let engine = try box.background(["run", "p.yml", "--max-parallel", "2"])
+            usleep(useconds_t(30_000 + moments.next(upTo: 0.4) * 1_000_000))
+            engine.signal(SIGKILL)
+            guard let code = engine.wait(seconds: 20) else {
+                Issue.record("trial \(trial): the engine did not die")
+                continue
+            }
+            if code == 137, box.recordedRuns.isEmpty { continue }  // killed before it recorded anything
+            if code == 137 {
+                killedMidRun += 1
+                let problems = Self.orderProblems(try box.events())
+                #expect(problems.isEmpty, "trial \(trial): at the crash: \(problems)")
+                let resumed = try box.pipeline(["resume", "--wait-lock"], within: 60)
+                #expect(resumed.returned && resumed.status == 0, "trial \(trial): \(resumed.output)")
+            }
+            let ledger = Ledger(box)
+            #expect(ledger.count(prefix: "violation") == 0, "trial \(trial): \(ledger.text)")
+            for (id, _) in Self.needs { #expect(ledger.contains("end \(id)"), "trial \(trial): \(id) never finished: \(ledger.text)") }
+            let after = Self.orderProblems(try box.events())
+            #expect(after.isEmpty, "trial \(trial): after the resume: \(after)")
+        }
+        #expect(killedMidRun >= 3, "only \(killedMidRun) of 8 trials killed the engine mid-run: the campaign tested too little")
+    }
+}
