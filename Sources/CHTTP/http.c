@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 static CURLcode (*pl_global_init)(long);
 static CURL *(*pl_easy_init)(void);
@@ -58,7 +59,15 @@ struct pl_transfer {
     char *location;
     size_t location_size;
     int cancelled;
+    struct timespec deadline; // CLOCK_MONOTONIC: past it, the transfer gives up whatever libcurl is doing
+    int timed_out;
 };
+
+static int pl_past(const struct timespec *deadline) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec > deadline->tv_sec || (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
+}
 
 static size_t pl_write(char *data, size_t size, size_t count, void *user) {
     struct pl_transfer *transfer = user;
@@ -89,6 +98,12 @@ static int pl_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_of
         transfer->cancelled = 1;
         return 1;
     }
+    // A hard stop one second past the timeout, even where libcurl's own timer cannot reach (a
+    // name lookup without the threaded resolver).
+    if (pl_past(&transfer->deadline)) {
+        transfer->timed_out = 1;
+        return 1;
+    }
     return 0;
 }
 
@@ -109,7 +124,11 @@ int pl_http_request(const char *url, const char *method, const char *body, size_
         snprintf(error, error_size, "curl_easy_init failed");
         return PL_HTTP_FAILED;
     }
-    struct pl_transfer transfer = {on_body, cancel, context, location, location_size, 0};
+    struct pl_transfer transfer = {on_body, cancel, context, location, location_size, 0, {0, 0}, 0};
+    clock_gettime(CLOCK_MONOTONIC, &transfer.deadline);
+    transfer.deadline.tv_sec += timeout_ms / 1000 + 1;
+    transfer.deadline.tv_nsec += (timeout_ms % 1000) * 1000000L;
+    if (transfer.deadline.tv_nsec >= 1000000000L) transfer.deadline.tv_sec += 1, transfer.deadline.tv_nsec -= 1000000000L;
     char curl_error[CURL_ERROR_SIZE] = {0};
     struct curl_slist *headers = NULL;
     pl_easy_setopt(curl, CURLOPT_URL, url);
@@ -138,13 +157,14 @@ int pl_http_request(const char *url, const char *method, const char *body, size_
         pl_easy_setopt(curl, CURLOPT_POST, 1L);
         pl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_size);
         pl_easy_setopt(curl, CURLOPT_POSTFIELDS, body ? body : "");
+        struct curl_slist *more;
         if (content_type) {
             char header[256];
             snprintf(header, sizeof header, "Content-Type: %s", content_type);
-            headers = pl_slist_append(headers, header);
+            if ((more = pl_slist_append(headers, header))) headers = more;
         }
         // A webhook's answer is awaited at once, not after a "100 Continue" round trip.
-        headers = pl_slist_append(headers, "Expect:");
+        if ((more = pl_slist_append(headers, "Expect:"))) headers = more;
         pl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
     }
     CURLcode code = pl_easy_perform(curl);
@@ -153,7 +173,7 @@ int pl_http_request(const char *url, const char *method, const char *body, size_
         pl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
     } else if (transfer.cancelled) {
         result = PL_HTTP_CANCELLED;
-    } else if (code == CURLE_OPERATION_TIMEDOUT) {
+    } else if (code == CURLE_OPERATION_TIMEDOUT || transfer.timed_out) {
         result = PL_HTTP_TIMED_OUT;
     } else {
         snprintf(error, error_size, "%s", curl_error[0] ? curl_error : pl_easy_strerror(code));

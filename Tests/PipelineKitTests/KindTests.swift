@@ -178,6 +178,24 @@ import Testing
         #expect(box.read("ran.log") == "applied\n")
     }
 
+    /// A check that leaves a detached process writing without pause to its output still gets its
+    /// verdict: what is left is read for the output grace at most, then the pipe is closed.
+    @Test func aCheckWhoseDetachedChildWritesForeverStillEnds() throws {
+        let box = try Sandbox(
+            """
+            version: 1
+            name: chatty
+            stages:
+              - id: pre
+                kind: infra-precheck
+                checks:
+                  - { name: leaves a writer behind, run: 'setsid yes & sleep 0.2', timeout: 30s }
+            """)
+        defer { box.remove() }
+        let result = try box.pipeline(["run", "p.yml"], within: 60)
+        #expect(result.returned && result.status == 0, "\(result.stderr.suffix(2000))")
+    }
+
     @Test func aResponseWithoutEndIsCutAtTheBodyLimit() throws {
         let server = try ScriptedServer(["/health": [["endless": true]]])
         defer { server.stop() }

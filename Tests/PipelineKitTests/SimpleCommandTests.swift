@@ -44,7 +44,7 @@ struct SimpleCommandTests {
         #expect(SimpleCommand.direct(argv, environment: Self.environment, directory: "/") == nil, "\(argv)")
     }
 
-    @Test(arguments: [["IFS=x"], ["OPTIND=3"], ["A-B=1"], ["BASH_FUNC_f%%=() { :; }"]])
+    @Test(arguments: [["IFS=x"], ["OPTIND=3"], ["PPID=1"], ["A-B=1"], ["BASH_FUNC_f%%=() { :; }"]])
     func environmentTheShellWouldChange(extra: [String]) {
         #expect(SimpleCommand.direct(Self.shell + ["env"], environment: Self.environment + extra, directory: "/") == nil)
     }
@@ -58,6 +58,21 @@ struct SimpleCommandTests {
         let bare = try #require(SimpleCommand.direct(["/bin/sh", "-c", "true"], environment: Self.environment + ["PWD=/nonexistent"], directory: "/tmp"))
         #expect(bare.path == "/usr/bin/true")
         #expect(bare.environment.contains("PWD=/tmp") && !bare.environment.contains("PWD=/nonexistent"))
+    }
+
+    /// `true` alone is dash's builtin; the program stands in for it only when it is the system's
+    /// own, not a `true` found earlier on PATH.
+    @Test func aTrueShimOnPathGoesToTheShell() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pipeline-shim-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let shim = dir.appendingPathComponent("true")
+        try "#!/bin/sh\nexit 1\n".write(to: shim, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: shim.path)
+        #expect(SimpleCommand.direct(Self.shell + ["true"], environment: ["PATH=\(dir.path):/usr/bin:/bin"], directory: "/") == nil)
+        if SimpleCommand.shellIsDash {
+            #expect(SimpleCommand.direct(Self.shell + ["true"], environment: Self.environment, directory: "/") != nil)
+        }
     }
 
     /// Through the real binary: the plain command sees the same environment as under the shell

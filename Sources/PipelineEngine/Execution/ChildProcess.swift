@@ -83,8 +83,8 @@ final class ChildProcess {
         var lines: [String] = []
         guard !closed else { return lines }
         if buffer.isEmpty {
-            // Once per child, not per read; never zeroed (read fills what is used).
-            buffer = [UInt8](unsafeUninitializedCapacity: Self.readSize) { _, count in count = Self.readSize }
+            // Once per child, not per read.
+            buffer = [UInt8](repeating: 0, count: Self.readSize)
         }
         var taken = 0
         while true {

@@ -218,6 +218,9 @@ extension DeployEngine {
         while index < stages[node].actions.count {
             switch stages[node].actions[index] {
             case .native(let work):
+                // Write-ahead, as for a script: the attempt's start (and the ends it depends on)
+                // are on disk before its native work runs anything.
+                try flush()
                 startNative(node, work, startedAt: startedAt)
                 stages[node].phase = .running(action: index)
                 return

@@ -11,10 +11,11 @@ import PipelineSpec
 ///   `- _ . / , + @ % : =` separated by spaces or tabs: nothing the shell would expand, quote,
 ///   redirect, glob, split on or treat as a keyword;
 /// - the first word is not an assignment, a dash builtin or reserved word (`true` and `false`
-///   alone excepted: the programs behave exactly as the builtins), and names an executable
+///   alone excepted, when found in `/bin` or `/usr/bin`: the programs behave exactly as the
+///   builtins), and names an executable
 ///   regular file (directly when it has a `/`, else the first on `PATH`, as dash searches it);
-/// - the environment has no entry the shell would change or drop (`IFS`, `OPTIND`, a name that is
-///   not a shell name); `PWD` is set as dash sets it.
+/// - the environment has no entry the shell would change or drop (`IFS`, `OPTIND`, `PPID`, a name
+///   that is not a shell name); `PWD` is set as dash sets it.
 ///
 /// Anything else, and any command that then fails to execute (a file without `#!`, say), goes to
 /// the shell, so messages and exit codes (126, 127) stay the shell's.
@@ -60,7 +61,8 @@ struct SimpleCommand: Equatable {
         var path: String?
         var pwd: (index: Int, value: String)?
         for (index, entry) in environment.enumerated() {
-            guard let name = shellName(entry), !name.elementsEqual("IFS".utf8), !name.elementsEqual("OPTIND".utf8) else { return nil }
+            guard let name = shellName(entry), !name.elementsEqual("IFS".utf8), !name.elementsEqual("OPTIND".utf8), !name.elementsEqual("PPID".utf8)
+            else { return nil }
             if name.elementsEqual("PATH".utf8) { path = String(entry.utf8.dropFirst(5))! }
             if name.elementsEqual("PWD".utf8) { pwd = (index, String(entry.utf8.dropFirst(4))!) }
         }
@@ -80,7 +82,9 @@ struct SimpleCommand: Equatable {
                     break
                 }
             }
-            guard let hit else { return nil }
+            // `true` and `false` are dash's builtins: the program stands in only when it is the
+            // system's own (not a shim earlier on PATH).
+            guard let hit, !sameAsProgram.contains(name) || hit == "/bin/" + name || hit == "/usr/bin/" + name else { return nil }
             file = hit
         }
         var environment = environment

@@ -180,11 +180,14 @@ final class NativeTask: @unchecked Sendable {
                 // The script is done. What is left of its group goes with it; a process it
                 // detached (setsid) may keep the pipe open, so read what is there and stop.
                 if child.groupAlive { child.signalGroup(SIGKILL) }
-                // Each call takes a bounded amount: read on until the end, or until nothing is there now.
+                // Each call takes a bounded amount: read on until the end, until nothing is there
+                // now, or for the output grace at most (a detached process writing without pause
+                // must not hold the verdict, nor an interrupt, for ever).
+                let drainEnd = EngineClock.monotonicMs() + EngineDefaults.outputGraceMs
                 while true {
                     let lines = child.readLines(masker: masker)
                     for line in lines { onLine(line) }
-                    if child.eof || lines.isEmpty { break }
+                    if child.eof || lines.isEmpty || isCancelled || EngineClock.monotonicMs() >= drainEnd { break }
                 }
                 child.closeOutput()
                 break
