@@ -1,5 +1,11 @@
 internal import CYAML
 
+#if canImport(Glibc)
+    internal import Glibc
+#elseif canImport(Darwin)
+    internal import Darwin
+#endif
+
 /// Reads untrusted YAML into a ``YAMLDocument`` through libyaml's event API, strictly:
 /// one document, no anchors or aliases, no tags, scalar keys only, bounded size and depth.
 ///
@@ -42,7 +48,7 @@ public enum YAMLReader {
         while true {
             try parser.next(bytes)
             defer { yaml_event_delete(parser.event) }
-            if try builder.consume(Event(parser.event.pointee)) { break }
+            if try builder.consume(parser.event) { break }
         }
         guard let root = builder.root else {
             throw YAMLProblem(mark: Mark(line: 1, column: 1), message: "the file is empty; a pipeline needs at least 'version', 'name' and 'stages'")
@@ -135,53 +141,13 @@ extension Mark {
     }
 }
 
-/// The parts of a libyaml event the builder needs. A scalar's text points into the event, which
-/// lives until the builder has consumed it.
-private enum Event {
-    case streamStart, streamEnd, documentStart(Mark), documentEnd
-    case alias(Mark)
-    case scalar(Mark, UnsafeBufferPointer<UInt8>, ScalarStyle, hasTag: Bool, hasAnchor: Bool)
-    case sequenceStart(Mark, hasTag: Bool, hasAnchor: Bool)
-    case mappingStart(Mark, hasTag: Bool, hasAnchor: Bool)
-    case sequenceEnd, mappingEnd
-
-    init(_ event: yaml_event_t) {
-        let mark = Mark(event.start_mark)
-        switch event.type {
-        case YAML_STREAM_START_EVENT: self = .streamStart
-        case YAML_STREAM_END_EVENT: self = .streamEnd
-        case YAML_DOCUMENT_START_EVENT: self = .documentStart(mark)
-        case YAML_DOCUMENT_END_EVENT: self = .documentEnd
-        case YAML_ALIAS_EVENT: self = .alias(mark)
-        case YAML_SCALAR_EVENT:
-            let scalar = event.data.scalar
-            let value = UnsafeBufferPointer(start: scalar.value, count: scalar.length)
-            let style: ScalarStyle
-            switch scalar.style {
-            case YAML_SINGLE_QUOTED_SCALAR_STYLE: style = .singleQuoted
-            case YAML_DOUBLE_QUOTED_SCALAR_STYLE: style = .doubleQuoted
-            case YAML_LITERAL_SCALAR_STYLE: style = .literal
-            case YAML_FOLDED_SCALAR_STYLE: style = .folded
-            default: style = .plain
-            }
-            self = .scalar(mark, value, style, hasTag: scalar.tag != nil, hasAnchor: scalar.anchor != nil)
-        case YAML_SEQUENCE_START_EVENT:
-            let start = event.data.sequence_start
-            self = .sequenceStart(mark, hasTag: start.tag != nil, hasAnchor: start.anchor != nil)
-        case YAML_MAPPING_START_EVENT:
-            let start = event.data.mapping_start
-            self = .mappingStart(mark, hasTag: start.tag != nil, hasAnchor: start.anchor != nil)
-        case YAML_SEQUENCE_END_EVENT: self = .sequenceEnd
-        case YAML_MAPPING_END_EVENT: self = .mappingEnd
-        default: self = .documentEnd
-        }
-    }
-}
-
-/// Turns events into the flat node arena, enforcing the strict rules as it goes.
+/// Turns events into the flat node arena, enforcing the strict rules as it goes. It reads each
+/// libyaml event in place (no copy of the event, no intermediate value per event), and keeps the
+/// innermost open collection in ``top`` rather than at the end of an array, so the common steps
+/// (a scalar, a key, a value) touch plain fields, not array elements.
 private struct Builder {
     struct Frame {
-        var node: Int
+        var node: Int32
         var pendingStart: Int
         var isMapping: Bool
         var expectingKey = true
@@ -196,7 +162,12 @@ private struct Builder {
     /// The scalars' text, one after another.
     var text: [UInt8] = []
     var pending: [NodeID] = []
-    var frames: [Frame] = []
+    /// The innermost open collection (meaningless while ``depth`` is 0).
+    var top = Frame(node: 0, pendingStart: 0, isMapping: false)
+    /// The collections open around ``top``, outermost first.
+    var parents: [Frame] = []
+    /// How many collections are open.
+    var depth = 0
     var root: NodeID?
     var documents = 0
     var duplicates: [YAMLProblem] = []
@@ -211,52 +182,83 @@ private struct Builder {
         children.reserveCapacity(max(1024, expectedNodes))
     }
 
-    /// Returns true at the end of the stream.
-    mutating func consume(_ event: Event) throws(YAMLProblem) -> Bool {
-        switch event {
-        case .streamStart, .documentEnd:
-            return false
-        case .streamEnd:
-            return true
-        case .documentStart(let mark):
+    /// Consumes one event (read in place; the caller deletes it). Returns true at the end of the stream.
+    mutating func consume(_ event: UnsafeMutablePointer<yaml_event_t>) throws(YAMLProblem) -> Bool {
+        switch event.pointee.type {
+        case YAML_SCALAR_EVENT:
+            let mark = Mark(event.pointee.start_mark)
+            let scalar = event.pointee.data.scalar
+            try refuse(mark: mark, hasTag: scalar.tag != nil, hasAnchor: scalar.anchor != nil)
+            let value = UnsafeBufferPointer(start: scalar.value, count: scalar.length)
+            let style: ScalarStyle
+            switch scalar.style {
+            case YAML_SINGLE_QUOTED_SCALAR_STYLE: style = .singleQuoted
+            case YAML_DOUBLE_QUOTED_SCALAR_STYLE: style = .doubleQuoted
+            case YAML_LITERAL_SCALAR_STYLE: style = .literal
+            case YAML_FOLDED_SCALAR_STYLE: style = .folded
+            default: style = .plain
+            }
+            try addScalar(mark: mark, value: value, style: style)
+        case YAML_MAPPING_START_EVENT:
+            let start = event.pointee.data.mapping_start
+            try open(mark: Mark(event.pointee.start_mark), kind: .mapping, hasTag: start.tag != nil, hasAnchor: start.anchor != nil)
+        case YAML_SEQUENCE_START_EVENT:
+            let start = event.pointee.data.sequence_start
+            try open(mark: Mark(event.pointee.start_mark), kind: .sequence, hasTag: start.tag != nil, hasAnchor: start.anchor != nil)
+        case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
+            close()
+        case YAML_DOCUMENT_START_EVENT:
             documents += 1
             if documents > 1 {
-                throw YAMLProblem(mark: mark, message: "a pipeline file holds one YAML document; a second one starts here")
+                throw YAMLProblem(mark: Mark(event.pointee.start_mark), message: "a pipeline file holds one YAML document; a second one starts here")
             }
-        case .alias(let mark):
-            throw YAMLProblem(mark: mark, message: "aliases ('*name') are not supported; write the value out")
-        case .scalar(let mark, let value, let style, let hasTag, let hasAnchor):
-            try refuse(mark: mark, hasTag: hasTag, hasAnchor: hasAnchor)
-            if !mayHoldReferences { mayHoldReferences = Self.opensReference(value) }
-            let id = NodeID(nodes.count)
-            // The text stays addressable by Int32 offsets: files are limited far below that.
-            guard text.count + value.count <= Int(Int32.max) else {
-                throw YAMLProblem(mark: mark, message: "the file's text is larger than \(YAMLReader.describe(bytes: Int(Int32.max)))")
-            }
-            nodes.append(YAMLNode(kind: .scalar, mark: mark, style: style, start: Int32(text.count), count: Int32(value.count)))
-            text.append(contentsOf: value)
-            attach(id)
-        case .sequenceStart(let mark, let hasTag, let hasAnchor):
-            try open(mark: mark, kind: .sequence, hasTag: hasTag, hasAnchor: hasAnchor)
-        case .mappingStart(let mark, let hasTag, let hasAnchor):
-            try open(mark: mark, kind: .mapping, hasTag: hasTag, hasAnchor: hasAnchor)
-        case .sequenceEnd, .mappingEnd:
-            let frame = frames.removeLast()
-            nodes[frame.node].start = NodeID(children.count)
-            nodes[frame.node].count = NodeID(pending.count - frame.pendingStart)
-            children.append(contentsOf: pending[frame.pendingStart...])
-            pending.removeSubrange(frame.pendingStart...)
-            attach(NodeID(frame.node))
+        case YAML_ALIAS_EVENT:
+            throw YAMLProblem(mark: Mark(event.pointee.start_mark), message: "aliases ('*name') are not supported; write the value out")
+        case YAML_STREAM_END_EVENT:
+            return true
+        default:
+            // Stream start, document end.
+            break
         }
         return false
     }
 
+    private mutating func addScalar(mark: Mark, value: UnsafeBufferPointer<UInt8>, style: ScalarStyle) throws(YAMLProblem) {
+        if !mayHoldReferences { mayHoldReferences = Self.opensReference(value) }
+        let id = NodeID(nodes.count)
+        // The text stays addressable by Int32 offsets: files are limited far below that.
+        guard text.count + value.count <= Int(Int32.max) else {
+            throw YAMLProblem(mark: mark, message: "the file's text is larger than \(YAMLReader.describe(bytes: Int(Int32.max)))")
+        }
+        let node = YAMLNode(kind: .scalar, mark: mark, style: style, start: Int32(text.count), count: Int32(value.count))
+        nodes.append(node)
+        text.append(contentsOf: value)
+        guard depth > 0 else {
+            root = id
+            return
+        }
+        guard top.isMapping, top.expectingKey else { return attach(id) }
+        // A key: compared with the keys before it in the same mapping.
+        top.expectingKey = false
+        if let first = firstMark(of: value) {
+            duplicates.append(
+                YAMLProblem(mark: mark, message: "duplicate key '\(String(decoding: value, as: UTF8.self))' (first defined at line \(first.line))"))
+            top.dropValue = true
+            return
+        }
+        if top.keys != nil { top.keys![Array(value)] = mark }
+        pending.append(id)
+    }
+
     /// Whether the text holds the bytes `${{`.
     static func opensReference(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard bytes.count >= 3 else { return false }
-        for i in 0..<(bytes.count - 2)
-        where bytes[i] == UInt8(ascii: "$") && bytes[i + 1] == UInt8(ascii: "{") && bytes[i + 2] == UInt8(ascii: "{") {
-            return true
+        guard bytes.count >= 3, var at = bytes.baseAddress else { return false }
+        let last = at + (bytes.count - 2)
+        // memchr finds each `$` a word at a time; most text holds none.
+        while at < last, let dollar = memchr(at, Int32(UInt8(ascii: "$")), last - at) {
+            let found = dollar.assumingMemoryBound(to: UInt8.self)
+            if found[1] == UInt8(ascii: "{") && found[2] == UInt8(ascii: "{") { return true }
+            at = UnsafePointer(found + 1)
         }
         return false
     }
@@ -272,82 +274,85 @@ private struct Builder {
 
     private mutating func open(mark: Mark, kind: YAMLNode.Kind, hasTag: Bool, hasAnchor: Bool) throws(YAMLProblem) {
         try refuse(mark: mark, hasTag: hasTag, hasAnchor: hasAnchor)
-        if let parent = frames.last, parent.isMapping, parent.expectingKey {
+        if depth > 0, top.isMapping, top.expectingKey {
             throw YAMLProblem(mark: mark, message: "mapping keys must be plain scalars, not \(kind == .mapping ? "mappings" : "sequences")")
         }
-        if frames.count >= maxDepth {
+        if depth >= maxDepth {
             throw YAMLProblem(mark: mark, message: "nesting is deeper than \(maxDepth) levels")
         }
-        frames.append(Frame(node: nodes.count, pendingStart: pending.count, isMapping: kind == .mapping))
+        if depth > 0 { parents.append(top) }
+        top = Frame(node: Int32(nodes.count), pendingStart: pending.count, isMapping: kind == .mapping)
+        depth += 1
         nodes.append(YAMLNode(kind: kind, mark: mark, style: .plain, start: 0, count: 0))
     }
 
+    private mutating func close() {
+        let node = Int(top.node)
+        let start = top.pendingStart
+        nodes[node].start = NodeID(children.count)
+        nodes[node].count = NodeID(pending.count - start)
+        children.append(contentsOf: pending[start...])
+        pending.removeLast(pending.count - start)
+        depth -= 1
+        guard depth > 0 else {
+            root = NodeID(node)
+            return
+        }
+        top = parents.removeLast()
+        attach(NodeID(node))
+    }
+
+    /// Adds a value (or a sequence item) to the innermost open collection; a key never comes here
+    /// (keys are scalars, added by ``addScalar(mark:value:style:)``).
     private mutating func attach(_ id: NodeID) {
-        guard !frames.isEmpty else {
-            root = id
-            return
-        }
-        let top = frames.count - 1
-        guard frames[top].isMapping else {
+        guard top.isMapping else {
             pending.append(id)
             return
         }
-        if frames[top].expectingKey {
-            frames[top].expectingKey = false
-            let key = nodes[Int(id)]
-            if let first = firstMark(of: key, in: top) {
-                duplicates.append(
-                    YAMLProblem(
-                        mark: key.mark,
-                        message: "duplicate key '\(String(decoding: bytes(of: key), as: UTF8.self))' (first defined at line \(first.line))"))
-                frames[top].dropValue = true
-                return
-            }
-            if frames[top].keys != nil { frames[top].keys![Array(bytes(of: key))] = key.mark }
-            pending.append(id)
+        top.expectingKey = true
+        if top.dropValue {
+            top.dropValue = false
         } else {
-            frames[top].expectingKey = true
-            if frames[top].dropValue {
-                frames[top].dropValue = false
-            } else {
-                pending.append(id)
-            }
+            pending.append(id)
         }
     }
 
-    /// The text of a scalar node built so far.
-    private func bytes(of node: YAMLNode) -> ArraySlice<UInt8> {
-        text[Int(node.start)..<Int(node.start + node.count)]
-    }
-
-    /// Whether two scalar nodes built so far hold the same text.
-    private func sameText(_ a: YAMLNode, _ b: YAMLNode) -> Bool {
-        guard a.count == b.count else { return false }
-        return text.withUnsafeBufferPointer { all in
-            let (x, y) = (Int(a.start), Int(b.start))
-            for i in 0..<Int(a.count) where all[x + i] != all[y + i] { return false }
-            return true
-        }
-    }
-
-    /// Where a key was first written in the mapping on frame `top`, if it was. Keys are compared
-    /// by their bytes. Small mappings are scanned; large ones get a dictionary, so the check
-    /// stays O(1).
-    private mutating func firstMark(of key: YAMLNode, in top: Int) -> Mark? {
-        if let keys = frames[top].keys { return keys[Array(bytes(of: key))] }
-        let start = frames[top].pendingStart
+    /// Where a key was first written in the innermost open mapping, if it was. Keys are compared
+    /// by their bytes, by length first. Small mappings are scanned; large ones get a dictionary,
+    /// so the check stays O(1).
+    private mutating func firstMark(of key: UnsafeBufferPointer<UInt8>) -> Mark? {
+        if let keys = top.keys { return keys[Array(key)] }
+        let start = top.pendingStart
         if pending.count - start > 32 {
             var keys: [[UInt8]: Mark] = [:]
             for index in stride(from: start, to: pending.count, by: 2) {
                 let node = nodes[Int(pending[index])]
-                if keys[Array(bytes(of: node))] == nil { keys[Array(bytes(of: node))] = node.mark }
+                let bytes = Array(text[Int(node.start)..<Int(node.start + node.count)])
+                if keys[bytes] == nil { keys[bytes] = node.mark }
             }
-            frames[top].keys = keys
-            return keys[Array(bytes(of: key))]
+            top.keys = keys
+            return keys[Array(key)]
         }
-        for index in stride(from: start, to: pending.count, by: 2) where sameText(nodes[Int(pending[index])], key) {
-            return nodes[Int(pending[index])].mark
+        let length = Int32(key.count)
+        return pending.withUnsafeBufferPointer { pending in
+            nodes.withUnsafeBufferPointer { nodes in
+                text.withUnsafeBufferPointer { text in
+                    var index = start
+                    while index < pending.count {
+                        let other = nodes[Int(pending[index])]
+                        index += 2
+                        guard other.count == length else { continue }
+                        let at = Int(other.start)
+                        var same = true
+                        for i in 0..<key.count where text[at + i] != key[i] {
+                            same = false
+                            break
+                        }
+                        if same { return other.mark }
+                    }
+                    return nil
+                }
+            }
         }
-        return nil
     }
 }

@@ -81,7 +81,7 @@ package struct ConfigReader {
         }
         var fields = Fields<K>(mark: document[id].mark)
         let entries = document.entries(of: id)
-        fields.entries.reserveCapacity(entries.count)
+        fields.reserveCapacity(entries.count)
         let table = K.table
         var allowedSet = ~UInt64(0)
         if let allowed { allowedSet = allowed.reduce(0) { $0 | 1 << UInt64($1.ordinal) } }
@@ -92,7 +92,7 @@ package struct ConfigReader {
                     error(key.mark, misplaced?(known) ?? "'\(value(keyID))' is not allowed in \(what())")
                     continue
                 }
-                fields.entries.append((known, valueID, key.mark))
+                fields.append(known, valueID, key.mark)
             } else {
                 let names = allowed?.map(\.rawValue) ?? table.names
                 let name = value(keyID)
@@ -216,15 +216,28 @@ package struct ConfigReader {
 package struct Fields<K: ConfigKey> {
     package var mark: Mark
     /// The known keys written, in the order written (each once), with the value and the key's mark.
-    package var entries: [(key: K, value: NodeID, mark: Mark)] = []
+    package private(set) var entries: [(key: K, value: NodeID, mark: Mark)] = []
+    /// The ordinals of the keys in ``entries``, one bit each: most keys looked up are not written,
+    /// and are answered without a scan.
+    private var written: UInt64 = 0
 
     package init(mark: Mark) {
         self.mark = mark
     }
 
+    /// Adds a key written in the mapping (each key once).
+    package mutating func append(_ key: K, _ value: NodeID, _ mark: Mark) {
+        entries.append((key, value, mark))
+        written |= 1 << UInt64(key.ordinal)
+    }
+
+    /// Reserves room for `count` keys.
+    package mutating func reserveCapacity(_ count: Int) { entries.reserveCapacity(count) }
+
     /// The value of `key`, if written. A linear scan: a mapping holds at most a few dozen known keys.
     package subscript(key: K) -> NodeID? {
         let ordinal = key.ordinal
+        guard written & (1 << UInt64(ordinal)) != 0 else { return nil }
         for entry in entries where entry.key.ordinal == ordinal { return entry.value }
         return nil
     }
@@ -232,6 +245,7 @@ package struct Fields<K: ConfigKey> {
     /// Where `key` is written, if it is.
     package func mark(of key: K) -> Mark? {
         let ordinal = key.ordinal
+        guard written & (1 << UInt64(ordinal)) != 0 else { return nil }
         for entry in entries where entry.key.ordinal == ordinal { return entry.mark }
         return nil
     }

@@ -41,8 +41,9 @@ extension PipelineDecoder {
                 stages += included
                 previous = included.last?.id ?? previous
             } else if let stage = decodeStage(item, previous: previous, timeout: defaults.timeout, retry: defaults.retry, shell: defaults.shell) {
-                stages.append(stage)
                 previous = stage.id
+                // Moved, not copied: a copy of a `Stage` retains each of its fields.
+                stages.append(consume stage)
             }
         }
         guard scope != nil else { return stages }

@@ -169,7 +169,7 @@ package struct PipelineDecoder {
                     stageID = scoped(value)
                     if !Self.isStageID(value) {
                         reader.error(reader[valueID].mark, "stage id '\(value)' must match [a-z0-9][a-z0-9_-]* and be at most 63 characters")
-                    } else if !Self.isStageID(stageID), let prefix = scope?.prefix {
+                    } else if let prefix = scope?.prefix, !Self.isStageID(stageID) {
                         reader.error(reader[valueID].mark, "stage id '\(stageID)' (prefix '\(prefix)' and '\(value)') is longer than 63 characters")
                     }
                 }
@@ -202,9 +202,10 @@ package struct PipelineDecoder {
             reader.error(fields.mark, "\(label) needs 'http', 'smoke' or both: a verify stage must check something")
         }
 
+        // `needs` defaults to the previous stage, set below unless written (no array built twice).
         var stage = Stage(
-            id: stageID, name: nil, description: nil, kind: kind, needs: previous.map { [$0] } ?? [],
-            needMarks: previous == nil ? [] : [fields.mark], needsWritten: false, run: nil, rollback: nil, timeout: timeout, retry: retry, env: [], gate: nil,
+            id: stageID, name: nil, description: nil, kind: kind, needs: [],
+            needMarks: [], needsWritten: false, run: nil, rollback: nil, timeout: timeout, retry: retry, env: [], gate: nil,
             outputs: [], idempotent: true, shell: shell, spec: .command, mark: fields.mark,
             keyMarks: KeyMarks(fields.entries.map { ($0.key.rawValue, $0.mark) }), origin: scope?.origin)
 
@@ -221,6 +222,9 @@ package struct PipelineDecoder {
                     reader.error(mark, "\(label) lists '\(need)' twice in 'needs'")
                 }
             }
+        } else if let previous {
+            stage.needs = [previous]
+            stage.needMarks = [fields.mark]
         }
         stage.run = fields[.run].flatMap { script($0, "'run' of \(label)") }
         stage.rollback = fields[.rollback].flatMap { script($0, "'rollback' of \(label)") }
@@ -522,7 +526,8 @@ package struct PipelineDecoder {
             return nil
         }
         // Checked as written: an input substituted into shell text would run as code just the same.
-        let written = original[id].kind == .scalar ? original.value(of: id) : text
+        // (A document without `${{` was not substituted: the text is as written.)
+        let written = original.mayHoldReferences && original[id].kind == .scalar ? original.value(of: id) : text
         if written.mayHoldReference, let open = written.range(of: "${{") {
             let offset = written.distance(from: written.startIndex, to: open.lowerBound)
             reader.silenced.remove(reader[id].mark)
