@@ -20,28 +20,15 @@ public enum YAMLReader {
         public var duplicates: [YAMLProblem]
     }
 
-    /// A mapping item of the streamed sequence, handed over as soon as it is read: the item's
-    /// node, the document so far (the item's nodes complete; the mapping around the sequence
-    /// holds only the entries before it), the entries of the top-level mapping before the
-    /// sequence's key, and whether some scalar of the item holds `${{`. Returns true when it
-    /// used the item: the item's nodes are then dropped, and it stays in the document as an
-    /// empty mapping at its mark. The document must not be kept past the call.
-    public typealias ItemConsumer = (_ item: NodeID, _ document: YAMLDocument, _ head: MappingEntries, _ holdsReference: Bool) -> Bool
-
     /// Parses bytes as one strict YAML document.
     /// - Parameters:
     ///   - bytes: the file's content.
     ///   - limits: size and depth limits.
-    ///   - key: the top-level key whose sequence is streamed: each mapping item of it goes to
-    ///     `items` as soon as it is read, so a long list need not be held as nodes (nil: none).
-    ///   - items: takes each item of the streamed sequence (see ``ItemConsumer``).
     /// - Returns: the document and the duplicate keys found.
     /// - Throws: ``YAMLProblem`` for a syntax error, invalid UTF-8, an empty file, a second
     ///   document, an anchor, alias or tag, a non-scalar key, or a limit exceeded.
     /// - Complexity: O(n) in the size of the input.
-    public static func read(
-        _ bytes: [UInt8], limits: YAMLLimits = YAMLLimits(), streaming key: String? = nil, items: ItemConsumer = { _, _, _, _ in false }
-    ) throws(YAMLProblem) -> Result {
+    public static func read(_ bytes: [UInt8], limits: YAMLLimits = YAMLLimits()) throws(YAMLProblem) -> Result {
         if bytes.count > limits.maxBytes {
             throw YAMLProblem(
                 mark: Mark(line: 1, column: 1),
@@ -49,22 +36,19 @@ public enum YAMLReader {
         }
         // libyaml reads the array's own storage (no copy); the parser lives only inside this call.
         let parsed = bytes.withUnsafeBufferPointer { input in
-            Swift.Result { () throws(YAMLProblem) in try parse(input, bytes: bytes, limits: limits, streaming: key, items: items) }
+            Swift.Result { () throws(YAMLProblem) in try parse(input, bytes: bytes, limits: limits) }
         }
         return try parsed.get()
     }
 
-    private static func parse(
-        _ input: UnsafeBufferPointer<UInt8>, bytes: [UInt8], limits: YAMLLimits, streaming key: String?, items: ItemConsumer
-    ) throws(YAMLProblem) -> Result {
+    private static func parse(_ input: UnsafeBufferPointer<UInt8>, bytes: [UInt8], limits: YAMLLimits) throws(YAMLProblem) -> Result {
         let parser = EventParser(input)
         // A node takes at least ~8 bytes of text (`- a: b\n` is three), so the arena rarely grows.
         var builder = Builder(maxDepth: limits.maxDepth, expectedNodes: bytes.count / 8, expectedText: bytes.count)
-        builder.streamedKey = key.map { Array($0.utf8) }
         while true {
             try parser.next(bytes)
             defer { yaml_event_delete(parser.event) }
-            if try builder.consume(parser.event, items: items) { break }
+            if try builder.consume(parser.event) { break }
         }
         guard let root = builder.root else {
             throw YAMLProblem(mark: Mark(line: 1, column: 1), message: "the file is empty; a pipeline needs at least 'version', 'name' and 'stages'")
@@ -168,18 +152,8 @@ private struct Builder {
         var isMapping: Bool
         var expectingKey = true
         var dropValue = false
-        /// The top-level sequence whose items are streamed (see ``YAMLReader/ItemConsumer``).
-        var streams = false
         /// Keys seen so far, built only once a mapping grows past a handful of entries.
         var keys: [[UInt8]: Mark]?
-    }
-
-    /// Where an item of the streamed sequence starts in the arena.
-    struct Item {
-        var node: Int32
-        var children: Int
-        var text: Int
-        var holdsReference = false
     }
 
     let maxDepth: Int
@@ -199,10 +173,6 @@ private struct Builder {
     var duplicates: [YAMLProblem] = []
     /// Some scalar so far holds `${{`.
     var mayHoldReferences = false
-    /// The bytes of the top-level key whose sequence is streamed (nil: none).
-    var streamedKey: [UInt8]?
-    /// The item of the streamed sequence being read.
-    var item: Item?
 
     init(maxDepth: Int, expectedNodes: Int, expectedText: Int) {
         self.maxDepth = maxDepth
@@ -213,7 +183,7 @@ private struct Builder {
     }
 
     /// Consumes one event (read in place; the caller deletes it). Returns true at the end of the stream.
-    mutating func consume(_ event: UnsafeMutablePointer<yaml_event_t>, items: YAMLReader.ItemConsumer) throws(YAMLProblem) -> Bool {
+    mutating func consume(_ event: UnsafeMutablePointer<yaml_event_t>) throws(YAMLProblem) -> Bool {
         switch event.pointee.type {
         case YAML_SCALAR_EVENT:
             let mark = Mark(event.pointee.start_mark)
@@ -236,7 +206,7 @@ private struct Builder {
             let start = event.pointee.data.sequence_start
             try open(mark: Mark(event.pointee.start_mark), kind: .sequence, hasTag: start.tag != nil, hasAnchor: start.anchor != nil)
         case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
-            close(items: items)
+            close()
         case YAML_DOCUMENT_START_EVENT:
             documents += 1
             if documents > 1 {
@@ -254,10 +224,7 @@ private struct Builder {
     }
 
     private mutating func addScalar(mark: Mark, value: UnsafeBufferPointer<UInt8>, style: ScalarStyle) throws(YAMLProblem) {
-        if !mayHoldReferences || item != nil, Self.opensReference(value) {
-            mayHoldReferences = true
-            item?.holdsReference = true
-        }
+        if !mayHoldReferences { mayHoldReferences = Self.opensReference(value) }
         let id = NodeID(nodes.count)
         // The text stays addressable by Int32 offsets: files are limited far below that.
         guard text.count + value.count <= Int(Int32.max) else {
@@ -313,21 +280,13 @@ private struct Builder {
         if depth >= maxDepth {
             throw YAMLProblem(mark: mark, message: "nesting is deeper than \(maxDepth) levels")
         }
-        // The streamed sequence: the value of the top-level key named so (not a duplicate).
-        let streams =
-            kind == .sequence && depth == 1 && top.isMapping && !top.dropValue && streamedKey != nil
-            && withBytes(of: pending[pending.count - 1]) { $0.elementsEqual(streamedKey!) }
-        if depth == 2, kind == .mapping, top.streams {
-            item = Item(node: Int32(nodes.count), children: children.count, text: text.count)
-        }
         if depth > 0 { parents.append(top) }
         top = Frame(node: Int32(nodes.count), pendingStart: pending.count, isMapping: kind == .mapping)
-        top.streams = streams
         depth += 1
         nodes.append(YAMLNode(kind: kind, mark: mark, style: .plain, start: 0, count: 0))
     }
 
-    private mutating func close(items: YAMLReader.ItemConsumer) {
+    private mutating func close() {
         let node = Int(top.node)
         let start = top.pendingStart
         nodes[node].start = NodeID(children.count)
@@ -340,35 +299,7 @@ private struct Builder {
             return
         }
         top = parents.removeLast()
-        if let item, item.node == node {
-            self.item = nil
-            hand(item, to: items)
-        }
         attach(NodeID(node))
-    }
-
-    /// Offers a complete item of the streamed sequence to its consumer; drops its nodes, children
-    /// and text if it was taken (the item's own node stays, as an empty mapping).
-    private mutating func hand(_ item: Item, to items: YAMLReader.ItemConsumer) {
-        // The top-level mapping's entries so far (key, value…, then the streamed key itself, whose
-        // sequence's items follow from `top.pendingStart`).
-        // The document and the head are temporaries of this one call: once it returns, the arrays
-        // are referenced only here again, and shrinking them copies nothing.
-        let taken = items(
-            item.node, YAMLDocument(nodes: nodes, children: children, text: text, root: item.node, mayHoldReferences: item.holdsReference),
-            MappingEntries(children: pending[parents[0].pendingStart..<(top.pendingStart - 1)]), item.holdsReference)
-        guard taken else { return }
-        nodes.removeLast(nodes.count - Int(item.node) - 1)
-        children.removeLast(children.count - item.children)
-        text.removeLast(text.count - item.text)
-        nodes[Int(item.node)].start = NodeID(children.count)
-        nodes[Int(item.node)].count = 0
-    }
-
-    /// Calls `body` with the text of a scalar node built so far.
-    private func withBytes<R>(of id: NodeID, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
-        let node = nodes[Int(id)]
-        return text.withUnsafeBufferPointer { all in body(UnsafeBufferPointer(rebasing: all[Int(node.start)..<Int(node.start + node.count)])) }
     }
 
     /// Adds a value (or a sequence item) to the innermost open collection; a key never comes here

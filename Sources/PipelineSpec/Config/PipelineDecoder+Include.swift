@@ -1,15 +1,10 @@
 import PipelineYAML
 
 /// The settings a stage takes from its pipeline unless it sets its own (`defaults`).
-package struct StageDefaults: Equatable {
+package struct StageDefaults {
     package var timeout: TimeSpan
     package var retry: RetryPolicy
     package var shell: [String]
-
-    /// The defaults when the file writes none.
-    package static var builtIn: StageDefaults {
-        StageDefaults(timeout: PipelineDecoder.defaultTimeout, retry: .none, shell: PipelineDecoder.defaultShell)
-    }
 }
 
 /// How the stages of a stage file are read: the prefix of their ids and the parameters' values.
@@ -38,22 +33,8 @@ extension PipelineDecoder {
     /// listed before it (after an include: the included file's last stage).
     package mutating func decodeStageList(_ items: ArraySlice<NodeID>, previous: String?, defaults: StageDefaults) -> [Stage] {
         var stages: [Stage] = []
+        stages.reserveCapacity(items.count)
         var previous = previous
-        var items = items
-        if let streamed {
-            // The top-level list, whose first items were decoded as the file was read.
-            self.streamed = nil
-            guard streamed.assumed(previous: previous, defaults: defaults, by: self), items.starts(with: streamed.nodes) else {
-                streamedDiffers = true
-                return []
-            }
-            reader.diagnostics += streamed.diagnostics
-            references += streamed.references
-            previous = streamed.previous ?? previous
-            stages = streamed.takeStages()
-            items = items.dropFirst(streamed.nodes.count)
-        }
-        stages.reserveCapacity(stages.count + items.count)
         for item in items {
             if reader[item].kind == .mapping, reader.document.entries(of: item).contains(where: { reader.scalar($0.key, is: IncludeKey.include.rawValue) }) {
                 let included = decodeInclude(item, previous: previous, defaults: defaults)

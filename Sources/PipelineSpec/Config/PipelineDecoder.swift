@@ -42,12 +42,6 @@ package struct PipelineDecoder {
     package var environmentFields: Fields<EnvironmentKey>?
     /// What each static reference (`inputs.NAME`, `environment.name`, …) stands for.
     package var statics: [String: StaticValue] = [:]
-    /// Stages decoded while the file was read, to take in place of decoding the first items of
-    /// the top-level `stages` (nil: none, or already taken).
-    package var streamed: StreamedStages?
-    /// Set when ``streamed`` was decoded under other assumptions than this decoding's: the
-    /// result is then wrong, and the file must be read again without streaming.
-    package internal(set) var streamedDiffers = false
 
     package static let defaultShell = FormatDefaults.shell
     package static let defaultTimeout = FormatDefaults.timeout
@@ -67,12 +61,6 @@ package struct PipelineDecoder {
     package mutating func releaseDocuments() {
         reader.document = .released
         original = .released
-    }
-
-    /// Reads `document` from now on, as read (nothing substituted).
-    package mutating func use(_ document: YAMLDocument) {
-        reader.document = document
-        original = document
     }
 
     /// Decodes the whole file; returns nil when the top level cannot be read at all.
@@ -107,7 +95,18 @@ package struct PipelineDecoder {
             }
             name = value
         }
-        let secrets = top[.secrets].map { decodeSecrets($0) } ?? []
+        var secrets: [String] = []
+        if let id = top[.secrets], let items = reader.strings(id, "'secrets'") {
+            for (secret, mark) in items {
+                if !Self.isEnvName(secret) {
+                    reader.error(mark, "secret '\(secret)' is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)")
+                } else if !secretsDeclared.insert(secret).inserted {
+                    reader.error(mark, "secret '\(secret)' is declared twice")
+                } else {
+                    secrets.append(secret)
+                }
+            }
+        }
         // Inputs and the environment are substituted before anything that may read them is decoded.
         guard resolveStatics(top) else { return nil }
         let description = top[.description].flatMap { reader.string($0, "'description'") }
@@ -118,15 +117,21 @@ package struct PipelineDecoder {
         }
         let release = top[.release].flatMap { decodeRelease($0) }
 
-        let defaults = top[.defaults].map { decodeDefaults($0) } ?? StageDefaults.builtIn
-        let shell = defaults.shell
+        var shell = Self.defaultShell
+        var timeout = Self.defaultTimeout
+        var retry = RetryPolicy.none
+        if let id = top[.defaults], let defaults = reader.fields(id, "'defaults'", DefaultsKey.self) {
+            if let t = defaults[.timeout], let span = reader.duration(t, "'defaults.timeout'", positive: true) { timeout = span }
+            if let r = defaults[.retry], let policy = decodeRetry(r, what: "'defaults.retry'", base: .none) { retry = policy }
+            if let s = defaults[.shell], let argv = decodeShell(s, what: "'defaults.shell'") { shell = argv }
+        }
 
         var stages: [Stage] = []
         if let id = top[.stages], let items = reader.list(id, "'stages'") {
             if items.isEmpty {
                 reader.error(reader[id].mark, "'stages' is empty; a pipeline needs at least one stage")
             }
-            stages = decodeStageList(items, previous: nil, defaults: defaults)
+            stages = decodeStageList(items, previous: nil, defaults: StageDefaults(timeout: timeout, retry: retry, shell: shell))
         }
         checkWatchBaselines(stages)
         var pipeline = Pipeline(
@@ -144,32 +149,6 @@ package struct PipelineDecoder {
         if let n = top[.notify] { pipeline.notify = decodeNotify(n) }
         if let r = top[.rollback] { pipeline.rollbackHooks = decodeRollbackHooks(r) }
         return pipeline
-    }
-
-    /// The top-level `secrets`: each name once; the names are added to ``secretsDeclared``.
-    package mutating func decodeSecrets(_ id: NodeID) -> [String] {
-        guard let items = reader.strings(id, "'secrets'") else { return [] }
-        var secrets: [String] = []
-        for (secret, mark) in items {
-            if !Self.isEnvName(secret) {
-                reader.error(mark, "secret '\(secret)' is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)")
-            } else if !secretsDeclared.insert(secret).inserted {
-                reader.error(mark, "secret '\(secret)' is declared twice")
-            } else {
-                secrets.append(secret)
-            }
-        }
-        return secrets
-    }
-
-    /// The top-level `defaults` of every stage (the built-in ones where not written or wrong).
-    package mutating func decodeDefaults(_ id: NodeID) -> StageDefaults {
-        var result = StageDefaults.builtIn
-        guard let defaults = reader.fields(id, "'defaults'", DefaultsKey.self) else { return result }
-        if let t = defaults[.timeout], let span = reader.duration(t, "'defaults.timeout'", positive: true) { result.timeout = span }
-        if let r = defaults[.retry], let policy = decodeRetry(r, what: "'defaults.retry'", base: .none) { result.retry = policy }
-        if let s = defaults[.shell], let argv = decodeShell(s, what: "'defaults.shell'") { result.shell = argv }
-        return result
     }
 
     // MARK: - Stages

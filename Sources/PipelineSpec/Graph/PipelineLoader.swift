@@ -83,9 +83,8 @@ public enum PipelineLoader {
     /// Validates bytes already in memory.
     /// - Throws: ``DiagnosticError`` with every problem, located.
     public static func load(bytes: [UInt8], path: String, options: Options = Options()) throws(DiagnosticError) -> LoadedPipeline {
-        let streamed = streams(options) ? StreamedStages(path: path, bytes: bytes.count) : nil
-        let read = try readDocument(bytes, path: path, limits: options.limits, streamed: streamed)
-        return try load(read, streamed: streamed, bytes: bytes, path: path, options: options)
+        let read = try readDocument(bytes, path: path, limits: options.limits)
+        return try load(read, bytes: bytes, path: path, options: options)
     }
 
     /// Validates a file once per environment it declares (once if it declares none), as `validate`
@@ -106,12 +105,9 @@ public enum PipelineLoader {
     /// ``loadEach(path:options:)`` on bytes already in memory.
     /// - Throws: ``DiagnosticError`` with every problem of every environment, located.
     public static func loadEach(bytes: [UInt8], path: String, options: Options = Options()) throws(DiagnosticError) -> [LoadedPipeline] {
-        let streamed = streams(options) ? StreamedStages(path: path, bytes: bytes.count) : nil
-        var read = try readDocument(bytes, path: path, limits: options.limits, streamed: streamed)
+        let read = try readDocument(bytes, path: path, limits: options.limits)
         let names = options.environment == nil ? PipelineDecoder.environmentNames(read.document) : []
-        guard !names.isEmpty else { return [try load(read, streamed: streamed, bytes: bytes, path: path, options: options)] }
-        // Each environment decodes the stages anew (they may read it): all of them in the document.
-        if streamed?.isEmpty == false { read = try readDocument(bytes, path: path, limits: options.limits) }
+        guard !names.isEmpty else { return [try load(read, bytes: bytes, path: path, options: options)] }
         var loaded: [LoadedPipeline] = []
         var found: [(name: String, diagnostics: [Diagnostic])] = []
         for name in names {
@@ -156,29 +152,16 @@ public enum PipelineLoader {
         return loaded
     }
 
-    /// Whether the top-level stages are decoded as the file is read (``StreamedStages``): not when
-    /// `--env` or `--input` is given, whose values stages may read.
-    static func streams(_ options: Options) -> Bool {
-        options.environment == nil && options.inputs.isEmpty
-    }
-
-    /// Reads the file's document; with `streamed`, the top-level stages go to it as they are read.
-    static func readDocument(
-        _ bytes: [UInt8], path: String, limits: YAMLLimits, streamed: StreamedStages? = nil
-    ) throws(DiagnosticError) -> YAMLReader.Result {
+    static func readDocument(_ bytes: [UInt8], path: String, limits: YAMLLimits) throws(DiagnosticError) -> YAMLReader.Result {
         do {
-            guard let streamed else { return try YAMLReader.read(bytes, limits: limits) }
-            return try YAMLReader.read(bytes, limits: limits, streaming: PipelineKey.stages.rawValue, items: streamed.take)
+            return try YAMLReader.read(bytes, limits: limits)
         } catch {
             throw DiagnosticError([Diagnostic(.error, path: path, mark: error.mark, message: error.message)])
         }
     }
 
-    static func load(
-        _ read: consuming YAMLReader.Result, streamed: StreamedStages? = nil, bytes: [UInt8], path: String, options: Options
-    ) throws(DiagnosticError) -> LoadedPipeline {
+    static func load(_ read: consuming YAMLReader.Result, bytes: [UInt8], path: String, options: Options) throws(DiagnosticError) -> LoadedPipeline {
         var decoder = PipelineDecoder(document: read.document, path: path, choice: StaticChoice(environment: options.environment, inputs: options.inputs))
-        decoder.streamed = streamed
         let limit = options.limits.maxBytes
         let reading = IncludeReading(limits: options.limits) { file in
             Result { () throws(ReadError) in try readFile(file, limit: limit, regularOnly: true) }.mapError { .init(message: $0.message) }
@@ -188,10 +171,6 @@ public enum PipelineLoader {
         let isStageFile = options.acceptStageFile && PipelineDecoder.stageFileMarker(read.document) != nil
         _ = consume read
         let decoded = isStageFile ? decoder.decodeStageFileAlone() : decoder.decode()
-        if decoder.streamedDiffers {
-            // The stages taken while reading assumed what the file then contradicts: read it whole.
-            return try load(readDocument(bytes, path: path, limits: options.limits), bytes: bytes, path: path, options: options)
-        }
         // What follows needs marks, not nodes: the arena goes before the graph and the lint are built.
         decoder.releaseDocuments()
         var graph: StageGraph?
