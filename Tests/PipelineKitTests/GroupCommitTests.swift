@@ -101,6 +101,7 @@ struct GroupCommitTests {
           check "the end of $need" "\\"type\\":\\"stage_finished\\".*\\"stage\\":\\"$need\\",\\"status\\":\\"succeeded\\""
         done
         echo "start $me" >> ledger
+        sleep 0.05
         echo "end $me" >> ledger
 
         """

@@ -854,8 +854,9 @@ public class Engine {
     }
 
     /// Starts a script as a child once the journal durably says it started (what was recorded is
-    /// written now; with ``backgroundSync`` the script waits in ``queuedLaunches`` for the sync,
-    /// while the loop goes on, else the sync is done here first). Its process group is
+    /// written now; with ``backgroundSync`` and other work in flight the script waits in
+    /// ``queuedLaunches`` for the sync while the loop goes on, else the sync is done here first).
+    /// Its process group is
     /// journaled right after (written, not synced: a crash of the engine keeps it, and a crash of the
     /// machine takes the group with it), so `resume` and `rollback` can tell whether it still runs.
     /// A script that cannot start (no shell, no descriptors) is a try that exited 127 at once.
@@ -863,10 +864,13 @@ public class Engine {
         _ script: String, shell: [String], environment: [String], timeoutMs: Int?, purpose: Purpose,
         attempt: (stage: String, phase: AttemptPhase, number: Int)
     ) throws(EngineError) {
-        if backgroundSync { try submit() } else { try flush() }
+        // With nothing else in flight (a chain) there is nothing to do while the sync runs: it is
+        // done here, without handing it to the flusher and back.
+        let overlap = backgroundSync && !(jobs.isEmpty && tasks.isEmpty)
+        if overlap { try submit() } else { try flush() }
         let launch = QueuedLaunch(
             argv: shell + [script], environment: environment, timeoutMs: timeoutMs, purpose: purpose, attempt: attempt, batch: journal.lastBatch)
-        guard backgroundSync else { return try self.launch(launch) }
+        guard overlap else { return try self.launch(launch) }
         queuedLaunches.append(launch)
         // Durable already (nothing new to sync, or a journal that syncs every append): start now.
         try launchDurable()
