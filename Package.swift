@@ -1,6 +1,11 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
+// The binary's code sees only what each file imports (FoundationEssentials, not Foundation, whose
+// members would otherwise leak in through swift-crypto), so the static release binary does not
+// link Foundation: its ~800 protocol conformance records would be scanned at every start.
+let essentialsOnly: [SwiftSetting] = [.enableUpcomingFeature("MemberImportVisibility")]
+
 let package = Package(
     name: "pipeline",
     products: [
@@ -26,16 +31,17 @@ let package = Package(
         // from libcurl4-openssl-dev), loaded when the first request runs, like libpq.
         .target(name: "CHTTP"),
         // The only target that touches C: turns libyaml events into located Swift nodes.
-        .target(name: "PipelineYAML", dependencies: ["CYAML"]),
+        .target(name: "PipelineYAML", dependencies: ["CYAML"], swiftSettings: essentialsOnly),
         // System calls Swift cannot reach directly: signalfd, wait-status macros, posix_spawn attributes.
         .target(name: "CSystem"),
         // The spec: model, decoding, graph, lint, plan, migration lint, diagnostics. Reads pipeline
         // files and says what they mean; runs nothing.
-        .target(name: "PipelineSpec", dependencies: ["PipelineYAML"]),
+        .target(name: "PipelineSpec", dependencies: ["PipelineYAML"], swiftSettings: essentialsOnly),
         // The engine: journal, state store, execution, stage kinds. Builds on the spec, never the reverse.
         .target(
             name: "PipelineEngine",
-            dependencies: ["PipelineSpec", "CSystem", "CLibPQ", "CHTTP", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["PipelineSpec", "CSystem", "CLibPQ", "CHTTP", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: essentialsOnly
         ),
         // Both as one import (tests, the fuzz target).
         .target(name: "PipelineKit", dependencies: ["PipelineSpec", "PipelineEngine"]),
@@ -45,7 +51,8 @@ let package = Package(
                 "PipelineSpec",
                 "PipelineEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            swiftSettings: essentialsOnly
         ),
         .testTarget(
             name: "PipelineKitTests",

@@ -9,7 +9,7 @@
 #
 # A second reference shows what the libraries cost before `pipeline` does any work of its own: a
 # CLI of the same construction (swift-argument-parser with a `validate` subcommand of five options,
-# Foundation, linked statically and position-dependent like the release binary) that parses its
+# FoundationEssentials, linked statically and position-dependent like the release binary) that parses its
 # arguments and exits.
 #
 # usage: benchmarks/startup.sh   (REPS=200 runs per command, in ROUNDS=5 interleaved rounds;
@@ -56,7 +56,7 @@ let package = Package(
 SWIFT
   cat > "$ref/Sources/reference/main.swift" <<'SWIFT'
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 enum Format: String, ExpressibleByArgument { case text, json }
 struct Reference: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "reference", version: "0.1.0", subcommands: [Validate.self])
@@ -72,7 +72,7 @@ struct Validate: ParsableCommand {
 }
 Reference.main()
 SWIFT
-  swift build -c release --static-swift-stdlib -Xlinker -no-pie --package-path "$ref" >&2
+  swift build -c release --static-swift-stdlib -Xlinker -no-pie -Xlinker --no-export-dynamic --package-path "$ref" >&2
   reference="$(swift build -c release --show-bin-path --package-path "$ref")/reference"
   commands+=("$reference --version" "$reference validate $work/ten.yml")
   labels+=("argument-parser CLI --version" "argument-parser CLI validate (parse)")

@@ -1,4 +1,6 @@
-import Foundation
+import PipelineSpec
+import FoundationEssentials
+import Glibc
 
 /// `git`, run as a child with its arguments as argv (never through a shell: a ref or a path
 /// comes from the command line).
@@ -32,7 +34,7 @@ enum Git {
         let out = FileManager.default.contents(atPath: outPath).map { [UInt8]($0) } ?? []
         let err = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
         let code: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        return Result(status: code, stdout: out, stderr: err.trimmingCharacters(in: .whitespacesAndNewlines))
+        return Result(status: code, stdout: out, stderr: err.trimmed)
     }
 
     /// The file as it is at `ref` (`nil`: the merge base of HEAD and origin/HEAD).
@@ -46,7 +48,7 @@ enum Git {
             guard found.status == 0 else {
                 throw GitError("no base to compare with: \(found.stderr.isEmpty ? "there is no origin/HEAD" : found.stderr); pass --diff-base REF")
             }
-            base = String(decoding: found.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            base = String(decoding: found.stdout, as: UTF8.self).trimmed
         }
         guard !base.hasPrefix("-") else { throw GitError("--diff-base '\(base)': not a git ref") }
         let shown = run(["show", "\(base):./\(url.lastPathComponent)"], in: directory)

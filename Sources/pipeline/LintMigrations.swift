@@ -1,5 +1,6 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 import PipelineEngine
 import PipelineSpec
 
@@ -31,7 +32,7 @@ struct LintMigrations: ParsableCommand {
 
     /// The `--allow` ids, split at commas.
     private var allowIDs: [String] {
-        allow.flatMap { $0.split(separator: ",") }.map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        allow.flatMap { $0.split(separator: ",") }.map { String($0).trimmedSpaces }.filter { !$0.isEmpty }
     }
 
     func validate() throws {

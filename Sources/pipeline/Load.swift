@@ -1,5 +1,6 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 import PipelineSpec
 
 /// Loading shared by the commands: invalid input is printed as diagnostics and exits 2.

@@ -1,5 +1,6 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 import PipelineEngine
 import PipelineSpec
 
@@ -53,7 +54,7 @@ struct Report: ParsableCommand {
         do {
             try text.write(toFile: output, atomically: true, encoding: .utf8)
         } catch {
-            Terminal.err("error: cannot write '\(output)': \(error.localizedDescription)\n")
+            Terminal.err("error: cannot write '\(output)': \(TextTools.describe(error))\n")
             throw ExitCode(2)
         }
     }

@@ -1,3 +1,5 @@
+import PipelineSpec
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)

@@ -1,5 +1,6 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 import PipelineEngine
 import PipelineSpec
 
@@ -143,7 +144,7 @@ final class TerminalOutput: EngineOutput {
             do {
                 try RunReport(state: state, checks: checks).junit().write(toFile: junitPath, atomically: true, encoding: .utf8)
             } catch {
-                Terminal.err("warning: cannot write the JUnit report '\(junitPath)': \(error.localizedDescription)\n")
+                Terminal.err("warning: cannot write the JUnit report '\(junitPath)': \(TextTools.describe(error))\n")
             }
         }
     }

@@ -1,5 +1,7 @@
+import PipelineYAML
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 import PipelineEngine
 import PipelineSpec
 

@@ -65,6 +65,30 @@ import Testing
         #expect(box.read("a.out") == "ran a\n")
     }
 
+    /// FoundationEssentials alone knows no named time zone: the release binary must carry ICU's
+    /// tz database (TimeZoneCatalog links it), or every deploy window outside UTC is refused.
+    @Test func theReleaseBinaryKnowsNamedTimeZones() throws {
+        let release = try Self.releaseBinary()
+        let box = try Sandbox(
+            """
+            version: 1
+            name: zones
+            stages:
+              - id: a
+                kind: command
+                run: 'echo ran a > a.out'
+                gate: { window: { days: [mon, tue, wed, thu, fri, sat, sun], hours: '00:00-24:00', timezone: Asia/Tokyo } }
+            """)
+        defer { box.remove() }
+        let run = try Binary.run(executable: release, ["run", "p.yml"], in: box.dir)
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        #expect(box.read("a.out") == "ran a\n")
+        try "version: 1\nname: zones\nstages:\n  - { id: a, kind: command, run: 'true', gate: { window: { hours: '10:00-17:00', timezone: Mars/Olympus } } }\n"
+            .write(to: box.dir.appendingPathComponent("mars.yml"), atomically: true, encoding: .utf8)
+        let mars = try Binary.run(executable: release, ["validate", "mars.yml"], in: box.dir)
+        #expect(mars.status != 0 && mars.output.contains("unknown time zone 'Mars/Olympus'"), "\(mars.stdout)\(mars.stderr)")
+    }
+
     /// libcurl and libpq are loaded when first needed, not linked: with both made unloadable the
     /// release binary still starts, validates and runs a pipeline that needs neither; a stage
     /// that probes a URL fails with one line naming libcurl, and `--state postgres://…` exits 2

@@ -1,6 +1,7 @@
 import PipelineSpec
 internal import CSystem
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// A script running as a child in its own process group, its stdout and stderr on one pipe.
 /// Owned by the engine's loop; nothing here blocks.

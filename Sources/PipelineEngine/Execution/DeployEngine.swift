@@ -1,5 +1,6 @@
 internal import CSystem
-import Foundation
+import FoundationEssentials
+import Glibc
 import PipelineSpec
 
 /// The engine running a pipeline file: its stages, their needs and gates, retries, outputs and
@@ -154,7 +155,7 @@ extension DeployEngine {
         if n > 0 { prompt.typed.append(contentsOf: buffer[0..<n]) }
         let node = prompt.node
         if let newline = prompt.typed.firstIndex(of: UInt8(ascii: "\n")) {
-            let answer = String(decoding: prompt.typed[..<newline], as: UTF8.self).trimmingCharacters(in: .whitespaces).lowercased()
+            let answer = String(decoding: prompt.typed[..<newline], as: UTF8.self).trimmedSpaces.lowercased()
             stages[node].approvalAnswer = answer == "y" || answer == "yes"
         } else if n <= 0 {
             let stage = stageID(.action(stage: node))

@@ -1,5 +1,6 @@
 import PipelineSpec
-import Foundation
+import FoundationEssentials
+import Glibc
 
 extension Engine {
     /// How long `pipeline promote`/`abort` waits for the running engine to take a request.

@@ -1,6 +1,7 @@
 import PipelineSpec
 internal import CSystem
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// One way of undoing a stage, tried in order: a canary's traffic back to 0 %, the stage's
 /// `rollback` script, then (a migrate stage whose downgrade failed or is missing) its backup restored.

@@ -1,6 +1,8 @@
+import Dispatch
 import PipelineSpec
 internal import CSystem
-import Foundation
+import FoundationEssentials
+import Glibc
 
 extension DeployEngine {
     /// Starts what can start: gates of stages whose needs succeeded, then attempts up to `--max-parallel`.
@@ -270,7 +272,7 @@ extension DeployEngine {
         let context = KindContext(
             stage: stage.id, shell: stage.shell, environment: environmentList, directory: options.workingDirectory,
             masker: masker, resolve: { table[$0.raw] ?? $0.raw }, run: run.run, pauseWaits: options.pause == .wait, resume: analysisResume(stage))
-        let base = (run.file as NSString).deletingLastPathComponent
+        let base = Posix.directory(of: run.file)
         emit(.action(stage: node), work.label)
         tasks[task.readFD] = (task, node)
         task.start { task in

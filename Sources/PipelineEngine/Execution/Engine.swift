@@ -1,6 +1,7 @@
 import PipelineSpec
 internal import CSystem
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// A log file created on the first line written (0600), so an attempt that prints nothing costs no inode.
 struct LazyLog {
@@ -281,7 +282,7 @@ public class Engine {
     /// - Returns: the reason, or nil when nothing is skipped.
     static func checkSkipRequires(_ reason: String?, _ pipeline: Pipeline) throws(EngineError) -> String? {
         guard let reason else { return nil }
-        guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else { throw EngineError("--skip-requires needs a REASON (it is journaled)") }
+        guard !reason.trimmedSpaces.isEmpty else { throw EngineError("--skip-requires needs a REASON (it is journaled)") }
         guard let environment = pipeline.environment, !environment.requires.isEmpty else {
             throw EngineError(
                 "--skip-requires: "

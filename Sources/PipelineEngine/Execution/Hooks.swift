@@ -1,5 +1,6 @@
 import PipelineSpec
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// `notify` hooks and the `rollback.before`/`after` scripts, from the run's recorded definition (so
 /// `pipeline rollback` runs them too, without the pipeline file).
@@ -96,7 +97,7 @@ extension Engine {
         var env = environmentValues(stageID: "", stageEnv: [], attempt: 1, outputsPath: "/dev/null", extra: extra)
         env["PIPELINE_STAGE"] = nil
         var log = LazyLog()
-        log.reset(logPath("logs/\(name.replacingOccurrences(of: " ", with: "-")).\(context.event).log"))
+        log.reset(logPath("logs/\(name.replacing(" ", with: "-")).\(context.event).log"))
         defer { log.close() }
         let task = NativeTask(clock: clock)
         let code = task.runScript(

@@ -1,5 +1,6 @@
 internal import CSystem
-import Foundation
+import FoundationEssentials
+import Glibc
 import PipelineSpec
 
 /// How the engine starts its scripts and watches them: real processes in their own process

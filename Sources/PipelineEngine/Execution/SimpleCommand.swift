@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import PipelineSpec
 
 /// A script that is one plain command (`true`, `make test`, `./deploy.sh --env=prod`), run the way

@@ -1,6 +1,7 @@
 import PipelineSpec
 internal import CSystem
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The `$PIPELINE_OUTPUTS` file format (GitHub's `GITHUB_OUTPUT`):
 ///

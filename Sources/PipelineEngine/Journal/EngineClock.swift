@@ -1,5 +1,6 @@
 import PipelineSpec
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The engine's time source. Real by default; the virtual clock (tests, `PIPELINE_TEST_CLOCK=virtual`)
 /// jumps over idle waits (retry delays, gate waits, bake times) instead of sleeping, while child
@@ -7,7 +8,7 @@ import Foundation
 public final class EngineClock: @unchecked Sendable {
     /// Virtual time skipped so far; native tasks skip from their own threads, hence the lock.
     private var offset = 0
-    private let lock = NSLock()
+    private let lock = Lock()
     private var offsetMs: Int { lock.withLock { offset } }
     private let wallBaseMs: Int?
     /// Whether idle waits are skipped.

@@ -1,5 +1,6 @@
 import PipelineSpec
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Facts about this machine the engine records and checks: its name, and whether a process group lives.
 enum Host {
@@ -14,7 +15,7 @@ enum Host {
     /// another boot cannot be alive, whatever its number.
     static let bootID: String = {
         ((try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8)) ?? "")
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+            .trimmed
     }()
 
     /// Whether any process of group `pgid` is alive (EPERM: alive, but another user's).

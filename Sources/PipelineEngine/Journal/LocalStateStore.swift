@@ -1,6 +1,7 @@
 import PipelineSpec
 internal import CSystem
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The files of runs under a state directory (default `.pipeline/`):
 /// `runs/<run-id>/events.jsonl` (the write-ahead log), `state.json` (snapshot), `logs/`, `outputs/`;
@@ -92,7 +93,7 @@ public struct LocalStateStore: StateStore {
         _ = Posix.lock(fd, LOCK_EX)
         var buffer = [UInt8](repeating: 0, count: 32)
         let n = pread(fd, &buffer, buffer.count, 0)
-        let text = n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : ""
+        let text = n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self).trimmed : ""
         guard let current = text.isEmpty ? 0 : Int(text), current >= 0 else {
             throw EngineError(
                 "the run counter '\(path)' is corrupt ('\(text.prefix(20))'); write a number there at least as large as the number of runs recorded")
@@ -401,7 +402,7 @@ public final class StateLock: PipelineLock {
         if Posix.lock(fd, LOCK_EX | LOCK_NB) { return }
         var buffer = [UInt8](repeating: 0, count: 256)
         let n = pread(fd, &buffer, buffer.count, 0)
-        let text = n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : ""
+        let text = n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self).trimmed : ""
         let holder = text.isEmpty ? "holder unknown" : text
         guard let wait else {
             throw EngineError("pipeline '\(pipeline)' is locked by another run (\(holder)); wait for it, or pass --wait-lock")

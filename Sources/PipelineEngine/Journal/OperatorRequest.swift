@@ -1,6 +1,7 @@
 import PipelineSpec
 internal import CSystem
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// An operator's request to a running canary or watch (`pipeline promote`, `pipeline abort`),
 /// recorded where the run lives; the engine running it takes it in its loop and journals a

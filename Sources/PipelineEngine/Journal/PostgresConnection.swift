@@ -1,5 +1,6 @@
 internal import CLibPQ
-import Foundation
+import FoundationEssentials
+import Glibc
 import PipelineSpec
 
 /// One libpq connection, used synchronously from the engine's loop (every statement is short and
@@ -8,7 +9,7 @@ final class PostgresConnection: @unchecked Sendable {
     private var connection: OpaquePointer?
     /// The URL without its password, for messages.
     let redacted: String
-    private let lock = NSLock()
+    private let lock = Lock()
     /// Whether the last failed statement failed for a reason that may pass (the connection was
     /// lost, the server is shutting down or restarting, a statement timeout, a serialization
     /// failure): worth retrying, unlike a refusal of the statement itself.
@@ -78,7 +79,7 @@ final class PostgresConnection: @unchecked Sendable {
 
     static func message(_ text: UnsafePointer<CChar>?) -> String {
         guard let text else { return "unknown error" }
-        return String(cString: text).trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "\n", with: "; ")
+        return String(cString: text).trimmed.replacing("\n", with: "; ")
     }
 
     /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
@@ -104,18 +105,18 @@ final class PostgresConnection: @unchecked Sendable {
     ///   and (outside a transaction) the statement retried when the connection itself was lost.
     @discardableResult
     func query(_ sql: String, _ parameters: [String?] = []) throws(EngineError) -> [[String?]] {
-        lock.lock()
-        defer { lock.unlock() }
-        do {
-            return try run(sql, parameters)
-        } catch {
-            guard let connection, PQstatus(connection) != CONNECTION_OK else { throw error }
-            PQreset(connection)
-            guard PQstatus(connection) == CONNECTION_OK, !inTransaction else {
-                lastFailureTransient = true
-                throw error
+        try lock.withLock { () throws(EngineError) -> [[String?]] in
+            do throws(EngineError) {
+                return try run(sql, parameters)
+            } catch {
+                guard let connection, PQstatus(connection) != CONNECTION_OK else { throw error }
+                PQreset(connection)
+                guard PQstatus(connection) == CONNECTION_OK, !inTransaction else {
+                    lastFailureTransient = true
+                    throw error
+                }
+                return try run(sql, parameters)
             }
-            return try run(sql, parameters)
         }
     }
 
@@ -124,18 +125,18 @@ final class PostgresConnection: @unchecked Sendable {
     /// - Returns: the payloads received (empty after a timeout, a signal or a lost connection:
     ///   the caller looks at the database again either way), and whether a signal arrived.
     func awaitNotifications(timeoutMs: Int, signalFD: Int32) -> (payloads: [String], signalled: Bool) {
-        lock.lock()
-        defer { lock.unlock() }
-        guard let connection else { return ([], false) }
-        var payloads = drainNotifications(connection)
-        guard payloads.isEmpty else { return (payloads, false) }
-        let socket = PQsocket(connection)
-        var fds = [pollfd(fd: socket, events: Int16(POLLIN), revents: 0), pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0)]
-        let ready = poll(&fds, nfds_t(fds.count), Int32(clamping: max(0, timeoutMs)))
-        if ready < 0, errno != EINTR { usleep(UInt32(clamping: min(timeoutMs, 1000) * 1000)) }  // never spin
-        if fds[1].revents != 0 { return ([], true) }
-        if fds[0].revents != 0, PQconsumeInput(connection) == 1 { payloads = drainNotifications(connection) }
-        return (payloads, false)
+        lock.withLock {
+            guard let connection else { return ([], false) }
+            var payloads = drainNotifications(connection)
+            guard payloads.isEmpty else { return (payloads, false) }
+            let socket = PQsocket(connection)
+            var fds = [pollfd(fd: socket, events: Int16(POLLIN), revents: 0), pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0)]
+            let ready = poll(&fds, nfds_t(fds.count), Int32(clamping: max(0, timeoutMs)))
+            if ready < 0, errno != EINTR { usleep(UInt32(clamping: min(timeoutMs, 1000) * 1000)) }  // never spin
+            if fds[1].revents != 0 { return ([], true) }
+            if fds[0].revents != 0, PQconsumeInput(connection) == 1 { payloads = drainNotifications(connection) }
+            return (payloads, false)
+        }
     }
 
     private func drainNotifications(_ connection: OpaquePointer) -> [String] {

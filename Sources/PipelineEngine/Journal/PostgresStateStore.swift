@@ -1,5 +1,6 @@
 internal import CSystem
-import Foundation
+import FoundationEssentials
+import Glibc
 import PipelineSpec
 
 /// Runs kept in PostgreSQL (`--state postgres://…`), so one run per pipeline holds across CI
@@ -213,7 +214,7 @@ public final class PostgresStateStore: StateStore, @unchecked Sendable {
     /// - Returns: the lease as it was.
     /// - Throws: ``EngineError`` when there is no live lease, or without a reason.
     public func release(pipeline: String, reason: String, by: String) throws(EngineError) -> LeaseInfo {
-        guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else { throw EngineError("a forced release needs --reason TEXT") }
+        guard !reason.trimmedSpaces.isEmpty else { throw EngineError("a forced release needs --reason TEXT") }
         guard let lease = try leases(pipeline: pipeline).first else { throw EngineError("pipeline '\(pipeline)' has no lease in \(location)") }
         guard !lease.expired else { throw EngineError("the lease of '\(pipeline)' is not held (it expired \(lease.expires)); nothing to release") }
         try db.transaction { () throws(EngineError) in

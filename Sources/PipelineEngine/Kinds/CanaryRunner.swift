@@ -1,5 +1,6 @@
 import PipelineSpec
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Where a canary continues after a pause that stopped the run (exit 4): its baseline readings,
 /// the step after the pause, and the traffic it left.
@@ -102,7 +103,7 @@ enum WatchRunner {
         for metric in spec.analysis where metric.usesBaseline {
             let reading = baseline[metric.name].flatMap { $0 }.map { MetricReading(value: $0) } ?? MetricReading(reason: "the canary recorded none")
             if let problem = CanaryRunner.baselineProblem(metric, reading) {
-                return .init(ok: false, message: problem.replacingOccurrences(of: "cannot measure", with: "no recorded"))
+                return .init(ok: false, message: problem.replacing("cannot measure", with: "no recorded"))
             }
             AnalysisHold.sayBaseline(metric, reading, task)
         }

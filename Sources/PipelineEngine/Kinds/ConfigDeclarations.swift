@@ -1,3 +1,5 @@
+import PipelineSpec
+
 /// The variable names a config file declares, read line by line in the forms real files use:
 ///
 /// - dotenv: `NAME=value`, `export NAME=value` (quoted values too);

@@ -1,5 +1,6 @@
 import PipelineSpec
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// What a native task needs from the engine to run scripts and probes for one stage.
 struct KindContext: Sendable {
@@ -22,20 +23,17 @@ struct KindContext: Sendable {
 enum PrecheckRunner {
     static func run(_ checks: [PrecheckCheck], _ context: KindContext, _ task: NativeTask) -> NativeTask.Verdict {
         let failures = Failures()
-        let group = DispatchGroup()
-        for check in checks {
-            group.enter()
-            Thread.detachNewThread {
-                defer { group.leave() }
-                if let problem = probe(check, context, task) {
-                    failures.add("'\(check.name)': \(problem)")
-                    task.say("check '\(check.name)' failed: \(problem)")
-                } else {
-                    task.say("check '\(check.name)' passed")
+        Threads.all(
+            checks.map { check in
+                {
+                    if let problem = probe(check, context, task) {
+                        failures.add("'\(check.name)': \(problem)")
+                        task.say("check '\(check.name)' failed: \(problem)")
+                    } else {
+                        task.say("check '\(check.name)' passed")
+                    }
                 }
-            }
-        }
-        group.wait()
+            })
         let all = failures.sorted()
         return all.isEmpty
             ? .init(ok: true, message: "all \(checks.count) checks passed")
@@ -62,7 +60,7 @@ enum PrecheckRunner {
     }
 
     final class Failures: @unchecked Sendable {
-        private let lock = NSLock()
+        private let lock = Lock()
         private var items: [String] = []
         func add(_ item: String) { lock.withLock { items.append(item) } }
         func sorted() -> [String] { lock.withLock { items.sorted() } }

@@ -1,5 +1,6 @@
 import PipelineSpec
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// One reading of a metric: a finite value, or why there is none.
 struct MetricReading: Sendable {
@@ -35,7 +36,7 @@ struct MetricReading: Sendable {
                 context.shell + [script.source], environment: context.environment, directory: context.directory,
                 timeoutMs: metric.timeout.milliseconds
             ) { lines.append($0) }
-            let last = lines.last { !$0.trimmingCharacters(in: .whitespaces).isEmpty }.map { ": " + context.masker.mask(String($0.prefix(120))) } ?? ""
+            let last = lines.last { !$0.trimmedSpaces.isEmpty }.map { ": " + context.masker.mask(String($0.prefix(120))) } ?? ""
             guard let code else { return MetricReading(reason: "the script did not finish within \(metric.timeout)") }
             guard code == 0 else { return MetricReading(reason: "the script exited \(code)\(last)") }
             return value(Probes.number(printed: lines))

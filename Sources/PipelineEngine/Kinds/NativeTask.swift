@@ -1,6 +1,8 @@
 import PipelineSpec
 internal import CSystem
-import Foundation
+import FoundationEssentials
+import Glibc
+import Dispatch
 
 /// Work of a stage kind that is not a plain script (probes, canary analysis, health checks), run on
 /// its own thread so the engine's loop never blocks. It reports through a pipe the loop polls:
@@ -30,7 +32,7 @@ final class NativeTask: @unchecked Sendable {
 
     let readFD: Int32
     private let writeFD: Int32
-    private let lock = NSLock()
+    private let lock = Lock()
     private var reports: [Report] = []
     private var verdict: Verdict?
     private var cancelled = false
@@ -64,12 +66,10 @@ final class NativeTask: @unchecked Sendable {
 
     /// Starts `body` on a new thread; its return value is the verdict.
     func start(_ body: @escaping @Sendable (NativeTask) -> Verdict) {
-        let thread = Thread { [self] in
+        Threads.detach(stackSize: 1 << 20) { [self] in
             let result = body(self)
             finish(result)
         }
-        thread.stackSize = 1 << 20
-        thread.start()
     }
 
     private func poke() {

@@ -1,5 +1,6 @@
 internal import CHTTP
-import Foundation
+import FoundationEssentials
+import Glibc
 import PipelineSpec
 
 /// Native HTTP and TCP probes (no shelling out to curl), used by infra-precheck, verify and canary.
@@ -142,17 +143,17 @@ enum Probes {
     /// `inf`) are not numbers here: a metric that reads one fails its round instead of passing
     /// every bound (every comparison with NaN is false).
     static func finiteNumber(_ text: String) -> Double? {
-        guard let value = Double(text.trimmingCharacters(in: .whitespaces)), value.isFinite else { return nil }
+        guard let value = Double(text.trimmedSpaces), value.isFinite else { return nil }
         return value
     }
 
     /// The number an analysis script printed: its last non-empty line.
     static func number(printed lines: [String]) -> Result<Double, NotANumber> {
-        guard let last = lines.last(where: { !$0.trimmingCharacters(in: .whitespaces).isEmpty }) else {
+        guard let last = lines.last(where: { !$0.trimmedSpaces.isEmpty }) else {
             return .failure(NotANumber(message: "the script printed no number"))
         }
         guard let value = finiteNumber(last) else {
-            return .failure(NotANumber(message: "'\(last.trimmingCharacters(in: .whitespaces).prefix(80))' is not a finite number"))
+            return .failure(NotANumber(message: "'\(last.trimmedSpaces.prefix(80))' is not a finite number"))
         }
         return .success(value)
     }
@@ -160,27 +161,31 @@ enum Probes {
     /// The number at a dotted path (`metrics.error_rate`, `p95.0`) in a JSON document: a JSON
     /// number, or a string holding one (Prometheus writes sample values as strings); finite only.
     static func number(in body: Data, at path: String) -> Result<Double, NotANumber> {
-        guard var value = try? JSONSerialization.jsonObject(with: body, options: [.fragmentsAllowed]) else {
+        guard var value = JSONValue.parse(String(decoding: body, as: UTF8.self)[...]) else {
             return .failure(NotANumber(message: "the response is not JSON"))
         }
         for key in path.split(separator: ".") where !key.isEmpty {
-            if let object = value as? [String: Any], let next = object[String(key)] {
+            if let next = value[String(key)] {
                 value = next
-            } else if let array = value as? [Any], let index = Int(key), array.indices.contains(index) {
+            } else if let array = value.array, let index = Int(key), array.indices.contains(index) {
                 value = array[index]
             } else {
                 return .failure(NotANumber(message: "the response has nothing at '\(path)'"))
             }
         }
-        if let number = value as? NSNumber, !(value is String) {
-            guard number.doubleValue.isFinite else { return .failure(NotANumber(message: "the value at '\(path)' is not a finite number")) }
-            return .success(number.doubleValue)
-        }
-        if let text = value as? String {
+        switch value {
+        case .int(let number):
+            return .success(Double(number))
+        case .double(let number):
+            guard number.isFinite else { return .failure(NotANumber(message: "the value at '\(path)' is not a finite number")) }
+            return .success(number)
+        case .string(let text):
             guard let number = finiteNumber(text) else {
                 return .failure(NotANumber(message: "'\(text.prefix(80))' at '\(path)' is not a finite number"))
             }
             return .success(number)
+        default:
+            break
         }
         return .failure(NotANumber(message: "the value at '\(path)' is not a number"))
     }

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import PipelineSpec
 
 /// A finished (or stopped) run as CI shows it: GitHub annotations, the step summary in
@@ -68,7 +69,7 @@ public struct RunReport {
             let before = line[..<range.lowerBound].last
             guard before == nil || before == " " || before == "{" || before == "-" || before == "," else { continue }
             let value = line[range.upperBound...].drop { $0 == " " }.prefix { !",}# ".contains($0) }
-            let id = value.trimmingCharacters(in: CharacterSet(charactersIn: "'\""))
+            let id = String(value.drop { $0 == "'" || $0 == "\"" }.reversed().drop { $0 == "'" || $0 == "\"" }.reversed())
             if ids.contains(id), lines[id] == nil { lines[id] = number + 1 }
         }
         return (file, lines)
@@ -137,7 +138,7 @@ public struct RunReport {
         var skipped = 0
         let suite = Self.xml(state.environment.map { "\(state.pipeline)@\($0)" } ?? state.pipeline)
         func testcase(_ name: String, seconds: Double, body: String = "") -> String {
-            let time = String(format: "%.3f", seconds)
+            let time = TextTools.threeDecimals(seconds)
             let open = "    <testcase name=\"\(Self.xml(name))\" classname=\"\(suite)\" time=\"\(time)\""
             return body.isEmpty ? open + "/>" : open + ">\n" + body + "    </testcase>"
         }
@@ -210,7 +211,7 @@ public struct RunReport {
                 cases.append(testcase(metric.key, seconds: 0, body: "      <failure message=\"\(Self.xml(message))\" type=\"analysis\"/>\n"))
             }
         }
-        let total = String(format: "%.3f", Double(state.elapsedMs() ?? 0) / 1000)
+        let total = TextTools.threeDecimals(Double(state.elapsedMs() ?? 0) / 1000)
         var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
         xml +=
             "<testsuites name=\"pipeline\" tests=\"\(cases.count)\" failures=\"\(failures)\" errors=\"\(errors)\" skipped=\"\(skipped)\" time=\"\(total)\">\n"

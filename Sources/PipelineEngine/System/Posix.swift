@@ -1,8 +1,18 @@
 import PipelineSpec
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// System calls the engine makes, each retried on `EINTR` in one place.
 enum Posix {
+    /// The directory part of a path, as `dirname` without its `.`: `/a/b` → `/a`, `/a` → `/`,
+    /// `b` → `` (trailing slashes ignored).
+    static func directory(of path: String) -> String {
+        var path = Substring(path)
+        while path.count > 1, path.hasSuffix("/") { path.removeLast() }
+        guard let slash = path.lastIndex(of: "/") else { return "" }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+
     /// One `read` into `buffer`, retried on EINTR: bytes read, 0 at end of file, -1 on an error
     /// (errno set; EAGAIN on a non-blocking descriptor with nothing to read).
     static func read(_ fd: Int32, _ buffer: inout [UInt8]) -> Int {

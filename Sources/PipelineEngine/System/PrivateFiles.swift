@@ -1,5 +1,6 @@
 import PipelineSpec
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Files and directories the engine makes on this machine (state, logs, outputs, backups):
 /// private to the user, never through a symlink.

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import PipelineYAML
 
 /// A pipeline that passed validation, with its graph and any lint warnings.

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// A file to lint.
 package struct MigrationFile: Sendable {
@@ -102,8 +103,8 @@ package enum MigrationFiles {
     }
 
     private static func isDirectory(_ location: String) -> Bool {
-        var directory: ObjCBool = false
-        return FileManager.default.fileExists(atPath: location, isDirectory: &directory) && directory.boolValue
+        var directory = false
+        return FileManager.default.fileExists(atPath: location, isDirectory: &directory) && directory
     }
 
     private static func isCandidate(_ location: String) -> Bool {

@@ -1,3 +1,5 @@
+import PipelineYAML
+
 extension PlanRenderer {
     /// The stable JSON shape documented in docs/plan-json.md (`"format": 1`).
     package func json() -> String {

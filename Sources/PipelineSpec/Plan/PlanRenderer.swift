@@ -1,3 +1,5 @@
+import PipelineYAML
+
 /// Renders the plan of a validated pipeline: the stages in execution waves with their gates,
 /// retries, timeouts and rollback hooks, for terminals, pull requests, diagrams and tools.
 public struct PlanRenderer: Sendable {
