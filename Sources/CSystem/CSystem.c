@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <spawn.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -54,6 +55,18 @@ int ps_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[
 }
 
 int ps_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+int ps_eventfd(int nonblocking) { return eventfd(0, EFD_CLOEXEC | (nonblocking ? EFD_NONBLOCK : 0)); }
+
+int ps_thread_start_unsignalled(pthread_t *thread, void *(*body)(void *), void *arg) {
+    sigset_t all, old;
+    sigfillset(&all);
+    int rc = pthread_sigmask(SIG_SETMASK, &all, &old);
+    if (rc) return rc;
+    rc = pthread_create(thread, NULL, body, arg);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
 
 int ps_exit_code(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : -1; }
 int ps_term_signal(int status) { return WIFSIGNALED(status) ? WTERMSIG(status) : 0; }

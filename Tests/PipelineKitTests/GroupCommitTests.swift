@@ -82,6 +82,48 @@ struct GroupCommitTests {
         #expect(problems.isEmpty, "\(problems)")
     }
 
+    /// Checks, when the script runs, that the journal was synced past its own start and past the
+    /// successful end of each need (the sizes `PIPELINE_TEST_DURABLE_LOG` gets after every sync).
+    static let durableCheck = """
+        j="$PIPELINE_RUN_DIR/events.jsonl"
+        me=$1
+        shift
+        durable=$(sort -n "$PIPELINE_TEST_DURABLE_LOG" 2>/dev/null | tail -n 1)
+        line_end() { grep -b -E "$1" "$j" | head -n 1 | LC_ALL=C awk -F: '{ print $1 + length($0) - length($1) }'; }
+        check() {
+          end=$(line_end "$2")
+          if [ -z "$end" ] || [ "$end" -gt "${durable:-0}" ]; then
+            echo "violation: $me runs before $1 is durable (it ends at byte ${end:-none}, synced: ${durable:-0})" >> ledger
+          fi
+        }
+        check "its start" "\\"type\\":\\"attempt_started\\".*\\"stage\\":\\"$me\\",\\"phase\\":\\"run\\",\\"attempt\\":$PIPELINE_ATTEMPT,"
+        for need in "$@"; do
+          check "the end of $need" "\\"type\\":\\"stage_finished\\".*\\"stage\\":\\"$need\\",\\"status\\":\\"succeeded\\""
+        done
+        echo "start $me" >> ledger
+        sleep 0.05
+        echo "end $me" >> ledger
+
+        """
+
+    /// The journal is synced on a thread of its own while the engine goes on: a script still
+    /// starts only once its start and its needs' ends are durable, not merely written. Each sync
+    /// is held back 30 ms (a test hook) so that a script started too early would run inside the
+    /// window and see it.
+    @Test func aScriptStartsOnlyOnceItsStartIsDurableNotJustWritten() throws {
+        let box = try Sandbox(Self.pipeline)
+        defer { box.remove() }
+        try Self.durableCheck.write(to: box.dir.appendingPathComponent("check.sh"), atomically: true, encoding: .utf8)
+        let log = box.dir.appendingPathComponent("durable.log").path
+        let result = try box.pipeline(
+            ["run", "p.yml", "--max-parallel", "2"], env: ["PIPELINE_TEST_SYNC_DELAY_MS": "30", "PIPELINE_TEST_DURABLE_LOG": log])
+        #expect(result.status == 0, "\(result.stderr)")
+        let ledger = Ledger(box)
+        #expect(ledger.count(prefix: "violation") == 0, "\(ledger.text)")
+        #expect(ledger.count(prefix: "end") == Self.needs.count, "\(ledger.text)")
+        #expect(Self.orderProblems(try box.events()).isEmpty)
+    }
+
     /// Killed at random moments, then resumed: no script ever ran ahead of the journal, the
     /// journal's order holds at every crash, and the resumed run finishes every stage.
     @Test func killedAtRandomMomentsTheJournalIsAlwaysAheadOfTheScripts() throws {

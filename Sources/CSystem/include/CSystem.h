@@ -1,7 +1,9 @@
 #ifndef PIPELINE_CSYSTEM_H
 #define PIPELINE_CSYSTEM_H
 // System calls and macros Swift cannot reach directly on Linux (signalfd, wait-status macros,
-// posix_spawn with a new process group and a reset signal mask). Nothing else lives here.
+// posix_spawn with a new process group and a reset signal mask, eventfd, a thread that takes no
+// signals). Nothing else lives here.
+#include <pthread.h>
 #include <signal.h>
 #include <sys/types.h>
 
@@ -20,6 +22,14 @@ int ps_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[
 
 /// pipe2(fds, O_CLOEXEC): 0 or -1 (errno set).
 int ps_pipe_cloexec(int fds[2]);
+
+/// eventfd(0, EFD_CLOEXEC, plus EFD_NONBLOCK when nonblocking is non-zero): the descriptor, or -1 (errno set).
+int ps_eventfd(int nonblocking);
+
+/// Starts a thread running body(arg) with every signal blocked (from its first instruction: the
+/// mask is set before it is created), so signals always reach the engine's signalfd, never it.
+/// Returns 0 and sets *thread, or an errno value.
+int ps_thread_start_unsignalled(pthread_t *thread, void *(*body)(void *), void *arg);
 
 /// Decodes a wait status: exit code when the process exited, else -1.
 int ps_exit_code(int status);

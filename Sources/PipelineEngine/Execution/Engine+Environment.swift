@@ -11,8 +11,18 @@ extension Engine {
     }
 
     func environment(stageID: String, stageEnv: [(String, String)], attempt: Int, outputsPath: String, extra: [(String, String)]) -> [String] {
-        environmentValues(stageID: stageID, stageEnv: stageEnv, attempt: attempt, outputsPath: outputsPath, extra: extra)
-            .map { "\($0.key)=\($0.value)" }
+        // The inherited part is rendered once per run; only what a script changes is rendered per spawn.
+        var changed: [String: String?] = [:]
+        for (name, value) in scriptVariables(stageID: stageID, stageEnv: stageEnv, attempt: attempt, outputsPath: outputsPath, extra: extra) {
+            changed[name] = .some(value)
+        }
+        var entries: [String] = []
+        entries.reserveCapacity(inheritedEntries.count + changed.count)
+        for (name, entry) in inheritedEntries where changed.index(forKey: name) == nil { entries.append(entry) }
+        for (name, value) in changed {
+            if let value { entries.append(name + "=" + value) }
+        }
+        return entries
     }
 
     /// The same environment as a dictionary (what env-presync checks).
@@ -20,36 +30,47 @@ extension Engine {
         stageID: String, stageEnv: [(String, String)], attempt: Int, outputsPath: String,
         extra: [(String, String)] = []
     ) -> [String: String] {
-        var env = options.environment
-        // Declared secrets are not inherited: only an `env` binding passes one on.
-        for name in run.definition.secrets { env[name] = nil }
+        var env = inheritedEnvironment
+        for (name, value) in scriptVariables(stageID: stageID, stageEnv: stageEnv, attempt: attempt, outputsPath: outputsPath, extra: extra) {
+            env[name] = value
+        }
+        return env
+    }
+
+    /// What the engine sets in (or, nil, removes from) the inherited environment for a script, in
+    /// order (a later entry for the same name wins): the pipeline's `env`, the stage's `env`, the
+    /// `PIPELINE_*` variables, then `extra`.
+    func scriptVariables(stageID: String, stageEnv: [(String, String)], attempt: Int, outputsPath: String, extra: [(String, String)]) -> [(String, String?)] {
+        var variables: [(String, String?)] = []
         var pipelineEnv: [String: String] = [:]
         for (name, raw) in run.definition.env {
             let value = resolve(raw, stageID: nil, pipelineEnv: pipelineEnv)
             pipelineEnv[name] = value
-            env[name] = value
+            variables.append((name, value))
         }
-        for (name, raw) in stageEnv { env[name] = resolve(raw, stageID: stageID, pipelineEnv: pipelineEnv) }
-        let file = run.file
-        env["PIPELINE_RUN_ID"] = run.run
-        env["PIPELINE_STAGE"] = stageID
-        env["PIPELINE_ATTEMPT"] = String(attempt)
-        env["PIPELINE_RUN_DIR"] = absolute(runDirectory)
-        env["PIPELINE_STATE_DIR"] = absolute(runDirectory)  // the older name of PIPELINE_RUN_DIR
-        env["PIPELINE_OUTPUTS"] = absolute(outputsPath)
-        env["PIPELINE_FILE"] = file
-        env["PIPELINE_ENVIRONMENT"] = run.environment
-        env["PIPELINE_RELEASE"] = run.release
+        for (name, raw) in stageEnv { variables.append((name, resolve(raw, stageID: stageID, pipelineEnv: pipelineEnv))) }
+        let runDirectory = absolute(runDirectory)
+        variables += [
+            ("PIPELINE_RUN_ID", run.run),
+            ("PIPELINE_STAGE", stageID),
+            ("PIPELINE_ATTEMPT", String(attempt)),
+            ("PIPELINE_RUN_DIR", runDirectory),
+            ("PIPELINE_STATE_DIR", runDirectory),  // the older name of PIPELINE_RUN_DIR
+            ("PIPELINE_OUTPUTS", absolute(outputsPath)),
+            ("PIPELINE_FILE", run.file),
+            ("PIPELINE_ENVIRONMENT", run.environment),
+            ("PIPELINE_RELEASE", run.release),
+        ]
         // The lease's fencing token: external systems can refuse writes from a stale runner.
-        if let fence = lock?.fence { env["PIPELINE_FENCE"] = String(fence) }
-        env["PIPELINE_STATE"] = nil
+        if let fence = lock?.fence { variables.append(("PIPELINE_FENCE", String(fence))) }
+        variables.append(("PIPELINE_STATE", nil))
         // A blue-green stage's scripts: the colour it deploys, and the one that serves now.
         if let record = run.stage(stageID), let idle = record.idleColor, let live = record.liveColor {
-            env["PIPELINE_COLOR"] = idle
-            env["PIPELINE_LIVE_COLOR"] = live
+            variables.append(("PIPELINE_COLOR", idle))
+            variables.append(("PIPELINE_LIVE_COLOR", live))
         }
-        for (name, value) in extra { env[name] = value }
-        return env
+        for (name, value) in extra { variables.append((name, value)) }
+        return variables
     }
 
     /// Substitutes `${{ }}` references in a template (URLs, messages).

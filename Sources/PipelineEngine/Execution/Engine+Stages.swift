@@ -56,7 +56,7 @@ extension DeployEngine {
         }
         for node in starting { try runAction(node, index: 0, startedAt: clock.now()) }
         // A stage that failed later in this pass stops what started before it, as if already running.
-        if !starting.isEmpty, state.isFailing, options.onFailure == .stop { stopInFlight() }
+        if !starting.isEmpty, state.isFailing, options.onFailure == .stop { try stopInFlight() }
         return progressed
     }
 
@@ -420,12 +420,14 @@ extension DeployEngine {
             "[\(stage.id)] failed after \(tries) attempt\(tries == 1 ? "" : "s") (\(HumanDuration.text(run.stage(stage.id).map(RunState.durationMs) ?? 0)))")
         if !state.isFailing && !state.isInterrupting {
             state = .failing(stage: stage.id)
-            if options.onFailure == .stop { stopInFlight() }
+            if options.onFailure == .stop { try stopInFlight() }
         }
     }
 
-    /// Stops every script (TERM to its group, then KILL after the grace) and native task in flight.
-    func stopInFlight() {
+    /// Stops every script (TERM to its group, then KILL after the grace) and native task in flight;
+    /// scripts whose start is journaled are started first and stopped with them, as if already running.
+    func stopInFlight() throws(EngineError) {
+        try flush()
         for (_, job) in jobs { terminate(job.child) }
         for (_, entry) in tasks { entry.task.cancel() }
     }

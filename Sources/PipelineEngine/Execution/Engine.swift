@@ -138,8 +138,14 @@ public class Engine {
     var jobs: [pid_t: (child: ChildProcess, purpose: Purpose)] = [:]
     /// Native work in flight (probes, canary, verify), by the fd it reports on.
     var tasks: [Int32: (task: NativeTask, node: Int)] = [:]
-    /// Whether any child or native task is in flight.
-    var busy: Bool { !jobs.isEmpty || !tasks.isEmpty }
+    /// Scripts whose start is journaled but not yet durable, oldest first: each starts once its
+    /// batch is (write-ahead), while the loop goes on reaping and preparing the next ones.
+    var queuedLaunches: [QueuedLaunch] = []
+    /// Whether the journal is synced in the background (real processes on the real clock); with
+    /// simulated processes or a virtual clock every spawn syncs first, deterministically.
+    let backgroundSync: Bool
+    /// Whether any child or native task is in flight (or a script waits for its start to be durable).
+    var busy: Bool { !jobs.isEmpty || !tasks.isEmpty || !queuedLaunches.isEmpty }
     var signalFD: Int32 = -1
     /// The rollback in progress, if any.
     var undo: RollbackProgress? { state.rollback }
@@ -149,6 +155,15 @@ public class Engine {
     var nextFailedSpawnToken: pid_t = -1
     /// Whether a log write failure was already reported (once per run).
     var reportedLogFailure = false
+    /// The caller's environment without the declared secrets: what every script inherits (only an
+    /// `env` binding passes a secret on). Fixed for the run.
+    lazy var inheritedEnvironment: [String: String] = {
+        var env = options.environment
+        for name in run.definition.secrets { env[name] = nil }
+        return env
+    }()
+    /// ``inheritedEnvironment`` as `NAME=value` entries, by name (rendered once per run).
+    lazy var inheritedEntries: [(name: String, entry: String)] = inheritedEnvironment.map { ($0.key, $0.key + "=" + $0.value) }
 
     var runDirectory: String { store.localDirectory(run.run) }
 
@@ -161,6 +176,7 @@ public class Engine {
         self.run = run
         self.store = store
         spawner = options.spawner ?? SystemSpawner()
+        backgroundSync = options.spawner == nil && !clock.isVirtual
         // The state URL is a secret too (it may carry a password): masked wherever output goes.
         masker = SecretMasker(
             run.definition.secrets.compactMap { name in options.environment[name].map { (name, $0) } }
@@ -515,11 +531,35 @@ public class Engine {
         }
     }
 
-    /// Makes queued events durable; called before any action that depends on them.
+    /// Makes every event recorded so far durable (those submitted earlier too), then starts the
+    /// scripts that waited for it; called before any action that depends on them.
     func flush() throws(EngineError) {
+        if !pendingEvents.isEmpty {
+            output.journaled(try journal.append(pendingEvents))
+            pendingEvents.removeAll(keepingCapacity: true)
+        } else {
+            try journal.makeDurable(journal.lastBatch)
+        }
+        try launchDurable()
+    }
+
+    /// Writes the recorded events and has them synced in the background (``RunJournal/submit(_:)``):
+    /// nothing that depends on them acts before they are durable (a script's launch waits in
+    /// ``queuedLaunches``).
+    func submit() throws(EngineError) {
         guard !pendingEvents.isEmpty else { return }
-        output.journaled(try journal.append(pendingEvents))
+        output.journaled(try journal.submit(pendingEvents).lines)
         pendingEvents.removeAll(keepingCapacity: true)
+    }
+
+    /// Starts the queued scripts whose batch is durable now, in the order they were queued.
+    func launchDurable() throws(EngineError) {
+        var ready = 0
+        while ready < queuedLaunches.count, try journal.isDurable(queuedLaunches[ready].batch) { ready += 1 }
+        guard ready > 0 else { return }
+        let launches = queuedLaunches.prefix(ready)
+        queuedLaunches.removeFirst(ready)
+        for launch in launches { try self.launch(launch) }
     }
 
     // MARK: - The loop
@@ -539,11 +579,13 @@ public class Engine {
                     return code
                 }
                 try step()
-                try flush()
+                if backgroundSync { try submit() } else { try flush() }
                 if case .finished = state { continue }
                 try wait()
             }
         } catch {
+            // Their starts may not be durable: they never start.
+            queuedLaunches.removeAll()
             if error.exitCode == ExitStatus.lostLease { return selfFence(error) }
             // The journal cannot be written: stop every process, say so, exit 3 (a human must look).
             for (_, job) in jobs { job.child.signalGroup(SIGKILL) }
@@ -557,6 +599,7 @@ public class Engine {
     func selfFence(_ error: EngineError) -> Int32 {
         output.note("error: \(error.message)")
         output.note("stopping every stage: this runner no longer holds the lease (exit 5)")
+        queuedLaunches.removeAll()
         for (_, job) in jobs { terminate(job.child) }
         for (_, entry) in tasks { entry.task.cancel() }
         let deadline = EngineClock.monotonicMs() + options.killGraceMs
@@ -651,17 +694,25 @@ public class Engine {
         }
         let firstTask = fds.count
         for fd in tasks.keys { fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0)) }
+        let durableFD = queuedLaunches.isEmpty ? -1 : journal.durableFD
+        if durableFD >= 0 { fds.append(pollfd(fd: durableFD, events: Int16(POLLIN), revents: 0)) }
+        let lastTask = durableFD >= 0 ? fds.count - 1 : fds.count
         if timeout == nil { timeout = -1 }
         let n = poll(&fds, nfds_t(fds.count), Int32(clamping: timeout!))
         if n < 0 && errno != EINTR { throw EngineError("poll failed: \(String(cString: strerror(errno)))", exitCode: 3) }
+        if durableFD >= 0, fds[lastTask].revents != 0 {
+            // A slot waited for this: start its script before looking at anything else.
+            journal.acknowledgeDurable()
+            try launchDurable()
+        }
         for (i, pfd) in fds.enumerated() where pfd.revents != 0 && i > 0 && i < firstTask {
             if owners[i] == 0 { readAnswer(); continue }
             if let job = jobs[owners[i]] { drain(job.child, job.purpose) }
         }
-        for pfd in fds[firstTask...] where pfd.revents != 0 {
+        for pfd in fds[firstTask..<lastTask] where pfd.revents != 0 {
             if let entry = tasks[pfd.fd] { try taskReported(entry.task, node: entry.node) }
         }
-        if fds[0].revents != 0 { handleSignals() }
+        if fds[0].revents != 0 { try handleSignals() }
         handleTimers()
         try renewLeaseIfDue()
         try collectFinishedJobs()
@@ -681,11 +732,14 @@ public class Engine {
         return times.min()
     }
 
-    func handleSignals() {
+    func handleSignals() throws(EngineError) {
         while true {
             let sig = ps_signalfd_read(signalFD)
             if sig <= 0 { break }
             if sig == SIGCHLD { continue }
+            // Scripts whose start is journaled are stopped like the running ones: started first, as
+            // they would have been already with the sync on this thread.
+            try flush()
             if case .interrupting(let signals, let rollback) = state {
                 // Again: kill at once.
                 state = .interrupting(signals: signals + 1, rollback: rollback)
@@ -800,7 +854,10 @@ public class Engine {
         }
     }
 
-    /// Starts a script as a child; the journal must already say it started. Its process group is
+    /// Starts a script as a child once the journal durably says it started (what was recorded is
+    /// written now; with ``backgroundSync`` and other work in flight the script waits in
+    /// ``queuedLaunches`` for the sync while the loop goes on, else the sync is done here first).
+    /// Its process group is
     /// journaled right after (written, not synced: a crash of the engine keeps it, and a crash of the
     /// machine takes the group with it), so `resume` and `rollback` can tell whether it still runs.
     /// A script that cannot start (no shell, no descriptors) is a try that exited 127 at once.
@@ -808,21 +865,44 @@ public class Engine {
         _ script: String, shell: [String], environment: [String], timeoutMs: Int?, purpose: Purpose,
         attempt: (stage: String, phase: AttemptPhase, number: Int)
     ) throws(EngineError) {
-        try flush()
+        // With nothing else in flight (a chain) there is nothing to do while the sync runs: it is
+        // done here, without handing it to the flusher and back.
+        let overlap = backgroundSync && !(jobs.isEmpty && tasks.isEmpty)
+        if overlap { try submit() } else { try flush() }
+        let launch = QueuedLaunch(
+            argv: shell + [script], environment: environment, timeoutMs: timeoutMs, purpose: purpose, attempt: attempt, batch: journal.lastBatch)
+        guard overlap else { return try self.launch(launch) }
+        queuedLaunches.append(launch)
+        // Durable already (nothing new to sync, or a journal that syncs every append): start now.
+        try launchDurable()
+    }
+
+    /// A script to start once batch `batch` of the journal (its start) is durable.
+    struct QueuedLaunch {
+        var argv: [String]
+        var environment: [String]
+        var timeoutMs: Int?
+        var purpose: Purpose
+        var attempt: (stage: String, phase: AttemptPhase, number: Int)
+        var batch: Int
+    }
+
+    /// Starts a script whose start is durable; a timeout counts from here.
+    func launch(_ launch: QueuedLaunch) throws(EngineError) {
         let child: ChildProcess
         do {
             child = try ChildProcess(
-                argv: shell + [script], environment: environment, directory: options.workingDirectory, now: clock.now(),
-                spawner: spawner)
+                argv: launch.argv, environment: launch.environment, directory: options.workingDirectory, now: clock.now(), spawner: spawner)
         } catch {
             let failed = ChildProcess(failedToStart: error.message, token: nextFailedSpawnToken, now: clock.now())
             nextFailedSpawnToken -= 1
-            jobs[failed.pid] = (failed, purpose)
-            emit(purpose, error.message)
+            jobs[failed.pid] = (failed, launch.purpose)
+            emit(launch.purpose, error.message)
             return
         }
-        if let t = timeoutMs { child.deadline = child.startedAt + t }
-        jobs[child.pid] = (child, purpose)
+        if let t = launch.timeoutMs { child.deadline = child.startedAt + t }
+        jobs[child.pid] = (child, launch.purpose)
+        let attempt = launch.attempt
         let line = try journal.appendUnsynced(.processStarted(stage: attempt.stage, phase: attempt.phase, attempt: attempt.number, pgid: Int(child.pid)))
         output.journaled([line])
     }

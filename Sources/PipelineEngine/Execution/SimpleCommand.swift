@@ -54,8 +54,8 @@ struct SimpleCommand: Equatable {
     ///   - environment: the script's environment (`NAME=value`).
     ///   - directory: where it runs (nil: this process's directory).
     static func direct(_ argv: [String], environment: [String], directory: String?) -> SimpleCommand? {
-        guard argv.count >= 3, skippableShells.contains(Array(argv.dropLast())), let words = words(of: argv[argv.count - 1]),
-            let name = words.first, !name.contains("=")
+        guard argv.count >= 3, skippableShells.contains(where: { $0.elementsEqual(argv.dropLast()) }), let words = words(of: argv[argv.count - 1]),
+            let name = words.first, !name.utf8.contains(UInt8(ascii: "="))
         else { return nil }
         if shellWords.contains(name), !(words.count == 1 && sameAsProgram.contains(name)) { return nil }
         guard shellIsDash else { return nil }

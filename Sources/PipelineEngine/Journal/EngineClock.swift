@@ -57,6 +57,31 @@ public final class EngineClock: @unchecked Sendable {
         var seconds = time_t(ms / 1000)
         var parts = tm()
         gmtime_r(&seconds, &parts)
+        let year = parts.tm_year + 1900
+        let millis = Int32(ms % 1000)
+        if year >= 0, year <= 9999, millis >= 0 {
+            // The common case, written as 24 bytes at once (a journal batch stamps one per event line).
+            return String(unsafeUninitializedCapacity: 24) { out in
+                func put(_ v: Int32, _ digits: Int, at offset: Int) {
+                    var v = v
+                    for i in stride(from: offset + digits - 1, through: offset, by: -1) {
+                        out[i] = UInt8(ascii: "0") + UInt8(v % 10)
+                        v /= 10
+                    }
+                }
+                put(year, 4, at: 0)
+                put(parts.tm_mon + 1, 2, at: 5)
+                put(parts.tm_mday, 2, at: 8)
+                put(parts.tm_hour, 2, at: 11)
+                put(parts.tm_min, 2, at: 14)
+                put(parts.tm_sec, 2, at: 17)
+                put(millis, 3, at: 20)
+                for (offset, byte) in [(4, "-"), (7, "-"), (10, "T"), (13, ":"), (16, ":"), (19, "."), (23, "Z")] as [(Int, Unicode.Scalar)] {
+                    out[offset] = UInt8(ascii: byte)
+                }
+                return 24
+            }
+        }
         func pad(_ v: Int32, _ n: Int) -> String { let s = String(v); return String(repeating: "0", count: max(0, n - s.count)) + s }
         return
             "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(ms % 1000), 3))Z"

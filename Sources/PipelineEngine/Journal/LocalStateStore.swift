@@ -230,7 +230,9 @@ public struct EngineError: Error, Sendable, CustomStringConvertible {
 }
 
 /// Appends events to a run's `events.jsonl`: each batch is one `write` and one `fdatasync`,
-/// done before the engine acts on what the events say (write-ahead).
+/// done before the engine acts on what the events say (write-ahead). The sync is on the caller's
+/// thread (``append(_:)``) or, for ``submit(_:)``, on a ``JournalFlusher`` thread that batches
+/// submitted while one is in flight share.
 final class JournalWriter: RunJournal {
     private let fd: Int32
     private let clock: EngineClock
@@ -238,6 +240,11 @@ final class JournalWriter: RunJournal {
     /// Test hook (`PIPELINE_TEST_CRASH_AT=N` or `N-half`): SIGKILL the engine at its Nth journal append,
     /// after it is durable, or halfway through writing it.
     private let crashAt: (count: Int, half: Bool)?
+    /// Syncs submitted batches in the background (started by the first ``submit(_:)``).
+    private var flusher: (flusher: JournalFlusher, thread: pthread_t)?
+    /// Batches up to this number are durable (synced on this thread, or known from the flusher).
+    private var durable = 0
+    private let probe = DurabilityProbe.fromEnvironment()
 
     init(path: String, clock: EngineClock) throws(EngineError) {
         fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o600)
@@ -263,7 +270,10 @@ final class JournalWriter: RunJournal {
         }
     }
 
-    deinit { close(fd) }
+    deinit {
+        if let flusher { flusher.flusher.stop(flusher.thread) }
+        close(fd)
+    }
 
     /// Appends one already stamped event without waiting for the disk: for facts that only matter
     /// while this machine is up (a process group's id), made durable by the next ``append(_:)``.
@@ -280,6 +290,57 @@ final class JournalWriter: RunJournal {
     @discardableResult
     func append(_ events: [JournalEvent]) throws(EngineError) -> [String] {
         guard !events.isEmpty else { return [] }
+        let lines = try write(events)
+        try makeDurable(appends)
+        return lines
+    }
+
+    func submit(_ events: [JournalEvent]) throws(EngineError) -> (lines: [String], batch: Int) {
+        guard !events.isEmpty else { return ([], appends) }
+        let lines = try write(events)
+        if let crash = crashAt, crash.count == appends {
+            // The hook's moment is exact only with the sync here (and nothing written after it).
+            try makeDurable(appends)
+            return (lines, appends)
+        }
+        if flusher == nil, let made = JournalFlusher(fd: fd, probe: probe) {
+            if let thread = made.start() { flusher = (made, thread) }
+        }
+        guard let flusher else {
+            // No thread to sync on (no descriptors, no threads): sync here.
+            try makeDurable(appends)
+            return (lines, appends)
+        }
+        flusher.flusher.request(appends)
+        return (lines, appends)
+    }
+
+    var lastBatch: Int { appends }
+
+    func isDurable(_ number: Int) throws(EngineError) -> Bool {
+        if number <= durable { return true }
+        if let flusher { durable = max(durable, try flusher.flusher.durable()) }
+        return number <= durable
+    }
+
+    func makeDurable(_ number: Int) throws(EngineError) {
+        guard try !isDurable(number) else { return }
+        let size = probe.size(fd)
+        if fdatasync(fd) != 0 {
+            throw EngineError("cannot sync the journal: \(String(cString: strerror(errno)))", exitCode: 3)
+        }
+        probe.synced(size)
+        durable = appends
+        flusher?.flusher.madeDurable(appends)
+        if let crash = crashAt, crash.count == appends { kill(getpid(), SIGKILL) }
+    }
+
+    var durableFD: Int32 { flusher?.flusher.completionFD ?? -1 }
+
+    func acknowledgeDurable() { flusher?.flusher.acknowledge() }
+
+    /// Stamps `events` and writes them as one batch (the next number), not yet synced.
+    private func write(_ events: [JournalEvent]) throws(EngineError) -> [String] {
         let time = clock.timestamp()
         let ms = clock.now()
         let lines = events.map { $0.line(time: time, clockMs: ms).compact }
@@ -300,10 +361,6 @@ final class JournalWriter: RunJournal {
         guard written else {
             throw EngineError("cannot write the journal: \(String(cString: strerror(errno)))", exitCode: 3)
         }
-        if fdatasync(fd) != 0 {
-            throw EngineError("cannot sync the journal: \(String(cString: strerror(errno)))", exitCode: 3)
-        }
-        if let crash = crashAt, crash.count == appends { kill(getpid(), SIGKILL) }
         return lines
     }
 }

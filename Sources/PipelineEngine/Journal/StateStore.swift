@@ -62,6 +62,32 @@ public protocol RunJournal: AnyObject {
     /// Appends one event without waiting for it to be durable (made durable by the next ``append(_:)``).
     @discardableResult
     func appendUnsynced(_ event: JournalEvent) throws(EngineError) -> String
+    /// Appends events in order and has them made durable in the background: nothing may act on
+    /// them before ``isDurable(_:)`` says so for the returned batch number.
+    /// - Returns: the JSON lines written, and the batch's number.
+    func submit(_ events: [JournalEvent]) throws(EngineError) -> (lines: [String], batch: Int)
+    /// The number of the newest batch appended (0 before any).
+    var lastBatch: Int { get }
+    /// Whether batch `number` (and every one before it) is durable.
+    /// - Throws: ``EngineError`` (exit 3) when a background sync failed.
+    func isDurable(_ number: Int) throws(EngineError) -> Bool
+    /// Makes every batch up to `number` durable now, on the caller's thread.
+    func makeDurable(_ number: Int) throws(EngineError)
+    /// Readable when more batches became durable in the background (-1: none ever do); the caller
+    /// polls it and then calls ``acknowledgeDurable()``.
+    var durableFD: Int32 { get }
+    /// Clears ``durableFD``'s readiness.
+    func acknowledgeDurable()
+}
+
+/// A journal without a background sync: every append is durable when it returns.
+extension RunJournal {
+    public func submit(_ events: [JournalEvent]) throws(EngineError) -> (lines: [String], batch: Int) { (try append(events), 0) }
+    public var lastBatch: Int { 0 }
+    public func isDurable(_ number: Int) throws(EngineError) -> Bool { true }
+    public func makeDurable(_ number: Int) throws(EngineError) {}
+    public var durableFD: Int32 { -1 }
+    public func acknowledgeDurable() {}
 }
 
 /// The held lock of one pipeline; released when it is deinitialised (or its holder dies).

@@ -2,12 +2,23 @@
 package enum JSON {
     /// A JSON string literal for `s`, escaped per RFC 8259.
     package static func quote(_ s: String) -> String {
+        var out = ""
+        appendQuoted(s, to: &out)
+        return out
+    }
+
+    /// Appends the JSON string literal for `s` to `out` (what ``quote(_:)`` returns, without a
+    /// string of its own in between).
+    package static func appendQuoted(_ s: String, to out: inout String) {
         // Most strings (ids, paths, times) need no escaping: copy them in one piece.
         if !s.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-            return "\"" + s + "\""
+            out += "\""
+            out += s
+            out += "\""
+            return
         }
-        var out = "\""
-        out.reserveCapacity(s.utf8.count + 2)
+        out += "\""
+        out.reserveCapacity(out.utf8.count + s.utf8.count + 2)
         for scalar in s.unicodeScalars {
             switch scalar {
             case "\"": out += "\\\""
@@ -21,7 +32,7 @@ package enum JSON {
             default: out.unicodeScalars.append(scalar)
             }
         }
-        return out + "\""
+        out += "\""
     }
 }
 
@@ -40,6 +51,7 @@ public indirect enum JSONValue: Sendable, Equatable {
     /// One line, no spaces.
     public var compact: String {
         var out = ""
+        out.reserveCapacity(256)
         write(to: &out, indent: nil, level: 0)
         return out
     }
@@ -57,7 +69,7 @@ public indirect enum JSONValue: Sendable, Equatable {
         case .bool(let b): out += b ? "true" : "false"
         case .int(let i): out += String(i)
         case .double(let d): out += d.isFinite ? formatNumber(d) : "null"
-        case .string(let s): out += JSON.quote(s)
+        case .string(let s): JSON.appendQuoted(s, to: &out)
         case .array(let items):
             guard !items.isEmpty else { out += "[]"; return }
             out += "["
@@ -74,7 +86,8 @@ public indirect enum JSONValue: Sendable, Equatable {
             for (i, (key, value)) in fields.enumerated() {
                 if i > 0 { out += "," }
                 if let indent { out += "\n" + String(repeating: indent, count: level + 1) }
-                out += JSON.quote(key) + (indent == nil ? ":" : ": ")
+                JSON.appendQuoted(key, to: &out)
+                out += indent == nil ? ":" : ": "
                 value.write(to: &out, indent: indent, level: level + 1)
             }
             if let indent { out += "\n" + String(repeating: indent, count: level) }
