@@ -5,9 +5,9 @@ extension YAMLDocument {
     public mutating func setScalar(_ id: NodeID, value: String, style: ScalarStyle) {
         precondition(nodes[Int(id)].kind == .scalar)
         // The new text goes after the old (which another node may still share, see `replace`).
-        nodes[Int(id)].start = Int32(text.count)
+        nodes[Int(id)].start = ~Int32(extra.count)
         nodes[Int(id)].count = Int32(value.utf8.count)
-        text += value.utf8
+        extra += value.utf8
         nodes[Int(id)].style = style
     }
 

@@ -26,7 +26,7 @@ public typealias NodeID = Int32
 
 /// One node of a document, stored flat in the document's arena. A node holds no text and no
 /// reference (it is plain data, copied and freed without retains): a scalar's text is a slice of
-/// ``YAMLDocument/text``, read with ``YAMLDocument/value(of:)`` and its byte-level companions.
+/// ``YAMLDocument/source`` or ``YAMLDocument/extra``, read with ``YAMLDocument/value(of:)`` and its byte-level companions.
 public struct YAMLNode: Sendable {
     /// The three shapes of YAML content.
     public enum Kind: UInt8, Sendable { case scalar, mapping, sequence }
@@ -35,8 +35,10 @@ public struct YAMLNode: Sendable {
     // file has some 200,000 of them.
     private var line: Int32
     private var column: Int32
-    /// A scalar: the offset of its text in ``YAMLDocument/text``; a collection: the first index
-    /// into ``YAMLDocument/children`` (mappings store key, value, key, value…).
+    /// A scalar: where its text is, as ``YAMLDocument/withBytes(of:_:)`` reads it (0 or more: an offset
+    /// in ``YAMLDocument/source``; below 0: `~start` is an offset in ``YAMLDocument/extra``);
+    /// a collection: the first index into ``YAMLDocument/children`` (mappings store key, value,
+    /// key, value…).
     @usableFromInline var start: Int32
     /// A scalar: the length of its text in bytes; a collection: how many entries in
     /// ``YAMLDocument/children`` belong to it.
@@ -69,7 +71,8 @@ public struct YAMLNode: Sendable {
 }
 
 /// A parsed YAML document: every node in one array, children referenced by index, the text of
-/// every scalar in one byte buffer.
+/// every scalar a slice of the file's own bytes where it is written out as it reads (most are),
+/// or else of one byte buffer of the rest.
 ///
 /// Built by ``YAMLReader``; keeps no pointer into libyaml.
 public struct YAMLDocument: Sendable {
@@ -77,9 +80,13 @@ public struct YAMLDocument: Sendable {
     public internal(set) var nodes: [YAMLNode]
     /// Child lists of collections, each collection's children contiguous.
     public internal(set) var children: [NodeID]
-    /// The text of the scalars, one after another, as libyaml gives it (quotes and escapes
-    /// resolved, lines folded), UTF-8.
-    public internal(set) var text: [UInt8]
+    /// The file's bytes (the reader's input, shared, not copied): a scalar whose text is
+    /// exactly the bytes it is written in (a plain scalar on one line, a quoted one without
+    /// escapes) is a slice of them.
+    public internal(set) var source: [UInt8]
+    /// The text of the other scalars, one after another, as libyaml gives it (quotes and escapes
+    /// resolved, lines folded), and of those given new text (``setScalar(_:value:style:)``), UTF-8.
+    public internal(set) var extra: [UInt8]
     /// The root node.
     public internal(set) var root: NodeID
     /// Whether some scalar holds the bytes `${{` (false: none does, so no reference needs looking
@@ -88,7 +95,7 @@ public struct YAMLDocument: Sendable {
 
     /// A document of no node, to put in place of one whose memory is no longer needed. Reading
     /// a node of it traps.
-    public static var released: YAMLDocument { YAMLDocument(nodes: [], children: [], text: [], root: 0, mayHoldReferences: false) }
+    public static var released: YAMLDocument { YAMLDocument(nodes: [], children: [], source: [], extra: [], root: 0, mayHoldReferences: false) }
 
     /// The node with the given id.
     @inlinable public subscript(id: NodeID) -> YAMLNode { nodes[Int(id)] }
@@ -103,8 +110,15 @@ public struct YAMLDocument: Sendable {
     @inlinable public func withBytes<R>(of id: NodeID, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
         let node = nodes[Int(id)]
         guard node.kind == .scalar else { return body(UnsafeBufferPointer(start: nil, count: 0)) }
-        return text.withUnsafeBufferPointer { all in
-            body(UnsafeBufferPointer(rebasing: all[Int(node.start)..<Int(node.start + node.count)]))
+        return withText(of: node, body)
+    }
+
+    /// Calls `body` with the text of a scalar node, in ``source`` or ``extra``.
+    @inlinable func withText<R>(of node: YAMLNode, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        let start = node.start
+        return (start >= 0 ? source : extra).withUnsafeBufferPointer { all in
+            let from = start >= 0 ? Int(start) : Int(~start)
+            return body(UnsafeBufferPointer(rebasing: all[from..<from + Int(node.count)]))
         }
     }
 
@@ -115,9 +129,8 @@ public struct YAMLDocument: Sendable {
         guard node.kind == .scalar, word.utf8.count == Int(node.count) else { return false }
         var word = word
         return word.withUTF8 { wanted in
-            text.withUnsafeBufferPointer { all in
-                let start = Int(node.start)
-                for i in 0..<wanted.count where all[start + i] != wanted[i] { return false }
+            withText(of: node) { text in
+                for i in 0..<wanted.count where text[i] != wanted[i] { return false }
                 return true
             }
         }
@@ -129,7 +142,7 @@ public struct YAMLDocument: Sendable {
         guard node.kind == .scalar, node.style == .plain else { return false }
         switch node.count {
         case 0: return true
-        case 1: return text[Int(node.start)] == UInt8(ascii: "~")
+        case 1: return withText(of: node) { $0[0] } == UInt8(ascii: "~")
         case 4: return scalar(id, is: "null") || scalar(id, is: "Null") || scalar(id, is: "NULL")
         default: return false
         }

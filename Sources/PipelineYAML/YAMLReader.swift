@@ -44,7 +44,7 @@ public enum YAMLReader {
     private static func parse(_ input: UnsafeBufferPointer<UInt8>, bytes: [UInt8], limits: YAMLLimits) throws(YAMLProblem) -> Result {
         let parser = EventParser(input)
         // A node takes at least ~8 bytes of text (`- a: b\n` is three), so the arena rarely grows.
-        var builder = Builder(maxDepth: limits.maxDepth, expectedNodes: bytes.count / 8, expectedText: bytes.count)
+        var builder = Builder(maxDepth: limits.maxDepth, expectedNodes: bytes.count / 8, input: input)
         while true {
             try parser.next(bytes)
             defer { yaml_event_delete(parser.event) }
@@ -55,7 +55,8 @@ public enum YAMLReader {
         }
         return Result(
             document: YAMLDocument(
-                nodes: builder.nodes, children: builder.children, text: builder.text, root: root, mayHoldReferences: builder.mayHoldReferences),
+                nodes: builder.nodes, children: builder.children, source: bytes, extra: builder.extra, root: root,
+                mayHoldReferences: builder.mayHoldReferences),
             duplicates: builder.duplicates)
     }
 
@@ -159,8 +160,13 @@ private struct Builder {
     let maxDepth: Int
     var nodes: [YAMLNode] = []
     var children: [NodeID] = []
-    /// The scalars' text, one after another.
-    var text: [UInt8] = []
+    /// The file's bytes (libyaml's input): most scalars' text is a slice of them.
+    let input: UnsafeBufferPointer<UInt8>
+    /// The input holds the bytes `${{` somewhere (false: only a scalar not written as it reads,
+    /// one with escapes, can hold them).
+    let inputMayHoldReferences: Bool
+    /// The text of the scalars that are not a slice of ``input``, one after another.
+    var extra: [UInt8] = []
     var pending: [NodeID] = []
     /// The innermost open collection (meaningless while ``depth`` is 0).
     var top = Frame(node: 0, pendingStart: 0, isMapping: false)
@@ -174,10 +180,10 @@ private struct Builder {
     /// Some scalar so far holds `${{`.
     var mayHoldReferences = false
 
-    init(maxDepth: Int, expectedNodes: Int, expectedText: Int) {
+    init(maxDepth: Int, expectedNodes: Int, input: UnsafeBufferPointer<UInt8>) {
         self.maxDepth = maxDepth
-        // Unescaped text is shorter than the file it is written in (but for rare escapes).
-        text.reserveCapacity(expectedText)
+        self.input = input
+        inputMayHoldReferences = Self.opensReference(input)
         nodes.reserveCapacity(max(1024, expectedNodes))
         children.reserveCapacity(max(1024, expectedNodes))
     }
@@ -198,7 +204,7 @@ private struct Builder {
             case YAML_FOLDED_SCALAR_STYLE: style = .folded
             default: style = .plain
             }
-            try addScalar(mark: mark, value: value, style: style)
+            try addScalar(mark: mark, value: value, style: style, at: Int(event.pointee.start_mark.index))
         case YAML_MAPPING_START_EVENT:
             let start = event.pointee.data.mapping_start
             try open(mark: Mark(event.pointee.start_mark), kind: .mapping, hasTag: start.tag != nil, hasAnchor: start.anchor != nil)
@@ -223,16 +229,25 @@ private struct Builder {
         return false
     }
 
-    private mutating func addScalar(mark: Mark, value: UnsafeBufferPointer<UInt8>, style: ScalarStyle) throws(YAMLProblem) {
-        if !mayHoldReferences { mayHoldReferences = Self.opensReference(value) }
+    private mutating func addScalar(mark: Mark, value: UnsafeBufferPointer<UInt8>, style: ScalarStyle, at index: Int) throws(YAMLProblem) {
         let id = NodeID(nodes.count)
-        // The text stays addressable by Int32 offsets: files are limited far below that.
-        guard text.count + value.count <= Int(Int32.max) else {
-            throw YAMLProblem(mark: mark, message: "the file's text is larger than \(YAMLReader.describe(bytes: Int(Int32.max)))")
+        let start: Int32
+        if let offset = Self.sourceOffset(of: value, style: style, at: index, in: input), let at = Int32(exactly: offset),
+            at <= Int32.max - Int32(value.count)
+        {
+            // Written as it reads: its text is the input's.
+            start = at
+            if inputMayHoldReferences && !mayHoldReferences { mayHoldReferences = Self.opensReference(value) }
+        } else {
+            // The extra text stays addressable by Int32 offsets: files are limited far below that.
+            guard extra.count + value.count <= Int(Int32.max) else {
+                throw YAMLProblem(mark: mark, message: "the file's text is larger than \(YAMLReader.describe(bytes: Int(Int32.max)))")
+            }
+            start = ~Int32(extra.count)
+            extra.append(contentsOf: value)
+            if !mayHoldReferences { mayHoldReferences = Self.opensReference(value) }
         }
-        let node = YAMLNode(kind: .scalar, mark: mark, style: style, start: Int32(text.count), count: Int32(value.count))
-        nodes.append(node)
-        text.append(contentsOf: value)
+        nodes.append(YAMLNode(kind: .scalar, mark: mark, style: style, start: start, count: Int32(value.count)))
         guard depth > 0 else {
             root = id
             return
@@ -248,6 +263,21 @@ private struct Builder {
         }
         if top.keys != nil { top.keys![Array(value)] = mark }
         pending.append(id)
+    }
+
+    /// Where in the input a scalar's text is written exactly as it reads, if it is: a plain
+    /// scalar at its start mark, a quoted one just past its quote (libyaml's mark index counts
+    /// characters; where that is not the byte offset, the bytes differ and the text is copied).
+    static func sourceOffset(of value: UnsafeBufferPointer<UInt8>, style: ScalarStyle, at index: Int, in input: UnsafeBufferPointer<UInt8>) -> Int? {
+        let offset: Int
+        switch style {
+        case .plain: offset = index
+        case .singleQuoted, .doubleQuoted: offset = index + 1
+        case .literal, .folded: return nil
+        }
+        guard offset >= 0, offset <= input.count - value.count else { return nil }
+        guard let wanted = value.baseAddress, let base = input.baseAddress else { return value.isEmpty ? offset : nil }
+        return memcmp(base + offset, wanted, value.count) == 0 ? offset : nil
     }
 
     /// Whether the text holds the bytes `${{`.
@@ -284,6 +314,12 @@ private struct Builder {
         top = Frame(node: Int32(nodes.count), pendingStart: pending.count, isMapping: kind == .mapping)
         depth += 1
         nodes.append(YAMLNode(kind: kind, mark: mark, style: .plain, start: 0, count: 0))
+    }
+
+    /// Calls `body` with the text of a scalar node already added.
+    private func withText<R>(of node: YAMLNode, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        if node.start >= 0 { return body(UnsafeBufferPointer(rebasing: input[Int(node.start)..<Int(node.start + node.count)])) }
+        return extra.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[Int(~node.start)..<Int(~node.start) + Int(node.count)])) }
     }
 
     private mutating func close() {
@@ -327,7 +363,7 @@ private struct Builder {
             var keys: [[UInt8]: Mark] = [:]
             for index in stride(from: start, to: pending.count, by: 2) {
                 let node = nodes[Int(pending[index])]
-                let bytes = Array(text[Int(node.start)..<Int(node.start + node.count)])
+                let bytes = withText(of: node) { Array($0) }
                 if keys[bytes] == nil { keys[bytes] = node.mark }
             }
             top.keys = keys
@@ -336,22 +372,18 @@ private struct Builder {
         let length = Int32(key.count)
         return pending.withUnsafeBufferPointer { pending in
             nodes.withUnsafeBufferPointer { nodes in
-                text.withUnsafeBufferPointer { text in
-                    var index = start
-                    while index < pending.count {
-                        let other = nodes[Int(pending[index])]
-                        index += 2
-                        guard other.count == length else { continue }
-                        let at = Int(other.start)
-                        var same = true
-                        for i in 0..<key.count where text[at + i] != key[i] {
-                            same = false
-                            break
-                        }
-                        if same { return other.mark }
+                var index = start
+                while index < pending.count {
+                    let other = nodes[Int(pending[index])]
+                    index += 2
+                    guard other.count == length else { continue }
+                    let same = withText(of: other) { text in
+                        for i in 0..<key.count where text[i] != key[i] { return false }
+                        return true
                     }
-                    return nil
+                    if same { return other.mark }
                 }
+                return nil
             }
         }
     }
