@@ -26,6 +26,9 @@ package struct KeyTable<K: ConfigKey>: Sendable {
     /// Ordinals sorted by name length; `lengthStart[n]..<lengthStart[n + 1]` are those of length `n`.
     private let byLength: [Int]
     private let lengthStart: [Int]
+    /// The first 16 bytes of each name in `byLength` order, as two little-endian words (zero past
+    /// the end): a key of at most 16 bytes is matched by two comparisons per candidate.
+    private let words: [(UInt64, UInt64)]
 
     package init() {
         let cases = K.allCases
@@ -52,6 +55,19 @@ package struct KeyTable<K: ConfigKey>: Sendable {
         for ordinal in byLength { lengthStart[names[ordinal].utf8.count + 1] += 1 }
         for n in 1..<lengthStart.count { lengthStart[n] += lengthStart[n - 1] }
         self.lengthStart = lengthStart
+        words = byLength.map { ordinal in
+            Array(names[ordinal].utf8).withUnsafeBufferPointer { Self.words(of: $0) }
+        }
+    }
+
+    /// The first 16 bytes of `bytes` as two little-endian words, zero past the end.
+    @inline(__always) private static func words(of bytes: UnsafeBufferPointer<UInt8>) -> (UInt64, UInt64) {
+        var low: UInt64 = 0
+        var high: UInt64 = 0
+        for i in 0..<min(bytes.count, 16) {
+            if i < 8 { low |= UInt64(bytes[i]) << (8 * UInt64(i)) } else { high |= UInt64(bytes[i]) << (8 * UInt64(i - 8)) }
+        }
+        return (low, high)
     }
 
     /// The key spelled by `bytes`, if it is one.
@@ -59,8 +75,17 @@ package struct KeyTable<K: ConfigKey>: Sendable {
     package func key(_ bytes: UnsafeBufferPointer<UInt8>) -> K? {
         let length = bytes.count
         guard length + 1 < lengthStart.count else { return nil }
+        let range = lengthStart[length]..<lengthStart[length + 1]
+        if range.isEmpty { return nil }
+        if length <= 16 {
+            let key = Self.words(of: bytes)
+            return words.withUnsafeBufferPointer { words in
+                for slot in range where words[slot] == key { return cases[byLength[slot]] }
+                return nil
+            }
+        }
         return nameBytes.withUnsafeBufferPointer { names in
-            candidates: for slot in lengthStart[length]..<lengthStart[length + 1] {
+            candidates: for slot in range {
                 let ordinal = byLength[slot]
                 let start = nameStart[ordinal]
                 for i in 0..<length where names[start + i] != bytes[i] { continue candidates }

@@ -36,7 +36,7 @@ extension PipelineDecoder {
         stages.reserveCapacity(items.count)
         var previous = previous
         for item in items {
-            if reader[item].kind == .mapping, reader.document.entries(of: item).contains(where: { reader.scalar($0.key, is: IncludeKey.include.rawValue) }) {
+            if reader[item].kind == .mapping, isIncludeEntry(item) {
                 let included = decodeInclude(item, previous: previous, defaults: defaults)
                 stages += included
                 previous = included.last?.id ?? previous
@@ -67,6 +67,16 @@ extension PipelineDecoder {
             stages[i].needMarks = kept.map(\.1)
         }
         return stages
+    }
+
+    /// Whether a mapping item of `stages` has the key `include`. Keys are told apart by their
+    /// length first (few are 7 bytes long), without a call per key.
+    private func isIncludeEntry(_ item: NodeID) -> Bool {
+        let length = IncludeKey.include.rawValue.utf8.count
+        for (key, _) in reader.document.entries(of: item) where reader[key].byteCount == length {
+            if reader.scalar(key, is: IncludeKey.include.rawValue) { return true }
+        }
+        return false
     }
 
     /// Expands `- include: PATH` (with `prefix`, `with`, `needs`): reads the stage file, checks it

@@ -211,14 +211,22 @@ package struct PipelineDecoder {
 
         stage.name = fields[.name].flatMap { reader.string($0, "'name' of \(label)") }
         stage.description = fields[.description].flatMap { reader.string($0, "'description' of \(label)") }
-        if let n = fields[.needs], let items = reader.strings(n, "'needs' of \(label)") {
-            stage.needs = items.map { scoped($0.0) }
+        if let n = fields[.needs], let list = reader.list(n, "'needs' of \(label)") {
+            // As `strings` would read them, into the stage's own arrays (no list of pairs between).
+            stage.needs.reserveCapacity(list.count)
+            stage.needMarks.reserveCapacity(list.count)
+            var written: [(String, Mark)] = []
+            for item in list {
+                guard let need = reader.string(item, "each item of 'needs' of \(label)") else { continue }
+                stage.needs.append(scoped(need))
+                stage.needMarks.append(reader[item].mark)
+                // Most stages need one stage or none: no set to build.
+                if list.count > 1 { written.append((need, reader[item].mark)) }
+            }
             stage.needsWritten = true
-            stage.needMarks = items.map(\.1)
-            // Most stages need one stage or none: no set to build.
-            if items.count > 1 {
+            if written.count > 1 {
                 var seen = Set<String>()
-                for (need, mark) in items where !seen.insert(need).inserted {
+                for (need, mark) in written where !seen.insert(need).inserted {
                     reader.error(mark, "\(label) lists '\(need)' twice in 'needs'")
                 }
             }

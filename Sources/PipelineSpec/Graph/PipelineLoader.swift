@@ -207,10 +207,9 @@ public enum PipelineLoader {
         firstIndex.reserveCapacity(stages.count)
         var ok = true
         for i in stages.indices where !stages[i].id.isEmpty {
-            guard let j = firstIndex[stages[i].id] else {
-                firstIndex[stages[i].id] = i
-                continue
-            }
+            // One hash of the id: inserted, and if it was there already, put back.
+            guard let j = firstIndex.updateValue(i, forKey: stages[i].id) else { continue }
+            firstIndex[stages[i].id] = j
             let first = stages[j].mark(of: "id")
             let firstFile = pipeline.file(of: stages[j])
             let place = firstFile == pipeline.file(of: stages[i]) ? "line \(first.line)" : "\(firstFile):\(first.line):\(first.column)"
