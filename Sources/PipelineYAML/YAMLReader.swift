@@ -153,8 +153,10 @@ private struct Builder {
         var isMapping: Bool
         var expectingKey = true
         var dropValue = false
-        /// Keys seen so far, built only once a mapping grows past a handful of entries.
-        var keys: [[UInt8]: Mark]?
+        /// The index in ``keyTables`` of the keys seen so far, built only once a mapping grows
+        /// past a handful of entries (-1: none). Not the table itself: a frame holds no reference,
+        /// so it is pushed and popped without a retain.
+        var keyTable: Int32 = -1
     }
 
     let maxDepth: Int
@@ -174,6 +176,8 @@ private struct Builder {
     var parents: [Frame] = []
     /// How many collections are open.
     var depth = 0
+    /// The key tables of the open mappings that have one, innermost last.
+    var keyTables: [[[UInt8]: Mark]] = []
     var root: NodeID?
     var documents = 0
     var duplicates: [YAMLProblem] = []
@@ -261,7 +265,7 @@ private struct Builder {
             top.dropValue = true
             return
         }
-        if top.keys != nil { top.keys![Array(value)] = mark }
+        if top.keyTable >= 0 { keyTables[Int(top.keyTable)][Array(value)] = mark }
         pending.append(id)
     }
 
@@ -329,6 +333,7 @@ private struct Builder {
         nodes[node].count = NodeID(pending.count - start)
         children.append(contentsOf: pending[start...])
         pending.removeLast(pending.count - start)
+        if top.keyTable >= 0 { keyTables.removeLast() }
         depth -= 1
         guard depth > 0 else {
             root = NodeID(node)
@@ -357,7 +362,7 @@ private struct Builder {
     /// by their bytes, by length first. Small mappings are scanned; large ones get a dictionary,
     /// so the check stays O(1).
     private mutating func firstMark(of key: UnsafeBufferPointer<UInt8>) -> Mark? {
-        if let keys = top.keys { return keys[Array(key)] }
+        if top.keyTable >= 0 { return keyTables[Int(top.keyTable)][Array(key)] }
         let start = top.pendingStart
         if pending.count - start > 32 {
             var keys: [[UInt8]: Mark] = [:]
@@ -366,7 +371,8 @@ private struct Builder {
                 let bytes = withText(of: node) { Array($0) }
                 if keys[bytes] == nil { keys[bytes] = node.mark }
             }
-            top.keys = keys
+            keyTables.append(keys)
+            top.keyTable = Int32(keyTables.count - 1)
             return keys[Array(key)]
         }
         let length = Int32(key.count)

@@ -62,12 +62,11 @@ package struct KeyTable<K: ConfigKey>: Sendable {
 
     /// The first 16 bytes of `bytes` as two little-endian words, zero past the end.
     @inline(__always) private static func words(of bytes: UnsafeBufferPointer<UInt8>) -> (UInt64, UInt64) {
-        var low: UInt64 = 0
-        var high: UInt64 = 0
-        for i in 0..<min(bytes.count, 16) {
-            if i < 8 { low |= UInt64(bytes[i]) << (8 * UInt64(i)) } else { high |= UInt64(bytes[i]) << (8 * UInt64(i - 8)) }
+        var words: (UInt64, UInt64) = (0, 0)
+        if let base = bytes.baseAddress {
+            withUnsafeMutableBytes(of: &words) { $0.baseAddress!.copyMemory(from: base, byteCount: min(bytes.count, 16)) }
         }
-        return (low, high)
+        return (UInt64(littleEndian: words.0), UInt64(littleEndian: words.1))
     }
 
     /// The key spelled by `bytes`, if it is one.

@@ -235,7 +235,7 @@ package struct Fields<K: ConfigKey> {
     package mutating func reserveCapacity(_ count: Int) { entries.reserveCapacity(count) }
 
     /// The value of `key`, if written. A linear scan: a mapping holds at most a few dozen known keys.
-    package subscript(key: K) -> NodeID? {
+    @inline(__always) package subscript(key: K) -> NodeID? {
         let ordinal = key.ordinal
         guard written & (1 << UInt64(ordinal)) != 0 else { return nil }
         for entry in entries where entry.key.ordinal == ordinal { return entry.value }

@@ -40,10 +40,8 @@ extension PipelineDecoder {
                 let included = decodeInclude(item, previous: previous, defaults: defaults)
                 stages += included
                 previous = included.last?.id ?? previous
-            } else if let stage = decodeStage(item, previous: previous, timeout: defaults.timeout, retry: defaults.retry, shell: defaults.shell) {
-                previous = stage.id
-                // Moved, not copied: a copy of a `Stage` retains each of its fields.
-                stages.append(consume stage)
+            } else if decodeStage(item, previous: previous, timeout: defaults.timeout, retry: defaults.retry, shell: defaults.shell, into: &stages) {
+                previous = stages[stages.count - 1].id
             }
         }
         guard scope != nil else { return stages }

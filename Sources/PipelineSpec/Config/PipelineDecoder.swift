@@ -153,10 +153,15 @@ package struct PipelineDecoder {
 
     // MARK: - Stages
 
-    package mutating func decodeStage(_ id: NodeID, previous: String?, timeout: TimeSpan, retry: RetryPolicy, shell: [String]) -> Stage? {
+    /// Decodes one item of `stages` and appends the stage to `stages` (appended in place: a
+    /// `Stage` returned as an optional was copied, a retain of each field, and destroyed).
+    /// - Returns: whether a stage was appended.
+    package mutating func decodeStage(
+        _ id: NodeID, previous: String?, timeout: TimeSpan, retry: RetryPolicy, shell: [String], into stages: inout [Stage]
+    ) -> Bool {
         guard reader[id].kind == .mapping else {
             reader.mismatch(id, "each item of 'stages'", expected: "a mapping with 'id' and 'run'")
-            return nil
+            return false
         }
         // Read id and kind first: every other message names them.
         var stageID = ""
@@ -182,7 +187,7 @@ package struct PipelineDecoder {
                         reader.error(
                             reader[valueID].mark,
                             "unknown stage kind '\(value)'; expected one of: \(names.joined(separator: ", "))" + Suggestion.didYouMean(value, among: names))
-                        return nil
+                        return false
                     }
                 }
             }
@@ -196,7 +201,7 @@ package struct PipelineDecoder {
                     let owners = key.kinds.map { "'\($0.rawValue)'" }.joined(separator: ", ")
                     return "'\(key.rawValue)' does not apply to a '\(kind.rawValue)' stage; it belongs to \(owners) stages"
                 })
-        else { return nil }
+        else { return false }
         reader.require(fields, accepted.required, in: label)
         if kind == .verify, fields[.http] == nil, fields[.smoke] == nil {
             reader.error(fields.mark, "\(label) needs 'http', 'smoke' or both: a verify stage must check something")
@@ -224,10 +229,15 @@ package struct PipelineDecoder {
                 if list.count > 1 { written.append((need, reader[item].mark)) }
             }
             stage.needsWritten = true
-            if written.count > 1 {
+            // Each need after the first of its name; a short list is compared pairwise (no set to hash).
+            if written.count > 16 {
                 var seen = Set<String>()
                 for (need, mark) in written where !seen.insert(need).inserted {
                     reader.error(mark, "\(label) lists '\(need)' twice in 'needs'")
+                }
+            } else if written.count > 1 {
+                for i in 1..<written.count where written[..<i].contains(where: { $0.0 == written[i].0 }) {
+                    reader.error(written[i].1, "\(label) lists '\(written[i].0)' twice in 'needs'")
                 }
             }
         } else if let previous {
@@ -257,7 +267,8 @@ package struct PipelineDecoder {
         if let a = fields[.allow] { stage.allow = decodeAllow(a, label: label) }
         stage.spec = decodeSpec(kind, fields, label: label, stage: stageID)
         if let c = fields[.if] { stage.condition = decodeCondition(c, label: label, stage: stageID) }
-        return stage
+        stages.append(stage)
+        return true
     }
 
     package mutating func decodeSpec(_ kind: StageKind, _ fields: Fields<StageKey>, label: String, stage: String) -> KindSpec {
