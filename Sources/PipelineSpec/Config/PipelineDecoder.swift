@@ -43,6 +43,10 @@ package struct PipelineDecoder {
     /// What each static reference (`inputs.NAME`, `environment.name`, …) stands for.
     package var statics: [String: StaticValue] = [:]
 
+    /// The keys of the last stage decoded, as ordinals and as names: the next stage written with
+    /// the same keys in the same order shares the array of names (see ``KeyMarks``).
+    private var lastStageKeys: (ordinals: [Int], names: [String]) = ([], [])
+
     package static let defaultShell = FormatDefaults.shell
     package static let defaultTimeout = FormatDefaults.timeout
 
@@ -208,27 +212,31 @@ package struct PipelineDecoder {
         }
 
         // `needs` defaults to the previous stage, set below unless written (no array built twice).
-        var stage = Stage(
-            id: stageID, name: nil, description: nil, kind: kind, needs: [],
-            needMarks: [], needsWritten: false, run: nil, rollback: nil, timeout: timeout, retry: retry, env: [], gate: nil,
-            outputs: [], idempotent: true, shell: shell, spec: .command, mark: fields.mark,
-            keyMarks: KeyMarks(fields.entries.map { ($0.key.rawValue, $0.mark) }), origin: scope?.origin)
+        // Built in its place in the list: a `Stage` appended from a local was copied (a retain of
+        // each field) and the local destroyed.
+        let at = stages.count
+        stages.append(
+            Stage(
+                id: stageID, name: nil, description: nil, kind: kind, needs: [],
+                needMarks: [], needsWritten: false, run: nil, rollback: nil, timeout: timeout, retry: retry, env: [], gate: nil,
+                outputs: [], idempotent: true, shell: shell, spec: .command, mark: fields.mark,
+                keyMarks: KeyMarks(keys: stageKeyNames(fields), marks: fields.entries.lazy.map(\.mark)), origin: scope?.origin))
 
-        stage.name = fields[.name].flatMap { reader.string($0, "'name' of \(label)") }
-        stage.description = fields[.description].flatMap { reader.string($0, "'description' of \(label)") }
+        stages[at].name = fields[.name].flatMap { reader.string($0, "'name' of \(label)") }
+        stages[at].description = fields[.description].flatMap { reader.string($0, "'description' of \(label)") }
         if let n = fields[.needs], let list = reader.list(n, "'needs' of \(label)") {
             // As `strings` would read them, into the stage's own arrays (no list of pairs between).
-            stage.needs.reserveCapacity(list.count)
-            stage.needMarks.reserveCapacity(list.count)
+            stages[at].needs.reserveCapacity(list.count)
+            stages[at].needMarks.reserveCapacity(list.count)
             var written: [(String, Mark)] = []
             for item in list {
                 guard let need = reader.string(item, "each item of 'needs' of \(label)") else { continue }
-                stage.needs.append(scoped(need))
-                stage.needMarks.append(reader[item].mark)
+                stages[at].needs.append(scoped(need))
+                stages[at].needMarks.append(reader[item].mark)
                 // Most stages need one stage or none: no set to build.
                 if list.count > 1 { written.append((need, reader[item].mark)) }
             }
-            stage.needsWritten = true
+            stages[at].needsWritten = true
             // Each need after the first of its name; a short list is compared pairwise (no set to hash).
             if written.count > 16 {
                 var seen = Set<String>()
@@ -241,15 +249,15 @@ package struct PipelineDecoder {
                 }
             }
         } else if let previous {
-            stage.needs = [previous]
-            stage.needMarks = [fields.mark]
+            stages[at].needs = [previous]
+            stages[at].needMarks = [fields.mark]
         }
-        stage.run = fields[.run].flatMap { script($0, "'run' of \(label)") }
-        stage.rollback = fields[.rollback].flatMap { script($0, "'rollback' of \(label)") }
-        if let t = fields[.timeout], let span = reader.duration(t, "'timeout' of \(label)", positive: true) { stage.timeout = span }
-        if let r = fields[.retry], let policy = decodeRetry(r, what: "'retry' of \(label)", base: retry) { stage.retry = policy }
-        if let e = fields[.env] { stage.env = decodeEnv(e, what: "'env' of \(label)", stage: stageID) }
-        if let g = fields[.gate] { stage.gate = decodeGate(g, label: label, stage: stageID) }
+        stages[at].run = fields[.run].flatMap { script($0, "'run' of \(label)") }
+        stages[at].rollback = fields[.rollback].flatMap { script($0, "'rollback' of \(label)") }
+        if let t = fields[.timeout], let span = reader.duration(t, "'timeout' of \(label)", positive: true) { stages[at].timeout = span }
+        if let r = fields[.retry], let policy = decodeRetry(r, what: "'retry' of \(label)", base: retry) { stages[at].retry = policy }
+        if let e = fields[.env] { stages[at].env = decodeEnv(e, what: "'env' of \(label)", stage: stageID) }
+        if let g = fields[.gate] { stages[at].gate = decodeGate(g, label: label, stage: stageID) }
         if let o = fields[.outputs], let items = reader.strings(o, "'outputs' of \(label)") {
             var seen = Set<String>()
             for (output, mark) in items {
@@ -258,17 +266,27 @@ package struct PipelineDecoder {
                 } else if !seen.insert(output).inserted {
                     reader.error(mark, "output '\(output)' of \(label) is declared twice")
                 } else {
-                    stage.outputs.append(output)
+                    stages[at].outputs.append(output)
                 }
             }
         }
-        if let i = fields[.idempotent], let value = reader.bool(i, "'idempotent' of \(label)") { stage.idempotent = value }
-        if let s = fields[.shell], let argv = decodeShell(s, what: "'shell' of \(label)") { stage.shell = argv }
-        if let a = fields[.allow] { stage.allow = decodeAllow(a, label: label) }
-        stage.spec = decodeSpec(kind, fields, label: label, stage: stageID)
-        if let c = fields[.if] { stage.condition = decodeCondition(c, label: label, stage: stageID) }
-        stages.append(stage)
+        if let i = fields[.idempotent], let value = reader.bool(i, "'idempotent' of \(label)") { stages[at].idempotent = value }
+        if let s = fields[.shell], let argv = decodeShell(s, what: "'shell' of \(label)") { stages[at].shell = argv }
+        if let a = fields[.allow] { stages[at].allow = decodeAllow(a, label: label) }
+        stages[at].spec = decodeSpec(kind, fields, label: label, stage: stageID)
+        if let c = fields[.if] { stages[at].condition = decodeCondition(c, label: label, stage: stageID) }
         return true
+    }
+
+    /// The names of a stage's keys in the order written, shared with the stage before when it has
+    /// the same keys in the same order.
+    private mutating func stageKeyNames(_ fields: Fields<StageKey>) -> [String] {
+        let entries = fields.entries
+        let same =
+            entries.count == lastStageKeys.ordinals.count
+            && entries.indices.allSatisfy { entries[$0].key.ordinal == lastStageKeys.ordinals[$0] }
+        if !same { lastStageKeys = (entries.map(\.key.ordinal), entries.map(\.key.rawValue)) }
+        return lastStageKeys.names
     }
 
     package mutating func decodeSpec(_ kind: StageKind, _ fields: Fields<StageKey>, label: String, stage: String) -> KindSpec {
