@@ -225,11 +225,17 @@ package struct PipelineDecoder {
         stages[at].name = fields[.name].flatMap { reader.string($0, "'name' of \(label)") }
         stages[at].description = fields[.description].flatMap { reader.string($0, "'description' of \(label)") }
         if let n = fields[.needs], let list = reader.list(n, "'needs' of \(label)") {
-            // As `strings` would read them, into the stage's own arrays (no list of pairs between).
-            stages[at].needs.reserveCapacity(list.count)
-            stages[at].needMarks.reserveCapacity(list.count)
+            // As `strings` would read them, into the stage's own arrays (no list of pairs between);
+            // one need (the most common) as one-element arrays, the cheapest to make.
+            if list.count == 1, let item = list.first, let need = reader.string(item, "each item of 'needs' of \(label)") {
+                stages[at].needs = [scoped(need)]
+                stages[at].needMarks = [reader[item].mark]
+            } else if list.count > 1 {
+                stages[at].needs.reserveCapacity(list.count)
+                stages[at].needMarks.reserveCapacity(list.count)
+            }
             var written: [(String, Mark)] = []
-            for item in list {
+            for item in list where list.count > 1 {
                 guard let need = reader.string(item, "each item of 'needs' of \(label)") else { continue }
                 stages[at].needs.append(scoped(need))
                 stages[at].needMarks.append(reader[item].mark)
@@ -653,10 +659,14 @@ package struct PipelineDecoder {
     }
 
     package static func isStageID(_ s: String) -> Bool {
-        let bytes = s.utf8
-        guard let first = bytes.first, bytes.count <= 63 else { return false }
         func alnum(_ b: UInt8) -> Bool { (b >= UInt8(ascii: "a") && b <= UInt8(ascii: "z")) || (b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9")) }
-        return alnum(first) && bytes.allSatisfy { alnum($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") }
+        var s = s
+        // On the contiguous bytes (a stage id is checked for every stage).
+        return s.withUTF8 { bytes in
+            guard let first = bytes.first, bytes.count <= 63, alnum(first) else { return false }
+            for b in bytes where !(alnum(b) || b == UInt8(ascii: "_") || b == UInt8(ascii: "-")) { return false }
+            return true
+        }
     }
 
     /// Parses `HH:MM-HH:MM` into minutes after midnight (the end may be 24:00).

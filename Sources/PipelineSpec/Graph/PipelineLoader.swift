@@ -223,6 +223,11 @@ public enum PipelineLoader {
         needIndices.reserveCapacity(stages.count)
         for s in stages.indices {
             var numbers: [Int] = []
+            // One need (the most common) as a one-element array, the cheapest to make.
+            if stages[s].needs.count == 1, let number = firstIndex[stages[s].needs[0]] {
+                needIndices.append([number])
+                continue
+            }
             numbers.reserveCapacity(stages[s].needs.count)
             for (i, need) in stages[s].needs.enumerated() {
                 if let number = firstIndex[need] {

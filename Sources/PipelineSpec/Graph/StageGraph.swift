@@ -38,7 +38,10 @@ public struct StageGraph: Sendable {
         var indegree = [Int](repeating: 0, count: ids.count)
         for (node, list) in needIndices.enumerated() {
             indegree[node] = list.count
-            for need in list { dependents[need].append(node) }
+            // A first dependent as a one-element array: cheaper than growing an empty one.
+            for need in list {
+                if dependents[need].isEmpty { dependents[need] = [node] } else { dependents[need].append(node) }
+            }
         }
         // Kahn's algorithm, level by level; a min-heap is unnecessary because levels keep file order.
         var waves: [[Int]] = []
@@ -52,7 +55,9 @@ public struct StageGraph: Sendable {
             for node in current {
                 for dependent in dependents[node] {
                     indegree[dependent] -= 1
-                    if indegree[dependent] == 0 { next.append(dependent) }
+                    if indegree[dependent] == 0 {
+                        if next.isEmpty { next = [dependent] } else { next.append(dependent) }
+                    }
                 }
             }
             next.sort()
