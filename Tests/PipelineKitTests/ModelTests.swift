@@ -99,6 +99,45 @@ import Testing
         #expect(doc.value(of: big[7].value) == "7")
     }
 
+    /// A scalar's text is a slice of the file where it is written as it reads, and a copy where it
+    /// is not: either way it is what libyaml gives, whatever comes before it in the file.
+    @Test(arguments: [
+        ("plain", "plain"), ("'single'", "single"), ("\"double\"", "double"), ("'it''s'", "it's"),
+        ("\"tab\\there\"", "tab\there"), ("\"\\u0024{{ inputs.x }}\"", "${{ inputs.x }}"), ("''", ""), ("", ""),
+        ("|\n  line one\n  line two\n", "line one\nline two\n"), (">\n  folded\n  text\n", "folded text\n"),
+        ("a\n  b", "a b"), ("\"x\n  y\"", "x y"), ("café", "café"), ("'naïve'", "naïve"),
+    ])
+    func scalarTextIsWhatLibyamlGives(_ written: String, _ text: String) throws {
+        for before in ["", "é: ü\n", "'quoted key': \"ÿ\"\n"] {
+            let doc = try YAMLReader.read(Array("\(before)k: \(written)\nafter: ñ end\n".utf8)).document
+            let entries = doc.entries(of: doc.root)
+            #expect(doc.value(of: entries[entries.count - 2].value) == text, "after \(before.debugDescription)")
+            #expect(doc.value(of: entries[entries.count - 1].value) == "ñ end")
+            #expect(doc.mayHoldReferences == text.contains("${{"))
+        }
+    }
+
+    @Test func scalarsWrittenAsTheyReadAreNotCopied() throws {
+        let doc = try YAMLReader.read(Array("a: b\nc: 'd'\ne: \"f\"\nlist: [x, 'y', \"z\"]\n".utf8)).document
+        #expect(doc.extra.isEmpty)
+        let copied = try YAMLReader.read(Array("a: 'it''s'\nb: |\n  text\n".utf8)).document
+        #expect(String(decoding: copied.extra, as: UTF8.self) == "it'stext\n")
+    }
+
+    @Test func duplicateKeysOfNestedLargeMappingsAreFoundInEach() throws {
+        var text = "outer:\n"
+        for i in 0..<40 { text += "  o\(i): \(i)\n" }
+        text += "  inner:\n"
+        for i in 0..<40 { text += "    i\(i): \(i)\n" }
+        text += "    i3: again\n  o5: again\n  \"o6\": quoted\n"
+        let result = try YAMLReader.read(Array(text.utf8))
+        #expect(
+            result.duplicates.map(\.message) == [
+                "duplicate key 'i3' (first defined at line 46)", "duplicate key 'o5' (first defined at line 7)",
+                "duplicate key 'o6' (first defined at line 8)",
+            ])
+    }
+
     @Test func quotedScalarsKeepTheirStyle() throws {
         let doc = try YAMLReader.read(Array("a: 'no'\nb: no\n".utf8)).document
         let entries = doc.entries(of: doc.root)

@@ -220,7 +220,7 @@ package struct PipelineDecoder {
                 id: stageID, name: nil, description: nil, kind: kind, needs: [],
                 needMarks: [], needsWritten: false, run: nil, rollback: nil, timeout: timeout, retry: retry, env: [], gate: nil,
                 outputs: [], idempotent: true, shell: shell, spec: .command, mark: fields.mark,
-                keyMarks: KeyMarks(keys: stageKeyNames(fields), marks: fields.entries.lazy.map(\.mark)), origin: scope?.origin))
+                keyMarks: KeyMarks(keys: stageKeyNames(fields), packedMarks: fields.entries.map { KeyMarks.pack($0.mark) }), origin: scope?.origin))
 
         stages[at].name = fields[.name].flatMap { reader.string($0, "'name' of \(label)") }
         stages[at].description = fields[.description].flatMap { reader.string($0, "'description' of \(label)") }

@@ -180,11 +180,11 @@ public struct KeyMarks: Sendable, ExpressibleByDictionaryLiteral {
     }
 
     /// Creates marks from keys (each once; the array may be shared with other stages) and their
-    /// marks, in the same order.
-    package init<Marks: Collection<Mark>>(keys: [String], marks: Marks) {
-        precondition(keys.count == marks.count)
+    /// marks packed with ``pack(_:)``, in the same order.
+    package init(keys: [String], packedMarks: [UInt64]) {
+        precondition(keys.count == packedMarks.count)
         self.keys = keys
-        self.marks = marks.map(Self.pack)
+        marks = packedMarks
     }
 
     /// The mark of `key`, if set.
@@ -207,7 +207,7 @@ public struct KeyMarks: Sendable, ExpressibleByDictionaryLiteral {
     }
 
     /// A mark in one word: the line in the high half, the column in the low (each clamped to 32 bits).
-    private static func pack(_ mark: Mark) -> UInt64 {
+    package static func pack(_ mark: Mark) -> UInt64 {
         UInt64(UInt32(bitPattern: Int32(clamping: mark.line))) << 32 | UInt64(UInt32(bitPattern: Int32(clamping: mark.column)))
     }
 
