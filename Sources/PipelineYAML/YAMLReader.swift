@@ -190,6 +190,7 @@ private struct Builder {
         inputMayHoldReferences = Self.opensReference(input)
         nodes.reserveCapacity(max(1024, expectedNodes))
         children.reserveCapacity(max(1024, expectedNodes))
+        HugePages.advise(capacityOf: &nodes)
     }
 
     /// Consumes one event (read in place; the caller deletes it). Returns true at the end of the stream.

@@ -71,7 +71,7 @@ package struct KeyTable<K: ConfigKey>: Sendable {
 
     /// The key spelled by `bytes`, if it is one.
     /// - Complexity: O(*n*) in the length, times the (few) names of that length.
-    package func key(_ bytes: UnsafeBufferPointer<UInt8>) -> K? {
+    @inline(__always) package func key(_ bytes: UnsafeBufferPointer<UInt8>) -> K? {
         let length = bytes.count
         guard length + 1 < lengthStart.count else { return nil }
         let range = lengthStart[length]..<lengthStart[length + 1]

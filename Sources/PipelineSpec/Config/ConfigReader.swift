@@ -226,7 +226,7 @@ package struct Fields<K: ConfigKey> {
     }
 
     /// Adds a key written in the mapping (each key once).
-    package mutating func append(_ key: K, _ value: NodeID, _ mark: Mark) {
+    @inline(__always) package mutating func append(_ key: K, _ value: NodeID, _ mark: Mark) {
         entries.append((key, value, mark))
         written |= 1 << UInt64(key.ordinal)
     }

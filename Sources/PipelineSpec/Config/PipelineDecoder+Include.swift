@@ -34,6 +34,7 @@ extension PipelineDecoder {
     package mutating func decodeStageList(_ items: ArraySlice<NodeID>, previous: String?, defaults: StageDefaults) -> [Stage] {
         var stages: [Stage] = []
         stages.reserveCapacity(items.count)
+        HugePages.advise(capacityOf: &stages)
         var previous = previous
         for item in items {
             if reader[item].kind == .mapping, isIncludeEntry(item) {
