@@ -707,7 +707,10 @@ public class Engine {
         }
         for (i, pfd) in fds.enumerated() where pfd.revents != 0 && i > 0 && i < firstTask {
             if owners[i] == 0 { readAnswer(); continue }
-            if let job = jobs[owners[i]] { drain(job.child, job.purpose) }
+            if let job = jobs[owners[i]] {
+                drain(job.child, job.purpose)
+                if job.child.eof, job.child.exitStatus == nil { awaitExit(of: owners[i]) }
+            }
         }
         for pfd in fds[firstTask..<lastTask] where pfd.revents != 0 {
             if let entry = tasks[pfd.fd] { try taskReported(entry.task, node: entry.node) }
@@ -753,6 +756,28 @@ public class Engine {
             }
         }
         reap()
+    }
+
+    /// The longest ``awaitExit(of:)`` waits, in nanoseconds.
+    static let exitAfterEOFBudgetNs = 50_000
+
+    /// A script whose output just ended is usually exiting: its exit is microseconds away (the
+    /// pipe's end wakes the loop while the child is still in `exit`, often preempting it on the
+    /// same core), and reaping it now saves the loop a second wake-up for its SIGCHLD. Waits at
+    /// most ``exitAfterEOFBudgetNs``, yielding the core meanwhile: a script that closes its output
+    /// and goes on running is then reaped the usual way. Real processes only.
+    func awaitExit(of pid: pid_t) {
+        guard backgroundSync, pid > 0 else { return }
+        var start = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &start)
+        while true {
+            sched_yield()
+            reap()
+            guard let job = jobs[pid], job.child.exitStatus == nil else { return }
+            var now = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &now)
+            if (Int(now.tv_sec) - Int(start.tv_sec)) * 1_000_000_000 + Int(now.tv_nsec) - Int(start.tv_nsec) >= Self.exitAfterEOFBudgetNs { return }
+        }
     }
 
     /// Reaps the engine's own children (by pid: children of native tasks are theirs to reap).
