@@ -559,7 +559,20 @@ public class Engine {
         guard ready > 0 else { return }
         let launches = queuedLaunches.prefix(ready)
         queuedLaunches.removeFirst(ready)
-        for launch in launches { try self.launch(launch) }
+        try start(launches)
+    }
+
+    /// Starts scripts whose starts are durable, all of them first, then journals their process
+    /// groups in one write: the second script does not wait for the first one's record, and the
+    /// groups are on disk before the loop next blocks (as each was right after its spawn).
+    func start(_ launches: some Collection<QueuedLaunch>) throws(EngineError) {
+        var groups: [JournalEvent] = []
+        groups.reserveCapacity(launches.count)
+        for launch in launches {
+            if let group = self.launch(launch) { groups.append(group) }
+        }
+        guard !groups.isEmpty else { return }
+        output.journaled(try journal.appendUnsynced(groups))
     }
 
     // MARK: - The loop
@@ -896,7 +909,7 @@ public class Engine {
         if overlap { try submit() } else { try flush() }
         let launch = QueuedLaunch(
             argv: shell + [script], environment: environment, timeoutMs: timeoutMs, purpose: purpose, attempt: attempt, batch: journal.lastBatch)
-        guard overlap else { return try self.launch(launch) }
+        guard overlap else { return try start(CollectionOfOne(launch)) }
         queuedLaunches.append(launch)
         // Durable already (nothing new to sync, or a journal that syncs every append): start now.
         try launchDurable()
@@ -913,7 +926,8 @@ public class Engine {
     }
 
     /// Starts a script whose start is durable; a timeout counts from here.
-    func launch(_ launch: QueuedLaunch) throws(EngineError) {
+    /// - Returns: the record of its process group, for the caller to journal at once (nil when it could not start).
+    func launch(_ launch: QueuedLaunch) -> JournalEvent? {
         let child: ChildProcess
         do {
             child = try ChildProcess(
@@ -923,13 +937,12 @@ public class Engine {
             nextFailedSpawnToken -= 1
             jobs[failed.pid] = (failed, launch.purpose)
             emit(launch.purpose, error.message)
-            return
+            return nil
         }
         if let t = launch.timeoutMs { child.deadline = child.startedAt + t }
         jobs[child.pid] = (child, launch.purpose)
         let attempt = launch.attempt
-        let line = try journal.appendUnsynced(.processStarted(stage: attempt.stage, phase: attempt.phase, attempt: attempt.number, pgid: Int(child.pid)))
-        output.journaled([line])
+        return .processStarted(stage: attempt.stage, phase: attempt.phase, attempt: attempt.number, pgid: Int(child.pid))
     }
 
     func logPath(_ relative: String) -> String { runDirectory + "/" + relative }
