@@ -9,8 +9,9 @@
 #
 # A second reference shows what the libraries cost before `pipeline` does any work of its own: a
 # CLI of the same construction (swift-argument-parser with a `validate` subcommand of five options,
-# FoundationEssentials, linked statically and position-dependent like the release binary) that parses its
-# arguments and exits.
+# FoundationEssentials, linked statically (libstdc++ too) and position-dependent like the release
+# binary) that parses its arguments and exits. (`pipeline validate FILE…` with file names only
+# skips argument-parser: Sources/pipeline/FastArguments.swift.)
 #
 # usage: benchmarks/startup.sh   (REPS=200 runs per command, in ROUNDS=5 interleaved rounds;
 #                                 STATIC_BIN / DYNAMIC_BIN to use built binaries, DYNAMIC_BIN=none
@@ -72,7 +73,8 @@ struct Validate: ParsableCommand {
 }
 Reference.main()
 SWIFT
-  swift build -c release --static-swift-stdlib -Xlinker -no-pie -Xlinker --no-export-dynamic --package-path "$ref" >&2
+  mkdir -p "$ref/cxx" && ln -sf "$(gcc -print-file-name=libstdc++.a)" "$ref/cxx/libstdc++.a"
+  swift build -c release --static-swift-stdlib -Xlinker -no-pie -Xlinker --no-export-dynamic -Xlinker -L"$PWD/$ref/cxx" --package-path "$ref" >&2
   reference="$(swift build -c release --show-bin-path --package-path "$ref")/reference"
   commands+=("$reference --version" "$reference validate $work/ten.yml")
   labels+=("argument-parser CLI --version" "argument-parser CLI validate (parse)")

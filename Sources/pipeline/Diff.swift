@@ -53,7 +53,7 @@ enum PlanChanges {
 
     static func report(_ diff: PlanDiff, format: DiffFormat, color: ColorChoice, detailed: Bool) throws {
         switch format {
-        case .text: Terminal.out(diff.text(color: color.enabled(fd: 1, environment: ProcessInfo.processInfo.environment)))
+        case .text: Terminal.out(diff.text(color: color.enabled(fd: 1)))
         case .markdown: Terminal.out(diff.markdown())
         }
         if detailed && !diff.isEmpty { throw ExitCode(2) }

@@ -20,7 +20,7 @@ enum Load {
             }
         } catch {
             let text = DiagnosticRenderer(sources: sources(of: error.diagnostics)).render(error.diagnostics, format: .text)
-            Terminal.err(DiagnosticColors.paint(text, ColorChoice.auto.enabled(fd: 2, environment: ProcessInfo.processInfo.environment)))
+            Terminal.err(DiagnosticColors.paint(text, ColorChoice.auto.enabled(fd: 2)))
             throw ExitCode(2)
         }
         guard preflight else { return loaded }

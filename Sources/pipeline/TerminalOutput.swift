@@ -176,4 +176,14 @@ enum ColorChoice: String, CaseIterable, ExpressibleByArgument {
             return !github && isatty(fd) == 1 && environment["TERM"] != "dumb"
         }
     }
+
+    /// The same decision for the process's own environment, of which only the three variables
+    /// it reads are looked up (building the whole environment costs more than a small validate).
+    func enabled(fd: Int32) -> Bool {
+        var environment: [String: String] = [:]
+        for name in ["NO_COLOR", "CLICOLOR_FORCE", "TERM"] {
+            if let value = getenv(name) { environment[name] = String(cString: value) }
+        }
+        return enabled(fd: fd, environment: environment)
+    }
 }

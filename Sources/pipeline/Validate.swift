@@ -33,13 +33,27 @@ struct Validate: ParsableCommand {
     var color: ColorChoice = .auto
 
     func run() throws {
+        var options = try choice.options(strict: strict)
+        options.acceptStageFile = true
+        ValidateJob(files: files, options: options, format: format, color: color).run()
+    }
+}
+
+/// What `validate` does once its arguments are known: shared by the command and by the fast path
+/// of `pipeline validate FILE…` (see `FastArguments`), so both run exactly the same code.
+struct ValidateJob {
+    var files: [String]
+    var options: PipelineLoader.Options
+    var format: DiagnosticRenderer.Format
+    var color: ColorChoice
+
+    /// Checks every file, prints the diagnostics and ends the process (0 valid, 2 invalid).
+    func run() -> Never {
         var all: [Diagnostic] = []
         var sources: [String: [UInt8]] = [:]
         var invalid = false
         // Every model loaded, kept until the process ends (see the end of this function).
         var models: [[LoadedPipeline]] = []
-        var options = try choice.options(strict: strict)
-        options.acceptStageFile = true
         for file in files {
             do {
                 // Without --env, every environment the file declares is checked.
@@ -72,7 +86,7 @@ struct Validate: ParsableCommand {
         case .json:
             Terminal.out(text)
         case .text, .github:
-            Terminal.err(format == .text ? DiagnosticColors.paint(text, color.enabled(fd: 2, environment: ProcessInfo.processInfo.environment)) : text)
+            Terminal.err(format == .text ? DiagnosticColors.paint(text, color.enabled(fd: 2)) : text)
             if format == .text {
                 let errors = all.filter { $0.severity == .error }.count
                 let warnings = all.count - errors

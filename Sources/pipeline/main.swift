@@ -5,9 +5,12 @@ import Glibc
 // pipe fail with EPIPE, which the terminal writer ignores, and the run goes on to its end.
 signal(SIGPIPE, SIG_IGN)
 
+let arguments = Array(CommandLine.arguments.dropFirst())
+FastArguments.validate(arguments)?.run()
+
 // Usage errors exit 2 like every other invalid input (argument-parser's default is 64).
 do {
-    var command = try PipelineCommand.parseAsRoot(RunnerArguments.expandingWaitLock(Array(CommandLine.arguments.dropFirst())))
+    var command = try PipelineCommand.parseAsRoot(RunnerArguments.expandingWaitLock(arguments))
     try command.run()
 } catch {
     let code = PipelineCommand.exitCode(for: error)

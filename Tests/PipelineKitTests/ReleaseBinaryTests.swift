@@ -25,7 +25,7 @@ import Testing
         let release = try Self.releaseBinary()
         let libraries = try Self.ldd(release)
         #expect(!libraries.isEmpty)
-        for name in ["libswift", "libFoundation", "libdispatch", "libyaml", "libcurl", "libpq"] {
+        for name in ["libswift", "libFoundation", "libdispatch", "libyaml", "libstdc++", "libcurl", "libpq"] {
             #expect(!libraries.contains(name), "the release binary needs \(name): \(libraries)")
         }
         // What the debug binary loads from the toolchain and libyaml: hidden below.

@@ -152,3 +152,56 @@ import Testing
         #expect(result.stderr.contains("xml"))
     }
 }
+
+/// `pipeline validate FILE…` with nothing but file names skips argument-parser (its parse costs
+/// more than checking a small file, issue 15); `pipeline validate -- FILE…` is the same command
+/// read by argument-parser. Both must print the same bytes and exit the same, on valid, invalid,
+/// linted, included and missing files, one or several, with and without colour.
+@Suite(.timeLimit(.minutes(3))) struct ValidateFastArgumentsTests {
+    static let cases: [[String]] =
+        ValidateCommandTests.invalid.map { ["Tests/PipelineKitTests/Fixtures/invalid/\($0).yml"] }
+        + Fixtures.names(in: "valid", ext: "yml").map { ["Tests/PipelineKitTests/Fixtures/valid/\($0).yml"] }
+        + [
+            ["pipelines/demo.yml"], ["pipelines/storefront.yml", "pipelines/regions.yml"],
+            ["Tests/PipelineKitTests/Fixtures/lint/every-rule.yml"],
+            ["pipelines/demo.yml", "Tests/PipelineKitTests/Fixtures/invalid/cycle.yml", "no-such-file.yml"],
+            ["help"], ["plan"],
+        ]
+
+    @Test("validate FILE… prints what argument-parser's reading of it prints", arguments: cases)
+    func theFastPathMatchesArgumentParser(_ files: [String]) throws {
+        let scratch = try Sandbox("version: 1\nname: unused\nstages:\n  - { id: a, run: 'true' }\n")
+        defer { scratch.remove() }
+        let log = scratch.dir.appendingPathComponent("fast.log").path
+        for colour in [["NO_COLOR": "1"], ["NO_COLOR": "", "CLICOLOR_FORCE": "1"]] {
+            let environment = colour.merging(["PIPELINE_TEST_FAST_ARGUMENTS_LOG": log]) { a, _ in a }
+            try? FileManager.default.removeItem(atPath: log)
+            let fast = try Binary.run(["validate"] + files, environment: environment)
+            #expect((try? String(contentsOfFile: log, encoding: .utf8)) == "validate\n", "the fast path was not taken for \(files)")
+            try? FileManager.default.removeItem(atPath: log)
+            let parsed = try Binary.run(["validate", "--"] + files, environment: environment)
+            #expect(!FileManager.default.fileExists(atPath: log), "argument-parser's path took the fast path")
+            #expect(fast.status == parsed.status, "\(files)")
+            #expect(fast.stdout == parsed.stdout, "\(files)")
+            #expect(fast.stderr == parsed.stderr, "\(files)")
+            #expect(fast.status == 0 || fast.status == 2)
+        }
+    }
+
+    @Test func anOptionOrAnOddNameGoesToArgumentParser() throws {
+        let scratch = try Sandbox("version: 1\nname: unused\nstages:\n  - { id: a, run: 'true' }\n")
+        defer { scratch.remove() }
+        let log = scratch.dir.appendingPathComponent("fast.log").path
+        for arguments in [
+            ["validate", "pipelines/demo.yml", "--strict"], ["validate", "--format", "json", "pipelines/demo.yml"], ["validate", "-"],
+            ["validate", ""], ["validate"], ["validate", "--help"], ["plan", "pipelines/demo.yml"], ["--version"],
+        ] {
+            _ = try Binary.run(arguments, environment: ["PIPELINE_TEST_FAST_ARGUMENTS_LOG": log])
+            #expect(!FileManager.default.fileExists(atPath: log), "\(arguments) took the fast path")
+        }
+        // argument-parser still reads them: a usage error is still its message, exit 2.
+        let missing = try Binary.run(["validate"])
+        #expect(missing.status == 2)
+        #expect(missing.stderr.contains("Missing expected argument '<files> ...'"))
+    }
+}
