@@ -155,4 +155,31 @@ struct GroupCommitTests {
         }
         #expect(killedMidRun >= 3, "only \(killedMidRun) of 8 trials killed the engine mid-run: the campaign tested too little")
     }
+
+    /// Scripts that start together are all spawned before their process groups are journaled (in
+    /// one write), yet every script's group is in the journal while it runs, so `resume` after a
+    /// crash of the engine can find what it left running. Each script checks its own group (a
+    /// plain command's program is its group's leader: its pid is the group's id).
+    @Test func everyRunningScriptsProcessGroupIsInTheJournal() throws {
+        var text = "version: 1\nname: groups\nstages:\n"
+        for i in 1...6 { text += "  - { id: s\(i), needs: [], run: sh group.sh s\(i) }\n" }
+        let box = try Sandbox(text)
+        defer { box.remove() }
+        let script = """
+            sleep 0.1
+            grep '"type":"process_started"' "$PIPELINE_RUN_DIR/events.jsonl" \\
+              | grep -q "\\"stage\\":\\"$1\\",\\"phase\\":\\"run\\",\\"attempt\\":1,\\"pgid\\":$$}" \\
+              || echo "violation: the process group of $1 ($$) is not in the journal while it runs" >> ledger
+            echo "end $1" >> ledger
+
+            """
+        try script.write(to: box.dir.appendingPathComponent("group.sh"), atomically: true, encoding: .utf8)
+        let result = try box.pipeline(["run", "p.yml", "--max-parallel", "3"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let ledger = Ledger(box)
+        #expect(ledger.count(prefix: "violation") == 0, "\(ledger.text)")
+        #expect(ledger.count(prefix: "end") == 6, "\(ledger.text)")
+        let groups = try box.events().filter { $0["type"] as? String == "process_started" }
+        #expect(groups.count == 6, "\(groups)")
+    }
 }

@@ -559,7 +559,20 @@ public class Engine {
         guard ready > 0 else { return }
         let launches = queuedLaunches.prefix(ready)
         queuedLaunches.removeFirst(ready)
-        for launch in launches { try self.launch(launch) }
+        try start(launches)
+    }
+
+    /// Starts scripts whose starts are durable, all of them first, then journals their process
+    /// groups in one write: the second script does not wait for the first one's record, and the
+    /// groups are on disk before the loop next blocks (as each was right after its spawn).
+    func start(_ launches: some Collection<QueuedLaunch>) throws(EngineError) {
+        var groups: [JournalEvent] = []
+        groups.reserveCapacity(launches.count)
+        for launch in launches {
+            if let group = self.launch(launch) { groups.append(group) }
+        }
+        guard !groups.isEmpty else { return }
+        output.journaled(try journal.appendUnsynced(groups))
     }
 
     // MARK: - The loop
@@ -707,7 +720,10 @@ public class Engine {
         }
         for (i, pfd) in fds.enumerated() where pfd.revents != 0 && i > 0 && i < firstTask {
             if owners[i] == 0 { readAnswer(); continue }
-            if let job = jobs[owners[i]] { drain(job.child, job.purpose) }
+            if let job = jobs[owners[i]] {
+                drain(job.child, job.purpose)
+                if job.child.eof, job.child.exitStatus == nil { awaitExit(of: owners[i]) }
+            }
         }
         for pfd in fds[firstTask..<lastTask] where pfd.revents != 0 {
             if let entry = tasks[pfd.fd] { try taskReported(entry.task, node: entry.node) }
@@ -753,6 +769,28 @@ public class Engine {
             }
         }
         reap()
+    }
+
+    /// The longest ``awaitExit(of:)`` waits, in nanoseconds.
+    static let exitAfterEOFBudgetNs = 50_000
+
+    /// A script whose output just ended is usually exiting: its exit is microseconds away (the
+    /// pipe's end wakes the loop while the child is still in `exit`, often preempting it on the
+    /// same core), and reaping it now saves the loop a second wake-up for its SIGCHLD. Waits at
+    /// most ``exitAfterEOFBudgetNs``, yielding the core meanwhile: a script that closes its output
+    /// and goes on running is then reaped the usual way. Real processes only.
+    func awaitExit(of pid: pid_t) {
+        guard backgroundSync, pid > 0 else { return }
+        var start = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &start)
+        while true {
+            sched_yield()
+            reap()
+            guard let job = jobs[pid], job.child.exitStatus == nil else { return }
+            var now = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &now)
+            if (Int(now.tv_sec) - Int(start.tv_sec)) * 1_000_000_000 + Int(now.tv_nsec) - Int(start.tv_nsec) >= Self.exitAfterEOFBudgetNs { return }
+        }
     }
 
     /// Reaps the engine's own children (by pid: children of native tasks are theirs to reap).
@@ -871,7 +909,7 @@ public class Engine {
         if overlap { try submit() } else { try flush() }
         let launch = QueuedLaunch(
             argv: shell + [script], environment: environment, timeoutMs: timeoutMs, purpose: purpose, attempt: attempt, batch: journal.lastBatch)
-        guard overlap else { return try self.launch(launch) }
+        guard overlap else { return try start(CollectionOfOne(launch)) }
         queuedLaunches.append(launch)
         // Durable already (nothing new to sync, or a journal that syncs every append): start now.
         try launchDurable()
@@ -888,7 +926,8 @@ public class Engine {
     }
 
     /// Starts a script whose start is durable; a timeout counts from here.
-    func launch(_ launch: QueuedLaunch) throws(EngineError) {
+    /// - Returns: the record of its process group, for the caller to journal at once (nil when it could not start).
+    func launch(_ launch: QueuedLaunch) -> JournalEvent? {
         let child: ChildProcess
         do {
             child = try ChildProcess(
@@ -898,13 +937,12 @@ public class Engine {
             nextFailedSpawnToken -= 1
             jobs[failed.pid] = (failed, launch.purpose)
             emit(launch.purpose, error.message)
-            return
+            return nil
         }
         if let t = launch.timeoutMs { child.deadline = child.startedAt + t }
         jobs[child.pid] = (child, launch.purpose)
         let attempt = launch.attempt
-        let line = try journal.appendUnsynced(.processStarted(stage: attempt.stage, phase: attempt.phase, attempt: attempt.number, pgid: Int(child.pid)))
-        output.journaled([line])
+        return .processStarted(stage: attempt.stage, phase: attempt.phase, attempt: attempt.number, pgid: Int(child.pid))
     }
 
     func logPath(_ relative: String) -> String { runDirectory + "/" + relative }

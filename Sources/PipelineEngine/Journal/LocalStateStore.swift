@@ -275,15 +275,23 @@ final class JournalWriter: RunJournal {
         close(fd)
     }
 
-    /// Appends one already stamped event without waiting for the disk: for facts that only matter
-    /// while this machine is up (a process group's id), made durable by the next ``append(_:)``.
+    /// Appends events in one `write` without waiting for the disk: for facts that only matter
+    /// while this machine is up (process groups' ids), made durable by the next ``append(_:)``.
     @discardableResult
-    func appendUnsynced(_ event: JournalEvent) throws(EngineError) -> String {
-        let line = event.line(time: clock.timestamp(), clockMs: clock.now()).compact
-        guard Posix.writeAll(fd, line + "\n") else {
+    func appendUnsynced(_ events: [JournalEvent]) throws(EngineError) -> [String] {
+        let time = clock.timestamp()
+        let ms = clock.now()
+        let lines = events.map { $0.line(time: time, clockMs: ms).compact }
+        var text = ""
+        text.reserveCapacity(lines.reduce(0) { $0 + $1.utf8.count + 1 })
+        for line in lines {
+            text += line
+            text += "\n"
+        }
+        guard Posix.writeAll(fd, text) else {
             throw EngineError("cannot write the journal: \(String(cString: strerror(errno)))", exitCode: 3)
         }
-        return line
+        return lines
     }
 
     /// Stamps and appends events durably.

@@ -430,10 +430,8 @@ final class PostgresJournal: RunJournal {
     }
 
     @discardableResult
-    func appendUnsynced(_ event: JournalEvent) throws(EngineError) -> String {
-        let line = event.line(time: clock.timestamp(), clockMs: clock.now()).compact
-        try write([line])
-        return line
+    func appendUnsynced(_ events: [JournalEvent]) throws(EngineError) -> [String] {
+        try append(events)
     }
 
     /// Writes `lines` in one transaction under the lease. A write that fails for a reason that may

@@ -59,9 +59,10 @@ public protocol RunJournal: AnyObject {
     /// - Returns: the JSON lines written, exactly as stored (for `--output json`).
     @discardableResult
     func append(_ events: [JournalEvent]) throws(EngineError) -> [String]
-    /// Appends one event without waiting for it to be durable (made durable by the next ``append(_:)``).
+    /// Appends events (in one write) without waiting for them to be durable (made durable by the next ``append(_:)``).
+    /// - Returns: the JSON lines written, exactly as stored.
     @discardableResult
-    func appendUnsynced(_ event: JournalEvent) throws(EngineError) -> String
+    func appendUnsynced(_ events: [JournalEvent]) throws(EngineError) -> [String]
     /// Appends events in order and has them made durable in the background: nothing may act on
     /// them before ``isDurable(_:)`` says so for the returned batch number.
     /// - Returns: the JSON lines written, and the batch's number.
