@@ -25,6 +25,9 @@ public enum HugePages {
 
     /// ``advise(_:)`` on the storage of an array (its reserved capacity, not only its elements).
     public static func advise<Element>(capacityOf array: inout [Element]) {
+        // Unique storage first (a shared array is copied here, to storage of its own capacity),
+        // so that the capacity read next is the one of the storage advised below.
+        array.withUnsafeMutableBufferPointer { _ in }
         let bytes = array.capacity * MemoryLayout<Element>.stride
         guard bytes >= threshold else { return }
         array.withUnsafeMutableBufferPointer { elements in

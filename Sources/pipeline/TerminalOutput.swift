@@ -178,11 +178,16 @@ enum ColorChoice: String, CaseIterable, ExpressibleByArgument {
     }
 
     /// The same decision for the process's own environment, of which only the three variables
-    /// it reads are looked up (building the whole environment costs more than a small validate).
+    /// it reads are taken (building the whole environment costs more than a small validate); the
+    /// last of duplicate entries wins, as in `ProcessInfo.processInfo.environment`.
     func enabled(fd: Int32) -> Bool {
         var environment: [String: String] = [:]
-        for name in ["NO_COLOR", "CLICOLOR_FORCE", "TERM"] {
-            if let value = getenv(name) { environment[name] = String(cString: value) }
+        var entry = environ
+        while let pointer = entry.pointee {
+            for name in ["NO_COLOR=", "CLICOLOR_FORCE=", "TERM="] where strncmp(pointer, name, name.utf8.count) == 0 {
+                environment[String(name.dropLast())] = String(cString: pointer + name.utf8.count)
+            }
+            entry += 1
         }
         return enabled(fd: fd, environment: environment)
     }

@@ -162,7 +162,7 @@ import Testing
         ValidateCommandTests.invalid.map { ["Tests/PipelineKitTests/Fixtures/invalid/\($0).yml"] }
         + Fixtures.names(in: "valid", ext: "yml").map { ["Tests/PipelineKitTests/Fixtures/valid/\($0).yml"] }
         + [
-            ["pipelines/demo.yml"], ["pipelines/storefront.yml", "pipelines/regions.yml"],
+            ["pipelines/demo.yml"], ["pipelines/storefront.yml", "pipelines/regions.yml"], ["pipelines/stages/region.yml"],
             ["Tests/PipelineKitTests/Fixtures/lint/every-rule.yml"],
             ["pipelines/demo.yml", "Tests/PipelineKitTests/Fixtures/invalid/cycle.yml", "no-such-file.yml"],
             ["help"], ["plan"],
