@@ -111,7 +111,9 @@ import Testing
     }
 
     /// The idle colour deployed while the migration runs, the switch after it: valid with
-    /// `--strict`, in that order for real, and no switch when the migration fails.
+    /// `--strict`, in that order for real, and no switch when the migration fails. The migration
+    /// waits for the deploy's line itself (not only for the ledger to exist), so the ledger's
+    /// order does not depend on how soon a shell writes after opening the file.
     static let deployBeforeMigrate = """
         version: 1
         name: early
@@ -128,7 +130,7 @@ import Testing
             kind: migrate
             needs: [presync]
             backup: 'echo dump > "$PIPELINE_BACKUP_PATH"'
-            run: 'while [ ! -f ledger ]; do sleep 0.05; done; sleep 0.3; test ! -f fail-migrate; echo migrated >> ledger'
+            run: 'while ! grep -q "^deploy " ledger 2>/dev/null; do sleep 0.05; done; sleep 0.3; test ! -f fail-migrate; echo migrated >> ledger'
             restore: 'echo restored >> ledger'
           - {id: check, kind: verify, needs: [app], smoke: ['true']}
         """

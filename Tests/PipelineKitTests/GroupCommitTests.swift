@@ -159,17 +159,26 @@ struct GroupCommitTests {
     /// Scripts that start together are all spawned before their process groups are journaled (in
     /// one write), yet every script's group is in the journal while it runs, so `resume` after a
     /// crash of the engine can find what it left running. Each script checks its own group (a
-    /// plain command's program is its group's leader: its pid is the group's id).
+    /// plain command's program is its group's leader: its pid is the group's id), waiting for it
+    /// rather than trusting a fixed sleep to outlast the engine's write on a loaded machine.
     @Test func everyRunningScriptsProcessGroupIsInTheJournal() throws {
         var text = "version: 1\nname: groups\nstages:\n"
         for i in 1...6 { text += "  - { id: s\(i), needs: [], run: sh group.sh s\(i) }\n" }
         let box = try Sandbox(text)
         defer { box.remove() }
+        // The groups are written right after the spawns (docs/journal.md), so a script may run a
+        // moment before its own is there: it looks for up to 10 s, while it still runs.
         let script = """
-            sleep 0.1
-            grep '"type":"process_started"' "$PIPELINE_RUN_DIR/events.jsonl" \\
-              | grep -q "\\"stage\\":\\"$1\\",\\"phase\\":\\"run\\",\\"attempt\\":1,\\"pgid\\":$$}" \\
-              || echo "violation: the process group of $1 ($$) is not in the journal while it runs" >> ledger
+            i=0
+            until grep '"type":"process_started"' "$PIPELINE_RUN_DIR/events.jsonl" \\
+              | grep -q "\\"stage\\":\\"$1\\",\\"phase\\":\\"run\\",\\"attempt\\":1,\\"pgid\\":$$}"; do
+              i=$((i + 1))
+              if [ $i -gt 200 ]; then
+                echo "violation: the process group of $1 ($$) is not in the journal while it runs" >> ledger
+                break
+              fi
+              sleep 0.05
+            done
             echo "end $1" >> ledger
 
             """
