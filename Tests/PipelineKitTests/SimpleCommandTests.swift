@@ -15,6 +15,8 @@ struct SimpleCommandTests {
         ("  make test\n", ["make", "test"]),
         ("./deploy.sh --env=prod a,b +x @y 50% host:80", ["./deploy.sh", "--env=prod", "a,b", "+x", "@y", "50%", "host:80"]),
         ("a\tb", ["a", "b"]),
+        ("\n\n \ttrue\n \n", ["true"]),
+        ("a  \t b\t", ["a", "b"]),
     ])
     func plainWords(script: String, words: [String]) {
         #expect(SimpleCommand.words(of: script) == words)
@@ -22,7 +24,7 @@ struct SimpleCommandTests {
 
     @Test(arguments: [
         "echo $HOME", "a; b", "a && b", "a | b", "a > f", "a < f", "a &", "ls *.yml", "ls ?", "ls [ab]", "echo 'x'", "echo \"x\"",
-        "echo \\x", "echo `x`", "(a)", "{ a; }", "~/bin/x", "a #c", "a\nb", "a!", "é", "   ", "",
+        "echo \\x", "echo `x`", "(a)", "{ a; }", "~/bin/x", "a #c", "a\nb", "a \n b", "\na\n\nb\n", "a!", "é", "   ", "",
     ])
     func shellText(script: String) {
         #expect(SimpleCommand.words(of: script) == nil, "\(script)")
@@ -47,6 +49,16 @@ struct SimpleCommandTests {
     @Test(arguments: [["IFS=x"], ["OPTIND=3"], ["PPID=1"], ["A-B=1"], ["BASH_FUNC_f%%=() { :; }"]])
     func environmentTheShellWouldChange(extra: [String]) {
         #expect(SimpleCommand.direct(Self.shell + ["env"], environment: Self.environment + extra, directory: "/") == nil)
+    }
+
+    @Test(arguments: [
+        ("PATH=/bin", SimpleCommand.Variable.path), ("PWD=/", .pwd), ("PATHS=/x", .other), ("PW=/", .other), ("_A1=1", .other),
+        ("a=", .other), ("IFS=", .changedByShell), ("OPTIND=1", .changedByShell), ("PPID=2", .changedByShell),
+        ("IFSX=1", .other), ("=x", .changedByShell), ("NOVALUE", .changedByShell), ("1A=x", .changedByShell),
+        ("A-B=1", .changedByShell), ("É=1", .changedByShell), ("A B=1", .changedByShell),
+    ])
+    func eachVariableIsReadAsTheShellReadsIt(entry: String, expected: SimpleCommand.Variable) {
+        #expect(SimpleCommand.variable(entry) == expected, "\(entry)")
     }
 
     @Test func plainCommandRunsDirectlyWithTheShellsPWD() throws {

@@ -84,7 +84,8 @@ enum CStrings {
         _ first: [String], _ second: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>, UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R
     ) -> R {
         let strings = first + second
-        let bytes = strings.reduce(0) { $0 + $1.utf8.count + 1 }
+        var bytes = 0
+        for string in strings { bytes += string.utf8.count + 1 }
         return withUnsafeTemporaryAllocation(of: CChar.self, capacity: max(1, bytes)) { storage in
             withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<CChar>?.self, capacity: strings.count + 2) { pointers in
                 var offset = 0
@@ -95,9 +96,10 @@ enum CStrings {
                         slot += 1
                     }
                     let start = storage.baseAddress! + offset
-                    for byte in string.utf8 {
-                        storage[offset] = CChar(bitPattern: byte)
-                        offset += 1
+                    var string = string
+                    string.withUTF8 { bytes in
+                        if let base = bytes.baseAddress { memcpy(start, base, bytes.count) }
+                        offset += bytes.count
                     }
                     storage[offset] = 0
                     offset += 1

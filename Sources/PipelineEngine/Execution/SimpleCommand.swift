@@ -62,10 +62,12 @@ struct SimpleCommand: Equatable {
         var path: String?
         var pwd: (index: Int, value: String)?
         for (index, entry) in environment.enumerated() {
-            guard let name = shellName(entry), !name.elementsEqual("IFS".utf8), !name.elementsEqual("OPTIND".utf8), !name.elementsEqual("PPID".utf8)
-            else { return nil }
-            if name.elementsEqual("PATH".utf8) { path = String(entry.utf8.dropFirst(5))! }
-            if name.elementsEqual("PWD".utf8) { pwd = (index, String(entry.utf8.dropFirst(4))!) }
+            switch variable(entry) {
+            case .other: continue
+            case .changedByShell: return nil
+            case .path: path = String(entry.utf8.dropFirst(5))!
+            case .pwd: pwd = (index, String(entry.utf8.dropFirst(4))!)
+            }
         }
         let base = directory ?? FileManager.default.currentDirectoryPath
         let file: String
@@ -75,14 +77,7 @@ struct SimpleCommand: Equatable {
         } else {
             // dash's search; an entry with `%` has a meaning of its own there: leave it to the shell.
             guard let path, !path.utf8.contains(UInt8(ascii: "%")) else { return nil }
-            var hit: String?
-            for entry in path.utf8.split(separator: UInt8(ascii: ":"), omittingEmptySubsequences: false) {
-                let candidate = (entry.isEmpty ? "." : String(entry)!) + "/" + name
-                if isExecutableFile(candidate, in: base) {
-                    hit = candidate
-                    break
-                }
-            }
+            let hit = search(name, on: path, in: base)
             // `true` and `false` are dash's builtins: the program stands in only when it is the
             // system's own (not a shim earlier on PATH).
             guard let hit, !sameAsProgram.contains(name) || hit == "/bin/" + name || hit == "/usr/bin/" + name else { return nil }
@@ -96,23 +91,25 @@ struct SimpleCommand: Equatable {
 
     /// The words of a plain command, or nil when the script holds anything the shell would interpret.
     static func words(of script: String) -> [String]? {
-        var words: [String] = []
-        var current: [UInt8] = []
-        var bytes = Substring(script).utf8[...]
-        while let first = bytes.first, isBlank(first) || first == UInt8(ascii: "\n") { bytes = bytes.dropFirst() }
-        while let last = bytes.last, isBlank(last) || last == UInt8(ascii: "\n") { bytes = bytes.dropLast() }
-        for byte in bytes {
-            if isBlank(byte) {
-                if !current.isEmpty { words.append(String(decoding: current, as: UTF8.self)) }
-                current.removeAll(keepingCapacity: true)
-            } else if isPlain(byte) {
-                current.append(byte)
-            } else {
-                return nil
+        var script = script
+        return script.withUTF8 { bytes in
+            func isSpace(_ byte: UInt8) -> Bool { isBlank(byte) || byte == UInt8(ascii: "\n") }
+            var low = 0
+            var high = bytes.count
+            while low < high, isSpace(bytes[low]) { low += 1 }
+            while high > low, isSpace(bytes[high - 1]) { high -= 1 }
+            var words: [String] = []
+            var start = low
+            for offset in low...high {
+                guard offset < high, !isBlank(bytes[offset]) else {
+                    if start < offset { words.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<offset]), as: UTF8.self)) }
+                    start = offset + 1
+                    continue
+                }
+                guard isPlain(bytes[offset]) else { return nil }
             }
+            return words.isEmpty ? nil : words
         }
-        if !current.isEmpty { words.append(String(decoding: current, as: UTF8.self)) }
-        return words.isEmpty ? nil : words
     }
 
     static func isBlank(_ byte: UInt8) -> Bool { byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
@@ -125,24 +122,84 @@ struct SimpleCommand: Equatable {
         }
     }
 
-    /// The name of a `NAME=value` entry when it is a shell name (`[A-Za-z_][A-Za-z0-9_]*`, the names
-    /// a shell keeps in the environment it passes on), else nil.
-    static func shellName(_ entry: String) -> Substring.UTF8View? {
-        let bytes = Substring(entry).utf8
-        guard let equals = bytes.firstIndex(of: UInt8(ascii: "=")), equals != bytes.startIndex else { return nil }
-        let name = bytes[..<equals]
-        for (offset, byte) in name.enumerated() {
-            let letter = byte == UInt8(ascii: "_") || (byte | 0x20 >= UInt8(ascii: "a") && byte | 0x20 <= UInt8(ascii: "z"))
-            guard letter || (offset > 0 && byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) else { return nil }
+    /// What an environment entry is to the shell, as far as running a plain command goes.
+    enum Variable: Equatable {
+        /// Passed on as it is.
+        case other
+        /// `IFS`, `OPTIND`, `PPID` or a name that is not a shell name: the shell would change or drop it.
+        case changedByShell
+        /// `PATH=…`: where the command is searched.
+        case path
+        /// `PWD=…`: replaced by the value dash exports.
+        case pwd
+    }
+
+    /// What `entry` (`NAME=value`) is to the shell. Reads the bytes in place: it runs for every
+    /// variable of every plain command a run starts.
+    static func variable(_ entry: String) -> Variable {
+        var entry = entry
+        return entry.withUTF8 { bytes in
+            guard let equals = bytes.firstIndex(of: UInt8(ascii: "=")), equals > 0 else { return .changedByShell }
+            for offset in 0..<equals {
+                let byte = bytes[offset]
+                let letter = byte == UInt8(ascii: "_") || (byte | 0x20 >= UInt8(ascii: "a") && byte | 0x20 <= UInt8(ascii: "z"))
+                guard letter || (offset > 0 && byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) else { return .changedByShell }
+            }
+            let name = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[..<equals])
+            func named(_ literal: StaticString) -> Bool {
+                literal.utf8CodeUnitCount == name.count && memcmp(literal.utf8Start, name.baseAddress!, name.count) == 0
+            }
+            if named("PATH") { return .path }
+            if named("PWD") { return .pwd }
+            if named("IFS") || named("OPTIND") || named("PPID") { return .changedByShell }
+            return .other
         }
-        return name
+    }
+
+    /// The first `name` on `path` (`:`-separated; an empty entry is `.`) that is an executable
+    /// regular file, as dash searches it. Each candidate is built in one reused buffer: this runs for
+    /// every plain command a run starts.
+    static func search(_ name: String, on path: String, in base: String) -> String? {
+        var name = name
+        var path = path
+        var candidate: [UInt8] = []
+        candidate.reserveCapacity(path.utf8.count + name.utf8.count + 2)
+        return path.withUTF8 { entries in
+            name.withUTF8 { word in
+                var start = 0
+                while start <= entries.count {
+                    let end = entries[start...].firstIndex(of: UInt8(ascii: ":")) ?? entries.count
+                    candidate.removeAll(keepingCapacity: true)
+                    if start == end { candidate.append(UInt8(ascii: ".")) } else { candidate.append(contentsOf: entries[start..<end]) }
+                    candidate.append(UInt8(ascii: "/"))
+                    candidate.append(contentsOf: word)
+                    if isExecutableFile(candidate, in: base) { return String(decoding: candidate, as: UTF8.self) }
+                    start = end + 1
+                }
+                return nil
+            }
+        }
     }
 
     /// Whether `path` (relative to `base` unless absolute) is a regular file this user may execute.
-    static func isExecutableFile(_ path: String, in base: String) -> Bool {
-        let full = path.hasPrefix("/") ? path : base + "/" + path
-        var info = stat()
-        return stat(full, &info) == 0 && info.st_mode & S_IFMT == S_IFREG && access(full, X_OK) == 0
+    static func isExecutableFile(_ path: String, in base: String) -> Bool { isExecutableFile(Array(path.utf8), in: base) }
+
+    /// ``isExecutableFile(_:in:)`` for a path's UTF-8.
+    static func isExecutableFile(_ path: [UInt8], in base: String) -> Bool {
+        var full: [UInt8]
+        if path.first == UInt8(ascii: "/") {
+            full = path
+        } else {
+            full = Array(base.utf8)
+            full.append(UInt8(ascii: "/"))
+            full.append(contentsOf: path)
+        }
+        full.append(0)
+        return full.withUnsafeBytes { bytes in
+            let file = bytes.baseAddress!.assumingMemoryBound(to: CChar.self)
+            var info = stat()
+            return stat(file, &info) == 0 && info.st_mode & S_IFMT == S_IFREG && access(file, X_OK) == 0
+        }
     }
 
     /// `PWD` as dash exports it: the inherited value when it is absolute and names `directory`,
