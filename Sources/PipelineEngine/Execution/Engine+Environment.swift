@@ -11,15 +11,28 @@ extension Engine {
     }
 
     func environment(stageID: String, stageEnv: [(String, String)], attempt: Int, outputsPath: String, extra: [(String, String)]) -> [String] {
-        // The inherited part is rendered once per run; only what a script changes is rendered per spawn.
-        var changed: [String: String?] = [:]
+        // The inherited part is rendered once per run; only what a script changes is rendered per
+        // spawn. The changes are a dozen names: found by a linear search, each looked up once in
+        // the inherited ones (not every inherited name hashed per spawn).
+        var names: [String] = []
+        var values: [String?] = []
         for (name, value) in scriptVariables(stageID: stageID, stageEnv: stageEnv, attempt: attempt, outputsPath: outputsPath, extra: extra) {
-            changed[name] = .some(value)
+            if let index = names.firstIndex(of: name) {
+                values[index] = value
+            } else {
+                names.append(name)
+                values.append(value)
+            }
+        }
+        let inherited = inheritedEntries
+        var replaced = [Bool](repeating: false, count: inherited.count)
+        for name in names {
+            if let index = inheritedPositions[name] { replaced[index] = true }
         }
         var entries: [String] = []
-        entries.reserveCapacity(inheritedEntries.count + changed.count)
-        for (name, entry) in inheritedEntries where changed.index(forKey: name) == nil { entries.append(entry) }
-        for (name, value) in changed {
+        entries.reserveCapacity(inherited.count + names.count)
+        for (index, (_, entry)) in inherited.enumerated() where !replaced[index] { entries.append(entry) }
+        for (name, value) in zip(names, values) {
             if let value { entries.append(name + "=" + value) }
         }
         return entries

@@ -164,6 +164,8 @@ public class Engine {
     }()
     /// ``inheritedEnvironment`` as `NAME=value` entries, by name (rendered once per run).
     lazy var inheritedEntries: [(name: String, entry: String)] = inheritedEnvironment.map { ($0.key, $0.key + "=" + $0.value) }
+    /// Where each name is in ``inheritedEntries``.
+    lazy var inheritedPositions: [String: Int] = Dictionary(uniqueKeysWithValues: inheritedEntries.enumerated().map { ($0.element.name, $0.offset) })
 
     var runDirectory: String { store.localDirectory(run.run) }
 
