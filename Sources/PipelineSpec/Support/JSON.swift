@@ -44,7 +44,7 @@ package enum JSON {
 }
 
 /// A JSON value with ordered object keys, so journal lines and snapshots are stable and diffable.
-public indirect enum JSONValue: Sendable, Equatable {
+public enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)
     case int(Int)
