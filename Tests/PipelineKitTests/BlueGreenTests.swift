@@ -130,7 +130,7 @@ import Testing
             kind: migrate
             needs: [presync]
             backup: 'echo dump > "$PIPELINE_BACKUP_PATH"'
-            run: 'while ! grep -q "^deploy " ledger 2>/dev/null; do sleep 0.05; done; sleep 0.3; test ! -f fail-migrate; echo migrated >> ledger'
+            run: 'i=0; while ! grep -q "^deploy " ledger 2>/dev/null; do i=$((i + 1)); if [ $i -gt 200 ]; then echo "no deploy after 10 s" >> ledger; exit 1; fi; sleep 0.05; done; sleep 0.3; test ! -f fail-migrate; echo migrated >> ledger'
             restore: 'echo restored >> ledger'
           - {id: check, kind: verify, needs: [app], smoke: ['true']}
         """

@@ -61,6 +61,21 @@ struct SimpleCommandTests {
         #expect(SimpleCommand.variable(entry) == expected, "\(entry)")
     }
 
+    /// A `PATH` entry is absolute when its first byte is `/` (as dash and the kernel read it), even
+    /// when a combining mark follows and `String.hasPrefix("/")` would say no.
+    @Test func aPathEntryIsAbsoluteByItsFirstByte() throws {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("pipeline-path-\(UUID().uuidString)")
+        let odd = base.appendingPathComponent("\u{301}x")
+        try FileManager.default.createDirectory(at: odd, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: base) }
+        let tool = odd.appendingPathComponent("tool")
+        try "#!/bin/sh\n".write(to: tool, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: tool.path)
+        #expect(SimpleCommand.search("tool", on: "\u{301}x", in: base.path) == "\u{301}x/tool")
+        #expect(SimpleCommand.search("tool", on: "/\u{301}x", in: base.path) == nil)
+        #expect(SimpleCommand.search("tool", on: "/nonexistent::/bin", in: base.path + "/\u{301}x") == "./tool")
+    }
+
     @Test func plainCommandRunsDirectlyWithTheShellsPWD() throws {
         try #require(SimpleCommand.shellIsDash, "these cases are for dash as /bin/sh")
         let command = try #require(SimpleCommand.direct(Self.shell + ["env -0"], environment: Self.environment, directory: "/tmp"))

@@ -21,8 +21,9 @@ final class ChildProcess {
     /// When the script itself was reaped (a process it started may still hold the pipe).
     var exitedAt: Int?
     var pending: [UInt8] = []
-    /// What each `read` fills (allocated on the first read).
-    private var buffer: [UInt8] = []
+    /// What each `read` fills: allocated on the first read, never zeroed (64 KB of stores per
+    /// script); only the bytes a `read` returned are ever looked at.
+    private var buffer: UnsafeMutableBufferPointer<UInt8>?
     static let readSize = 65536
     /// The most one ``readLines(masker:)`` call takes from the pipe.
     static let mostPerCall = 1 << 20
@@ -52,6 +53,8 @@ final class ChildProcess {
         self.spawner = spawner
         startedAt = now
     }
+
+    deinit { buffer?.deallocate() }
 
     var finished: Bool { exitStatus != nil && eof }
 
@@ -83,16 +86,14 @@ final class ChildProcess {
     func readLines(masker: SecretMasker? = nil) -> [String] {
         var lines: [String] = []
         guard !closed else { return lines }
-        if buffer.isEmpty {
-            // Once per child, not per read; not zeroed first (64 KB of stores per script): only the
-            // bytes a `read` returned are ever looked at.
-            buffer = [UInt8](unsafeUninitializedCapacity: Self.readSize) { _, count in count = Self.readSize }
-        }
+        let buffer = self.buffer ?? UnsafeMutableBufferPointer<UInt8>.allocate(capacity: Self.readSize)
+        self.buffer = buffer
         var taken = 0
         while true {
-            let n = Posix.read(fd, &buffer)
+            var n: Int
+            repeat { n = Glibc.read(fd, buffer.baseAddress, buffer.count) } while n < 0 && errno == EINTR
             if n > 0 {
-                splitLines(buffer[0..<n], into: &lines)
+                splitLines(UnsafeBufferPointer(rebasing: buffer[0..<n]), into: &lines)
                 taken += n
                 // Bounded per call: a child writing as fast as this reads must not make one call
                 // hold all it writes (a long partial line goes out in pieces, the rest waits in the pipe).
@@ -116,7 +117,7 @@ final class ChildProcess {
 
     /// Appends the complete lines of `chunk` (joined to ``pending`` for the first) to `lines`, and
     /// keeps what follows the last newline in ``pending``.
-    private func splitLines(_ chunk: ArraySlice<UInt8>, into lines: inout [String]) {
+    private func splitLines(_ chunk: UnsafeBufferPointer<UInt8>, into lines: inout [String]) {
         var start = chunk.startIndex
         while let newline = chunk[start...].firstIndex(of: UInt8(ascii: "\n")) {
             if pending.isEmpty {

@@ -206,7 +206,7 @@ struct SimpleCommand: Equatable {
     /// else the physical path of `directory` (what `getcwd` returns there).
     static func workingDirectoryName(inherited: String?, directory: String) -> String {
         var here = stat()
-        if let inherited, inherited.hasPrefix("/"), stat(directory, &here) == 0 {
+        if let inherited, inherited.utf8.first == UInt8(ascii: "/"), stat(directory, &here) == 0 {
             var there = stat()
             if stat(inherited, &there) == 0, there.st_dev == here.st_dev, there.st_ino == here.st_ino { return inherited }
         }
