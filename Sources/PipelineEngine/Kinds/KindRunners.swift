@@ -1,4 +1,5 @@
 import PipelineSpec
+import PipelineYAML
 import FoundationEssentials
 import Glibc
 

@@ -1,4 +1,5 @@
 import PipelineSpec
+import PipelineYAML
 internal import CSystem
 import FoundationEssentials
 import Glibc
