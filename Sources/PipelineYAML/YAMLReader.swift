@@ -29,12 +29,6 @@ public enum YAMLReader {
     ///   document, an anchor, alias or tag, a non-scalar key, or a limit exceeded.
     /// - Complexity: O(n) in the size of the input.
     public static func read(_ bytes: [UInt8], limits: YAMLLimits = YAMLLimits()) throws(YAMLProblem) -> Result {
-        try read(bytes, limits: limits, parseThread: bytes.count >= threadedSize && Threads.processors > 1)
-    }
-
-    /// ``read(_:limits:)`` with libyaml on a thread of its own or not, whatever the size: the
-    /// two must read every input the same (tests compare them).
-    package static func read(_ bytes: [UInt8], limits: YAMLLimits = YAMLLimits(), parseThread: Bool) throws(YAMLProblem) -> Result {
         if bytes.count > limits.maxBytes {
             throw YAMLProblem(
                 mark: Mark(line: 1, column: 1),
@@ -42,28 +36,19 @@ public enum YAMLReader {
         }
         // libyaml reads the array's own storage (no copy); the parser lives only inside this call.
         let parsed = bytes.withUnsafeBufferPointer { input in
-            Swift.Result { () throws(YAMLProblem) in try parse(input, bytes: bytes, limits: limits, parseThread: parseThread) }
+            Swift.Result { () throws(YAMLProblem) in try parse(input, bytes: bytes, limits: limits) }
         }
         return try parsed.get()
     }
 
-    /// Inputs from this size up are parsed on a thread of their own while the builder reads the
-    /// events (when the process may use two processors); smaller ones are read on this thread, as
-    /// a thread's start would cost about what it saves.
-    static let threadedSize = 128 << 10
-
-    private static func parse(_ input: UnsafeBufferPointer<UInt8>, bytes: [UInt8], limits: YAMLLimits, parseThread: Bool) throws(YAMLProblem) -> Result {
-        let source = EventSource(input)
+    private static func parse(_ input: UnsafeBufferPointer<UInt8>, bytes: [UInt8], limits: YAMLLimits) throws(YAMLProblem) -> Result {
+        let parser = EventParser(input)
         // A node takes at least ~8 bytes of text (`- a: b\n` is three), so the arena rarely grows.
         var builder = Builder(maxDepth: limits.maxDepth, expectedNodes: bytes.count / 8, input: input)
-        if parseThread, let pipe = EventPipe.start(source) {
-            try read(pipe, into: &builder)
-        } else {
-            let batch = EventBatch()
-            repeat {
-                source.fill(batch)
-                if try builder.consume(batch) { break }
-            } while !batch.isLast
+        while true {
+            try parser.next(bytes)
+            defer { yaml_event_delete(parser.event) }
+            if try builder.consume(parser.event) { break }
         }
         guard let root = builder.root else {
             throw YAMLProblem(mark: Mark(line: 1, column: 1), message: "the file is empty; a pipeline needs at least 'version', 'name' and 'stages'")
@@ -75,20 +60,6 @@ public enum YAMLReader {
             duplicates: builder.duplicates)
     }
 
-    /// Reads the batches of a parse thread in order. The first problem in the stream's order is
-    /// thrown, as on one thread: the builder's own (it stops reading) or, after every event before
-    /// it, the parser's. The parse thread has ended when this returns or throws.
-    private static func read(_ pipe: EventPipe, into builder: inout Builder) throws(YAMLProblem) {
-        defer { pipe.finish() }
-        var slot = 0
-        while true {
-            let batch = pipe.next(slot)
-            if try builder.consume(batch) || batch.isLast { return }
-            pipe.release()
-            slot += 1
-        }
-    }
-
     /// A size for messages: `512 bytes`, `12 KiB`, `16.0 MiB`.
     public static func describe(bytes: Int) -> String {
         if bytes >= 1 << 20 {
@@ -97,6 +68,77 @@ public enum YAMLReader {
         }
         if bytes >= 1 << 10 { return "\(bytes >> 10) KiB" }
         return "\(bytes) bytes"
+    }
+}
+
+/// Owns a libyaml parser and its current event; frees them in `deinit`. The C structs live at
+/// fixed addresses (not in stored properties, which Swift would check for exclusive access on
+/// every event). The input is the caller's, and must outlive the parser.
+private final class EventParser {
+    let parser: UnsafeMutablePointer<yaml_parser_t>
+    let event: UnsafeMutablePointer<yaml_event_t>
+    /// A byte to point at for an empty input (libyaml wants a non-null pointer).
+    private let empty: UnsafeMutablePointer<UInt8>
+
+    init(_ input: UnsafeBufferPointer<UInt8>) {
+        empty = .allocate(capacity: 1)
+        empty.initialize(to: 0)
+        parser = .allocate(capacity: 1)
+        parser.initialize(to: yaml_parser_t())
+        event = .allocate(capacity: 1)
+        event.initialize(to: yaml_event_t())
+        _ = yaml_parser_initialize(parser)
+        yaml_parser_set_input_string(parser, input.isEmpty ? UnsafePointer(empty) : input.baseAddress, input.count)
+    }
+
+    deinit {
+        yaml_parser_delete(parser)
+        parser.deallocate()
+        event.deallocate()
+        empty.deallocate()
+    }
+
+    /// Parses the next event into `event` (the caller deletes it).
+    func next(_ bytes: [UInt8]) throws(YAMLProblem) {
+        if yaml_parser_parse(parser, event) == 0 { throw problem(bytes) }
+    }
+
+    private func problem(_ bytes: [UInt8]) -> YAMLProblem {
+        let parser = self.parser.pointee
+        let text = parser.problem.map { String(cString: $0) } ?? "invalid YAML"
+        if parser.error == YAML_READER_ERROR {
+            // Reader errors (bad encoding) carry a byte offset, not a mark.
+            let offset = min(Int(parser.problem_offset), bytes.count)
+            let message = text.contains("UTF-8") ? "invalid UTF-8: \(text)" : text
+            return YAMLProblem(mark: mark(atByteOffset: offset, in: bytes), message: message)
+        }
+        var message = text
+        if let context = parser.context {
+            let at = Mark(parser.context_mark)
+            message += " (\(String(cString: context)) at line \(at.line), column \(at.column))"
+        }
+        return YAMLProblem(mark: Mark(parser.problem_mark), message: message)
+    }
+
+    private func mark(atByteOffset offset: Int, in bytes: [UInt8]) -> Mark {
+        var line = 1
+        var column = 1
+        for byte in bytes[..<offset] {
+            if byte == UInt8(ascii: "\n") {
+                line += 1
+                column = 1
+            } else if byte & 0xC0 != 0x80 {
+                column += 1
+            }
+        }
+        return Mark(line: line, column: column)
+    }
+}
+
+extension Mark {
+    /// Converts libyaml's 0-based mark, once, at the C border.
+    init(_ mark: yaml_mark_t) {
+        self.init(line: Int(mark.line) + 1, column: Int(mark.column) + 1)
     }
 }
 
@@ -151,59 +193,57 @@ private struct Builder {
         HugePages.advise(capacityOf: &nodes)
     }
 
-    /// Consumes a batch of events in order. Returns true at the end of the stream; throws the
-    /// first problem, the builder's own or the one that stopped the parse after the batch's events.
-    mutating func consume(_ batch: EventBatch) throws(YAMLProblem) -> Bool {
-        let done = try batch.text.withUnsafeBufferPointer { text throws(YAMLProblem) -> Bool in
-            for index in 0..<batch.count where try consume(batch.events[index], text: text) { return true }
-            return false
-        }
-        if done { return true }
-        if let problem = batch.problem { throw problem }
-        return false
-    }
-
-    /// Consumes one event; `text` holds the text of its batch's scalars that are not slices of
-    /// the input. Returns true at the end of the stream.
-    private mutating func consume(_ event: Event, text: UnsafeBufferPointer<UInt8>) throws(YAMLProblem) -> Bool {
-        switch event.kind {
-        case .scalar:
-            try refuse(mark: event.mark, hasTag: event.tagged, hasAnchor: event.anchored)
-            try addScalar(event, text: text)
-        case .mappingStart:
-            try open(mark: event.mark, kind: .mapping, hasTag: event.tagged, hasAnchor: event.anchored)
-        case .sequenceStart:
-            try open(mark: event.mark, kind: .sequence, hasTag: event.tagged, hasAnchor: event.anchored)
-        case .end:
+    /// Consumes one event (read in place; the caller deletes it). Returns true at the end of the stream.
+    mutating func consume(_ event: UnsafeMutablePointer<yaml_event_t>) throws(YAMLProblem) -> Bool {
+        switch event.pointee.type {
+        case YAML_SCALAR_EVENT:
+            let mark = Mark(event.pointee.start_mark)
+            let scalar = event.pointee.data.scalar
+            try refuse(mark: mark, hasTag: scalar.tag != nil, hasAnchor: scalar.anchor != nil)
+            let value = UnsafeBufferPointer(start: scalar.value, count: scalar.length)
+            let style: ScalarStyle
+            switch scalar.style {
+            case YAML_SINGLE_QUOTED_SCALAR_STYLE: style = .singleQuoted
+            case YAML_DOUBLE_QUOTED_SCALAR_STYLE: style = .doubleQuoted
+            case YAML_LITERAL_SCALAR_STYLE: style = .literal
+            case YAML_FOLDED_SCALAR_STYLE: style = .folded
+            default: style = .plain
+            }
+            try addScalar(mark: mark, value: value, style: style, at: Int(event.pointee.start_mark.index))
+        case YAML_MAPPING_START_EVENT:
+            let start = event.pointee.data.mapping_start
+            try open(mark: Mark(event.pointee.start_mark), kind: .mapping, hasTag: start.tag != nil, hasAnchor: start.anchor != nil)
+        case YAML_SEQUENCE_START_EVENT:
+            let start = event.pointee.data.sequence_start
+            try open(mark: Mark(event.pointee.start_mark), kind: .sequence, hasTag: start.tag != nil, hasAnchor: start.anchor != nil)
+        case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
             close()
-        case .documentStart:
+        case YAML_DOCUMENT_START_EVENT:
             documents += 1
             if documents > 1 {
-                throw YAMLProblem(mark: event.mark, message: "a pipeline file holds one YAML document; a second one starts here")
+                throw YAMLProblem(mark: Mark(event.pointee.start_mark), message: "a pipeline file holds one YAML document; a second one starts here")
             }
-        case .alias:
-            throw YAMLProblem(mark: event.mark, message: "aliases ('*name') are not supported; write the value out")
-        case .streamEnd:
+        case YAML_ALIAS_EVENT:
+            throw YAMLProblem(mark: Mark(event.pointee.start_mark), message: "aliases ('*name') are not supported; write the value out")
+        case YAML_STREAM_END_EVENT:
             return true
-        case .other:
+        default:
             // Stream start, document end.
             break
         }
         return false
     }
 
-    private mutating func addScalar(_ event: Event, text: UnsafeBufferPointer<UInt8>) throws(YAMLProblem) {
+    private mutating func addScalar(mark: Mark, value: UnsafeBufferPointer<UInt8>, style: ScalarStyle, at index: Int) throws(YAMLProblem) {
         let id = NodeID(nodes.count)
-        let mark = event.mark
         let start: Int32
-        let value: UnsafeBufferPointer<UInt8>
-        if event.start >= 0 {
+        if let offset = Self.sourceOffset(of: value, style: style, at: index, in: input), let at = Int32(exactly: offset),
+            at <= Int32.max - Int32(value.count)
+        {
             // Written as it reads: its text is the input's.
-            start = event.start
-            value = UnsafeBufferPointer(rebasing: input[Int(event.start)..<Int(event.start) + Int(event.count)])
+            start = at
             if inputMayHoldReferences && !mayHoldReferences { mayHoldReferences = Self.opensReference(value) }
         } else {
-            value = UnsafeBufferPointer(rebasing: text[Int(~event.start)..<Int(~event.start) + Int(event.count)])
             // The extra text stays addressable by Int32 offsets: files are limited far below that.
             guard extra.count + value.count <= Int(Int32.max) else {
                 throw YAMLProblem(mark: mark, message: "the file's text is larger than \(YAMLReader.describe(bytes: Int(Int32.max)))")
@@ -212,7 +252,7 @@ private struct Builder {
             extra.append(contentsOf: value)
             if !mayHoldReferences { mayHoldReferences = Self.opensReference(value) }
         }
-        nodes.append(YAMLNode(kind: .scalar, mark: mark, style: event.style, start: start, count: event.count))
+        nodes.append(YAMLNode(kind: .scalar, mark: mark, style: style, start: start, count: Int32(value.count)))
         guard depth > 0 else {
             root = id
             return
@@ -228,6 +268,21 @@ private struct Builder {
         }
         if top.keyTable >= 0 { keyTables[Int(top.keyTable)][Array(value)] = mark }
         pending.append(id)
+    }
+
+    /// Where in the input a scalar's text is written exactly as it reads, if it is: a plain
+    /// scalar at its start mark, a quoted one just past its quote (libyaml's mark index counts
+    /// characters; where that is not the byte offset, the bytes differ and the text is copied).
+    static func sourceOffset(of value: UnsafeBufferPointer<UInt8>, style: ScalarStyle, at index: Int, in input: UnsafeBufferPointer<UInt8>) -> Int? {
+        let offset: Int
+        switch style {
+        case .plain: offset = index
+        case .singleQuoted, .doubleQuoted: offset = index + 1
+        case .literal, .folded: return nil
+        }
+        guard offset >= 0, offset <= input.count - value.count else { return nil }
+        guard let wanted = value.baseAddress, let base = input.baseAddress else { return value.isEmpty ? offset : nil }
+        return memcmp(base + offset, wanted, value.count) == 0 ? offset : nil
     }
 
     /// Whether the text holds the bytes `${{`.

@@ -1,5 +1,4 @@
 import PipelineSpec
-import PipelineYAML
 import FoundationEssentials
 import Glibc
 

@@ -1,5 +1,4 @@
 import PipelineSpec
-import PipelineYAML
 internal import CSystem
 import FoundationEssentials
 import Glibc

@@ -32,7 +32,6 @@ extension PipelineDecoder {
     /// A list of stages and `include` entries, in order; a stage without `needs` needs the one
     /// listed before it (after an include: the included file's last stage).
     package mutating func decodeStageList(_ items: ArraySlice<NodeID>, previous: String?, defaults: StageDefaults) -> [Stage] {
-        if let stages = decodeStagesInParts(items, previous: previous, defaults: defaults) { return stages }
         var stages: [Stage] = []
         stages.reserveCapacity(items.count)
         HugePages.advise(capacityOf: &stages)
@@ -68,78 +67,6 @@ extension PipelineDecoder {
         }
         return stages
     }
-
-    /// A long list of plain stages (no `include`, in a pipeline file whose values were not
-    /// substituted) is decoded in parts, one thread each, as one pass would decode it: a stage
-    /// reads nothing of the stages before it but the id of the last one (its default `needs`),
-    /// which is filled in after, and the parts' problems and references are joined in order.
-    /// Each part decodes with a copy of this decoder, so a part that meets an `include` entry
-    /// stops, and the list is decoded in one pass after all. Nil when it is to be.
-    private mutating func decodeStagesInParts(_ items: ArraySlice<NodeID>, previous: String?, defaults: StageDefaults) -> [Stage]? {
-        let count = min(Threads.processors, items.count / Self.stagesPerPart, 4)
-        guard threads, count > 1, scope == nil, reader.silenced.isEmpty else { return nil }
-        final class Part: @unchecked Sendable {
-            var decoder: PipelineDecoder
-            let items: ArraySlice<NodeID>
-            var stages: [Stage] = []
-            /// It met an `include` entry and stopped.
-            var stopped = false
-            init(_ decoder: PipelineDecoder, _ items: ArraySlice<NodeID>) {
-                self.decoder = decoder
-                self.items = items
-            }
-            func decode(after previous: String?, _ defaults: StageDefaults) {
-                stages.reserveCapacity(items.count)
-                var previous = previous
-                for item in items {
-                    if decoder.reader[item].kind == .mapping, decoder.isIncludeEntry(item) {
-                        stopped = true
-                        return
-                    }
-                    if decoder.decodeStage(item, previous: previous, timeout: defaults.timeout, retry: defaults.retry, shell: defaults.shell, into: &stages) {
-                        previous = stages[stages.count - 1].id
-                    }
-                }
-            }
-        }
-        var fresh = self
-        fresh.reader.diagnostics = []
-        fresh.references = []
-        let size = (items.count + count - 1) / count
-        let parts = stride(from: items.startIndex, to: items.endIndex, by: size).map { Part(fresh, items[$0..<min($0 + size, items.endIndex)]) }
-        let threads = parts.dropFirst().map { part in Threads.startIfPossible { part.decode(after: nil, defaults) } }
-        // This thread decodes the first part into the list's storage, and any part whose thread
-        // did not start after it.
-        let first = parts[0]
-        first.stages.reserveCapacity(items.count)
-        HugePages.advise(capacityOf: &first.stages)
-        first.decode(after: previous, defaults)
-        for (part, thread) in zip(parts.dropFirst(), threads) {
-            if let thread { Threads.join(thread) } else { part.decode(after: nil, defaults) }
-        }
-        guard !parts.contains(where: \.stopped) else { return nil }
-        var stages = first.stages
-        first.stages = []
-        var last = stages.last?.id ?? previous
-        for part in parts {
-            if part !== first {
-                // The first stage of a part without `needs` needs the stage listed before it.
-                if !part.stages.isEmpty, !part.stages[0].needsWritten, let last {
-                    part.stages[0].needs = [last]
-                    part.stages[0].needMarks = [part.stages[0].mark]
-                }
-                last = part.stages.last?.id ?? last
-                stages += part.stages
-            }
-            reader.diagnostics += part.decoder.reader.diagnostics
-            references += part.decoder.references
-        }
-        return stages
-    }
-
-    /// The fewest stages a part of ``decodeStagesInParts(_:previous:defaults:)`` decodes: below it
-    /// a thread's start and the joining cost about what the part saves.
-    static let stagesPerPart = 1000
 
     /// Whether a mapping item of `stages` has the key `include`. Keys are told apart by their
     /// length first (few are 7 bytes long), without a call per key.

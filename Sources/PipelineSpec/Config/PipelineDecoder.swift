@@ -31,8 +31,6 @@ package struct PipelineDecoder {
     package var includes: [IncludeRecord] = []
     /// The document as read, before static references were substituted: scripts are checked on it.
     package private(set) var original: YAMLDocument
-    /// A long stage list may be decoded in parts on several threads.
-    package var threads = true
     /// What `--env` and `--input` chose.
     package var choice: StaticChoice
     /// Declared inputs, and the value of each for this load.

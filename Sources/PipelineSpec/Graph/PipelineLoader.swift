@@ -50,9 +50,6 @@ public enum PipelineLoader {
         public var inputs: [(name: String, value: String)]
         /// A stage file (`kind: stages`) is checked alone instead of refused (`validate`).
         public var acceptStageFile: Bool
-        /// A large file may be read and decoded on more than one thread (false: on this one only;
-        /// tests compare the two).
-        package var threads = true
 
         /// Creates options.
         public init(
@@ -86,7 +83,7 @@ public enum PipelineLoader {
     /// Validates bytes already in memory.
     /// - Throws: ``DiagnosticError`` with every problem, located.
     public static func load(bytes: [UInt8], path: String, options: Options = Options()) throws(DiagnosticError) -> LoadedPipeline {
-        let read = try readDocument(bytes, path: path, limits: options.limits, threads: options.threads)
+        let read = try readDocument(bytes, path: path, limits: options.limits)
         return try load(read, bytes: bytes, path: path, options: options)
     }
 
@@ -108,7 +105,7 @@ public enum PipelineLoader {
     /// ``loadEach(path:options:)`` on bytes already in memory.
     /// - Throws: ``DiagnosticError`` with every problem of every environment, located.
     public static func loadEach(bytes: [UInt8], path: String, options: Options = Options()) throws(DiagnosticError) -> [LoadedPipeline] {
-        let read = try readDocument(bytes, path: path, limits: options.limits, threads: options.threads)
+        let read = try readDocument(bytes, path: path, limits: options.limits)
         let names = options.environment == nil ? PipelineDecoder.environmentNames(read.document) : []
         guard !names.isEmpty else { return [try load(read, bytes: bytes, path: path, options: options)] }
         var loaded: [LoadedPipeline] = []
@@ -155,9 +152,9 @@ public enum PipelineLoader {
         return loaded
     }
 
-    static func readDocument(_ bytes: [UInt8], path: String, limits: YAMLLimits, threads: Bool) throws(DiagnosticError) -> YAMLReader.Result {
+    static func readDocument(_ bytes: [UInt8], path: String, limits: YAMLLimits) throws(DiagnosticError) -> YAMLReader.Result {
         do {
-            return threads ? try YAMLReader.read(bytes, limits: limits) : try YAMLReader.read(bytes, limits: limits, parseThread: false)
+            return try YAMLReader.read(bytes, limits: limits)
         } catch {
             throw DiagnosticError([Diagnostic(.error, path: path, mark: error.mark, message: error.message)])
         }
@@ -170,7 +167,6 @@ public enum PipelineLoader {
             Result { () throws(ReadError) in try readFile(file, limit: limit, regularOnly: true) }.mapError { .init(message: $0.message) }
         }
         decoder.includeReading = reading
-        decoder.threads = options.threads
         for duplicate in read.duplicates { decoder.reader.error(duplicate.mark, duplicate.message) }
         let isStageFile = options.acceptStageFile && PipelineDecoder.stageFileMarker(read.document) != nil
         _ = consume read
