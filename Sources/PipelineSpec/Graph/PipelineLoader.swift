@@ -362,6 +362,8 @@ public enum PipelineLoader {
         if Int(info.st_size) > limit {
             throw ReadError(message: "file is \(YAMLReader.describe(bytes: Int(info.st_size))); the limit is \(YAMLReader.describe(bytes: limit))")
         }
+        // A large file's model takes some ten times its size: reserved at once, in huge pages.
+        HugePages.reserveHeap(Int(info.st_size) * 12)
         var bytes: [UInt8] = []
         bytes.reserveCapacity(Int(info.st_size) + 1)
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
