@@ -364,10 +364,26 @@ public enum PipelineLoader {
         }
         // A large file's model takes some ten times its size: reserved at once, in huge pages.
         HugePages.reserveHeap(Int(info.st_size) * 12)
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(Int(info.st_size) + 1)
+        // Read in place: the size the file has now, and one byte more to see whether it grew.
+        var failure: Int32 = 0
+        var bytes = [UInt8](unsafeUninitializedCapacity: Int(info.st_size) + 1) { buffer, count in
+            count = 0
+            while count < buffer.count {
+                let n = read(fd, buffer.baseAddress! + count, buffer.count - count)
+                if n < 0 && errno == EINTR { continue }
+                if n < 0 { failure = errno }
+                if n <= 0 { return }
+                count += n
+            }
+        }
+        if failure != 0 { throw ReadError(message: "cannot read the file: \(String(cString: strerror(failure)))") }
+        guard bytes.count > Int(info.st_size) else { return bytes }
+        // It grew while being read: the rest in chunks, up to the limit.
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {
+            if bytes.count > limit {
+                throw ReadError(message: "file is larger than the limit of \(YAMLReader.describe(bytes: limit))")
+            }
             let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n < 0 {
                 if errno == EINTR { continue }
@@ -375,9 +391,9 @@ public enum PipelineLoader {
             }
             if n == 0 { break }
             bytes.append(contentsOf: chunk[0..<n])
-            if bytes.count > limit {
-                throw ReadError(message: "file is larger than the limit of \(YAMLReader.describe(bytes: limit))")
-            }
+        }
+        if bytes.count > limit {
+            throw ReadError(message: "file is larger than the limit of \(YAMLReader.describe(bytes: limit))")
         }
         return bytes
     }
