@@ -45,7 +45,10 @@ extension HugePages {
     /// (`validate` of 10,000 stages faulted ~2,800 times, most of them in its own allocations).
     /// Allocations up to that size are then served from the heap rather than from mappings of
     /// their own (whose 4 KB alignment leaves most of them outside any whole 2 MB page), and the
-    /// heap is no longer trimmed: the process keeps what it grew to. Advice only, as above.
+    /// heap is no longer trimmed: the process keeps what it grew to, for the rest of its life (a
+    /// `run` of a large file keeps about its load's peak resident; its model is held anyway).
+    /// Called before any thread starts (another thread's allocations come from an arena of its
+    /// own, which this neither grows nor advises). Advice only, as above.
     public static func reserveHeap(_ bytes: Int) {
         #if os(Linux)
             guard bytes >= threshold else { return }

@@ -887,8 +887,9 @@ public class Engine {
         // A start that became durable while this turn of the loop read output and reaped (its
         // flush's notice may have been consumed already, by an older one) starts before the ends
         // are handled: it is then in flight, so the next start is synced in the background
-        // instead of here, and slots that finished together do not stay in step.
-        if !queuedLaunches.isEmpty { try launchDurable() }
+        // instead of here, and slots that finished together do not stay in step. Not while a
+        // native task's report waits to be written: the journal keeps the order of recording.
+        if !queuedLaunches.isEmpty && pendingEvents.isEmpty { try launchDurable() }
         for (pid, job) in jobs where job.child.finished {
             jobs[pid] = nil
             switch job.purpose {

@@ -73,7 +73,7 @@ public enum PipelineLoader {
     public static func load(path: String, options: Options = Options()) throws(DiagnosticError) -> LoadedPipeline {
         let bytes: [UInt8]
         do {
-            bytes = try readFile(path, limit: options.limits.maxBytes)
+            bytes = try readFile(path, limit: options.limits.maxBytes, reserveHeap: true)
         } catch {
             throw DiagnosticError([Diagnostic(.error, path: path, mark: Mark(line: 1, column: 1), message: error.message)])
         }
@@ -95,7 +95,7 @@ public enum PipelineLoader {
     public static func loadEach(path: String, options: Options = Options()) throws(DiagnosticError) -> [LoadedPipeline] {
         let bytes: [UInt8]
         do {
-            bytes = try readFile(path, limit: options.limits.maxBytes)
+            bytes = try readFile(path, limit: options.limits.maxBytes, reserveHeap: true)
         } catch {
             throw DiagnosticError([Diagnostic(.error, path: path, mark: Mark(line: 1, column: 1), message: error.message)])
         }
@@ -351,7 +351,9 @@ public enum PipelineLoader {
     /// Reads a whole file, refusing one over the limit before reading it.
     /// - Parameter regularOnly: refuse anything but a regular file (an included stage file: a path
     ///   written in a file must not make `pipeline` wait on a FIFO, a terminal or `/dev/stdin`).
-    package static func readFile(_ path: String, limit: Int, regularOnly: Bool = false) throws(ReadError) -> [UInt8] {
+    /// - Parameter reserveHeap: the file is a pipeline to load: a large one reserves the heap its
+    ///   model needs first (``HugePages/reserveHeap(_:)``).
+    package static func readFile(_ path: String, limit: Int, regularOnly: Bool = false, reserveHeap: Bool = false) throws(ReadError) -> [UInt8] {
         let fd = open(path, O_RDONLY | O_CLOEXEC | (regularOnly ? O_NONBLOCK : 0))
         guard fd >= 0 else { throw ReadError(message: "cannot read the file: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
@@ -362,8 +364,8 @@ public enum PipelineLoader {
         if Int(info.st_size) > limit {
             throw ReadError(message: "file is \(YAMLReader.describe(bytes: Int(info.st_size))); the limit is \(YAMLReader.describe(bytes: limit))")
         }
-        // A large file's model takes some ten times its size: reserved at once, in huge pages.
-        HugePages.reserveHeap(Int(info.st_size) * 12)
+        // A large pipeline file's model takes some ten times its size: reserved at once, in huge pages.
+        if reserveHeap { HugePages.reserveHeap(Int(info.st_size) * 12) }
         // Read in place: the size the file has now, and one byte more to see whether it grew.
         var failure: Int32 = 0
         var bytes = [UInt8](unsafeUninitializedCapacity: Int(info.st_size) + 1) { buffer, count in
