@@ -157,6 +157,9 @@ private struct Builder {
         /// past a handful of entries (-1: none). Not the table itself: a frame holds no reference,
         /// so it is pushed and popped without a retain.
         var keyTable: Int32 = -1
+        /// One bit per key seen so far, chosen by its length and first and last bytes (equal
+        /// keys set the same bit): a key whose bit is clear is new, and is not compared at all.
+        var keyBits: UInt64 = 0
     }
 
     let maxDepth: Int
@@ -359,6 +362,12 @@ private struct Builder {
         }
     }
 
+    /// The bit of ``Frame/keyBits`` that a key sets.
+    @inline(__always) static func keyBit(of key: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        guard let first = key.first, let last = key.last else { return 1 }
+        return 1 << UInt64((key.count &* 7 &+ Int(first) &* 3 &+ Int(last)) & 63)
+    }
+
     /// Where a key was first written in the innermost open mapping, if it was. Keys are compared
     /// by their bytes, by length first. Small mappings are scanned; large ones get a dictionary,
     /// so the check stays O(1).
@@ -375,6 +384,11 @@ private struct Builder {
             keyTables.append(keys)
             top.keyTable = Int32(keyTables.count - 1)
             return keys[Array(key)]
+        }
+        let bit = Self.keyBit(of: key)
+        if top.keyBits & bit == 0 {
+            top.keyBits |= bit
+            return nil
         }
         let length = Int32(key.count)
         return pending.withUnsafeBufferPointer { pending in

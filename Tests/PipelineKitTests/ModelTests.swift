@@ -18,6 +18,13 @@ import Testing
         #expect(TimeSpan(parsing: text) == nil)
     }
 
+    /// The decoder parses durations from the node's bytes: the same answers as from a `String`.
+    @Test(arguments: ["500ms", "90s", "1h30m", "0s", "2m5s250ms", "", "10", "5mins", "1h1h", "-5s", "1.5s", "ms", "9999999999s", "5m"])
+    func parsesBytesAsText(_ text: String) {
+        let fromBytes = Array(text.utf8).withUnsafeBufferPointer { TimeSpan(parsingUTF8: $0) }
+        #expect(fromBytes == TimeSpan(parsing: text))
+    }
+
     @Test func printsShortestSpelling() {
         #expect(TimeSpan(milliseconds: 5_400_000).description == "1h30m")
         #expect(TimeSpan(milliseconds: 90_000).description == "1m30s")
@@ -27,6 +34,78 @@ import Testing
     @Test func retryDelaysGrowAndCap() {
         let policy = RetryPolicy(attempts: 5, delay: .seconds(2), backoff: 2, maxDelay: .seconds(10), jitter: false)
         #expect((1...4).map { policy.delay(afterAttempt: $0).milliseconds } == [2000, 4000, 8000, 10_000])
+    }
+}
+
+/// The byte-level readers the decoder uses in place of `String` parsing, checked against it.
+@Suite struct ByteLevelReadingTests {
+    @Test(arguments: [
+        "0", "7", "42", "-0", "+5", "-5", "+", "-", "", "12a", "a12", "00012", " 1", "1 ", "1_000", "0x10", "+-1", "--1", "1e3",
+        "٣", "9223372036854775807", "9223372036854775808", "-9223372036854775808", "-9223372036854775809",
+        "99999999999999999999", "+9223372036854775807",
+    ])
+    func integersReadAsIntReadsThem(_ text: String) {
+        let fromBytes = Array(text.utf8).withUnsafeBufferPointer { ConfigReader.decimal($0) }
+        #expect(fromBytes == Int(text), "\(text.debugDescription)")
+    }
+
+    /// Every name of a key enum is found by its bytes, and no text that differs from every name
+    /// in one byte (or by a byte more or less) is: names of every length class (under 4, 4 to 7,
+    /// 8 to 16, over 16 bytes).
+    @Test func keyTablesMatchExactlyTheirNames() {
+        func check<K: ConfigKey>(_: K.Type) {
+            let names = Set(K.allCases.map(\.rawValue))
+            for key in K.allCases {
+                #expect(K.table.key(key.rawValue) == key)
+                let bytes = Array(key.rawValue.utf8)
+                var variants: [[UInt8]] = [Array(bytes.dropLast()), bytes + [UInt8(ascii: "x")], [UInt8(ascii: "x")] + bytes]
+                for i in bytes.indices {
+                    var changed = bytes
+                    changed[i] = changed[i] == UInt8(ascii: "z") ? UInt8(ascii: "y") : UInt8(ascii: "z")
+                    variants.append(changed)
+                }
+                for variant in variants {
+                    let text = String(decoding: variant, as: UTF8.self)
+                    let found = variant.withUnsafeBufferPointer { K.table.key($0) }
+                    #expect(found?.rawValue == (names.contains(text) ? text : nil), "\(K.self): \(text.debugDescription)")
+                }
+            }
+        }
+        check(StageKey.self)
+        check(StageKind.self)
+        check(PipelineKey.self)
+        check(RetryKey.self)
+        check(AnalysisKey.self)
+        check(VerifyHTTPKey.self)
+    }
+
+    /// Duplicate keys are found however their bytes fall into the reader's per-mapping key bits:
+    /// mappings of keys drawn from a few similar words (same lengths, same first and last
+    /// letters), compared with a plain pairwise search.
+    @Test func duplicateKeysAreFoundWhateverTheirBits() throws {
+        let words = ["a", "b", "ab", "ba", "aa", "abc", "acb", "bac", "axxc", "ayyc", "axyc", "k", "kk", "kik", "kok"]
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<300 {
+            let count = Int.random(in: 1...20, using: &generator)
+            let keys = (0..<count).map { _ in words.randomElement(using: &generator)! }
+            var text = "m:\n"
+            for (i, key) in keys.enumerated() { text += "  \(key): \(i)\n" }
+            var expected: [String] = []
+            var first: [String: Int] = [:]
+            for (i, key) in keys.enumerated() {
+                if let line = first[key] {
+                    expected.append("duplicate key '\(key)' (first defined at line \(line))")
+                } else {
+                    first[key] = i + 2
+                }
+            }
+            let result = try YAMLReader.read(Array(text.utf8))
+            #expect(result.duplicates.map(\.message) == expected, "\(keys)")
+            let doc = result.document
+            let kept = doc.entries(of: doc.entries(of: doc.root)[0].value).map { doc.value(of: $0.key) }
+            var seen = Set<String>()
+            #expect(kept == keys.filter { seen.insert($0).inserted })
+        }
     }
 }
 

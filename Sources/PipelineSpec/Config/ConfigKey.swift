@@ -26,8 +26,8 @@ package struct KeyTable<K: ConfigKey>: Sendable {
     /// Ordinals sorted by name length; `lengthStart[n]..<lengthStart[n + 1]` are those of length `n`.
     private let byLength: [Int]
     private let lengthStart: [Int]
-    /// The first 16 bytes of each name in `byLength` order, as two little-endian words (zero past
-    /// the end): a key of at most 16 bytes is matched by two comparisons per candidate.
+    /// Each name of at most 16 bytes in `byLength` order as two words (``words(of:)``): a key of
+    /// at most 16 bytes is matched by two comparisons per candidate of its length.
     private let words: [(UInt64, UInt64)]
 
     package init() {
@@ -60,13 +60,23 @@ package struct KeyTable<K: ConfigKey>: Sendable {
         }
     }
 
-    /// The first 16 bytes of `bytes` as two little-endian words, zero past the end.
+    /// Up to 16 bytes as two words that tell apart any two texts of the same length: the first
+    /// and the last 8 bytes (overlapping below 16), of 4 below 8, the bytes themselves below 4.
+    /// Loads, not a copy: every key of every mapping is matched this way.
     @inline(__always) private static func words(of bytes: UnsafeBufferPointer<UInt8>) -> (UInt64, UInt64) {
-        var words: (UInt64, UInt64) = (0, 0)
-        if let base = bytes.baseAddress {
-            withUnsafeMutableBytes(of: &words) { $0.baseAddress!.copyMemory(from: base, byteCount: min(bytes.count, 16)) }
+        guard let base = bytes.baseAddress else { return (0, 0) }
+        let raw = UnsafeRawPointer(base)
+        let count = min(bytes.count, 16)
+        switch count {
+        case 8...:
+            return (raw.loadUnaligned(as: UInt64.self), raw.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self))
+        case 4...:
+            return (UInt64(raw.loadUnaligned(as: UInt32.self)), UInt64(raw.loadUnaligned(fromByteOffset: count - 4, as: UInt32.self)))
+        default:
+            var word: UInt64 = 0
+            for i in 0..<count { word |= UInt64(base[i]) << UInt64(8 * i) }
+            return (word, 0)
         }
-        return (UInt64(littleEndian: words.0), UInt64(littleEndian: words.1))
     }
 
     /// The key spelled by `bytes`, if it is one.

@@ -71,8 +71,9 @@ package struct ConfigReader {
     /// The fields of a mapping whose keys come from `K`. Unknown keys get "did you mean";
     /// keys in `K` but not in `allowed` are passed to `misplaced` for a kind-specific message.
     /// Keys are matched by their bytes (``KeyTable``); nothing is built for a key that is known.
+    /// `allowedSet` is `allowed` as ``Fields/set(of:)`` makes it, when the caller has it already.
     package mutating func fields<K: ConfigKey>(
-        _ id: NodeID, _ what: @autoclosure () -> String, _ keys: K.Type, allowed: [K]? = nil,
+        _ id: NodeID, _ what: @autoclosure () -> String, _ keys: K.Type, allowed: [K]? = nil, allowedSet: UInt64? = nil,
         misplaced: ((K) -> String)? = nil
     ) -> Fields<K>? {
         guard document[id].kind == .mapping else {
@@ -83,8 +84,7 @@ package struct ConfigReader {
         let entries = document.entries(of: id)
         fields.reserveCapacity(entries.count)
         let table = K.table
-        var allowedSet = ~UInt64(0)
-        if let allowed { allowedSet = allowed.reduce(0) { $0 | 1 << UInt64($1.ordinal) } }
+        let allowedSet = allowedSet ?? allowed.map(Fields<K>.set) ?? ~UInt64(0)
         for (keyID, valueID) in entries {
             let key = document[keyID]
             if let known = document.withBytes(of: keyID, { table.key($0) }) {
@@ -142,7 +142,7 @@ package struct ConfigReader {
     /// A plain integer within a range.
     package mutating func int(_ id: NodeID, _ what: @autoclosure () -> String, in range: ClosedRange<Int>) -> Int? {
         let node = document[id]
-        guard node.kind == .scalar, node.style == .plain, let value = Int(self.value(id)) else {
+        guard node.kind == .scalar, node.style == .plain, let value = document.withBytes(of: id, Self.decimal) else {
             mismatch(id, what(), expected: "an integer")
             return nil
         }
@@ -154,6 +154,30 @@ package struct ConfigReader {
                     ? "\(what()) must be at least \(range.lowerBound), found \(value)"
                     : "\(what()) must be between \(range.lowerBound)\(upper), found \(value)")
             return nil
+        }
+        return value
+    }
+
+    /// The integer that `bytes` spell as `Int(String)` reads one (an optional sign, then ASCII
+    /// digits, within `Int`'s range), or nil; from the bytes, with no `String` made.
+    static func decimal(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
+        var i = 0
+        var negative = false
+        if let first = bytes.first, first == UInt8(ascii: "+") || first == UInt8(ascii: "-") {
+            negative = first == UInt8(ascii: "-")
+            i = 1
+        }
+        guard i < bytes.count else { return nil }
+        var value = 0
+        while i < bytes.count {
+            let digit = Int(bytes[i]) &- 48
+            guard digit >= 0, digit <= 9 else { return nil }
+            let (times, overflowTimes) = value.multipliedReportingOverflow(by: 10)
+            // Accumulated toward the sign, so Int.min (one more than Int.max) is read too.
+            let (next, overflowAdd) = negative ? times.subtractingReportingOverflow(digit) : times.addingReportingOverflow(digit)
+            guard !overflowTimes, !overflowAdd else { return nil }
+            value = next
+            i += 1
         }
         return value
     }
@@ -175,8 +199,8 @@ package struct ConfigReader {
             mismatch(id, what(), expected: "a duration like '90s'")
             return nil
         }
-        let text = value(id)
-        guard let span = TimeSpan(parsing: text) else {
+        guard let span = document.withBytes(of: id, { TimeSpan(parsingUTF8: $0) }) else {
+            let text = value(id)
             let hint = Int(text) != nil ? "; add a unit: '\(text)s'" : "; use h, m, s, ms in that order, e.g. '1h30m', '90s', '500ms'"
             error(node.mark, "\(what()): '\(text)' is not a duration\(hint)")
             return nil
@@ -186,7 +210,7 @@ package struct ConfigReader {
             return nil
         }
         if span > FormatLimits.maxDuration {
-            error(node.mark, "\(what()) must be at most \(FormatLimits.maxDuration) (30 days), found '\(text)'")
+            error(node.mark, "\(what()) must be at most \(FormatLimits.maxDuration) (30 days), found '\(value(id))'")
             return nil
         }
         return span
@@ -224,6 +248,9 @@ package struct Fields<K: ConfigKey> {
     package init(mark: Mark) {
         self.mark = mark
     }
+
+    /// The keys as a set of ordinals, one bit each.
+    package static func set(of keys: [K]) -> UInt64 { keys.reduce(0) { $0 | 1 << UInt64($1.ordinal) } }
 
     /// Adds a key written in the mapping (each key once).
     @inline(__always) package mutating func append(_ key: K, _ value: NodeID, _ mark: Mark) {

@@ -46,17 +46,20 @@ public enum StageKey: String, CaseIterable, Sendable {
         .id, .name, .description, .kind, .needs, .rollback, .timeout, .retry, .env, .gate, .outputs, .idempotent, .shell, .if, .allow,
     ]
 
-    /// Every key a stage of `kind` accepts (the common ones first) and every key it requires
-    /// (`id` first), built once per kind: every stage is decoded with them.
-    package static func accepted(by kind: StageKind) -> (allowed: [StageKey], required: [StageKey]) {
-        for entry in acceptedByKind where entry.kind == kind { return (entry.allowed, entry.required) }
+    /// Every key a stage of `kind` accepts (the common ones first, and as a set of ordinals, one
+    /// bit each) and every key it requires (`id` first), built once per kind: every stage is
+    /// decoded with them.
+    package static func accepted(by kind: StageKind) -> (allowed: [StageKey], allowedSet: UInt64, required: [StageKey]) {
+        for entry in acceptedByKind where entry.kind == kind { return (entry.allowed, entry.allowedSet, entry.required) }
         preconditionFailure("every stage kind is in acceptedByKind")
     }
 
-    private static let acceptedByKind: [(kind: StageKind, allowed: [StageKey], required: [StageKey])] = StageKind.allCases.map { kind in
-        let specific = specific(to: kind)
-        return (kind, common + specific.allowed, [.id] + specific.required)
-    }
+    private static let acceptedByKind: [(kind: StageKind, allowed: [StageKey], allowedSet: UInt64, required: [StageKey])] = StageKind.allCases
+        .map { kind in
+            let specific = specific(to: kind)
+            let allowed = common + specific.allowed
+            return (kind, allowed, Fields<StageKey>.set(of: allowed), [.id] + specific.required)
+        }
 
     /// The kind-specific keys a stage of `kind` accepts, and which of them are required.
     package static func specific(to kind: StageKind) -> (allowed: [StageKey], required: [StageKey]) {
@@ -152,6 +155,8 @@ extension EnvironmentKey: ConfigKey { package static let table = KeyTable<Enviro
 extension DefaultsKey: ConfigKey { package static let table = KeyTable<DefaultsKey>() }
 extension RetryKey: ConfigKey { package static let table = KeyTable<RetryKey>() }
 extension StageKey: ConfigKey { package static let table = KeyTable<StageKey>() }
+// Not a key, a value: every stage's `kind` is matched by its bytes too.
+extension StageKind: ConfigKey { package static let table = KeyTable<StageKind>() }
 extension GateKey: ConfigKey { package static let table = KeyTable<GateKey>() }
 extension ApprovalKey: ConfigKey { package static let table = KeyTable<ApprovalKey>() }
 extension WindowKey: ConfigKey { package static let table = KeyTable<WindowKey>() }

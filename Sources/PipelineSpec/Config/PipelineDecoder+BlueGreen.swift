@@ -32,13 +32,16 @@ extension PipelineDecoder {
     /// `switch-after` names stages of the file that do not wait for the blue-green stage (which
     /// would then wait for them forever).
     package static func checkSwitchAfter(_ pipeline: Pipeline, _ graph: StageGraph, _ decoder: inout PipelineDecoder) {
-        let ids = pipeline.stages.map { $0.id }
-        for (node, stage) in pipeline.stages.enumerated() {
-            guard case .blueGreen(let spec) = stage.spec else { continue }
+        // By index, each stage's kind looked at in place (not a copy of every stage); the ids
+        // only for a message.
+        for node in pipeline.stages.indices {
+            guard case .blueGreen(let spec) = pipeline.stages[node].spec else { continue }
+            let stage = pipeline.stages[node]
             let waiting = graph.descendants(of: node)
             for (id, mark) in zip(spec.switchAfter, spec.switchAfterMarks) {
                 guard let other = graph.index[id] else {
-                    decoder.reader.error(mark, "stage '\(stage.id)' switches after unknown stage '\(id)'" + Suggestion.didYouMean(id, among: ids))
+                    decoder.reader.error(
+                        mark, "stage '\(stage.id)' switches after unknown stage '\(id)'" + Suggestion.didYouMean(id, among: pipeline.stages.map { $0.id }))
                     continue
                 }
                 if other == node {

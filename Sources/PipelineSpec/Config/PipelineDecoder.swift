@@ -171,9 +171,11 @@ package struct PipelineDecoder {
         var stageID = ""
         var kind = StageKind.command
         for (keyID, valueID) in reader.document.entries(of: id) {
-            // By length first: most keys are neither, and are passed over without a comparison.
+            // By length first: most keys are neither, and are passed over without a lookup.
             let length = reader[keyID].byteCount
-            if length == 2, reader.scalar(keyID, is: StageKey.id.rawValue) {
+            guard length == 2 || length == 4 else { continue }
+            let key = reader.document.withBytes(of: keyID) { StageKey.table.key($0) }
+            if key == .id {
                 if let value = reader.string(valueID, "'id'") {
                     stageID = scoped(value)
                     if !Self.isStageID(value) {
@@ -182,9 +184,9 @@ package struct PipelineDecoder {
                         reader.error(reader[valueID].mark, "stage id '\(stageID)' (prefix '\(prefix)' and '\(value)') is longer than 63 characters")
                     }
                 }
-            } else if length == 4, reader.scalar(keyID, is: StageKey.kind.rawValue) {
+            } else if key == .kind {
                 if let value = reader.string(valueID, "'kind'") {
-                    if let known = StageKind(rawValue: value) {
+                    if let known = StageKind.table.key(value) {
                         kind = known
                     } else {
                         let names = StageKind.allCases.map(\.rawValue)
@@ -196,91 +198,105 @@ package struct PipelineDecoder {
                 }
             }
         }
-        let label = stageID.isEmpty ? "a stage" : "stage '\(stageID)'"
+        // The stage's name in messages, made only for a message (most stages have none).
+        let named = stageID
+        func label() -> String { named.isEmpty ? "a stage" : "stage '\(named)'" }
         let accepted = StageKey.accepted(by: kind)
         guard
             let fields = reader.fields(
-                id, label, StageKey.self, allowed: accepted.allowed,
+                id, label(), StageKey.self, allowed: accepted.allowed, allowedSet: accepted.allowedSet,
                 misplaced: { key in
                     let owners = key.kinds.map { "'\($0.rawValue)'" }.joined(separator: ", ")
                     return "'\(key.rawValue)' does not apply to a '\(kind.rawValue)' stage; it belongs to \(owners) stages"
                 })
         else { return false }
-        reader.require(fields, accepted.required, in: label)
+        reader.require(fields, accepted.required, in: label())
         if kind == .verify, fields[.http] == nil, fields[.smoke] == nil {
-            reader.error(fields.mark, "\(label) needs 'http', 'smoke' or both: a verify stage must check something")
+            reader.error(fields.mark, "\(label()) needs 'http', 'smoke' or both: a verify stage must check something")
         }
 
+        // Each field is read into a local, in the order written here (the order of the messages),
+        // and the stage is built once at the end: a field set on a `Stage` already in the list
+        // costs a uniqueness check and a bounds check (and a local `Stage`, a copy of it).
+        let keyMarks = KeyMarks(keys: stageKeyNames(fields), packedMarks: fields.entries.map { KeyMarks.pack($0.mark) })
+        let name = fields[.name].flatMap { reader.string($0, "'name' of \(label())") }
+        let description = fields[.description].flatMap { reader.string($0, "'description' of \(label())") }
         // `needs` defaults to the previous stage, set below unless written (no array built twice).
-        // Built in its place in the list: a `Stage` appended from a local was copied (a retain of
-        // each field) and the local destroyed.
-        let at = stages.count
-        stages.append(
-            Stage(
-                id: stageID, name: nil, description: nil, kind: kind, needs: [],
-                needMarks: [], needsWritten: false, run: nil, rollback: nil, timeout: timeout, retry: retry, env: [], gate: nil,
-                outputs: [], idempotent: true, shell: shell, spec: .command, mark: fields.mark,
-                keyMarks: KeyMarks(keys: stageKeyNames(fields), packedMarks: fields.entries.map { KeyMarks.pack($0.mark) }), origin: scope?.origin))
-
-        stages[at].name = fields[.name].flatMap { reader.string($0, "'name' of \(label)") }
-        stages[at].description = fields[.description].flatMap { reader.string($0, "'description' of \(label)") }
-        if let n = fields[.needs], let list = reader.list(n, "'needs' of \(label)") {
+        var needs: [String] = []
+        var needMarks: [Mark] = []
+        var needsWritten = false
+        if let n = fields[.needs], let list = reader.list(n, "'needs' of \(label())") {
             // As `strings` would read them, into the stage's own arrays (no list of pairs between);
             // one need (the most common) as one-element arrays, the cheapest to make.
-            if list.count == 1, let item = list.first, let need = reader.string(item, "each item of 'needs' of \(label)") {
-                stages[at].needs = [scoped(need)]
-                stages[at].needMarks = [reader[item].mark]
+            if list.count == 1, let item = list.first, let need = reader.string(item, "each item of 'needs' of \(label())") {
+                needs = [scoped(need)]
+                needMarks = [reader[item].mark]
             } else if list.count > 1 {
-                stages[at].needs.reserveCapacity(list.count)
-                stages[at].needMarks.reserveCapacity(list.count)
+                needs.reserveCapacity(list.count)
+                needMarks.reserveCapacity(list.count)
             }
             var written: [(String, Mark)] = []
             for item in list where list.count > 1 {
-                guard let need = reader.string(item, "each item of 'needs' of \(label)") else { continue }
-                stages[at].needs.append(scoped(need))
-                stages[at].needMarks.append(reader[item].mark)
+                guard let need = reader.string(item, "each item of 'needs' of \(label())") else { continue }
+                needs.append(scoped(need))
+                needMarks.append(reader[item].mark)
                 // Most stages need one stage or none: no set to build.
                 if list.count > 1 { written.append((need, reader[item].mark)) }
             }
-            stages[at].needsWritten = true
+            needsWritten = true
             // Each need after the first of its name; a short list is compared pairwise (no set to hash).
             if written.count > 16 {
                 var seen = Set<String>()
                 for (need, mark) in written where !seen.insert(need).inserted {
-                    reader.error(mark, "\(label) lists '\(need)' twice in 'needs'")
+                    reader.error(mark, "\(label()) lists '\(need)' twice in 'needs'")
                 }
             } else if written.count > 1 {
                 for i in 1..<written.count where written[..<i].contains(where: { $0.0 == written[i].0 }) {
-                    reader.error(written[i].1, "\(label) lists '\(written[i].0)' twice in 'needs'")
+                    reader.error(written[i].1, "\(label()) lists '\(written[i].0)' twice in 'needs'")
                 }
             }
         } else if let previous {
-            stages[at].needs = [previous]
-            stages[at].needMarks = [fields.mark]
+            needs = [previous]
+            needMarks = [fields.mark]
         }
-        stages[at].run = fields[.run].flatMap { script($0, "'run' of \(label)") }
-        stages[at].rollback = fields[.rollback].flatMap { script($0, "'rollback' of \(label)") }
-        if let t = fields[.timeout], let span = reader.duration(t, "'timeout' of \(label)", positive: true) { stages[at].timeout = span }
-        if let r = fields[.retry], let policy = decodeRetry(r, what: "'retry' of \(label)", base: retry) { stages[at].retry = policy }
-        if let e = fields[.env] { stages[at].env = decodeEnv(e, what: "'env' of \(label)", stage: stageID) }
-        if let g = fields[.gate] { stages[at].gate = decodeGate(g, label: label, stage: stageID) }
-        if let o = fields[.outputs], let items = reader.strings(o, "'outputs' of \(label)") {
+        let run = fields[.run].flatMap { script($0, "'run' of \(label())") }
+        let rollback = fields[.rollback].flatMap { script($0, "'rollback' of \(label())") }
+        var stageTimeout = timeout
+        if let t = fields[.timeout], let span = reader.duration(t, "'timeout' of \(label())", positive: true) { stageTimeout = span }
+        var stageRetry = retry
+        if let r = fields[.retry], let policy = decodeRetry(r, what: "'retry' of \(label())", base: retry) { stageRetry = policy }
+        var env: [EnvEntry] = []
+        if let e = fields[.env] { env = decodeEnv(e, what: "'env' of \(label())", stage: stageID) }
+        var gate: Gate?
+        if let g = fields[.gate] { gate = decodeGate(g, label: label(), stage: stageID) }
+        var outputs: [String] = []
+        if let o = fields[.outputs], let items = reader.strings(o, "'outputs' of \(label())") {
             var seen = Set<String>()
             for (output, mark) in items {
                 if !Self.isEnvName(output) {
-                    reader.error(mark, "output '\(output)' of \(label) must match [A-Za-z_][A-Za-z0-9_]*")
+                    reader.error(mark, "output '\(output)' of \(label()) must match [A-Za-z_][A-Za-z0-9_]*")
                 } else if !seen.insert(output).inserted {
-                    reader.error(mark, "output '\(output)' of \(label) is declared twice")
+                    reader.error(mark, "output '\(output)' of \(label()) is declared twice")
                 } else {
-                    stages[at].outputs.append(output)
+                    outputs.append(output)
                 }
             }
         }
-        if let i = fields[.idempotent], let value = reader.bool(i, "'idempotent' of \(label)") { stages[at].idempotent = value }
-        if let s = fields[.shell], let argv = decodeShell(s, what: "'shell' of \(label)") { stages[at].shell = argv }
-        if let a = fields[.allow] { stages[at].allow = decodeAllow(a, label: label) }
-        stages[at].spec = decodeSpec(kind, fields, label: label, stage: stageID)
-        if let c = fields[.if] { stages[at].condition = decodeCondition(c, label: label, stage: stageID) }
+        var idempotent = true
+        if let i = fields[.idempotent], let value = reader.bool(i, "'idempotent' of \(label())") { idempotent = value }
+        var stageShell = shell
+        if let s = fields[.shell], let argv = decodeShell(s, what: "'shell' of \(label())") { stageShell = argv }
+        var allow: [String] = []
+        if let a = fields[.allow] { allow = decodeAllow(a, label: label()) }
+        let spec = decodeSpec(kind, fields, label: label(), stage: stageID)
+        var condition: StageCondition?
+        if let c = fields[.if] { condition = decodeCondition(c, label: label(), stage: stageID) }
+        stages.append(
+            Stage(
+                id: stageID, name: name, description: description, kind: kind, needs: needs, needMarks: needMarks,
+                needsWritten: needsWritten, run: run, rollback: rollback, timeout: stageTimeout, retry: stageRetry, env: env, boxedGate: gate.map(Boxed.init),
+                outputs: outputs, idempotent: idempotent, shell: stageShell, spec: spec, mark: fields.mark, keyMarks: keyMarks,
+                allow: allow, origin: scope?.origin, boxedCondition: condition.map(Boxed.init)))
         return true
     }
 
@@ -295,11 +311,17 @@ package struct PipelineDecoder {
         return lastStageKeys.names
     }
 
-    package mutating func decodeSpec(_ kind: StageKind, _ fields: Fields<StageKey>, label: String, stage: String) -> KindSpec {
+    /// The kind-specific part of a stage. The label is made only for a kind that has fields of its own.
+    package mutating func decodeSpec(_ kind: StageKind, _ fields: Fields<StageKey>, label makeLabel: @autoclosure () -> String, stage: String) -> KindSpec {
         switch kind {
         case .command: return .command
         case .backend: return .backend
         case .frontend: return .frontend
+        default: break
+        }
+        let label = makeLabel()
+        switch kind {
+        case .command, .backend, .frontend: preconditionFailure("handled above")
         case .envPresync:
             var spec = EnvPresyncSpec(require: [], files: [], apply: nil)
             if let r = fields[.require], let items = reader.strings(r, "'require' of \(label)") {
@@ -564,7 +586,8 @@ package struct PipelineDecoder {
     /// A shell script: references are refused, because a value pasted into shell text can become code.
     package mutating func script(_ id: NodeID, _ what: @autoclosure () -> String) -> Script? {
         guard let text = reader.string(id, what()) else { return nil }
-        if text.utf8.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) {
+        // On the node's bytes (the text's own): a `String`'s UTF-8 view is read a byte a call.
+        if reader.document.withBytes(of: id, { $0.allSatisfy { $0 == 0x20 || $0 == 0x09 } }) {
             reader.error(reader[id].mark, "\(what()) is empty")
             return nil
         }

@@ -223,6 +223,12 @@ public enum PipelineLoader {
         needIndices.reserveCapacity(stages.count)
         for s in stages.indices {
             var numbers: [Int] = []
+            // A stage needing the one before it (the default, and what most write) is told by a
+            // comparison, not a hash; with every id unique so far, that stage is its id's first.
+            if ok, s > 0, stages[s].needs.count == 1, !stages[s - 1].id.isEmpty, stages[s].needs[0] == stages[s - 1].id {
+                needIndices.append([s - 1])
+                continue
+            }
             // One need (the most common) as a one-element array, the cheapest to make.
             if stages[s].needs.count == 1, let number = firstIndex[stages[s].needs[0]] {
                 needIndices.append([number])

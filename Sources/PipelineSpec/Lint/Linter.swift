@@ -36,11 +36,23 @@ public enum Linter {
                 Diagnostic(
                     .warning, path: origin?.path ?? pipeline.path, mark: mark, message: message, code: rule.rawValue, includedFrom: origin?.includedFrom ?? []))
         }
-        // A list, not a `Set<StageKind>`: a few comparisons per stage cost less than hashing.
-        func nodes(_ kinds: [StageKind]) -> [Int] { stages.indices.filter { kinds.contains(stages[$0].kind) } }
-        let backends = nodes([.backend])
-        let preparations = nodes([.envPresync, .infraPrecheck, .migrate])
-        let deploys = nodes([.backend, .frontend, .canary, .blueGreen])
+        // In one pass over the stages (each a read of memory: a large file's stages do not stay
+        // in the cache between passes).
+        var backends: [Int] = []
+        var preparations: [Int] = []
+        var deploys: [Int] = []
+        var verifies: [Int] = []
+        for i in stages.indices {
+            switch stages[i].kind {
+            case .backend:
+                backends.append(i)
+                deploys.append(i)
+            case .envPresync, .infraPrecheck, .migrate: preparations.append(i)
+            case .frontend, .canary, .blueGreen: deploys.append(i)
+            case .verify: verifies.append(i)
+            case .command, .watch: break
+            }
+        }
         var ancestorsCache: [Int: Set<Int>] = [:]
         func ancestors(_ node: Int) -> Set<Int> {
             if let cached = ancestorsCache[node] { return cached }
@@ -51,37 +63,38 @@ public enum Linter {
 
         for i in stages.indices {
             current = i
-            let name = "'\(stages[i].id)'"
+            // Made only for a warning: most stages get none.
+            func name() -> String { "'\(stages[i].id)'" }
             switch stages[i].kind {
             case .frontend:
                 for b in backends where !ancestors(i).contains(b) {
                     warn(
                         .frontendBeforeBackend, stages[i].mark(of: "needs"),
-                        "frontend \(name) does not need backend '\(stages[b].id)': the new UI could call an API that is not deployed yet")
+                        "frontend \(name()) does not need backend '\(stages[b].id)': the new UI could call an API that is not deployed yet")
                 }
             case .canary:
                 if case .canary(let spec) = stages[i].spec {
                     if spec.analysis.isEmpty {
                         warn(
                             .canaryWithoutAnalysis, stages[i].mark(of: "kind"),
-                            "canary \(name) has no 'analysis': traffic would shift without any metric able to stop it")
+                            "canary \(name()) has no 'analysis': traffic would shift without any metric able to stop it")
                     }
                     if let last = spec.percents.last, last != 100 {
                         warn(
                             .canaryNotTo100, stages[i].mark(of: "steps"),
-                            "canary \(name) ends at \(last)%: the new version never takes all traffic; end the steps at 100")
+                            "canary \(name()) ends at \(last)%: the new version never takes all traffic; end the steps at 100")
                     }
                 }
             case .migrate:
                 if case .migrate(let spec) = stages[i].spec, spec.backup == nil {
                     warn(
                         .migrateWithoutBackup, stages[i].mark(of: "kind"),
-                        "migrate \(name) has no 'backup': take one right before migrating so a failed migration can be restored")
+                        "migrate \(name()) has no 'backup': take one right before migrating so a failed migration can be restored")
                 }
                 if let rollback = stages[i].rollback, Self.isRelativeDowngrade(rollback.source) {
                     warn(
                         .relativeDowngrade, stages[i].mark(of: "rollback"),
-                        "the rollback of migrate \(name) downgrades by one step ('-1'): after a failed migration it would remove the previous, live revision; record the revision before migrating (an output) and downgrade to it"
+                        "the rollback of migrate \(name()) downgrades by one step ('-1'): after a failed migration it would remove the previous, live revision; record the revision before migrating (an output) and downgrade to it"
                     )
                 }
             default: break
@@ -100,7 +113,7 @@ public enum Linter {
                         : "code could ship before its config, infrastructure or schema is ready"
                     warn(
                         .deployBeforePrepare, stages[i].mark(of: "needs"),
-                        "\(stages[i].kind.rawValue) \(name) does not need \(stages[p].kind.rawValue) '\(stages[p].id)': \(reason)")
+                        "\(stages[i].kind.rawValue) \(name()) does not need \(stages[p].kind.rawValue) '\(stages[p].id)': \(reason)")
                 }
             }
             let restorable: Bool = {
@@ -110,17 +123,17 @@ public enum Linter {
             if stages[i].kind == .backend || stages[i].kind == .frontend || stages[i].kind == .migrate, stages[i].rollback == nil, !restorable {
                 warn(
                     .missingRollback, stages[i].mark(of: "kind"),
-                    "\(stages[i].kind.rawValue) \(name) has no 'rollback': a later failure could not undo it")
+                    "\(stages[i].kind.rawValue) \(name()) has no 'rollback': a later failure could not undo it")
             }
             if let window = stages[i].gate?.window, window.start < 9 * 60, window.end > 8 * 60 || window.end < window.start {
                 warn(
                     .windowInPeak, stages[i].mark(of: "gate"),
-                    "the deploy window of \(name) includes the 08:00-09:00 morning peak; prefer 10:00-17:00")
+                    "the deploy window of \(name()) includes the 08:00-09:00 morning peak; prefer 10:00-17:00")
             }
             if stages[i].retry.attempts > 1, stages[i].retry.delay > stages[i].retry.maxDelay {
                 warn(
                     .retryDelayCapped, stages[i].mark(of: "retry"),
-                    "the retry delay of \(name) (\(stages[i].retry.delay)) is longer than its max-delay (\(stages[i].retry.maxDelay)): every retry waits \(stages[i].retry.maxDelay); raise max-delay or shorten delay"
+                    "the retry delay of \(name()) (\(stages[i].retry.delay)) is longer than its max-delay (\(stages[i].retry.maxDelay)): every retry waits \(stages[i].retry.maxDelay); raise max-delay or shorten delay"
                 )
             }
             if !stages[i].reversible {
@@ -130,13 +143,12 @@ public enum Linter {
                     let names = earlierWithRollback.map { "'\(stages[$0].id)'" }.joined(separator: ", ")
                     warn(
                         .irreversibleCrossing, stages[i].mark(of: "reversible"),
-                        "\(name) is not reversible: if a later stage fails, rollback stops here and \(names) stay applied; plan that deploy separately")
+                        "\(name()) is not reversible: if a later stage fails, rollback stops here and \(names) stay applied; plan that deploy separately")
                 }
             }
         }
         current = nil
         if !deploys.isEmpty {
-            let verifies = nodes([.verify])
             let covered = verifies.contains { v in deploys.allSatisfy { ancestors(v).contains($0) } }
             if !covered {
                 let last = deploys.last!

@@ -16,8 +16,11 @@ extension MigrationLinter {
     ///   Empty when nothing stops the run.
     public static func preflight(_ pipeline: Pipeline, workingDirectory: String = FileManager.default.currentDirectoryPath) -> [Diagnostic] {
         var diagnostics: [Diagnostic] = []
-        for stage in pipeline.stages {
-            guard case .migrate(let spec) = stage.spec, !spec.lintPaths.isEmpty else { continue }
+        // Looked at in place, by index: a `Stage` copied out of the array is 312 bytes read (and a
+        // retain of each field) for each of thousands of stages, most of them not migrations.
+        for index in pipeline.stages.indices {
+            guard case .migrate(let spec) = pipeline.stages[index].spec, !spec.lintPaths.isEmpty else { continue }
+            let stage = pipeline.stages[index]
             // Relative to the file the stage is written in (an included stage file's own directory).
             let file = pipeline.file(of: stage)
             let directory = file.contains("/") ? String(file[..<file.lastIndex(of: "/")!]) : ""

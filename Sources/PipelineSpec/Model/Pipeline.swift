@@ -94,7 +94,15 @@ public struct Stage: Sendable {
     /// Stage variables.
     public var env: [EnvEntry]
     /// Conditions checked before the stage starts.
-    public var gate: Gate?
+    public var gate: Gate? {
+        get { boxedGate?.value }
+        set { boxedGate = newValue.map(Boxed.init) }
+    }
+    // Few stages have a gate or an `if:`, and every stage is stored and copied: the two (105 and
+    // 40 bytes inline) are boxed, which makes a `Stage` 312 bytes, not 448.
+    // Set directly only by the decoder, through the memberwise initializer (an initializer of our
+    // own made the decoder copy each new stage into the list rather than move it).
+    var boxedGate: Boxed<Gate>?
     /// Output names the stage publishes.
     public var outputs: [String]
     /// Safe to re-run when the engine died while it ran.
@@ -112,7 +120,11 @@ public struct Stage: Sendable {
     /// The stage file it is written in, when it came through an `include` (nil: the pipeline file).
     public var origin: StageOrigin? = nil
     /// `if:`: the stage runs only when it holds; nil: always.
-    public var condition: StageCondition? = nil
+    public var condition: StageCondition? {
+        get { boxedCondition?.value }
+        set { boxedCondition = newValue.map(Boxed.init) }
+    }
+    var boxedCondition: Boxed<StageCondition>? = nil
 
     /// Every template the stage reads (`env` values, URLs, the approval message).
     public var templates: [Template] {
@@ -349,4 +361,16 @@ public struct DeployWindow: Sendable {
 package func formatNumber(_ v: Double) -> String {
     if v == v.rounded(), abs(v) < 1e15 { return String(Int(v)) }
     return "\(v)"
+}
+
+/// A value stored out of line (one reference in its holder's layout), immutable: a holder that
+/// changes it stores a new box, so the holder keeps value semantics.
+struct Boxed<Value: Sendable>: Sendable {
+    private final class Storage: Sendable {
+        let value: Value
+        init(_ value: Value) { self.value = value }
+    }
+    private let storage: Storage
+    init(_ value: Value) { storage = Storage(value) }
+    var value: Value { storage.value }
 }

@@ -19,6 +19,12 @@ public struct TimeSpan: Sendable, Hashable, Comparable, CustomStringConvertible 
         milliseconds = total
     }
 
+    /// Parses a duration from its UTF-8 bytes, as ``init(parsing:)`` does (no `String` is made).
+    package init?(parsingUTF8 bytes: UnsafeBufferPointer<UInt8>) {
+        guard let total = Self.milliseconds(in: bytes) else { return nil }
+        milliseconds = total
+    }
+
     /// The milliseconds `bytes` spell, or nil. On a buffer, by index, with no allocation: every
     /// stage's `timeout` is parsed.
     private static func milliseconds(in bytes: UnsafeBufferPointer<UInt8>) -> Int? {
