@@ -181,7 +181,7 @@ extension DeployEngine {
         } else {
             return
         }
-        for dependent in graph.dependents[node] {
+        for dependent in graph.dependents(of: node) {
             unmetNeeds[dependent] -= 1
             if unmetNeeds[dependent] == 0 {
                 openStages.append(dependent)

@@ -218,23 +218,18 @@ public enum PipelineLoader {
         }
         // Closures, not key paths: `map(\.id)` copies each `Stage` to read one field.
         let ids = stages.map { $0.id }
-        // Each need as a node number, looked up once here (the graph is built from them).
-        var needIndices: [[Int]] = []
-        needIndices.reserveCapacity(stages.count)
+        // Each need as a node number, looked up once here (the graph is built from them), into
+        // one flat list (not an array per stage).
+        var needLists = NodeLists(reservingCapacity: stages.count)
+        var numbers: [Int] = []
         for s in stages.indices {
-            var numbers: [Int] = []
             // A stage needing the one before it (the default, and what most write) is told by a
             // comparison, not a hash; with every id unique so far, that stage is its id's first.
             if ok, s > 0, stages[s].needs.count == 1, !stages[s - 1].id.isEmpty, stages[s].needs[0] == stages[s - 1].id {
-                needIndices.append([s - 1])
+                needLists.append(s - 1)
                 continue
             }
-            // One need (the most common) as a one-element array, the cheapest to make.
-            if stages[s].needs.count == 1, let number = firstIndex[stages[s].needs[0]] {
-                needIndices.append([number])
-                continue
-            }
-            numbers.reserveCapacity(stages[s].needs.count)
+            numbers.removeAll(keepingCapacity: true)
             for (i, need) in stages[s].needs.enumerated() {
                 if let number = firstIndex[need] {
                     numbers.append(number)
@@ -245,7 +240,7 @@ public enum PipelineLoader {
                     ok = false
                 }
             }
-            needIndices.append(numbers)
+            needLists.append(contentsOf: numbers)
         }
         // An include entry's `needs` are written in the including file.
         for include in pipeline.includes {
@@ -261,7 +256,7 @@ public enum PipelineLoader {
             // A stage without an id (already an error) is not in `firstIndex`: the graph then
             // numbers every id itself, as it always has.
             if ids.contains(where: { $0.isEmpty }) { return try StageGraph(ids: ids, needs: stages.map { $0.needs }) }
-            return try StageGraph(ids: ids, index: firstIndex, needs: needIndices)
+            return try StageGraph(ids: ids, index: firstIndex, needs: needLists)
         } catch {
             for path in error.paths {
                 let stage = pipeline.stage(path[0])

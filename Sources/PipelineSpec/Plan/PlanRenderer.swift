@@ -33,7 +33,7 @@ public struct PlanRenderer: Sendable {
 
     package func text() -> String {
         let stages = pipeline.stages
-        var out = "pipeline '\(pipeline.name)' (\(pipeline.path)): \(count(stages.count, "stage")) in \(count(graph.waves.count, "wave"))\n"
+        var out = "pipeline '\(pipeline.name)' (\(pipeline.path)): \(count(stages.count, "stage")) in \(count(graph.waveCount, "wave"))\n"
         if let description = pipeline.description { out += description + "\n" }
         if !pipeline.secrets.isEmpty { out += "secrets (masked in all output): \(pipeline.secrets.joined(separator: ", "))\n" }
         for line in contextLines { out += line + "\n" }
@@ -81,7 +81,7 @@ public struct PlanRenderer: Sendable {
         let stages = pipeline.stages
         var out = "### Deploy plan: \(MD.code(pipeline.name))\n\n"
         if let description = pipeline.description { out += MD.text(description, block: true) + "\n\n" }
-        out += "\(count(stages.count, "stage")) in \(count(graph.waves.count, "wave")), from \(MD.code(pipeline.path))."
+        out += "\(count(stages.count, "stage")) in \(count(graph.waveCount, "wave")), from \(MD.code(pipeline.path))."
         if !pipeline.secrets.isEmpty { out += " Secrets (masked): " + pipeline.secrets.map { MD.code($0) }.joined(separator: ", ") + "." }
         if !contextLines.isEmpty { out += "\n\n" + contextLines.map { "- " + MD.text($0, block: true) }.joined(separator: "\n") }
         out += "\n\n```mermaid\n" + mermaid() + "```\n\n"
