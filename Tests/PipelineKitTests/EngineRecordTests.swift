@@ -210,11 +210,73 @@ import Testing
             .hook(stamp, name: "notify 1", event: "failed", ok: false, detail: "POST http://x returned HTTP 500", ms: 4),
         ]
         #expect(Set(events.compactMap(\.kind)) == Set(JournalEvent.Kind.allCases), "a kind has no case here")
-        for event in events {
+        let batch = JournalEvent.encode(events, time: "2026-12-01T00:00:00.000Z", clockMs: 1)
+        #expect(batch.text == Array(batch.lines.map { $0 + "\n" }.joined().utf8))
+        for (event, written) in zip(events, batch.lines) {
             let line = event.line(time: "2026-12-01T00:00:00.000Z", clockMs: 1)
+            // The journal's line, written straight from the fields, is the value's JSON text.
+            #expect(written == line.compact)
+            #expect(try JSONSerialization.jsonObject(with: Data(written.utf8)) is [String: Any])
             let parsed = try #require(JSONValue.parse(Substring(line.compact)))
             let record = try #require(JournalRecord(json: parsed))
             #expect(record.event.line(time: record.time, clockMs: record.clockMs).compact == line.compact)
         }
+    }
+}
+
+/// The byte-level JSON writer the journal uses, checked against Foundation's reader and `String(Int)`.
+@Suite struct JSONWriterTests {
+    @Test("strings with every control character, quotes, backslashes and non-ASCII text read back as written")
+    func quotedStringsReadBack() throws {
+        var samples = ["", "s0", "plain text", "\"", "\\", "a\"b\\c", "tab\there", "line\nbreak\r\n", "ünïcödé ✓ 🚀", "\u{7F}del", "end\\"]
+        samples += (0..<0x20).map { "x" + String(UnicodeScalar(UInt8($0))) + "y" }
+        samples.append(String(repeating: "long-run/", count: 200) + "\u{1}")
+        for sample in samples {
+            let quoted = JSON.quote(sample)
+            let read = try JSONSerialization.jsonObject(with: Data(quoted.utf8), options: .fragmentsAllowed)
+            #expect(read as? String == sample, "\(quoted)")
+            #expect(JSONValue.parse(Substring(quoted)) == .string(sample))
+        }
+        // Each byte that needs escaping, at every place in and around the eight-byte words read at once.
+        for byte in Array(0..<0x20) + [0x22, 0x5C] {
+            for place in 0..<26 {
+                var bytes = Array(repeating: UInt8(ascii: "a"), count: 26)
+                bytes[place] = UInt8(byte)
+                for prefix in ["", "é"] {
+                    let sample = prefix + String(decoding: bytes, as: UTF8.self)
+                    let read = try JSONSerialization.jsonObject(with: Data(JSON.quote(sample).utf8), options: .fragmentsAllowed)
+                    #expect(read as? String == sample, "byte \(byte) at \(place)")
+                }
+            }
+        }
+        // A bridged or sliced string goes through the same writer.
+        let sliced = String("--\"cut\"--".dropFirst(2).dropLast(2))
+        #expect(JSON.quote(sliced) == #""\"cut\"""#)
+    }
+
+    @Test("integers are written as String(Int) writes them")
+    func decimals() {
+        var rng = SystemRandomNumberGenerator()
+        let values =
+            [0, 1, -1, 9, 10, 99, 100, Int.max, Int.min, Int.max - 1, Int.min + 1]
+            + (0..<500).map { _ in Int.random(in: .min ... .max, using: &rng) >> Int.random(in: 0..<63, using: &rng) }
+        for value in values {
+            var out: [UInt8] = [UInt8(ascii: "#")]
+            JSON.appendDecimal(value, to: &out)
+            #expect(String(decoding: out.dropFirst(), as: UTF8.self) == String(value))
+            #expect(JSONValue.int(value).compact == String(value))
+        }
+    }
+
+    @Test("compact and pretty text of nested values parse to the same value")
+    func compactMatchesPretty() throws {
+        let value = JSONValue.object([
+            ("a", .array([.int(1), .null, .bool(true), .bool(false), .double(0.25), .string("x\ny")])), ("empty", .object([])), ("none", .array([])),
+            ("nested", .object([("k", .array([.array([]), .object([("q", .string("\u{0}"))])]))])),
+        ])
+        let compact = try #require(JSONValue.parse(Substring(value.compact)))
+        let pretty = try #require(JSONValue.parse(Substring(value.pretty)))
+        #expect(compact.pretty == pretty.pretty)
+        #expect(!value.compact.contains(" ") && !value.compact.contains("\n"))
     }
 }

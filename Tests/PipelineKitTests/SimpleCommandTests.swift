@@ -133,5 +133,15 @@ struct SimpleCommandTests {
         #expect(log("noshebang").contains("no shebang ran"), "\(log("noshebang"))")
         #expect(log("missing").contains("no-such-command-anywhere: not found"), "\(log("missing"))")
         #expect(result.stderr.contains("[missing] attempt 1 failed (exit 127)"), "\(result.stderr)")
+        // Without an inherited PWD the direct command's PWD is added, not replaced: still the shell's.
+        let unset = try box.shell("env -u PWD \"$PIPELINE\" run p.yml")
+        #expect(unset.status != 0, "\(unset.stderr)")
+        let again = try #require(box.runs.first { $0 != run })
+        func logOfAgain(_ stage: String) -> [Substring] {
+            box.read(".pipeline/runs/\(again)/logs/\(stage).1.log").split(separator: "\n").filter { !$0.hasPrefix("PIPELINE_STAGE=") }.sorted()
+        }
+        #expect(logOfAgain("direct").contains { $0.hasPrefix("PWD=/") }, "\(logOfAgain("direct"))")
+        #expect(
+            !logOfAgain("direct").isEmpty && logOfAgain("direct") == logOfAgain("shell"), "direct:\n\(logOfAgain("direct"))\nshell:\n\(logOfAgain("shell"))")
     }
 }

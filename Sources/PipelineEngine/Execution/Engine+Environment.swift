@@ -12,28 +12,25 @@ extension Engine {
 
     func environment(stageID: String, stageEnv: [(String, String)], attempt: Int, outputsPath: String, extra: [(String, String)]) -> [String] {
         // The inherited part is rendered once per run; only what a script changes is rendered per
-        // spawn. The changes are a dozen names: found by a linear search, each looked up once in
-        // the inherited ones (not every inherited name hashed per spawn).
-        var names: [String] = []
-        var values: [String?] = []
-        for (name, value) in scriptVariables(stageID: stageID, stageEnv: stageEnv, attempt: attempt, outputsPath: outputsPath, extra: extra) {
-            if let index = names.firstIndex(of: name) {
-                values[index] = value
-            } else {
-                names.append(name)
-                values.append(value)
-            }
+        // spawn. Which names a script changes, and which inherited entries they replace, is worked
+        // out once for each list of names (every stage of a plain pipeline has the same list) and
+        // reused while the list stays the same.
+        let variables = scriptVariables(stageID: stageID, stageEnv: stageEnv, attempt: attempt, outputsPath: outputsPath, extra: extra)
+        let plan: EnvironmentPlan
+        if let last = environmentPlan, last.listed.elementsEqual(variables.lazy.map(\.0)) {
+            plan = last
+        } else {
+            plan = EnvironmentPlan(listed: variables.map(\.0), inheritedPositions: inheritedPositions, inheritedCount: inheritedEntries.count)
+            environmentPlan = plan
         }
+        var values = [String?](repeating: nil, count: plan.names.count)
+        for index in variables.indices { values[plan.slots[index]] = variables[index].1 }
         let inherited = inheritedEntries
-        var replaced = [Bool](repeating: false, count: inherited.count)
-        for name in names {
-            if let index = inheritedPositions[name] { replaced[index] = true }
-        }
         var entries: [String] = []
-        entries.reserveCapacity(inherited.count + names.count)
-        for (index, (_, entry)) in inherited.enumerated() where !replaced[index] { entries.append(entry) }
-        for (name, value) in zip(names, values) {
-            if let value { entries.append(name + "=" + value) }
+        entries.reserveCapacity(inherited.count + plan.names.count + 1)
+        for index in inherited.indices where !plan.replaced[index] { entries.append(inherited[index].entry) }
+        for index in plan.names.indices {
+            if let value = values[index] { entries.append(plan.names[index] + "=" + value) }
         }
         return entries
     }
@@ -62,7 +59,8 @@ extension Engine {
             variables.append((name, value))
         }
         for (name, raw) in stageEnv { variables.append((name, resolve(raw, stageID: stageID, pipelineEnv: pipelineEnv))) }
-        let runDirectory = absolute(runDirectory)
+        variables.reserveCapacity(run.definition.env.count + stageEnv.count + extra.count + 14)
+        let runDirectory = absoluteRunDirectory
         variables += [
             ("PIPELINE_RUN_ID", run.run),
             ("PIPELINE_STAGE", stageID),
@@ -121,5 +119,32 @@ extension Engine {
 
     func absolute(_ path: String) -> String {
         path.hasPrefix("/") ? path : options.workingDirectory + "/" + path
+    }
+}
+
+/// What a list of script variable names (``Engine/scriptVariables(stageID:stageEnv:attempt:outputsPath:extra:)``,
+/// a name listed twice when a later entry overrides it) makes of the inherited environment.
+struct EnvironmentPlan {
+    /// The names as listed.
+    var listed: [String]
+    /// Each name once, in the order first listed.
+    var names: [String] = []
+    /// For each listed name, its index in ``names`` (a later value for it wins).
+    var slots: [Int] = []
+    /// Which inherited entries (by position) a listed name replaces.
+    var replaced: [Bool]
+
+    init(listed: [String], inheritedPositions: [String: Int], inheritedCount: Int) {
+        self.listed = listed
+        replaced = [Bool](repeating: false, count: inheritedCount)
+        for name in listed {
+            if let index = names.firstIndex(of: name) {
+                slots.append(index)
+            } else {
+                slots.append(names.count)
+                names.append(name)
+                if let position = inheritedPositions[name] { replaced[position] = true }
+            }
+        }
     }
 }

@@ -168,6 +168,10 @@ public class Engine {
     lazy var inheritedPositions: [String: Int] = Dictionary(uniqueKeysWithValues: inheritedEntries.enumerated().map { ($0.element.name, $0.offset) })
 
     var runDirectory: String { store.localDirectory(run.run) }
+    /// ``runDirectory`` as an absolute path (what scripts are told).
+    lazy var absoluteRunDirectory: String = absolute(runDirectory)
+    /// The variable names of the last script's environment, and what they replace (``EnvironmentPlan``).
+    var environmentPlan: EnvironmentPlan?
 
     /// An engine that works from the recorded run alone (`pipeline rollback`, a resumed rollback);
     /// ``DeployEngine`` adds the pipeline file's stages.

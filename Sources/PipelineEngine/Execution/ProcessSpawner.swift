@@ -32,7 +32,7 @@ public final class SystemSpawner: ProcessSpawner, @unchecked Sendable {
 
     public func start(argv: [String], environment: [String], directory: String?) throws(EngineError) -> (pid: Int32, output: Int32) {
         if let command = SimpleCommand.direct(argv, environment: environment, directory: directory),
-            case .success(let started) = launch(command.path, command.argv, command.environment, directory)
+            case .success(let started) = launch(command.path, command.argv, command.given, directory, edit: command.pwd)
         {
             return started
         }
@@ -43,14 +43,16 @@ public final class SystemSpawner: ProcessSpawner, @unchecked Sendable {
         }
     }
 
-    /// Starts `path` with `argv` and `environment` in `directory`, its output on a new pipe.
-    private func launch(_ path: String, _ argv: [String], _ environment: [String], _ directory: String?) -> Result<(pid: Int32, output: Int32), EngineError> {
+    /// Starts `path` with `argv` and `environment` (with `edit` in place) in `directory`, its output on a new pipe.
+    private func launch(
+        _ path: String, _ argv: [String], _ environment: [String], _ directory: String?, edit: (index: Int?, entry: String)? = nil
+    ) -> Result<(pid: Int32, output: Int32), EngineError> {
         var fds: [Int32] = [0, 0]
         guard ps_pipe_cloexec(&fds) == 0 else {
             return .failure(EngineError("cannot create a pipe: \(String(cString: strerror(errno)))", exitCode: 1))
         }
         var child: Int32 = 0
-        let rc = CStrings.withVectors(argv, environment) { args, env in ps_spawn(&child, path, args, env, fds[1], directory) }
+        let rc = CStrings.withVectors(argv, environment, edit: edit) { args, env in ps_spawn(&child, path, args, env, fds[1], directory) }
         close(fds[1])
         guard rc == 0 else {
             close(fds[0])
@@ -79,22 +81,23 @@ public final class SystemSpawner: ProcessSpawner, @unchecked Sendable {
 
 /// NUL-terminated vectors (`char *const argv[]`) for `posix_spawn`, every string in one allocation.
 enum CStrings {
-    /// Calls `body` with `first` and `second` as NULL-terminated arrays of C strings, valid only during the call.
+    /// Calls `body` with `first` and `second` as NULL-terminated arrays of C strings, valid only
+    /// during the call; `edit` replaces the entry of `second` at its index (nil: adds it at the end).
     static func withVectors<R>(
-        _ first: [String], _ second: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>, UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R
+        _ first: [String], _ second: [String], edit: (index: Int?, entry: String)? = nil,
+        _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>, UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R
     ) -> R {
-        let strings = first + second
+        let added = edit != nil && edit!.index == nil ? 1 : 0
         var bytes = 0
-        for string in strings { bytes += string.utf8.count + 1 }
+        for string in first { bytes += string.utf8.count + 1 }
+        for string in second { bytes += string.utf8.count + 1 }
+        if let edit { bytes += edit.entry.utf8.count + 1 }
+        let count = first.count + second.count + added
         return withUnsafeTemporaryAllocation(of: CChar.self, capacity: max(1, bytes)) { storage in
-            withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<CChar>?.self, capacity: strings.count + 2) { pointers in
+            withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<CChar>?.self, capacity: count + 2) { pointers in
                 var offset = 0
                 var slot = 0
-                for (i, string) in strings.enumerated() {
-                    if i == first.count {
-                        pointers[slot] = nil
-                        slot += 1
-                    }
+                func add(_ string: String) {
                     let start = storage.baseAddress! + offset
                     var string = string
                     string.withUTF8 { bytes in
@@ -106,10 +109,11 @@ enum CStrings {
                     pointers[slot] = start
                     slot += 1
                 }
-                if first.count == strings.count {
-                    pointers[slot] = nil
-                    slot += 1
-                }
+                for string in first { add(string) }
+                pointers[slot] = nil
+                slot += 1
+                for index in second.indices { add(edit != nil && edit!.index == index ? edit!.entry : second[index]) }
+                if added == 1 { add(edit!.entry) }
                 pointers[slot] = nil
                 let base = UnsafePointer(pointers.baseAddress!)
                 return body(base, base + first.count + 1)

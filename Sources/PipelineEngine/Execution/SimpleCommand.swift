@@ -25,8 +25,22 @@ struct SimpleCommand: Equatable {
     var path: String
     /// Its arguments, the first the word as written.
     var argv: [String]
-    /// The environment the shell would have passed.
-    var environment: [String]
+    /// The environment given, as it was.
+    var given: [String]
+    /// `PWD` as the shell would export it (`PWD=…`), and the position of the given entry it
+    /// replaces (nil: it is added at the end).
+    var pwd: (index: Int?, entry: String)
+
+    /// The environment the shell would have passed: ``given`` with ``pwd`` in place.
+    var environment: [String] {
+        var environment = given
+        if let index = pwd.index { environment[index] = pwd.entry } else { environment.append(pwd.entry) }
+        return environment
+    }
+
+    static func == (lhs: SimpleCommand, rhs: SimpleCommand) -> Bool {
+        lhs.path == rhs.path && lhs.argv == rhs.argv && lhs.environment == rhs.environment
+    }
 
     /// The shells a plain command may skip.
     static let skippableShells: [[String]] = [["/bin/sh", "-e", "-c"], ["/bin/sh", "-c"]]
@@ -55,7 +69,7 @@ struct SimpleCommand: Equatable {
     ///   - directory: where it runs (nil: this process's directory).
     static func direct(_ argv: [String], environment: [String], directory: String?) -> SimpleCommand? {
         guard argv.count >= 3, skippableShells.contains(where: { $0.elementsEqual(argv.dropLast()) }), let words = words(of: argv[argv.count - 1]),
-            let name = words.first, !name.utf8.contains(UInt8(ascii: "="))
+            let name = words.first, !contains(name, UInt8(ascii: "="))
         else { return nil }
         if shellWords.contains(name), !(words.count == 1 && sameAsProgram.contains(name)) { return nil }
         guard shellIsDash else { return nil }
@@ -71,22 +85,21 @@ struct SimpleCommand: Equatable {
         }
         let base = directory ?? FileManager.default.currentDirectoryPath
         let file: String
-        if name.utf8.contains(UInt8(ascii: "/")) {
+        if contains(name, UInt8(ascii: "/")) {
             guard isExecutableFile(name, in: base) else { return nil }
             file = name
         } else {
             // dash's search; an entry with `%` has a meaning of its own there: leave it to the shell.
-            guard let path, !path.utf8.contains(UInt8(ascii: "%")) else { return nil }
+            guard let path, !contains(path, UInt8(ascii: "%")) else { return nil }
             let hit = search(name, on: path, in: base)
             // `true` and `false` are dash's builtins: the program stands in only when it is the
             // system's own (not a shim earlier on PATH).
             guard let hit, !sameAsProgram.contains(name) || hit == "/bin/" + name || hit == "/usr/bin/" + name else { return nil }
             file = hit
         }
-        var environment = environment
+        // The given environment is not copied: the entry is replaced where the vectors are built.
         let shellPWD = "PWD=" + workingDirectoryName(inherited: pwd?.value, directory: base)
-        if let pwd { environment[pwd.index] = shellPWD } else { environment.append(shellPWD) }
-        return SimpleCommand(path: file, argv: words, environment: environment)
+        return SimpleCommand(path: file, argv: words, given: environment, pwd: (pwd?.index, shellPWD))
     }
 
     /// The words of a plain command, or nil when the script holds anything the shell would interpret.
@@ -137,23 +150,42 @@ struct SimpleCommand: Equatable {
     /// What `entry` (`NAME=value`) is to the shell. Reads the bytes in place: it runs for every
     /// variable of every plain command a run starts.
     static func variable(_ entry: String) -> Variable {
+        if let kind = entry.utf8.withContiguousStorageIfAvailable(variable(bytes:)) { return kind }
         var entry = entry
-        return entry.withUTF8 { bytes in
-            guard let equals = bytes.firstIndex(of: UInt8(ascii: "=")), equals > 0 else { return .changedByShell }
-            for offset in 0..<equals {
-                let byte = bytes[offset]
-                let letter = byte == UInt8(ascii: "_") || (byte | 0x20 >= UInt8(ascii: "a") && byte | 0x20 <= UInt8(ascii: "z"))
-                guard letter || (offset > 0 && byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) else { return .changedByShell }
-            }
-            let name = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[..<equals])
-            func named(_ literal: StaticString) -> Bool {
-                literal.utf8CodeUnitCount == name.count && memcmp(literal.utf8Start, name.baseAddress!, name.count) == 0
-            }
-            if named("PATH") { return .path }
-            if named("PWD") { return .pwd }
-            if named("IFS") || named("OPTIND") || named("PPID") { return .changedByShell }
-            return .other
+        return entry.withUTF8(variable(bytes:))
+    }
+
+    /// ``variable(_:)`` for an entry's UTF-8.
+    static func variable(bytes: UnsafeBufferPointer<UInt8>) -> Variable {
+        var equals = 0
+        while equals < bytes.count {
+            let byte = bytes[equals]
+            if byte == UInt8(ascii: "=") { break }
+            let letter = byte == UInt8(ascii: "_") || (byte | 0x20 >= UInt8(ascii: "a") && byte | 0x20 <= UInt8(ascii: "z"))
+            guard letter || (equals > 0 && byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) else { return .changedByShell }
+            equals += 1
         }
+        guard equals > 0, equals < bytes.count else { return .changedByShell }
+        // Only names of three to six bytes can be one of the five below.
+        guard equals >= 3, equals <= 6 else { return .other }
+        let name = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[..<equals])
+        func named(_ literal: StaticString) -> Bool {
+            literal.utf8CodeUnitCount == name.count && memcmp(literal.utf8Start, name.baseAddress!, name.count) == 0
+        }
+        if named("PATH") { return .path }
+        if named("PWD") { return .pwd }
+        if named("IFS") || named("OPTIND") || named("PPID") { return .changedByShell }
+        return .other
+    }
+
+    /// Whether `text`'s UTF-8 holds `byte` (memchr on the bytes in place).
+    static func contains(_ text: String, _ byte: UInt8) -> Bool {
+        if let found = text.utf8.withContiguousStorageIfAvailable({ bytes in
+            bytes.baseAddress.map { memchr($0, Int32(byte), bytes.count) != nil } ?? false
+        }) {
+            return found
+        }
+        return text.utf8.contains(byte)
     }
 
     /// The first `name` on `path` (`:`-separated; an empty entry is `.`) that is an executable

@@ -279,6 +279,36 @@ public enum JournalEvent: Sendable {
         .object([("type", .string(kind?.rawValue ?? "unknown")), ("time", .string(time)), ("clock_ms", .int(clockMs))] + fields)
     }
 
+    /// Appends the UTF-8 of ``line(time:clockMs:)`` to `out`, written straight from the fields.
+    func writeLine(to out: inout [UInt8], time: String, clockMs: Int) {
+        JSON.append("{\"type\":", to: &out)
+        JSON.appendQuoted(kind?.rawValue ?? "unknown", to: &out)
+        JSON.append(",\"time\":", to: &out)
+        JSON.appendQuoted(time, to: &out)
+        JSON.append(",\"clock_ms\":", to: &out)
+        JSON.appendDecimal(clockMs, to: &out)
+        let fields = fields
+        if !fields.isEmpty { out.append(UInt8(ascii: ",")) }
+        JSONValue.writeMembers(fields, to: &out)
+        out.append(UInt8(ascii: "}"))
+    }
+
+    /// A batch of events stamped alike: the text to append (a line each) and its lines as strings
+    /// (what ``EngineOutput/journaled(_:)`` is given).
+    static func encode(_ events: [JournalEvent], time: String, clockMs: Int) -> (text: [UInt8], lines: [String]) {
+        var text: [UInt8] = []
+        text.reserveCapacity(256 * events.count)
+        var lines: [String] = []
+        lines.reserveCapacity(events.count)
+        for event in events {
+            let start = text.count
+            event.writeLine(to: &text, time: time, clockMs: clockMs)
+            lines.append(String(decoding: text[start...], as: UTF8.self))
+            text.append(UInt8(ascii: "\n"))
+        }
+        return (text, lines)
+    }
+
     /// The same event with every free-text value masked (probe URLs and errors can carry a token).
     func masked(_ mask: (String) -> String) -> JournalEvent {
         switch self {

@@ -279,16 +279,8 @@ final class JournalWriter: RunJournal {
     /// while this machine is up (process groups' ids), made durable by the next ``append(_:)``.
     @discardableResult
     func appendUnsynced(_ events: [JournalEvent]) throws(EngineError) -> [String] {
-        let time = clock.timestamp()
-        let ms = clock.now()
-        let lines = events.map { $0.line(time: time, clockMs: ms).compact }
-        var text = ""
-        text.reserveCapacity(lines.reduce(0) { $0 + $1.utf8.count + 1 })
-        for line in lines {
-            text += line
-            text += "\n"
-        }
-        guard Posix.writeAll(fd, text) else {
+        var (text, lines) = JournalEvent.encode(events, time: clock.timestamp(), clockMs: clock.now())
+        guard Posix.writeAll(fd, &text) else {
             throw EngineError("cannot write the journal: \(String(cString: strerror(errno)))", exitCode: 3)
         }
         return lines
@@ -349,22 +341,14 @@ final class JournalWriter: RunJournal {
 
     /// Stamps `events` and writes them as one batch (the next number), not yet synced.
     private func write(_ events: [JournalEvent]) throws(EngineError) -> [String] {
-        let time = clock.timestamp()
-        let ms = clock.now()
-        let lines = events.map { $0.line(time: time, clockMs: ms).compact }
-        var text = ""
-        text.reserveCapacity(lines.reduce(0) { $0 + $1.utf8.count + 1 })
-        for line in lines {
-            text += line
-            text += "\n"
-        }
+        var (text, lines) = JournalEvent.encode(events, time: clock.timestamp(), clockMs: clock.now())
         appends += 1
         let written: Bool
         if let crash = crashAt, crash.count == appends, crash.half {
-            var half = Array(text.utf8.prefix(max(1, text.utf8.count / 2)))
+            var half = Array(text.prefix(max(1, text.count / 2)))
             written = Posix.writeAll(fd, &half)
         } else {
-            written = Posix.writeAll(fd, text)
+            written = Posix.writeAll(fd, &text)
         }
         guard written else {
             throw EngineError("cannot write the journal: \(String(cString: strerror(errno)))", exitCode: 3)

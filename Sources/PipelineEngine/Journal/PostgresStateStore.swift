@@ -422,9 +422,7 @@ final class PostgresJournal: RunJournal {
     @discardableResult
     func append(_ events: [JournalEvent]) throws(EngineError) -> [String] {
         guard !events.isEmpty else { return [] }
-        let time = clock.timestamp()
-        let ms = clock.now()
-        let lines = events.map { $0.line(time: time, clockMs: ms).compact }
+        let lines = JournalEvent.encode(events, time: clock.timestamp(), clockMs: clock.now()).lines
         try write(lines)
         return lines
     }

@@ -17,29 +17,81 @@ package enum JSON {
     }
 
     /// Appends the UTF-8 of the JSON string literal for `s` to `out`: the runs that need no
-    /// escaping (most strings are one: ids, paths, times) are copied in one piece.
+    /// escaping (most strings are one: ids, paths, times) are copied in one piece. Every journal
+    /// line's keys and values pass here, so it reads the string's bytes in place.
     package static func appendQuoted(_ s: String, to out: inout [UInt8]) {
-        var s = s
-        s.withUTF8 { bytes in
-            out.append(UInt8(ascii: "\""))
-            var start = 0
-            for (offset, byte) in bytes.enumerated() where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
-                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<offset]))
-                start = offset + 1
-                out.append(UInt8(ascii: "\\"))
-                switch byte {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"): out.append(byte)
-                case UInt8(ascii: "\n"): out.append(UInt8(ascii: "n"))
-                case UInt8(ascii: "\r"): out.append(UInt8(ascii: "r"))
-                case UInt8(ascii: "\t"): out.append(UInt8(ascii: "t"))
-                default:
-                    func hex(_ digit: UInt8) -> UInt8 { digit < 10 ? UInt8(ascii: "0") + digit : UInt8(ascii: "a") + digit - 10 }
-                    out.append(contentsOf: [UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex(byte >> 4), hex(byte & 0xF)])
-                }
-            }
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start...]))
-            out.append(UInt8(ascii: "\""))
+        if let done: Void = s.utf8.withContiguousStorageIfAvailable({ appendQuoted(bytes: $0, to: &out) }) { return done }
+        var copy = s
+        copy.withUTF8 { appendQuoted(bytes: $0, to: &out) }
+    }
+
+    /// ``appendQuoted(_:to:)`` for a string's UTF-8.
+    package static func appendQuoted(bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
+        out.reserveCapacity(out.count + bytes.count + 2)
+        out.append(UInt8(ascii: "\""))
+        var start = 0
+        var offset = 0
+        // Eight bytes at a time while none of them needs escaping (a control byte, `"` or `\`):
+        // most strings are copied after one pass of word tests.
+        if let base = bytes.baseAddress {
+            let raw = UnsafeRawPointer(base)
+            while offset + 8 <= bytes.count, !needsEscape(raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) { offset += 8 }
         }
+        while offset < bytes.count {
+            let byte = bytes[offset]
+            offset += 1
+            guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<offset - 1]))
+            start = offset
+            out.append(UInt8(ascii: "\\"))
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"): out.append(byte)
+            case UInt8(ascii: "\n"): out.append(UInt8(ascii: "n"))
+            case UInt8(ascii: "\r"): out.append(UInt8(ascii: "r"))
+            case UInt8(ascii: "\t"): out.append(UInt8(ascii: "t"))
+            default:
+                func hex(_ digit: UInt8) -> UInt8 { digit < 10 ? UInt8(ascii: "0") + digit : UInt8(ascii: "a") + digit - 10 }
+                out.append(UInt8(ascii: "u"))
+                out.append(UInt8(ascii: "0"))
+                out.append(UInt8(ascii: "0"))
+                out.append(hex(byte >> 4))
+                out.append(hex(byte & 0xF))
+            }
+        }
+        out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start...]))
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// Whether any byte of `word` is below 0x20, `"` or `\` (SWAR: a byte is flagged by its high
+    /// bit after the subtraction; bytes of 0x80 and above are never flagged, so UTF-8 passes).
+    @inline(__always)
+    static func needsEscape(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        func zeroByte(_ x: UInt64) -> UInt64 { (x &- ones) & ~x & highs }
+        let control = (word &- ones &* 0x20) & ~word & highs
+        return (control | zeroByte(word ^ (ones &* 0x22)) | zeroByte(word ^ (ones &* 0x5C))) != 0
+    }
+
+    /// Appends the decimal digits of `value` (what `String(value)` holds), without a string in between.
+    package static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
+        if value < 0 { out.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: Int.min has 19 digits
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            var index = buffer.count
+            repeat {
+                index -= 1
+                buffer[index] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[index...]))
+        }
+    }
+
+    /// Appends the bytes of a literal.
+    package static func append(_ literal: StaticString, to out: inout [UInt8]) {
+        out.append(contentsOf: UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
     }
 }
 
@@ -59,7 +111,7 @@ public enum JSONValue: Sendable, Equatable {
     public var compact: String {
         var out: [UInt8] = []
         out.reserveCapacity(256)
-        write(to: &out, indent: nil, level: 0)
+        writeCompact(to: &out)
         return String(decoding: out, as: UTF8.self)
     }
 
@@ -72,6 +124,39 @@ public enum JSONValue: Sendable, Equatable {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// Appends the value's UTF-8 on one line, no spaces (what ``compact`` holds).
+    package func writeCompact(to out: inout [UInt8]) {
+        switch self {
+        case .null: JSON.append("null", to: &out)
+        case .bool(let b): JSON.append(b ? "true" : "false", to: &out)
+        case .int(let i): JSON.appendDecimal(i, to: &out)
+        case .double: write(to: &out, indent: nil, level: 0)
+        case .string(let s): JSON.appendQuoted(s, to: &out)
+        case .array(let items):
+            out.append(UInt8(ascii: "["))
+            for index in items.indices {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                items[index].writeCompact(to: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        case .object(let fields):
+            out.append(UInt8(ascii: "{"))
+            JSONValue.writeMembers(fields, to: &out)
+            out.append(UInt8(ascii: "}"))
+        }
+    }
+
+    /// Appends an object's members, comma-separated, without the braces (a journal line puts its
+    /// stamp before them).
+    package static func writeMembers(_ fields: [(String, JSONValue)], to out: inout [UInt8]) {
+        for index in fields.indices {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            JSON.appendQuoted(fields[index].0, to: &out)
+            out.append(UInt8(ascii: ":"))
+            fields[index].1.writeCompact(to: &out)
+        }
+    }
+
     /// Writes the value's UTF-8 to `out`, indented by `indent` spaces a level (nil: one line).
     private func write(to out: inout [UInt8], indent: Int?, level: Int) {
         func newline(_ level: Int) {
@@ -82,7 +167,7 @@ public enum JSONValue: Sendable, Equatable {
         switch self {
         case .null: out.append(contentsOf: "null".utf8)
         case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
-        case .int(let i): out.append(contentsOf: String(i).utf8)
+        case .int(let i): JSON.appendDecimal(i, to: &out)
         case .double(let d): out.append(contentsOf: (d.isFinite ? formatNumber(d) : "null").utf8)
         case .string(let s): JSON.appendQuoted(s, to: &out)
         case .array(let items):
