@@ -249,7 +249,7 @@ import Testing
                 }
             }
         }
-        // A bridged or sliced string goes through the same writer.
+        // A string made from a slice of another goes through the same writer.
         let sliced = String("--\"cut\"--".dropFirst(2).dropLast(2))
         #expect(JSON.quote(sliced) == #""\"cut\"""#)
     }

@@ -52,6 +52,7 @@ extension Engine {
     /// `PIPELINE_*` variables, then `extra`.
     func scriptVariables(stageID: String, stageEnv: [(String, String)], attempt: Int, outputsPath: String, extra: [(String, String)]) -> [(String, String?)] {
         var variables: [(String, String?)] = []
+        variables.reserveCapacity(run.definition.env.count + stageEnv.count + extra.count + 14)
         var pipelineEnv: [String: String] = [:]
         for (name, raw) in run.definition.env {
             let value = resolve(raw, stageID: nil, pipelineEnv: pipelineEnv)
@@ -59,7 +60,6 @@ extension Engine {
             variables.append((name, value))
         }
         for (name, raw) in stageEnv { variables.append((name, resolve(raw, stageID: stageID, pipelineEnv: pipelineEnv))) }
-        variables.reserveCapacity(run.definition.env.count + stageEnv.count + extra.count + 14)
         let runDirectory = absoluteRunDirectory
         variables += [
             ("PIPELINE_RUN_ID", run.run),

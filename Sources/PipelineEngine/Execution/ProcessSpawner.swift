@@ -87,12 +87,13 @@ enum CStrings {
         _ first: [String], _ second: [String], edit: (index: Int?, entry: String)? = nil,
         _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>, UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R
     ) -> R {
-        let added = edit != nil && edit!.index == nil ? 1 : 0
-        var bytes = 0
+        // The entry replaced, or added at the end when nothing is replaced.
+        let replaced = edit?.index
+        let added = edit.flatMap { $0.index == nil ? $0.entry : nil }
+        var bytes = edit.map { $0.entry.utf8.count + 1 } ?? 0
         for string in first { bytes += string.utf8.count + 1 }
         for string in second { bytes += string.utf8.count + 1 }
-        if let edit { bytes += edit.entry.utf8.count + 1 }
-        let count = first.count + second.count + added
+        let count = first.count + second.count + (added == nil ? 0 : 1)
         return withUnsafeTemporaryAllocation(of: CChar.self, capacity: max(1, bytes)) { storage in
             withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<CChar>?.self, capacity: count + 2) { pointers in
                 var offset = 0
@@ -112,8 +113,10 @@ enum CStrings {
                 for string in first { add(string) }
                 pointers[slot] = nil
                 slot += 1
-                for index in second.indices { add(edit != nil && edit!.index == index ? edit!.entry : second[index]) }
-                if added == 1 { add(edit!.entry) }
+                for index in second.indices {
+                    if index == replaced, let edit { add(edit.entry) } else { add(second[index]) }
+                }
+                if let added { add(added) }
                 pointers[slot] = nil
                 let base = UnsafePointer(pointers.baseAddress!)
                 return body(base, base + first.count + 1)

@@ -20,7 +20,7 @@ import PipelineSpec
 ///
 /// Anything else, and any command that then fails to execute (a file without `#!`, say), goes to
 /// the shell, so messages and exit codes (126, 127) stay the shell's.
-struct SimpleCommand: Equatable {
+struct SimpleCommand {
     /// The file to execute (absolute, or relative to the working directory).
     var path: String
     /// Its arguments, the first the word as written.
@@ -36,10 +36,6 @@ struct SimpleCommand: Equatable {
         var environment = given
         if let index = pwd.index { environment[index] = pwd.entry } else { environment.append(pwd.entry) }
         return environment
-    }
-
-    static func == (lhs: SimpleCommand, rhs: SimpleCommand) -> Bool {
-        lhs.path == rhs.path && lhs.argv == rhs.argv && lhs.environment == rhs.environment
     }
 
     /// The shells a plain command may skip.

@@ -27,7 +27,6 @@ package enum JSON {
 
     /// ``appendQuoted(_:to:)`` for a string's UTF-8.
     package static func appendQuoted(bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
-        out.reserveCapacity(out.count + bytes.count + 2)
         out.append(UInt8(ascii: "\""))
         var start = 0
         var offset = 0
