@@ -2,10 +2,12 @@
 #include "CSystem.h"
 #include <errno.h>
 #include <fcntl.h>
-#include <spawn.h>
+#include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,29 +30,82 @@ int ps_signalfd_read(int fd) {
     return n < 0 ? -1 : 0;
 }
 
+/* The signals whose disposition is not the default when the first script starts: those the
+ * engine's own caller left ignored (`nohup`, a shell's `cmd &`, a test harness), SIGPIPE
+ * (main.swift ignores it), those with a handler (the Swift runtime's crash handlers) and glibc's
+ * two internal ones. A child gets the default of each. Nothing in the engine sets a disposition
+ * after start-up (its signals are read from a signalfd), so the set is computed once. The kernel's
+ * call, not glibc's sigaction: glibc refuses its internal signals (32, 33), and a caller may have
+ * left those ignored too. The kernel's struct sigaction starts with the handler on every
+ * architecture Linux runs this on; the rest of it is left zero (SIG_DFL, no flags, no mask). */
+static unsigned long long ps_spawn_reset; /* bit sig - 1: glibc's sigaddset refuses 32 and 33 too */
+static pthread_once_t ps_spawn_reset_once = PTHREAD_ONCE_INIT;
+struct ps_kernel_sigaction {
+    void *handler;
+    unsigned long rest[7];
+};
+
+static void ps_spawn_reset_compute(void) {
+    ps_spawn_reset = 1ULL << (SIGPIPE - 1);
+    for (int sig = 1; sig < NSIG && sig <= 64; sig++) {
+        struct ps_kernel_sigaction old = {0};
+        if (sig == SIGKILL || sig == SIGSTOP || syscall(SYS_rt_sigaction, sig, NULL, &old, NSIG / 8) != 0) continue;
+        if (old.handler != (void *)SIG_DFL) ps_spawn_reset |= 1ULL << (sig - 1);
+    }
+}
+
 int ps_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[], int out_fd, const char *cwd) {
-    posix_spawn_file_actions_t actions;
-    posix_spawnattr_t attr;
-    int rc = posix_spawn_file_actions_init(&actions);
-    if (rc) return rc;
-    rc = posix_spawnattr_init(&attr);
-    if (rc) { posix_spawn_file_actions_destroy(&actions); return rc; }
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
-    posix_spawn_file_actions_adddup2(&actions, out_fd, 2);
-    if (cwd) posix_spawn_file_actions_addchdir_np(&actions, cwd);
-    sigset_t none, all;
-    sigemptyset(&none);
+    pthread_once(&ps_spawn_reset_once, ps_spawn_reset_compute);
+    sigset_t all, old, none;
     sigfillset(&all);
-    sigdelset(&all, SIGKILL);
-    sigdelset(&all, SIGSTOP);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_USEVFORK);
-    rc = posix_spawn(pid, path, &actions, &attr, argv, envp);
-    posix_spawnattr_destroy(&attr);
-    posix_spawn_file_actions_destroy(&actions);
+    sigemptyset(&none);
+    /* No signal handler may run in the child while it shares the engine's memory: every signal is
+     * blocked across vfork, and the child restores the defaults before it unblocks them. */
+    if (pthread_sigmask(SIG_SETMASK, &all, &old) != 0) return EAGAIN;
+    volatile int failure = 0;
+    pid_t child = vfork();
+    if (child == 0) {
+        /* The child, on the engine's stack until it executes: system calls only, then exec or _exit. */
+        struct ps_kernel_sigaction dfl = {0};
+        for (int sig = 1; sig < NSIG && sig <= 64; sig++) {
+            if (ps_spawn_reset & (1ULL << (sig - 1))) syscall(SYS_rt_sigaction, sig, &dfl, NULL, NSIG / 8);
+        }
+        int in;
+        if (setpgid(0, 0) != 0) goto fail;
+        /* Output first: a pipe that took descriptor 0, 1 or 2 (the engine's own closed) still ends
+         * up on 1 and 2 before /dev/null takes 0. dup2 onto itself keeps close-on-exec: clear it. */
+        for (int target = 1; target <= 2; target++) {
+            if (out_fd == target) {
+                if (fcntl(target, F_SETFD, 0) != 0) goto fail;
+            } else if (dup2(out_fd, target) < 0) {
+                goto fail;
+            }
+        }
+        in = open("/dev/null", O_RDONLY);
+        if (in < 0) goto fail;
+        if (in != 0) {
+            if (dup2(in, 0) < 0) goto fail;
+            close(in);
+        }
+        if (cwd && chdir(cwd) != 0) goto fail;
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        execve(path, argv, envp);
+    fail:
+        failure = errno ? errno : EINVAL;
+        _exit(127);
+    }
+    int rc = 0;
+    if (child < 0) {
+        rc = errno;
+    } else if (failure != 0) {
+        /* It could not execute: reap it, and say why, as posix_spawn does. */
+        rc = failure;
+        int status;
+        while (waitpid(child, &status, 0) < 0 && errno == EINTR) {}
+    } else {
+        *pid = child;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     return rc;
 }
 

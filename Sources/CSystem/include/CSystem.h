@@ -1,7 +1,7 @@
 #ifndef PIPELINE_CSYSTEM_H
 #define PIPELINE_CSYSTEM_H
 // System calls and macros Swift cannot reach directly on Linux (signalfd, wait-status macros,
-// posix_spawn with a new process group and a reset signal mask, eventfd, a thread that takes no
+// vfork and exec with a new process group and a reset signal mask, eventfd, a thread that takes no
 // signals). Nothing else lives here.
 #include <pthread.h>
 #include <signal.h>
@@ -17,7 +17,11 @@ int ps_signalfd_read(int fd);
 /// Starts path (absolute, or relative to cwd) with argv in its own process group with stdin from
 /// /dev/null, stdout and stderr to out_fd, the default disposition of every signal and an empty
 /// signal mask, in cwd (NULL: inherit). Returns 0 and sets *pid, or an errno value (the exec's own
-/// error too: glibc's posix_spawn reports it, and reaps the child that could not exec).
+/// error too: the child that could not exec is reaped). What posix_spawn with POSIX_SPAWN_USEVFORK
+/// does, without its costs per start: glibc's resets all 64 signal dispositions in the child, maps
+/// and unmaps a stack for it, and checks each file action against the descriptor limit (about 60
+/// microseconds a start on this machine kind, see benchmarks/RESULTS.md); here only the signals
+/// that are not at their default are reset, and the child runs on the caller's stack.
 int ps_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[], int out_fd, const char *cwd);
 
 /// pipe2(fds, O_CLOEXEC): 0 or -1 (errno set).
