@@ -24,7 +24,7 @@ public protocol ProcessSpawner: AnyObject, Sendable {
     func advance(to now: Int)
 }
 
-/// Real processes: `posix_spawn` (glibc's clone with `CLONE_VFORK`) with a new process group and
+/// Real processes: `vfork` and `execve` (`ps_spawn`, in CSystem) with a new process group and
 /// a reset signal mask, `waitpid`, `kill(-pgid, …)`. A script that is one plain command under the
 /// default shell is executed directly, as `make` does (``SimpleCommand``).
 public final class SystemSpawner: ProcessSpawner, @unchecked Sendable {
