@@ -30,69 +30,73 @@ int ps_signalfd_read(int fd) {
     return n < 0 ? -1 : 0;
 }
 
-/* The signals whose disposition is not the default when the first script starts: those the
- * engine's own caller left ignored (`nohup`, a shell's `cmd &`, a test harness), SIGPIPE
- * (main.swift ignores it), those with a handler (the Swift runtime's crash handlers) and glibc's
- * two internal ones. A child gets the default of each. Nothing in the engine sets a disposition
- * after start-up (its signals are read from a signalfd), so the set is computed once. The kernel's
- * call, not glibc's sigaction: glibc refuses its internal signals (32, 33), and a caller may have
- * left those ignored too. The kernel's struct sigaction starts with the handler on every
- * architecture Linux runs this on; the rest of it is left zero (SIG_DFL, no flags, no mask). */
-static unsigned long long ps_spawn_reset; /* bit sig - 1: glibc's sigaddset refuses 32 and 33 too */
+/* The signals whose disposition is not the default: those the engine's own caller left ignored
+ * (`nohup`, a shell's `cmd &`, a test harness), SIGPIPE (main.swift ignores it), those with a
+ * handler (the Swift runtime's crash handlers) and glibc's two internal ones. A child gets the
+ * default of each. Looked at on the first start, and again by ps_spawn_refresh_signals: the engine
+ * sets no disposition after start-up (its signals are read from a signalfd), and code that does
+ * must call it. The kernel's calls, not glibc's: glibc refuses its internal signals (32, 33) and
+ * leaves them out of sigfillset, and a caller may have left those ignored too. The kernel's struct
+ * sigaction starts with the handler on every architecture Linux runs this on; the rest of it is
+ * left zero (SIG_DFL, no flags, no mask). */
+static unsigned long long ps_spawn_reset; /* bit sig - 1 */
 static pthread_once_t ps_spawn_reset_once = PTHREAD_ONCE_INIT;
 struct ps_kernel_sigaction {
     void *handler;
     unsigned long rest[7];
 };
 
-static void ps_spawn_reset_compute(void) {
-    ps_spawn_reset = 1ULL << (SIGPIPE - 1);
+void ps_spawn_refresh_signals(void) {
+    unsigned long long reset = 1ULL << (SIGPIPE - 1);
     for (int sig = 1; sig < NSIG && sig <= 64; sig++) {
         struct ps_kernel_sigaction old = {0};
         if (sig == SIGKILL || sig == SIGSTOP || syscall(SYS_rt_sigaction, sig, NULL, &old, NSIG / 8) != 0) continue;
-        if (old.handler != (void *)SIG_DFL) ps_spawn_reset |= 1ULL << (sig - 1);
+        if (old.handler != (void *)SIG_DFL) reset |= 1ULL << (sig - 1);
     }
+    ps_spawn_reset = reset;
 }
 
 int ps_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[], int out_fd, const char *cwd) {
-    pthread_once(&ps_spawn_reset_once, ps_spawn_reset_compute);
-    sigset_t all, old, none;
-    sigfillset(&all);
-    sigemptyset(&none);
-    /* No signal handler may run in the child while it shares the engine's memory: every signal is
-     * blocked across vfork, and the child restores the defaults before it unblocks them. */
-    if (pthread_sigmask(SIG_SETMASK, &all, &old) != 0) return EAGAIN;
+    pthread_once(&ps_spawn_reset_once, ps_spawn_refresh_signals);
+    /* No signal handler may run in the child while it shares the engine's memory: every signal,
+     * glibc's internal ones too, is blocked across vfork (the kernel's call: glibc's would leave
+     * 32 and 33 open), and the child restores the defaults before it unblocks them. */
+    unsigned long long all = ~0ULL, old = 0, none = 0;
+    if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, NSIG / 8) != 0) return errno;
     volatile int failure = 0;
+    errno = 0; /* in the parent: the child then reads errno through an entry already bound */
     pid_t child = vfork();
     if (child == 0) {
-        /* The child, on the engine's stack until it executes: system calls only, then exec or _exit. */
+        /* The child, on the engine's stack until it executes: raw system calls only (no glibc
+         * wrapper that might still need binding, no cancellation point), then exec or exit. */
         struct ps_kernel_sigaction dfl = {0};
         for (int sig = 1; sig < NSIG && sig <= 64; sig++) {
             if (ps_spawn_reset & (1ULL << (sig - 1))) syscall(SYS_rt_sigaction, sig, &dfl, NULL, NSIG / 8);
         }
-        int in;
-        if (setpgid(0, 0) != 0) goto fail;
-        /* Output first: a pipe that took descriptor 0, 1 or 2 (the engine's own closed) still ends
-         * up on 1 and 2 before /dev/null takes 0. dup2 onto itself keeps close-on-exec: clear it. */
+        long in;
+        if (syscall(SYS_setpgid, 0, 0) != 0) goto fail;
+        /* Output first: a pipe that took descriptor 1 or 2 (the engine's own closed) still ends up
+         * on 1 and 2 before /dev/null takes 0. A descriptor already in place keeps close-on-exec:
+         * clear it. */
         for (int target = 1; target <= 2; target++) {
             if (out_fd == target) {
-                if (fcntl(target, F_SETFD, 0) != 0) goto fail;
-            } else if (dup2(out_fd, target) < 0) {
+                if (syscall(SYS_fcntl, target, F_SETFD, 0) != 0) goto fail;
+            } else if (syscall(SYS_dup3, out_fd, target, 0) < 0) {
                 goto fail;
             }
         }
-        in = open("/dev/null", O_RDONLY);
+        in = syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY);
         if (in < 0) goto fail;
         if (in != 0) {
-            if (dup2(in, 0) < 0) goto fail;
-            close(in);
+            if (syscall(SYS_dup3, (int)in, 0, 0) < 0) goto fail;
+            syscall(SYS_close, (int)in);
         }
-        if (cwd && chdir(cwd) != 0) goto fail;
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        execve(path, argv, envp);
+        if (cwd && syscall(SYS_chdir, cwd) != 0) goto fail;
+        syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, NSIG / 8);
+        syscall(SYS_execve, path, argv, envp);
     fail:
         failure = errno ? errno : EINVAL;
-        _exit(127);
+        for (;;) syscall(SYS_exit_group, 127);
     }
     int rc = 0;
     if (child < 0) {
@@ -105,7 +109,7 @@ int ps_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[
     } else {
         *pid = child;
     }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, NSIG / 8);
     return rc;
 }
 

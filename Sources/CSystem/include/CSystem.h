@@ -24,6 +24,11 @@ int ps_signalfd_read(int fd);
 /// that are not at their default are reset, and the child runs on the caller's stack.
 int ps_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[], int out_fd, const char *cwd);
 
+/// Looks again at which signals are not at their default disposition, for ps_spawn to reset in
+/// each child. ps_spawn looks at its first call; code that changes a disposition after that (the
+/// engine does not: its signals are read from a signalfd) calls this, not while a start runs.
+void ps_spawn_refresh_signals(void);
+
 /// pipe2(fds, O_CLOEXEC): 0 or -1 (errno set).
 int ps_pipe_cloexec(int fds[2]);
 
