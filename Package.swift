@@ -30,8 +30,10 @@ let package = Package(
         // HTTP (probes, webhooks, Prometheus) through the system libcurl (Debian: libcurl4, headers
         // from libcurl4-openssl-dev), loaded when the first request runs, like libpq.
         .target(name: "CHTTP"),
+        // The reader's event loop, in C: libyaml's events into the flat node arena (PipelineYAML only).
+        .target(name: "CYAMLArena", dependencies: ["CYAML"]),
         // The only target that touches C: turns libyaml events into located Swift nodes.
-        .target(name: "PipelineYAML", dependencies: ["CYAML"], swiftSettings: essentialsOnly),
+        .target(name: "PipelineYAML", dependencies: ["CYAML", "CYAMLArena"], swiftSettings: essentialsOnly),
         // System calls Swift cannot reach directly: signalfd, wait-status macros, posix_spawn attributes.
         .target(name: "CSystem"),
         // The spec: model, decoding, graph, lint, plan, migration lint, diagnostics. Reads pipeline

@@ -68,6 +68,16 @@ public struct YAMLNode: Sendable {
 
     /// The length of a scalar's text in bytes (0 for collections).
     public var byteCount: Int { kind == .scalar ? Int(count) : 0 }
+
+    /// Whether a node is laid out as the C reader's `pl_node` (CYAMLArena.h), which the reader
+    /// copies nodes from byte for byte: line, column, start and count as 32-bit integers at 0, 4,
+    /// 8 and 12, kind and style as bytes at 16 and 17, 20 bytes a node.
+    static let matchesCLayout =
+        MemoryLayout<YAMLNode>.offset(of: \.line) == 0 && MemoryLayout<YAMLNode>.offset(of: \.column) == 4
+        && MemoryLayout<YAMLNode>.offset(of: \.start) == 8 && MemoryLayout<YAMLNode>.offset(of: \.count) == 12
+        && MemoryLayout<YAMLNode>.offset(of: \.kind) == 16 && MemoryLayout<YAMLNode>.offset(of: \.style) == 17
+        && MemoryLayout<YAMLNode>.stride == 20 && Kind.mapping.rawValue == 1 && Kind.sequence.rawValue == 2
+        && ScalarStyle.folded.rawValue == 4
 }
 
 /// A parsed YAML document: every node in one array, children referenced by index, the text of

@@ -1,4 +1,5 @@
 internal import CYAML
+internal import CYAMLArena
 
 #if canImport(Glibc)
     internal import Glibc
@@ -43,21 +44,72 @@ public enum YAMLReader {
 
     private static func parse(_ input: UnsafeBufferPointer<UInt8>, bytes: [UInt8], limits: YAMLLimits) throws(YAMLProblem) -> Result {
         let parser = EventParser(input)
-        // A node takes at least ~8 bytes of text (`- a: b\n` is three), so the arena rarely grows.
-        var builder = Builder(maxDepth: limits.maxDepth, expectedNodes: bytes.count / 8, input: input)
-        while true {
-            try parser.next(bytes)
-            defer { yaml_event_delete(parser.event) }
-            if try builder.consume(parser.event) { break }
+        let tables = KeyTables()
+        let maxDepth = Int32(clamping: limits.maxDepth)
+        // The whole event loop runs in C (CYAMLArena): it is the reader's hot loop, one step per
+        // event, where Swift paid a check per store and a call per event (benchmarks/RESULTS.md).
+        // Large mappings' keys come back here, to hash-flood-safe Swift dictionaries.
+        let buffers = ArenaBuffers()
+        // Alive to the end: `arena` below is a copy of its pointers, which the document copies from.
+        defer { withExtendedLifetime(buffers) {} }
+        // The parser and the key tables are used through pointers only, during the call.
+        let status = withExtendedLifetime((parser, tables)) {
+            pl_arena_read(
+                parser.parser, parser.event, parser.input, input.count, maxDepth,
+                { context, table, key, length, line in
+                    let tables = Unmanaged<KeyTables>.fromOpaque(context!).takeUnretainedValue()
+                    return tables.seen(table: Int(table), key: UnsafeBufferPointer(start: key, count: length), line: line)
+                },
+                { context, table in
+                    Unmanaged<KeyTables>.fromOpaque(context!).takeUnretainedValue().close(table: Int(table))
+                },
+                Unmanaged.passUnretained(tables).toOpaque(), buffers.arena)
         }
-        guard let root = builder.root else {
+        let arena = buffers.arena.pointee
+        let at = Mark(line: Int(arena.problem_line), column: Int(arena.problem_column))
+        switch status {
+        case PL_READ_OK: break
+        case PL_READ_PARSER_ERROR: throw parser.problem(bytes)
+        case PL_READ_TAG: throw YAMLProblem(mark: at, message: "tags ('!name', '!!type') are not allowed in a pipeline file")
+        case PL_READ_ANCHOR: throw YAMLProblem(mark: at, message: "anchors ('&name') and aliases are not supported; write the value out")
+        case PL_READ_ALIAS: throw YAMLProblem(mark: at, message: "aliases ('*name') are not supported; write the value out")
+        case PL_READ_SECOND_DOCUMENT: throw YAMLProblem(mark: at, message: "a pipeline file holds one YAML document; a second one starts here")
+        case PL_READ_MAPPING_KEY: throw YAMLProblem(mark: at, message: "mapping keys must be plain scalars, not mappings")
+        case PL_READ_SEQUENCE_KEY: throw YAMLProblem(mark: at, message: "mapping keys must be plain scalars, not sequences")
+        case PL_READ_TOO_DEEP: throw YAMLProblem(mark: at, message: "nesting is deeper than \(maxDepth) levels")
+        case PL_READ_TEXT_TOO_LARGE:
+            throw YAMLProblem(mark: at, message: "the file's text is larger than \(YAMLReader.describe(bytes: Int(Int32.max)))")
+        default: throw YAMLProblem(mark: Mark(line: 1, column: 1), message: "out of memory while reading the file")
+        }
+        guard arena.root >= 0 else {
             throw YAMLProblem(mark: Mark(line: 1, column: 1), message: "the file is empty; a pipeline needs at least 'version', 'name' and 'stages'")
         }
-        return Result(
-            document: YAMLDocument(
-                nodes: builder.nodes, children: builder.children, source: bytes, extra: builder.extra, root: root,
-                mayHoldReferences: builder.mayHoldReferences),
-            duplicates: builder.duplicates)
+        let document = YAMLDocument(
+            nodes: adopt(arena.nodes, count: Int(arena.node_count), as: YAMLNode.self),
+            children: adopt(arena.children, count: Int(arena.child_count), as: NodeID.self), source: bytes,
+            extra: adopt(arena.extra, count: arena.extra_count, as: UInt8.self), root: arena.root,
+            mayHoldReferences: arena.may_hold_references != 0)
+        var duplicates: [YAMLProblem] = []
+        for index in 0..<Int(arena.duplicate_count) {
+            let duplicate = arena.duplicates[index]
+            duplicates.append(
+                YAMLProblem(
+                    mark: document[duplicate.key].mark,
+                    message: "duplicate key '\(document.value(of: duplicate.key))' (first defined at line \(duplicate.first_line))"))
+        }
+        return Result(document: document, duplicates: duplicates)
+    }
+
+    /// A Swift array of a C buffer's elements, laid out alike (``YAMLNode/matchesCLayout`` checks
+    /// the nodes'). A large one asks for huge pages before it is written (``HugePages``).
+    private static func adopt<C, Element>(_ buffer: UnsafeMutablePointer<C>?, count: Int, as: Element.Type) -> [Element] {
+        precondition(MemoryLayout<C>.stride == MemoryLayout<Element>.stride && (Element.self != YAMLNode.self || YAMLNode.matchesCLayout))
+        guard let buffer, count > 0 else { return [] }
+        return [Element](unsafeUninitializedCapacity: count) { elements, initialized in
+            HugePages.advise(UnsafeMutableRawBufferPointer(elements))
+            _ = memcpy(elements.baseAddress!, buffer, count * MemoryLayout<Element>.stride)
+            initialized = count
+        }
     }
 
     /// A size for messages: `512 bytes`, `12 KiB`, `16.0 MiB`.
@@ -77,7 +129,8 @@ public enum YAMLReader {
 private final class EventParser {
     let parser: UnsafeMutablePointer<yaml_parser_t>
     let event: UnsafeMutablePointer<yaml_event_t>
-    /// A byte to point at for an empty input (libyaml wants a non-null pointer).
+    /// The input's first byte (a byte of its own for an empty input: libyaml wants a non-null pointer).
+    let input: UnsafePointer<UInt8>
     private let empty: UnsafeMutablePointer<UInt8>
 
     init(_ input: UnsafeBufferPointer<UInt8>) {
@@ -88,7 +141,8 @@ private final class EventParser {
         event = .allocate(capacity: 1)
         event.initialize(to: yaml_event_t())
         _ = yaml_parser_initialize(parser)
-        yaml_parser_set_input_string(parser, input.isEmpty ? UnsafePointer(empty) : input.baseAddress, input.count)
+        self.input = input.baseAddress.flatMap { input.isEmpty ? nil : $0 } ?? UnsafePointer(empty)
+        yaml_parser_set_input_string(parser, self.input, input.count)
     }
 
     deinit {
@@ -98,12 +152,8 @@ private final class EventParser {
         empty.deallocate()
     }
 
-    /// Parses the next event into `event` (the caller deletes it).
-    func next(_ bytes: [UInt8]) throws(YAMLProblem) {
-        if yaml_parser_parse(parser, event) == 0 { throw problem(bytes) }
-    }
-
-    private func problem(_ bytes: [UInt8]) -> YAMLProblem {
+    /// libyaml's problem, once a parse has failed.
+    func problem(_ bytes: [UInt8]) -> YAMLProblem {
         let parser = self.parser.pointee
         let text = parser.problem.map { String(cString: $0) } ?? "invalid YAML"
         if parser.error == YAML_READER_ERROR {
@@ -142,270 +192,38 @@ extension Mark {
     }
 }
 
-/// Turns events into the flat node arena, enforcing the strict rules as it goes. It reads each
-/// libyaml event in place (no copy of the event, no intermediate value per event), and keeps the
-/// innermost open collection in ``top`` rather than at the end of an array, so the common steps
-/// (a scalar, a key, a value) touch plain fields, not array elements.
-private struct Builder {
-    struct Frame {
-        var node: Int32
-        var pendingStart: Int
-        var isMapping: Bool
-        var expectingKey = true
-        var dropValue = false
-        /// The index in ``keyTables`` of the keys seen so far, built only once a mapping grows
-        /// past a handful of entries (-1: none). Not the table itself: a frame holds no reference,
-        /// so it is pushed and popped without a retain.
-        var keyTable: Int32 = -1
-        /// One bit per key seen so far, chosen by its length and first and last bytes (equal
-        /// keys set the same bit): a key whose bit is clear is new, and is not compared at all.
-        var keyBits: UInt64 = 0
+/// Owns what the C reader made (`pl_arena`'s malloc'ed buffers); frees it in `deinit`, once the
+/// document has copied it. At a fixed address, as the C code fills it in place.
+private final class ArenaBuffers {
+    let arena: UnsafeMutablePointer<pl_arena>
+
+    init() {
+        arena = .allocate(capacity: 1)
+        arena.initialize(to: pl_arena())
     }
 
-    let maxDepth: Int
-    var nodes: [YAMLNode] = []
-    var children: [NodeID] = []
-    /// The file's bytes (libyaml's input): most scalars' text is a slice of them.
-    let input: UnsafeBufferPointer<UInt8>
-    /// The input holds the bytes `${{` somewhere (false: only a scalar not written as it reads,
-    /// one with escapes, can hold them).
-    let inputMayHoldReferences: Bool
-    /// The text of the scalars that are not a slice of ``input``, one after another.
-    var extra: [UInt8] = []
-    var pending: [NodeID] = []
-    /// The innermost open collection (meaningless while ``depth`` is 0).
-    var top = Frame(node: 0, pendingStart: 0, isMapping: false)
-    /// The collections open around ``top``, outermost first.
-    var parents: [Frame] = []
-    /// How many collections are open.
-    var depth = 0
-    /// The key tables of the open mappings that have one, innermost last.
-    var keyTables: [[[UInt8]: Mark]] = []
-    var root: NodeID?
-    var documents = 0
-    var duplicates: [YAMLProblem] = []
-    /// Some scalar so far holds `${{`.
-    var mayHoldReferences = false
+    deinit {
+        pl_arena_free(arena)
+        arena.deallocate()
+    }
+}
 
-    init(maxDepth: Int, expectedNodes: Int, input: UnsafeBufferPointer<UInt8>) {
-        self.maxDepth = maxDepth
-        self.input = input
-        inputMayHoldReferences = Self.opensReference(input)
-        nodes.reserveCapacity(max(1024, expectedNodes))
-        children.reserveCapacity(max(1024, expectedNodes))
-        HugePages.advise(capacityOf: &nodes)
+/// The keys of the open large mappings (more than 32 keys), for the C reader's duplicate check:
+/// one dictionary a mapping, innermost last, keyed by the key's bytes (Swift's hashing is seeded
+/// per process, so a file cannot be written to make every key collide).
+private final class KeyTables {
+    private var tables: [[[UInt8]: Int32]] = []
+
+    /// The line `key` was first written on in table `table`, or 0 after recording it at `line`.
+    func seen(table: Int, key: UnsafeBufferPointer<UInt8>, line: Int32) -> Int32 {
+        if table == tables.count { tables.append([:]) }
+        let bytes = Array(key)
+        if let first = tables[table][bytes] { return first }
+        tables[table][bytes] = line
+        return 0
     }
 
-    /// Consumes one event (read in place; the caller deletes it). Returns true at the end of the stream.
-    mutating func consume(_ event: UnsafeMutablePointer<yaml_event_t>) throws(YAMLProblem) -> Bool {
-        switch event.pointee.type {
-        case YAML_SCALAR_EVENT:
-            let mark = Mark(event.pointee.start_mark)
-            let scalar = event.pointee.data.scalar
-            try refuse(mark: mark, hasTag: scalar.tag != nil, hasAnchor: scalar.anchor != nil)
-            let value = UnsafeBufferPointer(start: scalar.value, count: scalar.length)
-            let style: ScalarStyle
-            switch scalar.style {
-            case YAML_SINGLE_QUOTED_SCALAR_STYLE: style = .singleQuoted
-            case YAML_DOUBLE_QUOTED_SCALAR_STYLE: style = .doubleQuoted
-            case YAML_LITERAL_SCALAR_STYLE: style = .literal
-            case YAML_FOLDED_SCALAR_STYLE: style = .folded
-            default: style = .plain
-            }
-            try addScalar(mark: mark, value: value, style: style, at: Int(event.pointee.start_mark.index))
-        case YAML_MAPPING_START_EVENT:
-            let start = event.pointee.data.mapping_start
-            try open(mark: Mark(event.pointee.start_mark), kind: .mapping, hasTag: start.tag != nil, hasAnchor: start.anchor != nil)
-        case YAML_SEQUENCE_START_EVENT:
-            let start = event.pointee.data.sequence_start
-            try open(mark: Mark(event.pointee.start_mark), kind: .sequence, hasTag: start.tag != nil, hasAnchor: start.anchor != nil)
-        case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
-            close()
-        case YAML_DOCUMENT_START_EVENT:
-            documents += 1
-            if documents > 1 {
-                throw YAMLProblem(mark: Mark(event.pointee.start_mark), message: "a pipeline file holds one YAML document; a second one starts here")
-            }
-        case YAML_ALIAS_EVENT:
-            throw YAMLProblem(mark: Mark(event.pointee.start_mark), message: "aliases ('*name') are not supported; write the value out")
-        case YAML_STREAM_END_EVENT:
-            return true
-        default:
-            // Stream start, document end.
-            break
-        }
-        return false
-    }
-
-    private mutating func addScalar(mark: Mark, value: UnsafeBufferPointer<UInt8>, style: ScalarStyle, at index: Int) throws(YAMLProblem) {
-        let id = NodeID(nodes.count)
-        let start: Int32
-        if let offset = Self.sourceOffset(of: value, style: style, at: index, in: input), let at = Int32(exactly: offset),
-            at <= Int32.max - Int32(value.count)
-        {
-            // Written as it reads: its text is the input's.
-            start = at
-            if inputMayHoldReferences && !mayHoldReferences { mayHoldReferences = Self.opensReference(value) }
-        } else {
-            // The extra text stays addressable by Int32 offsets: files are limited far below that.
-            guard extra.count + value.count <= Int(Int32.max) else {
-                throw YAMLProblem(mark: mark, message: "the file's text is larger than \(YAMLReader.describe(bytes: Int(Int32.max)))")
-            }
-            start = ~Int32(extra.count)
-            extra.append(contentsOf: value)
-            if !mayHoldReferences { mayHoldReferences = Self.opensReference(value) }
-        }
-        nodes.append(YAMLNode(kind: .scalar, mark: mark, style: style, start: start, count: Int32(value.count)))
-        guard depth > 0 else {
-            root = id
-            return
-        }
-        guard top.isMapping, top.expectingKey else { return attach(id) }
-        // A key: compared with the keys before it in the same mapping.
-        top.expectingKey = false
-        if let first = firstMark(of: value) {
-            duplicates.append(
-                YAMLProblem(mark: mark, message: "duplicate key '\(String(decoding: value, as: UTF8.self))' (first defined at line \(first.line))"))
-            top.dropValue = true
-            return
-        }
-        if top.keyTable >= 0 { keyTables[Int(top.keyTable)][Array(value)] = mark }
-        pending.append(id)
-    }
-
-    /// Where in the input a scalar's text is written exactly as it reads, if it is: a plain
-    /// scalar at its start mark, a quoted one just past its quote (libyaml's mark index counts
-    /// characters; where that is not the byte offset, the bytes differ and the text is copied).
-    static func sourceOffset(of value: UnsafeBufferPointer<UInt8>, style: ScalarStyle, at index: Int, in input: UnsafeBufferPointer<UInt8>) -> Int? {
-        let offset: Int
-        switch style {
-        case .plain: offset = index
-        case .singleQuoted, .doubleQuoted: offset = index + 1
-        case .literal, .folded: return nil
-        }
-        guard offset >= 0, offset <= input.count - value.count else { return nil }
-        guard let wanted = value.baseAddress, let base = input.baseAddress else { return value.isEmpty ? offset : nil }
-        return memcmp(base + offset, wanted, value.count) == 0 ? offset : nil
-    }
-
-    /// Whether the text holds the bytes `${{`.
-    static func opensReference(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard bytes.count >= 3, var at = bytes.baseAddress else { return false }
-        let last = at + (bytes.count - 2)
-        // memchr finds each `$` a word at a time; most text holds none.
-        while at < last, let dollar = memchr(at, Int32(UInt8(ascii: "$")), last - at) {
-            let found = dollar.assumingMemoryBound(to: UInt8.self)
-            if found[1] == UInt8(ascii: "{") && found[2] == UInt8(ascii: "{") { return true }
-            at = UnsafePointer(found + 1)
-        }
-        return false
-    }
-
-    private func refuse(mark: Mark, hasTag: Bool, hasAnchor: Bool) throws(YAMLProblem) {
-        if hasTag {
-            throw YAMLProblem(mark: mark, message: "tags ('!name', '!!type') are not allowed in a pipeline file")
-        }
-        if hasAnchor {
-            throw YAMLProblem(mark: mark, message: "anchors ('&name') and aliases are not supported; write the value out")
-        }
-    }
-
-    private mutating func open(mark: Mark, kind: YAMLNode.Kind, hasTag: Bool, hasAnchor: Bool) throws(YAMLProblem) {
-        try refuse(mark: mark, hasTag: hasTag, hasAnchor: hasAnchor)
-        if depth > 0, top.isMapping, top.expectingKey {
-            throw YAMLProblem(mark: mark, message: "mapping keys must be plain scalars, not \(kind == .mapping ? "mappings" : "sequences")")
-        }
-        if depth >= maxDepth {
-            throw YAMLProblem(mark: mark, message: "nesting is deeper than \(maxDepth) levels")
-        }
-        if depth > 0 { parents.append(top) }
-        top = Frame(node: Int32(nodes.count), pendingStart: pending.count, isMapping: kind == .mapping)
-        depth += 1
-        nodes.append(YAMLNode(kind: kind, mark: mark, style: .plain, start: 0, count: 0))
-    }
-
-    /// Calls `body` with the text of a scalar node already added.
-    private func withText<R>(of node: YAMLNode, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
-        if node.start >= 0 { return body(UnsafeBufferPointer(rebasing: input[Int(node.start)..<Int(node.start + node.count)])) }
-        return extra.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[Int(~node.start)..<Int(~node.start) + Int(node.count)])) }
-    }
-
-    private mutating func close() {
-        let node = Int(top.node)
-        let start = top.pendingStart
-        nodes[node].start = NodeID(children.count)
-        nodes[node].count = NodeID(pending.count - start)
-        children.append(contentsOf: pending[start...])
-        pending.removeLast(pending.count - start)
-        if top.keyTable >= 0 { keyTables.removeLast() }
-        depth -= 1
-        guard depth > 0 else {
-            root = NodeID(node)
-            return
-        }
-        top = parents.removeLast()
-        attach(NodeID(node))
-    }
-
-    /// Adds a value (or a sequence item) to the innermost open collection; a key never comes here
-    /// (keys are scalars, added by ``addScalar(mark:value:style:)``).
-    private mutating func attach(_ id: NodeID) {
-        guard top.isMapping else {
-            pending.append(id)
-            return
-        }
-        top.expectingKey = true
-        if top.dropValue {
-            top.dropValue = false
-        } else {
-            pending.append(id)
-        }
-    }
-
-    /// The bit of ``Frame/keyBits`` that a key sets.
-    @inline(__always) static func keyBit(of key: UnsafeBufferPointer<UInt8>) -> UInt64 {
-        guard let first = key.first, let last = key.last else { return 1 }
-        return 1 << UInt64((key.count &* 7 &+ Int(first) &* 3 &+ Int(last)) & 63)
-    }
-
-    /// Where a key was first written in the innermost open mapping, if it was. Keys are compared
-    /// by their bytes, by length first. Small mappings are scanned; large ones get a dictionary,
-    /// so the check stays O(1).
-    private mutating func firstMark(of key: UnsafeBufferPointer<UInt8>) -> Mark? {
-        if top.keyTable >= 0 { return keyTables[Int(top.keyTable)][Array(key)] }
-        let start = top.pendingStart
-        if pending.count - start > 32 {
-            var keys: [[UInt8]: Mark] = [:]
-            for index in stride(from: start, to: pending.count, by: 2) {
-                let node = nodes[Int(pending[index])]
-                let bytes = withText(of: node) { Array($0) }
-                if keys[bytes] == nil { keys[bytes] = node.mark }
-            }
-            keyTables.append(keys)
-            top.keyTable = Int32(keyTables.count - 1)
-            return keys[Array(key)]
-        }
-        let bit = Self.keyBit(of: key)
-        if top.keyBits & bit == 0 {
-            top.keyBits |= bit
-            return nil
-        }
-        let length = Int32(key.count)
-        return pending.withUnsafeBufferPointer { pending in
-            nodes.withUnsafeBufferPointer { nodes in
-                var index = start
-                while index < pending.count {
-                    let other = nodes[Int(pending[index])]
-                    index += 2
-                    guard other.count == length else { continue }
-                    let same = withText(of: other) { text in
-                        for i in 0..<key.count where text[i] != key[i] { return false }
-                        return true
-                    }
-                    if same { return other.mark }
-                }
-                return nil
-            }
-        }
+    func close(table: Int) {
+        if table == tables.count - 1 { tables.removeLast() }
     }
 }
