@@ -6,6 +6,7 @@ import Glibc
 signal(SIGPIPE, SIG_IGN)
 
 let arguments = Array(CommandLine.arguments.dropFirst())
+if FastArguments.version(arguments) { exit(0) }
 FastArguments.validate(arguments)?.run()
 
 // Usage errors exit 2 like every other invalid input (argument-parser's default is 64).

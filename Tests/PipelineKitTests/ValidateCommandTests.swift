@@ -1,4 +1,5 @@
 import Foundation
+import PipelineSpec
 import Testing
 
 /// `pipeline validate` on real files: every bad input gets located diagnostics and exit 2.
@@ -188,13 +189,28 @@ import Testing
         }
     }
 
+    @Test func versionAloneSkipsArgumentParserAndPrintsTheSame() throws {
+        let scratch = try Sandbox("version: 1\nname: unused\nstages:\n  - { id: a, run: 'true' }\n")
+        defer { scratch.remove() }
+        let log = scratch.dir.appendingPathComponent("fast.log").path
+        let fast = try Binary.run(["--version"], environment: ["PIPELINE_TEST_FAST_ARGUMENTS_LOG": log])
+        #expect((try? String(contentsOfFile: log, encoding: .utf8)) == "version\n")
+        try? FileManager.default.removeItem(atPath: log)
+        // `--version --` is the same request, read by argument-parser.
+        let parsed = try Binary.run(["--version", "--"], environment: ["PIPELINE_TEST_FAST_ARGUMENTS_LOG": log])
+        #expect(!FileManager.default.fileExists(atPath: log))
+        #expect(fast.status == 0 && parsed.status == 0)
+        #expect(fast.stdout == parsed.stdout && fast.stdout == PipelineVersion.current + "\n")
+        #expect(fast.stderr.isEmpty && parsed.stderr.isEmpty)
+    }
+
     @Test func anOptionOrAnOddNameGoesToArgumentParser() throws {
         let scratch = try Sandbox("version: 1\nname: unused\nstages:\n  - { id: a, run: 'true' }\n")
         defer { scratch.remove() }
         let log = scratch.dir.appendingPathComponent("fast.log").path
         for arguments in [
             ["validate", "pipelines/demo.yml", "--strict"], ["validate", "--format", "json", "pipelines/demo.yml"], ["validate", "-"],
-            ["validate", ""], ["validate"], ["validate", "--help"], ["plan", "pipelines/demo.yml"], ["--version"],
+            ["validate", ""], ["validate"], ["validate", "--help"], ["plan", "pipelines/demo.yml"], ["--version", "--"], ["help", "--version"],
         ] {
             _ = try Binary.run(arguments, environment: ["PIPELINE_TEST_FAST_ARGUMENTS_LOG": log])
             #expect(!FileManager.default.fileExists(atPath: log), "\(arguments) took the fast path")
