@@ -114,6 +114,8 @@ static uint64_t key_bit(const uint8_t *key, size_t count) {
 
 static const uint8_t *text_of(const builder *b, const pl_node *node) {
     if (node->start >= 0) return b->input + node->start;
+    // An empty text copied before any other has no buffer to point into: it has no byte to read.
+    if (b->arena->extra == NULL) return b->input;
     return b->arena->extra + ~node->start;
 }
 
@@ -166,7 +168,8 @@ static int32_t first_line(builder *b, const uint8_t *key, size_t count, int32_t 
     }
     for (int32_t i = start; i < b->pending_count; i += 2) {
         const pl_node *other = &nodes[b->pending[i]];
-        if ((size_t)other->count == count && memcmp(text_of(b, other), key, count) == 0) return other->line;
+        // An empty key's text may be at no address (no extra text yet): equal lengths of 0 are a match.
+        if ((size_t)other->count == count && (count == 0 || memcmp(text_of(b, other), key, count) == 0)) return other->line;
     }
     return 0;
 }

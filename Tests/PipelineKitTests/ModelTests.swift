@@ -178,6 +178,16 @@ import Testing
         #expect(doc.value(of: big[7].value) == "7")
     }
 
+    /// An empty key, quoted or an empty literal (the first copied text of the file, so it has no
+    /// buffer to point into), is compared like any other key.
+    @Test func emptyKeysAreDuplicatesOfEachOther() throws {
+        let result = try YAMLReader.read(Array("a:\n  ? |\n  : 1\n  \"\": 2\n  '': 3\nb: x\n".utf8))
+        #expect(result.duplicates.map(\.message) == ["duplicate key '' (first defined at line 2)", "duplicate key '' (first defined at line 2)"])
+        #expect(result.duplicates.map(\.mark) == [Mark(line: 4, column: 3), Mark(line: 5, column: 3)])
+        let doc = result.document
+        #expect(doc.entries(of: doc.entries(of: doc.root)[0].value).count == 1)
+    }
+
     /// A scalar's text is a slice of the file where it is written as it reads, and a copy where it
     /// is not: either way it is what libyaml gives, whatever comes before it in the file.
     @Test(arguments: [
