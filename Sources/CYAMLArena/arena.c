@@ -31,6 +31,7 @@ typedef struct {
     int32_t pending_count;
     int32_t pending_capacity;
     frame *frames; // frames[0..depth-1]: the open collections, innermost last
+    int32_t frame_capacity;
     int32_t depth;
     int32_t max_depth;
     int32_t tables; // open key tables
@@ -256,6 +257,9 @@ static pl_read_status open_collection(builder *b, const yaml_event_t *event, int
         !grow32((void **)&arena->nodes, sizeof(pl_node), &b->node_capacity, arena->node_count))
         return PL_READ_NO_MEMORY;
     int32_t id = arena->node_count;
+    // Frames grow with the nesting the file has, not the limit's (which may be very large).
+    if (b->depth == b->frame_capacity && !grow32((void **)&b->frames, sizeof(frame), &b->frame_capacity, b->depth))
+        return PL_READ_NO_MEMORY;
     b->frames[b->depth++] = (frame){
         .node = id, .pending_start = b->pending_count, .key_table = -1, .is_mapping = (uint8_t)is_mapping, .expecting_key = 1};
     pl_node *node = &arena->nodes[id];
@@ -346,11 +350,7 @@ pl_read_status pl_arena_read(yaml_parser_t *parser, yaml_event_t *event, const u
     if (expected > (size_t)INT32_MAX) expected = (size_t)INT32_MAX;
     arena->nodes = malloc(expected * sizeof(pl_node));
     arena->children = malloc(expected * sizeof(int32_t));
-    b.frames = malloc(((size_t)max_depth + 1) * sizeof(frame));
-    if (arena->nodes == NULL || arena->children == NULL || b.frames == NULL) {
-        free(b.frames);
-        return PL_READ_NO_MEMORY;
-    }
+    if (arena->nodes == NULL || arena->children == NULL) return PL_READ_NO_MEMORY;
     advise_huge(arena->nodes, expected * sizeof(pl_node));
     b.node_capacity = (int32_t)expected;
     b.child_capacity = (int32_t)expected;

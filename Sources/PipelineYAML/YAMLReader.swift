@@ -76,7 +76,7 @@ public enum YAMLReader {
         case PL_READ_SECOND_DOCUMENT: throw YAMLProblem(mark: at, message: "a pipeline file holds one YAML document; a second one starts here")
         case PL_READ_MAPPING_KEY: throw YAMLProblem(mark: at, message: "mapping keys must be plain scalars, not mappings")
         case PL_READ_SEQUENCE_KEY: throw YAMLProblem(mark: at, message: "mapping keys must be plain scalars, not sequences")
-        case PL_READ_TOO_DEEP: throw YAMLProblem(mark: at, message: "nesting is deeper than \(maxDepth) levels")
+        case PL_READ_TOO_DEEP: throw YAMLProblem(mark: at, message: "nesting is deeper than \(limits.maxDepth) levels")
         case PL_READ_TEXT_TOO_LARGE:
             throw YAMLProblem(mark: at, message: "the file's text is larger than \(YAMLReader.describe(bytes: Int(Int32.max)))")
         default: throw YAMLProblem(mark: Mark(line: 1, column: 1), message: "out of memory while reading the file")

@@ -178,6 +178,17 @@ import Testing
         #expect(doc.value(of: big[7].value) == "7")
     }
 
+    /// The depth limit bounds the nesting, and only the nesting a file has costs memory: a limit
+    /// of `Int.max` reads a 200-level file, a limit of 3 stops a 4-level one where it goes deeper.
+    @Test func theDepthLimitIsTheLimitWhateverItsSize() throws {
+        let deep = String(repeating: "[", count: 200) + String(repeating: "]", count: 200) + "\n"
+        let read = try YAMLReader.read(Array(deep.utf8), limits: YAMLLimits(maxDepth: .max))
+        #expect(read.document.nodes.count == 200)
+        #expect(throws: YAMLProblem(mark: Mark(line: 1, column: 4), message: "nesting is deeper than 3 levels")) {
+            try YAMLReader.read(Array("[[[[]]]]\n".utf8), limits: YAMLLimits(maxDepth: 3))
+        }
+    }
+
     /// An empty key, quoted or an empty literal (the first copied text of the file, so it has no
     /// buffer to point into), is compared like any other key.
     @Test func emptyKeysAreDuplicatesOfEachOther() throws {
